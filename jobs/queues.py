@@ -1,0 +1,30 @@
+"""Queue names and the one way to enqueue work: after the durable row exists, with its id."""
+
+from __future__ import annotations
+
+from rq import Queue, Retry
+
+from plixo.redis_conn import get_redis
+
+IMPORTS = "imports"
+SENDS = "sends"
+WEBHOOKS = "webhooks"
+DEFAULT = "default"
+ALL_QUEUES = (WEBHOOKS, SENDS, IMPORTS, DEFAULT)  # listening order = priority
+
+# Retry policy per queue: how many more attempts, and the pause (seconds) before each.
+RETRY_POLICIES: dict[str, Retry | None] = {
+    IMPORTS: Retry(max=2, interval=[10, 60]),
+    SENDS: Retry(max=3, interval=[30, 120, 600]),
+    WEBHOOKS: Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+    DEFAULT: Retry(max=2, interval=[30, 300]),
+}
+
+
+def queue(name: str) -> Queue:
+    return Queue(name, connection=get_redis())
+
+
+def enqueue(name: str, func, *args, retry: Retry | None = None, **kwargs):
+    """Put `func(*args)` on queue `name` with that queue's retry policy (or the one given)."""
+    return queue(name).enqueue(func, *args, retry=retry or RETRY_POLICIES[name], **kwargs)

@@ -1,0 +1,98 @@
+"""Plixo: the accounts-receivable co-pilot."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from plixo.config import ROOT, load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, request hooks, error pages and CLI."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_relative_config=False,
+    )
+    app.config.update(load_config(config))
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_hooks(app)
+    _register_templates(app)
+
+    from plixo.cli import register_cli
+    from plixo.errors import register_error_pages
+
+    register_error_pages(app)
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from plixo import (
+        accounts,  # noqa: F401 - registers the login loader
+        models,  # noqa: F401 - every table known to Alembic and the tenancy guard
+    )
+    from plixo.accounts import session  # noqa: F401
+    from plixo.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from plixo.redis_conn import init_redis
+
+    init_redis(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from plixo.accounts.views import bp as accounts_bp
+    from plixo.insights.views import bp as insights_bp
+    from plixo.ops.views import bp as ops_bp
+
+    for bp in (accounts_bp, insights_bp, ops_bp):
+        app.register_blueprint(bp)
+
+
+def _register_hooks(app: Flask) -> None:
+    from plixo.accounts.session import close_workspace_scope, open_workspace_scope
+    from plixo.htmx import add_vary
+    from plixo.security import add_security_headers
+
+    app.before_request(open_workspace_scope)
+    app.teardown_request(close_workspace_scope)
+    app.after_request(add_security_headers)
+    app.after_request(add_vary)
+
+
+def _register_templates(app: Flask) -> None:
+    from plixo.templating import register_template_helpers
+
+    register_template_helpers(app)
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINTs and defers BEGIN; take control of both,
+    # enforce foreign keys, and let the web process and the worker share the file.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")

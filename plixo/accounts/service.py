@@ -1,0 +1,249 @@
+"""Workspaces, sign-in, invitations and roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plixo import audit
+from plixo.accounts.free_mail import is_free_mail
+from plixo.accounts.models import Invite, Membership, Organization, User
+from plixo.model import utcnow
+from plixo.outreach.models import Policy
+from plixo.security import ROLES
+from plixo.tenancy import tenant_scope, unscoped
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the e-mail is unknown, so a miss costs as much as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 12
+
+
+class AccountError(ValueError):
+    """A request that breaks an account rule; the message is shown to the user."""
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password."""
+    return _hasher.hash(password)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_work_email(email: str) -> None:
+    """Refuse consumer mailbox domains (work-domain addresses only)."""
+    if is_free_mail(email):
+        domain = email.rsplit("@", 1)[-1]
+        raise AccountError(f"Use a work address: {domain} is a personal mail provider.")
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.execute(select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The user with this e-mail and password who still belongs to an active workspace, else None."""
+    user = find_user(session, email)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or default_membership(session, user) is None:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def default_membership(session: Session, user: User) -> Membership | None:
+    """The active membership a sign-in lands in (the most recently joined workspace)."""
+    with unscoped():
+        return session.execute(
+            select(Membership)
+            .where(Membership.user_id == user.id, Membership.is_active.is_(True))
+            .order_by(Membership.created_at.desc(), Membership.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+
+def record_login(session: Session, user: User, membership: Membership) -> None:
+    """Stamp the sign-in and audit it in the workspace it opened."""
+    user.last_login_at = utcnow()
+    with tenant_scope(membership.org_id):
+        audit.record(session, org_id=membership.org_id, actor=user, action="accounts.signed_in", subject=user)
+        session.flush()  # inside the scope: the flush guard checks the workspace of what it writes
+
+
+def sign_up(
+    session: Session,
+    *,
+    workspace_name: str,
+    name: str,
+    email: str,
+    password: str,
+    time_zone: str,
+    base_currency: str,
+    referral_code: str = "",
+) -> tuple[Organization, User, Membership]:
+    """Create a workspace, its first user as controller, and default guardrails."""
+    email = normalise_email(email)
+    check_work_email(email)
+    check_password(password)
+    if find_user(session, email):
+        raise AccountError("An account with this e-mail already exists. Sign in instead.")
+    org = Organization(
+        name=workspace_name.strip(),
+        legal_name=workspace_name.strip(),
+        time_zone=time_zone,
+        base_currency=base_currency,
+        referral_code=referral_code.strip().upper() or None,
+    )
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
+    session.add_all([org, user])
+    session.flush()
+    with tenant_scope(org.id):
+        membership = Membership(org_id=org.id, user_id=user.id, role="controller")
+        session.add_all([membership, Policy(org_id=org.id)])
+        session.flush()
+        audit.record(
+            session, org_id=org.id, actor=user, action="accounts.workspace_created", subject=org,
+            after={"name": org.name, "time_zone": time_zone, "base_currency": base_currency,
+                   "referral_code": org.referral_code},
+        )
+        session.flush()
+    return org, user, membership
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite_member(
+    session: Session, *, org_id: int, actor: User, email: str, role: str, valid_days: int = 7
+) -> tuple[Invite, str]:
+    """Invite an e-mail address to the workspace with a role; returns the invite and its secret token."""
+    email = normalise_email(email)
+    check_work_email(email)
+    if role not in ROLES:
+        raise AccountError("Choose a role.")
+    existing = find_user(session, email)
+    if existing and session.execute(
+        select(Membership).where(Membership.user_id == existing.id)
+    ).scalar_one_or_none():
+        raise AccountError(f"{email} is already a member of this workspace.")
+    for pending in session.scalars(select(Invite).where(Invite.email == email, Invite.accepted_at.is_(None),
+                                                        Invite.revoked_at.is_(None))):
+        pending.revoked_at = utcnow()  # a new invite replaces any older link
+    token = secrets.token_urlsafe(32)
+    invite = Invite(
+        org_id=org_id, email=email, role=role, token_hash=_token_hash(token), invited_by_id=actor.id,
+        expires_at=utcnow() + dt.timedelta(days=valid_days),
+    )
+    session.add(invite)
+    session.flush()
+    audit.record(session, org_id=org_id, actor=actor, action="accounts.invite_sent", subject=invite,
+                 after={"email": email, "role": role})
+    return invite, token
+
+
+def find_invite(session: Session, token: str) -> Invite | None:
+    """The pending invite for a token (any workspace), or None if unknown, used, revoked or expired."""
+    with unscoped():
+        invite = session.execute(select(Invite).where(Invite.token_hash == _token_hash(token))).scalar_one_or_none()
+    return invite if invite is not None and invite.state == "pending" else None
+
+
+def accept_invite(session: Session, invite: Invite, *, name: str, password: str) -> tuple[User, Membership]:
+    """Join the invite's workspace, creating the account or checking the existing one's password."""
+    with tenant_scope(invite.org_id):
+        user = find_user(session, invite.email)
+        if user is None:
+            check_password(password)
+            user = User(email=invite.email, name=name.strip(), password_hash=hash_password(password))
+            session.add(user)
+            session.flush()
+        else:
+            try:
+                _hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError) as exc:
+                raise AccountError("That is not the password of your existing Plixo account.") from exc
+        membership = Membership(org_id=invite.org_id, user_id=user.id, role=invite.role)
+        invite.accepted_at = utcnow()
+        session.add(membership)
+        session.flush()
+        audit.record(session, org_id=invite.org_id, actor=user, action="accounts.invite_accepted",
+                     subject=membership, after={"email": user.email, "role": invite.role})
+        session.flush()
+    return user, membership
+
+
+def revoke_invite(session: Session, *, invite: Invite, actor: User) -> None:
+    """Make a pending invite link unusable."""
+    if invite.state != "pending":
+        raise AccountError(f"This invite is already {invite.state}.")
+    invite.revoked_at = utcnow()
+    audit.record(session, org_id=invite.org_id, actor=actor, action="accounts.invite_revoked", subject=invite,
+                 before={"email": invite.email, "role": invite.role})
+
+
+def _active_controllers(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Membership)
+        .where(Membership.role == "controller", Membership.is_active.is_(True))
+    )
+
+
+def _ensure_controller_remains(session: Session, membership: Membership) -> None:
+    if membership.role == "controller" and membership.is_active and _active_controllers(session) <= 1:
+        raise AccountError("A workspace needs at least one active Controller. Make someone else Controller first.")
+
+
+def change_role(session: Session, *, membership: Membership, role: str, actor: User, reason: str = "") -> None:
+    """Give a member another role."""
+    if role not in ROLES:
+        raise AccountError("Choose a role.")
+    if role == membership.role:
+        return
+    if role != "controller":
+        _ensure_controller_remains(session, membership)
+    before = membership.role
+    membership.role = role
+    audit.record(session, org_id=membership.org_id, actor=actor, action="accounts.role_changed",
+                 subject=membership, before={"role": before}, after={"role": role}, reason=reason)
+
+
+def deactivate_member(session: Session, *, membership: Membership, actor: User, reason: str = "") -> None:
+    """Remove a member's access to this workspace; their history stays."""
+    if membership.user_id == actor.id:
+        raise AccountError("You cannot deactivate yourself.")
+    if not membership.is_active:
+        raise AccountError("This member is already deactivated.")
+    _ensure_controller_remains(session, membership)
+    membership.is_active = False
+    membership.deactivated_at = utcnow()
+    membership.user.session_version += 1  # ends their open sessions now, not at idle timeout
+    audit.record(session, org_id=membership.org_id, actor=actor, action="accounts.member_deactivated",
+                 subject=membership, before={"active": True}, after={"active": False}, reason=reason)
+
+
+def reactivate_member(session: Session, *, membership: Membership, actor: User) -> None:
+    """Give a deactivated member their access back, with the same role."""
+    if membership.is_active:
+        raise AccountError("This member is already active.")
+    membership.is_active = True
+    membership.deactivated_at = None
+    audit.record(session, org_id=membership.org_id, actor=actor, action="accounts.member_reactivated",
+                 subject=membership, before={"active": False}, after={"active": True})

@@ -1,0 +1,85 @@
+"""Who is signed in, in which workspace, for how long: hooks run around every request."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from plixo import tenancy
+from plixo.accounts.models import Membership, Organization, User
+from plixo.extensions import db, login_manager
+from plixo.htmx import is_htmx
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> User | None:
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.session_version == int(version) else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    target = url_for("accounts.login", next=request.full_path if request.method == "GET" else None)
+    if is_htmx():
+        return "", 401, {"HX-Redirect": target}
+    flash("Please sign in to continue.", "info")
+    return redirect(target)
+
+
+def start_session(user: User, membership: Membership) -> None:
+    """Sign the user in with a fresh session (no fixation), in the membership's workspace."""
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    session["org_id"] = membership.org_id
+    session["last_seen"] = int(time.time())
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+
+def _idle_expired() -> bool:
+    last_seen = session.get("last_seen", 0)
+    return time.time() - last_seen > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
+
+
+def open_workspace_scope() -> None:
+    """Before each request: strict scope, then the signed-in member's workspace if the session is valid."""
+    g.tenant_token = tenancy.enter(None)
+    g.membership = None
+    g.org = None
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return
+    if _idle_expired():
+        end_session()
+        flash(f"You were signed out after {current_app.config['IDLE_TIMEOUT_MINUTES']} minutes without activity.",
+              "info")
+        return
+    org_id = session.get("org_id")
+    with tenancy.tenant_scope(org_id or 0):
+        membership = db.session.execute(
+            select(Membership).where(Membership.user_id == current_user.id, Membership.is_active.is_(True))
+        ).scalar_one_or_none()
+    if membership is None:
+        end_session()
+        flash("Your access to this workspace has ended.", "warning")
+        return
+    g.membership = membership
+    g.org = db.session.get(Organization, org_id)
+    tenancy.leave(g.tenant_token)
+    g.tenant_token = tenancy.enter(org_id)
+    session["last_seen"] = int(time.time())
+
+
+def close_workspace_scope(exc=None) -> None:
+    token = g.pop("tenant_token", None)
+    if token is not None:
+        tenancy.leave(token)

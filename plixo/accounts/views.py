@@ -1,0 +1,216 @@
+"""Sign-in, sign-up, invitations and Admin → Users & Roles."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from plixo.accounts import service
+from plixo.accounts.forms import AcceptInviteForm, InviteForm, LoginForm, RoleForm, SignupForm
+from plixo.accounts.models import Invite, Membership, Organization
+from plixo.accounts.session import end_session, start_session
+from plixo.extensions import db, limiter
+from plixo.htmx import render_page_or_block, toast
+from plixo.security import ROLES, public, requires
+from plixo.tenancy import get_or_404
+
+bp = Blueprint("accounts", __name__)
+
+
+def _login_rate_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an absolute or protocol-relative URL would be an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("insights.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated and g.membership is not None:
+        return redirect(url_for("insights.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = service.authenticate(db.session, form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append("That e-mail and password do not match an active account.")
+        else:
+            membership = service.default_membership(db.session, user)
+            service.record_login(db.session, user, membership)
+            db.session.commit()
+            start_session(user, membership)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("accounts/login.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/logout", methods=["POST"])
+@requires("workspace.view")
+def logout():
+    end_session()
+    flash("You are signed out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def signup():
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            _org, user, membership = service.sign_up(
+                db.session, workspace_name=form.workspace_name.data, name=form.name.data, email=form.email.data,
+                password=form.password.data, time_zone=form.time_zone.data,
+                base_currency=form.base_currency.data, referral_code=form.referral_code.data or "",
+            )
+        except service.AccountError as exc:
+            db.session.rollback()
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            start_session(user, membership)
+            flash(f"Welcome to Plixo. {form.workspace_name.data} is ready.", "success")
+            return redirect(url_for("insights.home"))
+    return render_template("accounts/signup.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def accept_invite(token: str):
+    invite = service.find_invite(db.session, token)
+    if invite is None:
+        return render_template("accounts/invite_invalid.html"), 404
+    existing = service.find_user(db.session, invite.email)
+    form = AcceptInviteForm(name=existing.name if existing else None)
+    if form.validate_on_submit():
+        try:
+            user, membership = service.accept_invite(db.session, invite, name=form.name.data,
+                                                     password=form.password.data)
+        except service.AccountError as exc:
+            db.session.rollback()
+            form.password.errors.append(str(exc))
+        else:
+            db.session.commit()
+            start_session(user, membership)
+            flash("You have joined the workspace.", "success")
+            return redirect(url_for("insights.home"))
+    org_name = _invite_org_name(invite)
+    status = 200 if request.method == "GET" else 422
+    return render_template("accounts/accept_invite.html", form=form, invite=invite, org_name=org_name,
+                           existing=existing), status
+
+
+def _invite_org_name(invite: Invite) -> str:
+    return db.session.get(Organization, invite.org_id).name
+
+
+# --- Admin → Users & Roles -------------------------------------------------------------------
+
+
+def _team_context(invite_form: InviteForm | None = None, invite_link: str | None = None) -> dict:
+    members = db.session.scalars(
+        select(Membership).order_by(Membership.is_active.desc(), Membership.created_at)
+    ).all()
+    invites = [i for i in db.session.scalars(select(Invite).order_by(Invite.created_at.desc()).limit(50))
+               if i.state == "pending"]
+    return {
+        "members": members, "invites": invites, "roles": ROLES,
+        "invite_form": invite_form or InviteForm(formdata=None), "invite_link": invite_link,
+    }
+
+
+def _team_response(message: str | None = None, level: str = "success", status: int = 200, **context):
+    response = make_response(render_page_or_block("accounts/users.html", "team", **_team_context(**context)), status)
+    if message:
+        toast(response, message, level)
+    return response
+
+
+@bp.route("/admin/users")
+@requires("users.manage")
+def users():
+    return render_template("accounts/users.html", **_team_context())
+
+
+@bp.route("/admin/users/invites", methods=["POST"])
+@requires("users.manage")
+def invite_user():
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _team_response("Check the invite form.", "error", 422, invite_form=form)
+    try:
+        invite, token = service.invite_member(
+            db.session, org_id=g.org.id, actor=current_user, email=form.email.data, role=form.role.data,
+            valid_days=current_app.config["INVITE_VALID_DAYS"],
+        )
+    except service.AccountError as exc:
+        db.session.rollback()
+        form.email.errors.append(str(exc))
+        return _team_response("Check the invite form.", "error", 422, invite_form=form)
+    db.session.commit()
+    link = url_for("accounts.accept_invite", token=token, _external=True)
+    return _team_response(f"Invite created for {invite.email}.", invite_link=link)
+
+
+@bp.route("/admin/users/invites/<int:invite_id>/revoke", methods=["POST"])
+@requires("users.manage")
+def revoke_invite(invite_id: int):
+    invite = get_or_404(db.session, Invite, invite_id)
+    try:
+        service.revoke_invite(db.session, invite=invite, actor=current_user)
+    except service.AccountError as exc:
+        db.session.rollback()
+        return _team_response(str(exc), "error", 409)
+    db.session.commit()
+    return _team_response(f"Invite for {invite.email} revoked.")
+
+
+@bp.route("/admin/users/members/<int:membership_id>/role", methods=["POST"])
+@requires("users.manage")
+def change_role(membership_id: int):
+    membership = get_or_404(db.session, Membership, membership_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _team_response("Choose one of the listed roles.", "error", 422)
+    try:
+        service.change_role(db.session, membership=membership, role=form.role.data, actor=current_user)
+    except service.AccountError as exc:
+        db.session.rollback()
+        return _team_response(str(exc), "error", 409)
+    db.session.commit()
+    return _team_response(f"{membership.user.name} is now {ROLES[membership.role]}.")
+
+
+@bp.route("/admin/users/members/<int:membership_id>/deactivate", methods=["POST"])
+@requires("users.manage")
+def deactivate_member(membership_id: int):
+    membership = get_or_404(db.session, Membership, membership_id)
+    try:
+        service.deactivate_member(db.session, membership=membership, actor=current_user)
+    except service.AccountError as exc:
+        db.session.rollback()
+        return _team_response(str(exc), "error", 409)
+    db.session.commit()
+    return _team_response(f"{membership.user.name} no longer has access.")
+
+
+@bp.route("/admin/users/members/<int:membership_id>/reactivate", methods=["POST"])
+@requires("users.manage")
+def reactivate_member(membership_id: int):
+    membership = get_or_404(db.session, Membership, membership_id)
+    try:
+        service.reactivate_member(db.session, membership=membership, actor=current_user)
+    except service.AccountError as exc:
+        db.session.rollback()
+        return _team_response(str(exc), "error", 409)
+    db.session.commit()
+    return _team_response(f"{membership.user.name} has access again.")

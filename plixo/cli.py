@@ -1,0 +1,40 @@
+"""Command-line tasks: `flask --app wsgi seed-demo`, `flask --app wsgi snapshots`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+
+from plixo.extensions import db
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    @click.option("--invoices", default=3000, show_default=True, help="How many invoices to create.")
+    @click.option("--seed", default=7, show_default=True, help="Random seed; the same seed gives the same data.")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when a workspace already exists.")
+    def seed_demo_command(invoices: int, seed: int, if_empty: bool) -> None:
+        """Create the "Acme Robotics" demo workspace with one user per role."""
+        from plixo.accounts.models import Organization
+        from plixo.demo.seed import DEMO_PASSWORD, seed_demo
+
+        if if_empty and db.session.scalar(select(func.count()).select_from(Organization)):
+            click.echo("Database already has a workspace; demo data not added.")
+            return
+        if invoices < 1:
+            raise click.BadParameter("must be at least 1", param_hint="--invoices")
+        result = seed_demo(db.session, invoices=invoices, seed=seed)
+        db.session.commit()
+        click.echo(f"Demo workspace created: {result.customers} customers, {result.invoices} invoices, "
+                   f"{result.payments} payments.")
+        click.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
+        for role, email, _name in result.logins:
+            click.echo(f"  {role:<14} {email}")
+
+    @app.cli.command("snapshots")
+    def snapshots_command() -> None:
+        """Take today's snapshot for every workspace now (the cron job does this hourly)."""
+        from jobs.snapshots import take_daily_snapshots
+
+        click.echo(f"Snapshots taken for {take_daily_snapshots()} workspace(s).")

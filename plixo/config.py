@@ -1,0 +1,79 @@
+"""Settings read from the environment, with embedded defaults for development."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("PLIXO_INSTANCE_DIR", ROOT / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app."""
+
+
+def _development_secret_key() -> str:
+    # Development keeps a random key on disk so sessions survive restarts without a key in code.
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    try:
+        return int(raw) if raw else default
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'plixo.db'}"
+    # Hosting providers hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask config from the environment, then apply explicit overrides."""
+    overrides = overrides or {}
+    env = overrides.get("PLIXO_ENV") or os.environ.get("PLIXO_ENV", "development")
+    secret_key = overrides.get("SECRET_KEY") or os.environ.get("SECRET_KEY")
+    if not secret_key:
+        if env == "production":
+            raise ConfigError("SECRET_KEY must be set when PLIXO_ENV=production")
+        secret_key = _development_secret_key()
+    production = env == "production"
+    config = {
+        "PLIXO_ENV": env,
+        "SECRET_KEY": secret_key,
+        "ENCRYPTION_KEYS": os.environ.get("ENCRYPTION_KEYS", ""),
+        "SQLALCHEMY_DATABASE_URI": _database_url(),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "INSTANCE_DIR": str(INSTANCE_DIR),
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        "SESSION_COOKIE_NAME": "plixo_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "IDLE_TIMEOUT_MINUTES": _int("IDLE_TIMEOUT_MINUTES", 60),
+        "PERMANENT_SESSION_LIFETIME": _int("SESSION_MAX_HOURS", 12) * 3600,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "INVITE_VALID_DAYS": _int("INVITE_VALID_DAYS", 7),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout ends both
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 200) * 1024 * 1024,
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
+    }
+    config.update(overrides)
+    return config

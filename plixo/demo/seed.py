@@ -1,0 +1,766 @@
+"""A deterministic demo workspace, "Acme Robotics", with a year of believable receivables.
+
+All randomness comes from one `random.Random(seed)` and every date is relative to `today`, so the
+same seed and day always give the same ledger while the pages still look current. The ledger is
+first planned as plain data (who is billed what, and who pays when) and only then written as ORM
+rows in a handful of batched flushes: per-row flushes would make thousands of invoices take minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from plixo import audit
+from plixo.accounts.models import Membership, Organization, User
+from plixo.accounts.service import hash_password
+from plixo.disputes.models import Dispute
+from plixo.ledger.aging import local_today
+from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
+from plixo.money import exponent
+from plixo.outreach.models import Policy
+from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, PlanInstallment, Promise
+from plixo.security import ROLES
+from plixo.tenancy import tenant_scope
+
+DEMO_PASSWORD = "plixo-demo-2026"  # printed to the developer by `make run`
+DEMO_EMAIL_DOMAIN = "acme-robotics.example"
+ORG_TIME_ZONE = "America/New_York"
+HISTORY_DAYS = 365
+
+T = TypeVar("T")
+_ORG_ZONE = ZoneInfo(ORG_TIME_ZONE)
+_DAY = dt.timedelta(days=1)
+
+_TEAM_NAMES = {
+    "controller": "Dana Whitfield",
+    "ar_manager": "Marcus Chen",
+    "operator": "Priya Raman",
+    "billing_admin": "Tom Okafor",
+    "cfo": "Elena Vasquez",
+    "sales": "Jake Morrison",
+    "csm": "Aisha Patel",
+    "legal": "Robert Lindqvist",
+}
+_OWNER_ROLES = ("operator", "ar_manager")
+
+# (value, weight) tables; weights are relative shares, not percentages that must add up.
+_RISK_TIERS = (("low", 50), ("medium", 35), ("high", 15))
+_CUSTOMER_ZONES = (
+    ("America/New_York", 28), ("America/Chicago", 17), ("America/Denver", 8), ("America/Los_Angeles", 17),
+    ("Europe/London", 7), ("Europe/Berlin", 6), ("Asia/Singapore", 3), ("Australia/Sydney", 3), (None, 11),
+)
+_PAYMENT_TERMS = ((15, 15), (30, 50), (45, 20), (60, 15))
+_LEGAL_SUFFIX_BY_ZONE = {
+    "Europe/London": "Ltd", "Europe/Berlin": "GmbH", "Asia/Singapore": "Pte. Ltd.", "Australia/Sydney": "Pty Ltd",
+}
+_US_LEGAL_SUFFIXES = ("Inc.", "Inc.", "LLC", "Corp.", "Co.")
+
+_NAME_REGIONS = ("Pacific", "Atlantic", "Great Lakes", "Midwest", "Coastal", "Northern", "Southern", "Global")
+_NAME_LEADS = (
+    "Northwind", "Bluebird", "Granite", "Summit", "Harbor", "Cobalt", "Redwood", "Keystone", "Pioneer",
+    "Silverline", "Ironclad", "Brightwater", "Evergreen", "Lakeside", "Meridian", "Orion", "Polar", "Quantum",
+    "Riverbend", "Sterling", "Tidewater", "Vertex", "Westfield", "Apex", "Beacon", "Cascade", "Crescent",
+    "Falcon", "Horizon", "Juniper", "Liberty", "Maple", "Nimbus", "Oakridge", "Pinnacle", "Sequoia",
+    "Trident", "Vanguard", "Zenith", "Copperfield", "Ashford", "Bramble", "Cedar Point", "Driftwood",
+)
+_NAME_TRADES = (
+    "Logistics", "Manufacturing", "Foods", "Health", "Energy", "Systems", "Industrial", "Labs", "Packaging",
+    "Components", "Freight", "Automation", "Materials", "Pharma", "Textiles", "Analytics", "Electric",
+    "Aerospace", "Marine", "Construction", "Retail", "Supply", "Tooling", "Fabrication", "Precision",
+    "Dynamics", "Medical Devices", "Plastics", "Warehousing", "Machining",
+)
+_TAGS = ("enterprise", "strategic", "reseller", "government", "key-account", "ach-only", "po-required", "net-terms")
+
+_FIRST_NAMES = (
+    "Alex", "Jordan", "Maria", "James", "Linda", "Wei", "Fatima", "Carlos", "Hannah", "Oliver", "Sofia", "Noah",
+    "Grace", "Liam", "Chloe", "Raj", "Yuki", "Ingrid", "Mateo", "Zoe", "Samuel", "Nina", "Derek", "Leah",
+)
+_LAST_NAMES = (
+    "Johnson", "Garcia", "Nguyen", "Smith", "Kowalski", "Müller", "Brown", "Okoye", "Tanaka", "Rossi", "Clarke",
+    "Schneider", "Lee", "Murphy", "Singh", "Andersen", "Dubois", "Walker", "Hughes", "Ortiz", "Fischer", "Park",
+)
+_AP_MAILBOXES = ("ap", "ap", "ap", "accounts.payable", "billing", "finance", "invoices")
+
+# When customers pay, in days after the due date: (mean, standard deviation) per risk tier.
+_LATENESS_DAYS = {"low": (0.0, 8.0), "medium": (15.0, 18.0), "high": (38.0, 32.0)}
+# Share of invoices a customer never settles (the 90+ tail every real ledger has).
+_NEVER_PAYS = {"low": 0.015, "medium": 0.04, "high": 0.12}
+_SPLIT_PAYMENT_SHARE = 0.10  # invoices paid in two instalments, the second often still outstanding
+
+_MIN_INVOICE_MAJOR = 150
+_MAX_INVOICE_MAJOR = 85_000
+
+_PROMISE_SHARE = 0.06
+_PROMISE_OUTCOMES = (("kept", 40), ("broken", 30), ("pending", 30))
+_DISPUTE_SHARE = 0.02
+_DISPUTE_REASONS = (
+    ("pricing", 30), ("quantity", 20), ("quality", 15), ("not_received", 15), ("duplicate", 10), ("other", 10),
+)
+_DISPUTE_STATUSES = (("open", 40), ("investigating", 35), ("awaiting_customer", 25))
+_DISPUTE_SOURCES = (("operator", 45), ("portal", 30), ("email", 25))
+_DISPUTE_SLA = dt.timedelta(days=10)
+_DISPUTE_DESCRIPTIONS = {
+    "pricing": "Customer says the unit price does not match the quote they signed.",
+    "quantity": "Customer was billed for more units than were delivered.",
+    "quality": "Customer reports a batch of defective parts and wants a credit before paying.",
+    "not_received": "Customer says the shipment never arrived at their receiving dock.",
+    "duplicate": "Customer believes this invoice duplicates one they already paid.",
+    "other": "Customer is withholding payment pending a call with their account manager.",
+}
+_NOTE_BODIES = (
+    "Spoke with {contact}; payment run is on Thursdays, this should go out next week.",
+    "{contact} asked for a copy of the signed PO before releasing payment.",
+    "Left a voicemail for {contact}. Will follow up by e-mail on Monday.",
+    "Customer is switching ERPs this quarter; expect delays on remittance advice.",
+    "{contact} confirmed the invoice is approved and queued for payment.",
+    "New AP contact starting next month; keep {contact} copied until then.",
+    "Customer requested consolidated statements instead of per-invoice reminders.",
+    "Escalated to the CSM: usage dropped and they may be evaluating a competitor.",
+)
+_NOTE_AUTHOR_ROLES = (("operator", 4), ("ar_manager", 2), ("csm", 1), ("sales", 1))
+
+
+@dataclass
+class DemoResult:
+    """What `seed_demo` created: the workspace, who can sign in, and headline counts."""
+
+    org_id: int
+    logins: list[tuple[str, str, str]]  # (role, email, name)
+    customers: int
+    invoices: int
+    payments: int
+
+
+@dataclass
+class _Account:
+    """A customer plus the traits that drive its invoices and payments (not all of them are stored)."""
+
+    customer: Customer
+    slug: str
+    currency: str
+    terms_days: int
+    typical_major: float  # median invoice size in major units
+    volume_weight: float  # relative share of the invoice volume
+    contacts: list[Contact] = field(default_factory=list)
+
+    @property
+    def primary(self) -> Contact | None:
+        return self.contacts[0] if self.contacts else None
+
+
+@dataclass
+class _PlannedInvoice:
+    """One invoice and the receipts applied to it, before any row exists."""
+
+    account: _Account
+    issue_date: dt.date
+    due_date: dt.date
+    amount_minor: int
+    receipts: list[tuple[dt.date, int]] = field(default_factory=list)  # (day received, minor units applied)
+    number: str = ""
+    disputed: bool = False
+    has_promise: bool = False
+    row: Invoice | None = None
+
+    @property
+    def balance_minor(self) -> int:
+        return self.amount_minor - sum(applied for _, applied in self.receipts)
+
+    @property
+    def last_receipt_day(self) -> dt.date | None:
+        return max((day for day, _ in self.receipts), default=None)
+
+
+@dataclass
+class _PlannedPromise:
+    invoice: _PlannedInvoice
+    outcome: str  # kept, broken, pending
+    promised_date: dt.date
+    amount_minor: int
+    made_on: dt.date
+
+
+@dataclass
+class _Team:
+    users: dict[str, User]
+
+    def user(self, role: str) -> User:
+        return self.users[role]
+
+    def id_of(self, role: str) -> int | None:
+        user = self.users.get(role)
+        return user.id if user else None
+
+
+def seed_demo(
+    session: Session, *, invoices: int = 3000, seed: int = 7, today: dt.date | None = None
+) -> DemoResult:
+    """Create the Acme Robotics demo workspace with about `invoices` invoices; the caller commits."""
+    today = today or local_today(ORG_TIME_ZONE)
+    rng = random.Random(seed)
+    org, team = _create_org_and_team(session)
+    with tenant_scope(org.id):
+        _create_memberships_and_policy(session, org.id, team)
+        accounts = _create_customers(session, org.id, rng, team, max(10, invoices // 12), today)
+        contact_count = _add_contacts(session, org.id, rng, accounts, today)
+        ledger = _plan_invoices(rng, accounts, invoices, today)
+        promises = _plan_promises(rng, ledger, today)
+        disputed = _plan_disputes(rng, ledger, today)
+        payments_by_receipt = _write_invoices_and_payments(session, org.id, rng, ledger)
+        _write_promises(session, org.id, rng, promises, payments_by_receipt, team)
+        disputes = _write_disputes(session, org.id, rng, disputed, team, today)
+        _write_notes(session, org.id, rng, ledger, team, today)
+        _write_holds(session, org.id, rng, accounts, ledger, team, today)
+        session.flush()
+        _write_approvals(session, org.id, ledger, disputes, team, today)
+        payment_count = len(payments_by_receipt)  # keyed by (customer, day): one entry per payment
+        audit.record(
+            session, org_id=org.id, actor="system", action="demo.seeded", subject=org,
+            after={"seed": seed, "today": today.isoformat(), "users": len(team.users), "customers": len(accounts),
+                   "contacts": contact_count, "invoices": len(ledger), "payments": payment_count,
+                   "promises": len(promises), "disputes": len(disputes)},
+        )
+        session.flush()
+    logins = [(role, user.email, user.name) for role, user in team.users.items()]
+    return DemoResult(org_id=org.id, logins=logins, customers=len(accounts), invoices=len(ledger),
+                      payments=payment_count)
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _weighted(rng: random.Random, table: tuple[tuple[T, int], ...]) -> T:
+    """One value from a (value, weight) table."""
+    values, weights = zip(*table, strict=True)
+    return rng.choices(values, weights=weights)[0]
+
+
+def _day_between(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
+    return first + dt.timedelta(days=rng.randint(0, (last - first).days))
+
+
+def _business_instant(rng: random.Random, day: dt.date) -> dt.datetime:
+    """An aware UTC instant during the workspace's office hours on `day`."""
+    local = dt.datetime.combine(day, dt.time(rng.randint(8, 17), rng.randint(0, 59)), tzinfo=_ORG_ZONE)
+    return local.astimezone(dt.UTC)
+
+
+def _slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _person_name(rng: random.Random) -> str:
+    return f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
+
+
+def _mailbox_of(name: str) -> str:
+    """A firstname.lastname mailbox in plain ASCII ("Müller" becomes "muller")."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return ".".join(re.sub(r"[^a-z]", "", part) for part in ascii_name.lower().split())
+
+
+def _minor_unit(currency: str) -> int:
+    return 10 ** exponent(currency)
+
+
+# --- workspace, team, customers, contacts ----------------------------------------------------
+
+
+def _create_org_and_team(session: Session) -> tuple[Organization, _Team]:
+    org = Organization(
+        name="Acme Robotics", legal_name="Acme Robotics, Inc.", time_zone=ORG_TIME_ZONE, base_currency="USD",
+        brand_color="#4f46e5", status="active",
+    )
+    password_hash = hash_password(DEMO_PASSWORD)  # argon2 is deliberately slow: hash once, share it
+    users = {
+        role: User(email=f"{role.replace('_', '-')}@{DEMO_EMAIL_DOMAIN}", name=_TEAM_NAMES.get(role, title),
+                   password_hash=password_hash)
+        for role, title in ROLES.items()
+    }
+    session.add_all([org, *users.values()])
+    session.flush()
+    return org, _Team(users)
+
+
+def _create_memberships_and_policy(session: Session, org_id: int, team: _Team) -> None:
+    session.add(Policy(org_id=org_id))
+    session.add_all(Membership(org_id=org_id, user_id=user.id, role=role) for role, user in team.users.items())
+
+
+def _create_customers(
+    session: Session, org_id: int, rng: random.Random, team: _Team, count: int, today: dt.date
+) -> list[_Account]:
+    owners = [team.user(role) for role in _OWNER_ROLES if role in team.users]
+    taken_slugs: set[str] = set()
+    accounts = []
+    for index in range(count):
+        zone = _weighted(rng, _CUSTOMER_ZONES)
+        name, slug = _company_name(rng, zone, taken_slugs)
+        customer = Customer(
+            org_id=org_id, external_id=f"C-{10001 + index}", name=name, risk_tier=_weighted(rng, _RISK_TIERS),
+            time_zone=zone, owner_id=rng.choice(owners).id if owners else None, tags=_customer_tags(rng),
+            created_at=_business_instant(rng, today - dt.timedelta(days=HISTORY_DAYS + rng.randint(1, 900))),
+        )
+        accounts.append(_Account(
+            customer=customer, slug=slug, currency=_billing_currency(rng, zone),
+            terms_days=_weighted(rng, _PAYMENT_TERMS),
+            typical_major=math.exp(rng.uniform(math.log(600), math.log(15_000))),
+            volume_weight=min(rng.paretovariate(1.6), 12.0),  # a few big accounts carry much of the volume
+        ))
+    session.add_all(account.customer for account in accounts)
+    session.flush()
+    return accounts
+
+
+def _company_name(rng: random.Random, zone: str | None, taken_slugs: set[str]) -> tuple[str, str]:
+    """A company name not used yet, and the slug its e-mail domain is built from."""
+    for attempt in range(40):
+        words = [rng.choice(_NAME_LEADS), rng.choice(_NAME_TRADES)]
+        if attempt >= 10 or rng.random() < 0.12:  # a regional prefix widens the pool once it runs dry
+            words.insert(0, rng.choice(_NAME_REGIONS))
+        base = " ".join(words)
+        if _slugify(base) not in taken_slugs:
+            break
+    else:
+        base = f"{base} {len(taken_slugs) + 1}"
+    slug = _slugify(base)
+    taken_slugs.add(slug)
+    suffix = _LEGAL_SUFFIX_BY_ZONE.get(zone or "") or rng.choice(_US_LEGAL_SUFFIXES)
+    return (f"{base} {suffix}" if rng.random() < 0.8 else base), slug
+
+
+def _billing_currency(rng: random.Random, zone: str | None) -> str:
+    """The one currency a customer is billed in, loosely following where it sits."""
+    if zone == "Europe/London":
+        return "GBP" if rng.random() < 0.85 else "USD"
+    if zone == "Europe/Berlin":
+        return "EUR" if rng.random() < 0.9 else "USD"
+    if zone and zone.startswith("America/") and rng.random() < 0.07:
+        return "CAD"
+    return "EUR" if rng.random() < 0.02 else "USD"
+
+
+def _customer_tags(rng: random.Random) -> list[str]:
+    if rng.random() >= 0.15:
+        return []
+    return sorted(rng.sample(_TAGS, k=rng.choice((1, 1, 2))))
+
+
+def _add_contacts(
+    session: Session, org_id: int, rng: random.Random, accounts: list[_Account], today: dt.date
+) -> int:
+    """Add contacts (the primary first); some customers have none, some bounce or are suppressed."""
+    rows = []
+    for account in accounts:
+        if rng.random() < 0.04:
+            continue  # nobody to e-mail: the "missing contact" state the queue must surface
+        name = _person_name(rng)
+        mailbox = rng.choice(_AP_MAILBOXES) if rng.random() < 0.75 else _mailbox_of(name)
+        primary = _contact(org_id, account, name, mailbox, is_primary=True)
+        _roll_deliverability(rng, primary, today)
+        account.contacts.append(primary)
+        if rng.random() < 0.2:
+            second_name = _person_name(rng)
+            second = _contact(org_id, account, second_name, _mailbox_of(second_name), is_primary=False)
+            if second.email != primary.email:
+                account.contacts.append(second)
+        rows.extend(account.contacts)
+    session.add_all(rows)
+    return len(rows)
+
+
+def _contact(org_id: int, account: _Account, name: str, mailbox: str, *, is_primary: bool) -> Contact:
+    return Contact(
+        org_id=org_id, customer_id=account.customer.id, name=name, email=f"{mailbox}@{account.slug}.example",
+        is_primary=is_primary, created_at=account.customer.created_at,
+    )
+
+
+def _roll_deliverability(rng: random.Random, contact: Contact, today: dt.date) -> None:
+    roll = rng.random()
+    if roll < 0.03:
+        contact.bounce_kind = "hard"
+        contact.bounced_at = _business_instant(rng, today - dt.timedelta(days=rng.randint(5, 120)))
+    elif roll < 0.05:
+        contact.bounce_kind = "soft"
+        contact.bounced_at = _business_instant(rng, today - dt.timedelta(days=rng.randint(1, 10)))
+    elif roll < 0.07:
+        contact.suppressed_until = today + dt.timedelta(days=rng.randint(3, 21))  # e.g. out-of-office reply
+
+
+# --- the ledger plan: invoices, receipts, promises, disputes ---------------------------------
+
+
+def _plan_invoices(rng: random.Random, accounts: list[_Account], count: int, today: dt.date) -> list[_PlannedInvoice]:
+    ledger = [_plan_invoice(rng, account, today) for account in _bill_to(rng, accounts, count)]
+    ledger.sort(key=lambda invoice: invoice.issue_date)  # stable: same-day order stays deterministic
+    _number_invoices(rng, ledger)
+    return ledger
+
+
+def _bill_to(rng: random.Random, accounts: list[_Account], count: int) -> list[_Account]:
+    """Which customer each invoice goes to: everyone gets one, the rest follow volume weights."""
+    guaranteed = accounts[:count]
+    extra = rng.choices(accounts, weights=[a.volume_weight for a in accounts], k=max(0, count - len(accounts)))
+    return guaranteed + extra
+
+
+def _plan_invoice(rng: random.Random, account: _Account, today: dt.date) -> _PlannedInvoice:
+    # The year up to yesterday: an invoice stamped later today would be in the future for the viewer.
+    issue = today - dt.timedelta(days=rng.randint(1, HISTORY_DAYS))
+    invoice = _PlannedInvoice(
+        account=account, issue_date=issue, due_date=issue + dt.timedelta(days=account.terms_days),
+        amount_minor=_invoice_amount(rng, account),
+    )
+    invoice.receipts = _plan_receipts(rng, invoice, today)
+    return invoice
+
+
+def _invoice_amount(rng: random.Random, account: _Account) -> int:
+    """A log-normal amount around the customer's typical size, in integer minor units."""
+    major = math.exp(rng.gauss(math.log(account.typical_major), 0.6))
+    whole = int(min(max(major, _MIN_INVOICE_MAJOR), _MAX_INVOICE_MAJOR))
+    if whole >= 5_000:
+        whole = whole // 50 * 50  # large contracts are quoted in round figures
+    unit = _minor_unit(account.currency)
+    cents = 0 if whole >= _MAX_INVOICE_MAJOR or rng.random() < 0.6 else rng.randint(0, unit - 1)
+    return whole * unit + cents
+
+
+def _plan_receipts(rng: random.Random, invoice: _PlannedInvoice, today: dt.date) -> list[tuple[dt.date, int]]:
+    """When the customer pays: lateness by risk tier; receipts after yesterday have not happened yet."""
+    risk = invoice.account.customer.risk_tier
+    mean, spread = _LATENESS_DAYS[risk]
+    pay_day = max(invoice.issue_date + _DAY, invoice.due_date + dt.timedelta(days=round(rng.gauss(mean, spread))))
+    never_pays = rng.random() < _NEVER_PAYS[risk]
+    if rng.random() < _SPLIT_PAYMENT_SHARE:
+        first = _partial_amount(rng, invoice.amount_minor, invoice.account.currency)
+        second_day = pay_day + dt.timedelta(days=rng.randint(14, 60))
+        planned = [(pay_day, first)] if never_pays else [(pay_day, first), (second_day, invoice.amount_minor - first)]
+    else:
+        planned = [] if never_pays else [(pay_day, invoice.amount_minor)]
+    # Nothing is received "today": a time later today would be in the future for whoever opens the demo.
+    return [(day, amount) for day, amount in planned if day < today]
+
+
+def _partial_amount(rng: random.Random, amount_minor: int, currency: str) -> int:
+    """A round part (25-75 %) of an amount, strictly between zero and the whole."""
+    unit = _minor_unit(currency)
+    part = amount_minor * rng.randint(25, 75) // 100 // unit * unit
+    return min(max(part, unit), amount_minor - 1)
+
+
+def _number_invoices(rng: random.Random, ledger: list[_PlannedInvoice]) -> None:
+    number = 100_000 + rng.randint(1, 4_000)
+    for invoice in ledger:
+        number += 2 if rng.random() < 0.02 else 1  # the odd voided number leaves a gap, as in real ledgers
+        invoice.number = f"INV-{number:06d}"
+
+
+def _plan_promises(rng: random.Random, ledger: list[_PlannedInvoice], today: dt.date) -> list[_PlannedPromise]:
+    """Promises to pay on ~6 % of overdue open invoices; kept ones add the payment that kept them."""
+    overdue = [inv for inv in ledger if inv.balance_minor > 0 and inv.due_date < today]
+    if not overdue:
+        return []
+    chosen = rng.sample(overdue, k=min(len(overdue), max(3, round(len(overdue) * _PROMISE_SHARE))))
+    promises = []
+    for invoice, outcome in zip(chosen, _promise_outcomes(len(chosen)), strict=True):
+        promise = _plan_promise(rng, invoice, outcome, today)
+        if promise.outcome == "kept":
+            invoice.receipts.append((promise.promised_date, promise.amount_minor))
+        invoice.has_promise = True
+        promises.append(promise)
+    return promises
+
+
+def _promise_outcomes(count: int) -> list[str]:
+    """Outcomes in fixed shares rather than drawn, so even a small demo shows every kind."""
+    total_weight = sum(weight for _, weight in _PROMISE_OUTCOMES)
+    outcomes = []
+    for outcome, weight in _PROMISE_OUTCOMES:
+        outcomes += [outcome] * max(1, count * weight // total_weight)
+    return (outcomes + [_PROMISE_OUTCOMES[-1][0]] * count)[:count]
+
+
+def _plan_promise(rng: random.Random, invoice: _PlannedInvoice, outcome: str, today: dt.date) -> _PlannedPromise:
+    """A promise whose dates fit its outcome; pending when the invoice's history leaves no room for it."""
+    window = _past_promise_window(invoice, outcome, today)
+    if window is None:
+        promised = today + dt.timedelta(days=rng.randint(1, 14))
+        made_on = max(invoice.due_date, today - dt.timedelta(days=rng.randint(1, 6)))
+        return _PlannedPromise(invoice, "pending", promised, invoice.balance_minor, made_on)
+    promised = _day_between(rng, *window)
+    made_on = max(invoice.due_date, promised - dt.timedelta(days=rng.randint(2, 10)))
+    amount = invoice.balance_minor
+    if outcome == "kept" and rng.random() < 0.3:
+        amount = _partial_amount(rng, amount, invoice.account.currency)  # kept, but for part of the balance
+    return _PlannedPromise(invoice, outcome, promised, amount, made_on)
+
+
+def _past_promise_window(invoice: _PlannedInvoice, outcome: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """First and last possible promised date of a kept or broken promise, or None if none fits."""
+    after_due = invoice.due_date + _DAY
+    if outcome == "kept":
+        # Paid on the promised day, so it must come after any earlier receipt and before today.
+        after_receipts = (invoice.last_receipt_day or invoice.issue_date) + _DAY
+        first, last = max(after_due, after_receipts, today - dt.timedelta(days=30)), today - _DAY
+    elif outcome == "broken":
+        first, last = max(after_due, today - dt.timedelta(days=21)), today - 2 * _DAY  # noticed the day after
+    else:
+        return None
+    return (first, last) if first <= last else None
+
+
+def _plan_disputes(rng: random.Random, ledger: list[_PlannedInvoice], today: dt.date) -> list[_PlannedInvoice]:
+    """Mark ~2 % of open invoices as disputed (not ones under a promise, nor ones issued days ago)."""
+    candidates = [
+        inv for inv in ledger
+        if inv.balance_minor > 0 and not inv.has_promise and inv.issue_date <= today - dt.timedelta(days=4)
+    ]
+    if not candidates:
+        return []
+    chosen = rng.sample(candidates, k=max(1, round(len(candidates) * _DISPUTE_SHARE)))
+    for invoice in chosen:
+        invoice.disputed = True
+    return chosen
+
+
+# --- writing rows ----------------------------------------------------------------------------
+
+
+def _write_invoices_and_payments(
+    session: Session, org_id: int, rng: random.Random, ledger: list[_PlannedInvoice]
+) -> dict[tuple[str, dt.date], Payment]:
+    """Write invoices, payments and applications; returns the payment behind each (customer, day)."""
+    for invoice in ledger:
+        invoice.row = _invoice_row(org_id, rng, invoice)
+    payments = _payments_by_customer_day(org_id, rng, ledger)
+    for invoice in ledger:
+        if invoice.balance_minor == 0:
+            final = max(invoice.receipts)[0]
+            invoice.row.closed_at = payments[(invoice.account.customer.external_id, final)].received_at
+    session.add_all(invoice.row for invoice in ledger)
+    session.add_all(payments.values())
+    session.flush()
+    session.add_all(
+        PaymentApplication(org_id=org_id, payment_id=payments[(invoice.account.customer.external_id, day)].id,
+                           invoice_id=invoice.row.id, amount_minor=applied)
+        for invoice in ledger for day, applied in invoice.receipts
+    )
+    return payments
+
+
+def _invoice_row(org_id: int, rng: random.Random, invoice: _PlannedInvoice) -> Invoice:
+    balance = invoice.balance_minor
+    status = "disputed" if invoice.disputed else ("paid" if balance == 0 else "open")
+    return Invoice(
+        org_id=org_id, customer_id=invoice.account.customer.id, number=invoice.number,
+        issue_date=invoice.issue_date, due_date=invoice.due_date, currency=invoice.account.currency,
+        amount_minor=invoice.amount_minor, balance_minor=balance, status=status, source="demo",
+        created_at=_business_instant(rng, invoice.issue_date),
+    )
+
+
+def _payments_by_customer_day(
+    org_id: int, rng: random.Random, ledger: list[_PlannedInvoice]
+) -> dict[tuple[str, dt.date], Payment]:
+    """One payment per customer per day: a remittance often settles several invoices at once."""
+    totals: dict[tuple[str, dt.date], int] = defaultdict(int)
+    accounts: dict[str, _Account] = {}
+    for invoice in ledger:
+        key = invoice.account.customer.external_id
+        accounts[key] = invoice.account
+        for day, applied in invoice.receipts:
+            totals[(key, day)] += applied
+    payments = {}
+    for number, (key, day) in enumerate(sorted(totals, key=lambda k: (k[1], k[0])), start=1):
+        account = accounts[key]
+        received_at = _business_instant(rng, day)
+        payments[(key, day)] = Payment(
+            org_id=org_id, customer_id=account.customer.id, currency=account.currency, amount_minor=totals[(key, day)],
+            received_at=received_at, provider="demo", provider_ref=f"demo-pay-{number:06d}", status="succeeded",
+            created_at=received_at,
+        )
+    return payments
+
+
+def _write_promises(
+    session: Session, org_id: int, rng: random.Random, promises: list[_PlannedPromise],
+    payments: dict[tuple[str, dt.date], Payment], team: _Team,
+) -> None:
+    rows = []
+    for promise in promises:
+        invoice = promise.invoice
+        primary = invoice.account.primary
+        resolved_at = None
+        if promise.outcome == "kept":
+            resolved_at = payments[(invoice.account.customer.external_id, promise.promised_date)].received_at
+        elif promise.outcome == "broken":
+            resolved_at = _business_instant(rng, promise.promised_date + _DAY)
+        rows.append(Promise(
+            org_id=org_id, invoice_id=invoice.row.id, customer_id=invoice.account.customer.id,
+            contact_id=primary.id if primary else None, currency=invoice.account.currency,
+            amount_minor=promise.amount_minor, promised_date=promise.promised_date, status=promise.outcome,
+            source=_weighted(rng, (("operator", 70), ("portal", 20), ("email", 10))),
+            created_by_id=team.id_of("operator"), resolved_at=resolved_at,
+            created_at=_business_instant(rng, promise.made_on),
+        ))
+    session.add_all(rows)
+
+
+def _write_disputes(
+    session: Session, org_id: int, rng: random.Random, disputed: list[_PlannedInvoice], team: _Team, today: dt.date
+) -> list[tuple[Dispute, _PlannedInvoice]]:
+    """Dispute rows for the invoices planned as disputed; some are already past their SLA."""
+    disputes = []
+    for invoice in disputed:
+        # Candidates were issued 4+ days ago, so this window is never empty and never includes today.
+        first = max(invoice.issue_date + 3 * _DAY, today - dt.timedelta(days=25))
+        opened_at = _business_instant(rng, _day_between(rng, first, today - _DAY))
+        reason = _weighted(rng, _DISPUTE_REASONS)
+        status = _weighted(rng, _DISPUTE_STATUSES)
+        source = _weighted(rng, _DISPUTE_SOURCES)
+        dispute = Dispute(
+            org_id=org_id, invoice_id=invoice.row.id, customer_id=invoice.account.customer.id, reason=reason,
+            description=_DISPUTE_DESCRIPTIONS[reason], status=status, source=source,
+            needs_review=source == "email",  # e-mailed disputes are classified automatically, so a human checks
+            routed_to="sales" if reason == "pricing" else None,
+            assigned_to_id=team.id_of("ar_manager") if status != "open" else None,
+            opened_at=opened_at, sla_due_at=opened_at + _DISPUTE_SLA, created_at=opened_at,
+        )
+        disputes.append((dispute, invoice))
+    session.add_all(dispute for dispute, _ in disputes)
+    return disputes
+
+
+def _open_invoices_by_customer(ledger: list[_PlannedInvoice]) -> dict[str, list[_PlannedInvoice]]:
+    by_customer: dict[str, list[_PlannedInvoice]] = defaultdict(list)
+    for invoice in ledger:
+        if invoice.balance_minor > 0:
+            by_customer[invoice.account.customer.external_id].append(invoice)
+    return by_customer
+
+
+def _write_notes(
+    session: Session, org_id: int, rng: random.Random, ledger: list[_PlannedInvoice], team: _Team, today: dt.date
+) -> None:
+    """A few collector notes on customers with open balances, some pinned to one invoice."""
+    open_by_customer = _open_invoices_by_customer(ledger)
+    if not open_by_customer:
+        return
+    keys = list(open_by_customer)
+    authors = tuple((role, weight) for role, weight in _NOTE_AUTHOR_ROLES if role in team.users)
+    rows = []
+    for key in rng.sample(keys, k=min(len(keys), max(3, len(keys) // 6))):
+        invoice = rng.choice(open_by_customer[key])
+        primary = invoice.account.primary
+        body = rng.choice(_NOTE_BODIES).format(contact=primary.name if primary else "their AP team")
+        rows.append(Note(
+            org_id=org_id, customer_id=invoice.account.customer.id,
+            invoice_id=invoice.row.id if rng.random() < 0.5 else None,
+            author_id=team.id_of(_weighted(rng, authors)) if authors else None, body=body,
+            created_at=_business_instant(rng, today - dt.timedelta(days=rng.randint(1, 45))),
+        ))
+    session.add_all(rows)
+
+
+def _write_holds(
+    session: Session, org_id: int, rng: random.Random, accounts: list[_Account], ledger: list[_PlannedInvoice],
+    team: _Team, today: dt.date,
+) -> None:
+    """A customer-wide hold, an invoice hold and a contact suppression: enough to show each state once."""
+    overdue = [inv for inv in ledger if inv.row.status == "open" and inv.due_date < today and not inv.has_promise]
+    rows = []
+    if len(overdue) >= 2:
+        on_customer, on_invoice = rng.sample(overdue, k=2)
+        rows.append(Hold(
+            org_id=org_id, kind="hold", customer_id=on_customer.account.customer.id,
+            reason="Renewal is being negotiated; Sales asked us to pause reminders.",
+            until=today + dt.timedelta(days=14), created_by_id=team.id_of("ar_manager"),
+            created_at=_business_instant(rng, today - dt.timedelta(days=3)),
+        ))
+        rows.append(Hold(
+            org_id=org_id, kind="hold", customer_id=on_invoice.account.customer.id, invoice_id=on_invoice.row.id,
+            reason="Customer is re-issuing the purchase order; wait for the new PO number.",
+            until=today + dt.timedelta(days=7), created_by_id=team.id_of("operator"),
+            created_at=_business_instant(rng, today - dt.timedelta(days=2)),
+        ))
+    suppressed = next((c for a in accounts for c in a.contacts if c.suppressed_until), None)
+    if suppressed is not None:
+        rows.append(Hold(
+            org_id=org_id, kind="suppression", customer_id=suppressed.customer_id, contact_id=suppressed.id,
+            reason="Out-of-office auto-reply; resume when they are back.", until=suppressed.suppressed_until,
+            created_at=_business_instant(rng, today - _DAY),
+        ))
+    session.add_all(rows)
+
+
+def _write_approvals(
+    session: Session, org_id: int, ledger: list[_PlannedInvoice], disputes: list[tuple[Dispute, _PlannedInvoice]],
+    team: _Team, today: dt.date,
+) -> None:
+    """Two requests waiting for the controller: a payment plan and a dispute credit."""
+    requested_at = dt.datetime.combine(today - _DAY, dt.time(15, 30), tzinfo=_ORG_ZONE).astimezone(dt.UTC)
+    plan = _proposed_payment_plan(session, org_id, ledger, team, today, requested_at)
+    if plan is not None:
+        session.add(Approval(
+            org_id=org_id, kind="payment_plan", subject_type="PaymentPlan", subject_id=plan.id,
+            currency=plan.currency, amount_minor=plan.total_minor, approver_role="controller",
+            requested_by_id=team.id_of("operator"), created_at=requested_at,
+            reason="Customer cannot clear the overdue balance at once; proposes three monthly instalments.",
+        ))
+    if disputes:
+        _, invoice = max(disputes, key=lambda pair: (pair[1].balance_minor, pair[1].number))
+        unit = _minor_unit(invoice.account.currency)
+        credit = max(unit, invoice.balance_minor // 10 // unit * unit)
+        session.add(Approval(
+            org_id=org_id, kind="credit", subject_type="Invoice", subject_id=invoice.row.id,
+            currency=invoice.account.currency, amount_minor=credit, approver_role="controller",
+            requested_by_id=team.id_of("ar_manager"), created_at=requested_at,
+            reason="Goodwill credit of 10 % to settle the dispute on this invoice.",
+        ))
+
+
+def _proposed_payment_plan(
+    session: Session, org_id: int, ledger: list[_PlannedInvoice], team: _Team, today: dt.date,
+    requested_at: dt.datetime,
+) -> PaymentPlan | None:
+    """A plan awaiting approval for the customer with the largest plain overdue balance."""
+    overdue: dict[str, list[_PlannedInvoice]] = defaultdict(list)
+    for invoice in ledger:
+        if invoice.row.status == "open" and invoice.due_date < today and not invoice.has_promise:
+            overdue[invoice.account.customer.external_id].append(invoice)
+    if not overdue:
+        return None
+    invoices = max(overdue.values(), key=lambda group: (sum(inv.balance_minor for inv in group), group[0].number))
+    account = invoices[0].account
+    total = sum(inv.balance_minor for inv in invoices)
+    plan = PaymentPlan(
+        org_id=org_id, customer_id=account.customer.id, currency=account.currency, total_minor=total,
+        status="pending_approval", source="operator", proposed_by_id=team.id_of("operator"), created_at=requested_at,
+    )
+    session.add(plan)
+    session.flush()
+    session.add_all(PaymentPlanInvoice(org_id=org_id, plan_id=plan.id, invoice_id=inv.row.id) for inv in invoices)
+    session.add_all(
+        PlanInstallment(org_id=org_id, plan_id=plan.id, due_date=today + dt.timedelta(days=7 + 30 * index),
+                        amount_minor=amount)
+        for index, amount in enumerate(_split_evenly(total, 3))
+    )
+    return plan
+
+
+def _split_evenly(total: int, parts: int) -> list[int]:
+    """Integer parts that add up exactly to `total`; the first ones carry the remainder."""
+    share, remainder = divmod(total, parts)
+    return [share + (1 if index < remainder else 0) for index in range(parts)]

@@ -1,0 +1,55 @@
+"""Disputes: a payer challenges an invoice."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin
+
+DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer", "resolved", "rejected")
+
+
+class Dispute(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "disputes"
+    __table_args__ = (
+        Index("ix_disputes_org_status_sla", "org_id", "status", "sla_due_at"),
+        Index("ix_disputes_org_invoice", "org_id", "invoice_id"),
+        UniqueConstraint("org_id", "stripe_dispute_id"),
+    )
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(40))  # pricing, quantity, quality, not_received, duplicate, other
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    outcome: Mapped[str | None] = mapped_column(String(40))  # credit, upheld, withdrawn, write_off
+    source: Mapped[str] = mapped_column(String(20), default="operator")  # operator, portal, email, stripe
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    routed_to: Mapped[str | None] = mapped_column(String(20))  # legal, sales
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sla_due_at: Mapped[dt.datetime | None]
+    opened_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    stripe_dispute_id: Mapped[str | None] = mapped_column(String(100))
+
+    evidence: Mapped[list[DisputeEvidence]] = relationship(order_by="DisputeEvidence.id")
+
+
+class DisputeEvidence(IdMixin, TenantMixin, Base):
+    """A file attached to a dispute, stored outside the web root."""
+
+    __tablename__ = "dispute_evidence"
+    __table_args__ = (Index("ix_dispute_evidence_org_dispute", "org_id", "dispute_id"),)
+
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="CASCADE"))
+    slot: Mapped[str] = mapped_column(String(40), default="other")  # contract, proof_of_delivery, correspondence
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_path: Mapped[str] = mapped_column(String(500))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[dt.datetime]

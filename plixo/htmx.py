@@ -1,0 +1,47 @@
+"""The few HTMX helpers flask-htmx lacks."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, request
+from jinja2_fragments.flask import render_block
+
+
+def hx_trigger(response: Response, event: str, **detail) -> Response:
+    """Add a namespaced client event (`area:verb`) to the response's HX-Trigger header."""
+    if ":" not in event:
+        raise ValueError("client events are namespaced as area:verb")
+    existing = response.headers.get("HX-Trigger")
+    events = json.loads(existing) if existing else {}
+    events[event] = detail or True
+    response.headers["HX-Trigger"] = json.dumps(events)
+    return response
+
+
+def toast(response: Response, message: str, level: str = "success") -> Response:
+    """Show a toast in the app shell after this response is swapped in."""
+    return hx_trigger(response, "shell:toast", message=message, level=level)
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render_page_or_block(template: str, block: str, **context) -> str:
+    """The whole page for a normal request, just `block` for an HTMX request targeting it.
+
+    A block is named after the DOM id it fills, with dashes as underscores (#audit-results ↔ audit_results).
+    """
+    from flask import render_template
+
+    target = request.headers.get("HX-Target", "").replace("-", "_")
+    if is_htmx() and target == block:
+        return render_block(template, block, **context)
+    return render_template(template, **context)
+
+
+def add_vary(response: Response) -> Response:
+    # The same URL answers a page or a fragment, so caches must key on HX-Request.
+    response.vary.add("HX-Request")
+    return response

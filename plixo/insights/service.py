@@ -1,0 +1,89 @@
+"""Workspace figures: open receivables by aging bucket, and the daily snapshot that keeps their history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plixo.accounts.models import Organization
+from plixo.disputes.models import Dispute
+from plixo.insights.models import DailySnapshot
+from plixo.ledger.aging import BUCKET_NAMES, bucket_case, local_today
+from plixo.ledger.models import Contact, Customer, Invoice
+from plixo.queue.models import Promise
+
+OPEN_DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer")
+
+
+def aging_summary(session: Session, today: dt.date) -> dict[str, dict[str, int]]:
+    """Open balance (minor units) per currency and aging bucket, as seen on `today`."""
+    bucket = bucket_case(Invoice.due_date, today).label("bucket")
+    rows = session.execute(
+        select(Invoice.currency, bucket, func.sum(Invoice.balance_minor), func.count())
+        .where(Invoice.status.in_(("open", "disputed")), Invoice.balance_minor > 0)
+        .group_by(Invoice.currency, bucket)
+    ).all()
+    summary: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(BUCKET_NAMES, 0))
+    for currency, name, total, _count in rows:
+        summary[currency][name] = int(total)
+    return dict(sorted(summary.items()))
+
+
+def open_invoice_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Invoice).where(Invoice.status.in_(("open", "disputed"))))
+
+
+def contact_coverage(session: Session) -> float | None:
+    """Share of open invoices whose customer has a deliverable e-mail contact (None with no open invoices)."""
+    open_invoices = open_invoice_count(session)
+    if not open_invoices:
+        return None
+    reachable = (
+        select(Contact.customer_id)
+        .where(Contact.email.is_not(None), Contact.opted_out_at.is_(None),
+               (Contact.bounce_kind.is_(None)) | (Contact.bounce_kind != "hard"))
+    )
+    covered = session.scalar(
+        select(func.count()).select_from(Invoice)
+        .where(Invoice.status.in_(("open", "disputed")), Invoice.customer_id.in_(reachable))
+    )
+    return covered / open_invoices
+
+
+def home_figures(session: Session, org: Organization) -> dict:
+    """What the workspace home shows: exposure by bucket, counts, promises and disputes."""
+    today = local_today(org.time_zone)
+    return {
+        "today": today,
+        "aging": aging_summary(session, today),
+        "customers": session.scalar(select(func.count()).select_from(Customer)),
+        "open_invoices": open_invoice_count(session),
+        "pending_promises": session.scalar(
+            select(func.count()).select_from(Promise).where(Promise.status == "pending")),
+        "open_disputes": session.scalar(
+            select(func.count()).select_from(Dispute).where(Dispute.status.in_(OPEN_DISPUTE_STATUSES))),
+        "coverage": contact_coverage(session),
+    }
+
+
+def take_snapshot(session: Session, org: Organization, now: dt.datetime | None = None) -> DailySnapshot:
+    """Record (or refresh) today's snapshot for the workspace; one row per workspace-local day."""
+    today = local_today(org.time_zone, now)
+    aging = aging_summary(session, today)
+    coverage = contact_coverage(session)
+    metrics = {
+        "aging": aging,
+        "open_invoices": open_invoice_count(session),
+        "contact_coverage": coverage,
+    }
+    snapshot = session.execute(select(DailySnapshot).where(DailySnapshot.day == today)).scalar_one_or_none()
+    if snapshot is None:
+        snapshot = DailySnapshot(org_id=org.id, day=today, currency=org.base_currency)
+        session.add(snapshot)
+    snapshot.metrics = metrics
+    snapshot.data_ready = coverage is not None and coverage >= 0.95
+    session.flush()
+    return snapshot

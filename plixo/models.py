@@ -1,0 +1,29 @@
+"""Every model of the product, imported in one place for Alembic and the tenancy checks."""
+
+from plixo.accounts.models import Invite, Membership, Organization, User
+from plixo.audit import AuditEvent
+from plixo.connectors.models import Connection
+from plixo.disputes.models import Dispute, DisputeEvidence
+from plixo.imports.models import ImportRun
+from plixo.insights.models import DailySnapshot
+from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
+from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
+from plixo.payments.models import WebhookEvent
+from plixo.queue.models import (
+    Approval,
+    Hold,
+    Note,
+    NoteMention,
+    PaymentPlan,
+    PaymentPlanInvoice,
+    PlanInstallment,
+    Promise,
+)
+
+__all__ = [
+    "Approval", "AuditEvent", "Cadence", "CadenceStep", "Connection", "Contact", "Customer",
+    "DailySnapshot", "Dispute", "DisputeEvidence", "Hold", "ImportRun", "Invite", "Invoice",
+    "Membership", "Message", "MessageInvoice", "Note", "NoteMention", "Organization", "Payment",
+    "PaymentApplication", "PaymentPlan", "PaymentPlanInvoice", "PlanInstallment", "Policy",
+    "Promise", "Segment", "User", "WebhookEvent",
+]

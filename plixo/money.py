@@ -1,0 +1,298 @@
+"""Exact money: integer minor units with an ISO 4217 currency, never floats."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+# Minor-unit exponents where they differ from 2 (ISO 4217).
+_EXPONENT_EXCEPTIONS = {
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "CLF": 4,
+    "UYW": 4,
+}
+# Active ISO 4217 alphabetic codes (funds and precious-metal codes left out on purpose).
+ISO_CURRENCIES = frozenset(
+    [
+        "AED",
+        "AFN",
+        "ALL",
+        "AMD",
+        "ANG",
+        "AOA",
+        "ARS",
+        "AUD",
+        "AWG",
+        "AZN",
+        "BAM",
+        "BBD",
+        "BDT",
+        "BGN",
+        "BHD",
+        "BIF",
+        "BMD",
+        "BND",
+        "BOB",
+        "BRL",
+        "BSD",
+        "BTN",
+        "BWP",
+        "BYN",
+        "BZD",
+        "CAD",
+        "CDF",
+        "CHF",
+        "CLP",
+        "CNY",
+        "COP",
+        "CRC",
+        "CUP",
+        "CVE",
+        "CZK",
+        "DJF",
+        "DKK",
+        "DOP",
+        "DZD",
+        "EGP",
+        "ERN",
+        "ETB",
+        "EUR",
+        "FJD",
+        "FKP",
+        "GBP",
+        "GEL",
+        "GHS",
+        "GIP",
+        "GMD",
+        "GNF",
+        "GTQ",
+        "GYD",
+        "HKD",
+        "HNL",
+        "HTG",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "IQD",
+        "IRR",
+        "ISK",
+        "JMD",
+        "JOD",
+        "JPY",
+        "KES",
+        "KGS",
+        "KHR",
+        "KMF",
+        "KPW",
+        "KRW",
+        "KWD",
+        "KYD",
+        "KZT",
+        "LAK",
+        "LBP",
+        "LKR",
+        "LRD",
+        "LSL",
+        "LYD",
+        "MAD",
+        "MDL",
+        "MGA",
+        "MKD",
+        "MMK",
+        "MNT",
+        "MOP",
+        "MRU",
+        "MUR",
+        "MVR",
+        "MWK",
+        "MXN",
+        "MYR",
+        "MZN",
+        "NAD",
+        "NGN",
+        "NIO",
+        "NOK",
+        "NPR",
+        "NZD",
+        "OMR",
+        "PAB",
+        "PEN",
+        "PGK",
+        "PHP",
+        "PKR",
+        "PLN",
+        "PYG",
+        "QAR",
+        "RON",
+        "RSD",
+        "RUB",
+        "RWF",
+        "SAR",
+        "SBD",
+        "SCR",
+        "SDG",
+        "SEK",
+        "SGD",
+        "SHP",
+        "SLE",
+        "SOS",
+        "SRD",
+        "SSP",
+        "STN",
+        "SVC",
+        "SYP",
+        "SZL",
+        "THB",
+        "TJS",
+        "TMT",
+        "TND",
+        "TOP",
+        "TRY",
+        "TTD",
+        "TWD",
+        "TZS",
+        "UAH",
+        "UGX",
+        "USD",
+        "UYU",
+        "UZS",
+        "VES",
+        "VND",
+        "VUV",
+        "WST",
+        "XAF",
+        "XCD",
+        "XOF",
+        "XPF",
+        "YER",
+        "ZAR",
+        "ZMW",
+        "ZWG",
+    ]
+)
+_SYMBOLS = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "CAD": "CA$",
+    "AUD": "A$",
+    "CHF": "CHF ",
+    "INR": "₹",
+    "MXN": "MX$",
+    "BRL": "R$",
+    "SEK": "SEK ",
+    "NZD": "NZ$",
+    "SGD": "S$",
+}
+_AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be represented exactly."""
+
+
+def is_currency(code: str) -> bool:
+    return code in ISO_CURRENCIES
+
+
+def exponent(currency: str) -> int:
+    """How many decimal places the currency's minor unit has."""
+    if currency not in ISO_CURRENCIES:
+        raise MoneyError(f"unknown currency code {currency!r}")
+    return _EXPONENT_EXCEPTIONS.get(currency, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    minor: int
+    currency: str
+
+    def __post_init__(self):
+        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+            raise MoneyError("money is held in integer minor units")
+        exponent(self.currency)
+
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """Parse a plain decimal string ("1234.5") exactly; more places than the currency has is an error."""
+        text = text.strip()
+        if not _AMOUNT_RE.match(text):
+            raise MoneyError(f"{text!r} is not an amount")
+        try:
+            value = Decimal(text)
+        except InvalidOperation as exc:
+            raise MoneyError(f"{text!r} is not an amount") from exc
+        return cls.from_decimal(value, currency)
+
+    @classmethod
+    def from_decimal(cls, value: Decimal, currency: str) -> Money:
+        places = exponent(currency)
+        scaled = value.scaleb(places)
+        if scaled != scaled.to_integral_value():
+            raise MoneyError(f"{value} has more decimal places than {currency} allows ({places})")
+        return cls(int(scaled), currency)
+
+    def to_decimal(self) -> Decimal:
+        return Decimal(self.minor).scaleb(-exponent(self.currency))
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise MoneyError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor - other.minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.minor, self.currency)
+
+    def format(self, compact: bool = False) -> str:
+        """Human text: "$1,234.50", "-€12.00", "¥5,000"; compact gives "$48k"."""
+        return format_money(self.minor, self.currency, compact=compact)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def format_money(minor: int, currency: str, compact: bool = False) -> str:
+    """Format integer minor units of `currency` for display."""
+    places = exponent(currency)
+    value = Decimal(abs(minor)).scaleb(-places)
+    symbol = _SYMBOLS.get(currency, currency + " ")
+    sign = "-" if minor < 0 else ""
+    if compact and value >= 1000:
+        for divisor, suffix in ((Decimal(1_000_000), "M"), (Decimal(1000), "k")):
+            if value >= divisor:
+                short = (value / divisor).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN).normalize()
+                return f"{sign}{symbol}{short:f}{suffix}"
+    return f"{sign}{symbol}{value:,.{places}f}"

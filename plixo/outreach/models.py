@@ -1,0 +1,129 @@
+"""Policies, segments, cadences and the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin
+
+TONES = ("friendly", "professional", "firm")
+MESSAGE_STATUSES = ("draft", "scheduled", "sending", "sent", "failed", "cancelled")
+
+
+class Policy(IdMixin, TenantMixin, TimestampMixin, Base):
+    """The workspace's guardrails: one row per workspace, applied to every cadence."""
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("org_id"),)
+
+    tone: Mapped[str] = mapped_column(String(20), default="professional")
+    business_hours_start: Mapped[dt.time] = mapped_column(default=dt.time(9, 0))
+    business_hours_end: Mapped[dt.time] = mapped_column(default=dt.time(17, 0))
+    quiet_hours_start: Mapped[dt.time] = mapped_column(default=dt.time(20, 0))
+    quiet_hours_end: Mapped[dt.time] = mapped_column(default=dt.time(8, 0))
+    sending_days: Mapped[list] = mapped_column(default=lambda: [0, 1, 2, 3, 4])  # Monday = 0
+    daily_cap_per_mailbox: Mapped[int] = mapped_column(default=200)
+    daily_cap_per_domain: Mapped[int] = mapped_column(default=500)
+    max_touches_per_week: Mapped[int] = mapped_column(default=2)
+    min_gap_hours: Mapped[int] = mapped_column(default=48)
+    discount_cap_bp: Mapped[int] = mapped_column(default=0)  # basis points of the balance
+    credit_approval_minor: Mapped[int] = mapped_column(default=100_000)
+    plan_approval_minor: Mapped[int] = mapped_column(default=1_000_000)
+    plan_approval_months: Mapped[int] = mapped_column(default=3)
+    writeoff_approval_minor: Mapped[int] = mapped_column(default=50_000)
+    approver_role: Mapped[str] = mapped_column(String(20), default="controller")
+
+
+class Segment(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A saved rule selecting invoices; each runs in Shadow Mode or Autopilot."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(120))
+    rules: Mapped[dict] = mapped_column(default=dict)
+    mode: Mapped[str] = mapped_column(String(20), default="shadow")  # shadow, autopilot
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Cadence(IdMixin, TenantMixin, TimestampMixin, Base):
+    """An ordered sequence of e-mail touches for a segment."""
+
+    __tablename__ = "cadences"
+    __table_args__ = (
+        UniqueConstraint("org_id", "name"),
+        Index("ix_cadences_org_status", "org_id", "status"),
+    )
+
+    name: Mapped[str] = mapped_column(String(120))
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft, shadow, active, paused, archived
+    shadow_started_at: Mapped[dt.datetime | None]
+    activated_at: Mapped[dt.datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    segment: Mapped[Segment | None] = relationship()
+    steps: Mapped[list[CadenceStep]] = relationship(order_by="CadenceStep.position")
+
+
+class CadenceStep(IdMixin, TenantMixin, Base):
+    __tablename__ = "cadence_steps"
+    __table_args__ = (UniqueConstraint("org_id", "cadence_id", "position"),)
+
+    cadence_id: Mapped[int] = mapped_column(ForeignKey("cadences.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    offset_days: Mapped[int]
+    anchor: Mapped[str] = mapped_column(String(20), default="due_date")  # due_date, previous_touch
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    tone_override: Mapped[str | None] = mapped_column(String(20))
+
+
+class Message(IdMixin, TenantMixin, TimestampMixin, Base):
+    """The outbox: the durable source of truth for every e-mail Plixo drafts or sends."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("org_id", "idempotency_key"),
+        Index("ix_messages_org_status_scheduled", "org_id", "status", "scheduled_for"),
+        Index("ix_messages_org_customer", "org_id", "customer_id", "created_at"),
+        Index("ix_messages_org_invoice", "org_id", "invoice_id"),
+        Index("ix_messages_org_header", "org_id", "message_id_header"),
+    )
+
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    cadence_step_id: Mapped[int | None] = mapped_column(ForeignKey("cadence_steps.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    to_email: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    scheduled_for: Mapped[dt.datetime | None]
+    wait_reason: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[dt.datetime | None]  # lease held by the send job
+    sent_at: Mapped[dt.datetime | None]
+    provider_message_id: Mapped[str | None] = mapped_column(String(300))
+    message_id_header: Mapped[str | None] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_at: Mapped[dt.datetime | None]
+
+
+class MessageInvoice(IdMixin, TenantMixin, Base):
+    """Invoices listed in one (possibly consolidated) message."""
+
+    __tablename__ = "message_invoices"
+    __table_args__ = (
+        UniqueConstraint("org_id", "message_id", "invoice_id"),
+        Index("ix_message_invoices_org_invoice", "org_id", "invoice_id"),
+    )
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))

@@ -1,0 +1,37 @@
+"""Inbound provider events (Stripe webhooks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plixo.model import Base, IdMixin, utcnow
+
+
+class WebhookEvent(IdMixin, Base):
+    """A provider event, stored once on receipt and applied by a job.
+
+    Not a TenantMixin table: an event is stored before its workspace is known (the connected
+    account is resolved from the payload), so org_id may be empty. Views filter by org_id explicitly.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id"),
+        Index("ix_webhook_events_org_received", "org_id", "received_at"),
+        Index("ix_webhook_events_org_status", "org_id", "status"),
+    )
+
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)
+    # received, processing, processed, failed, ignored
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[dt.datetime | None]

@@ -1,0 +1,137 @@
+"""Workspace isolation, enforced for every ORM query and flush rather than remembered per query.
+
+A scope is set for each request (the signed-in user's workspace) and each job (the row's
+workspace). Inside a scope every SELECT/UPDATE/DELETE touching a tenant table gets
+`org_id = <scope>` added, and a flush refuses to write a row of another workspace. With no scope
+at all, touching a tenant table raises: forgetting to scope fails loudly instead of leaking.
+System code that must see every workspace (cron fan-out, seeding, sign-in) says so explicitly with
+`unscoped()`. Raw SQL text is not inspected and must filter by org_id itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+from flask import abort
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from plixo.model import TenantMixin
+
+ALL_WORKSPACES = object()
+_scope: ContextVar[object] = ContextVar("plixo_tenant_scope", default=None)
+
+T = TypeVar("T", bound=TenantMixin)
+
+
+class TenantScopeError(RuntimeError):
+    """Tenant data was touched outside a workspace scope, or across workspaces."""
+
+
+def current_org_id() -> int | None:
+    """The workspace the current code runs for, or None when unscoped/strict."""
+    scope = _scope.get()
+    return scope if isinstance(scope, int) else None
+
+
+@contextmanager
+def tenant_scope(org_id: int) -> Iterator[None]:
+    """Run the block as workspace `org_id`: queries only see its rows."""
+    token = _scope.set(int(org_id))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+@contextmanager
+def unscoped() -> Iterator[None]:
+    """Run the block across all workspaces (system code only)."""
+    token = _scope.set(ALL_WORKSPACES)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+@contextmanager
+def strict() -> Iterator[None]:
+    """Run the block with no workspace: any tenant query raises."""
+    token = _scope.set(None)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def enter(scope: object):
+    """Set the scope until `leave(token)`; for request hooks that cannot use a with-block."""
+    return _scope.set(scope)
+
+
+def leave(token) -> None:
+    _scope.reset(token)
+
+
+def _is_tenant_mapper(mapper) -> bool:
+    return issubclass(mapper.class_, TenantMixin)
+
+
+def _check_bulk_insert(state: ORMExecuteState, org_id: int) -> None:
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params or {}]
+    for row in rows:
+        if row.get("org_id") != org_id:
+            raise TenantScopeError("bulk insert of a row for another workspace")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    if state.is_column_load or not any(_is_tenant_mapper(m) for m in state.all_mappers):
+        return
+    scope = _scope.get()
+    if scope is ALL_WORKSPACES:
+        return
+    if scope is None:
+        raise TenantScopeError("tenant table queried with no workspace scope")
+    if state.is_insert:
+        _check_bulk_insert(state, scope)
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantMixin, lambda cls: cls.org_id == scope, include_aliases=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_flush(session: Session, flush_context, instances) -> None:
+    scope = _scope.get()
+    for obj in session.new:
+        if isinstance(obj, TenantMixin):
+            if isinstance(scope, int) and obj.org_id is None:
+                obj.org_id = scope
+            _check_writable(obj, scope)
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, TenantMixin):
+            _check_writable(obj, scope)
+
+
+def _check_writable(obj: TenantMixin, scope: object) -> None:
+    if scope is ALL_WORKSPACES:
+        if obj.org_id is None:
+            raise TenantScopeError(f"{type(obj).__name__} has no workspace")
+        return
+    if scope is None:
+        raise TenantScopeError(f"{type(obj).__name__} written with no workspace scope")
+    if obj.org_id != scope:
+        raise TenantScopeError(f"{type(obj).__name__} of another workspace written")
+
+
+def get_or_404(session: Session, model: type[T], object_id: int) -> T:
+    """Load one row of the current workspace by id, or answer 404 (never another workspace's)."""
+    obj = session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()
+    if obj is None or obj.org_id != current_org_id():
+        abort(404)
+    return obj

@@ -1,0 +1,164 @@
+"""Shared fixtures: the app on a real database and Redis, clean state per test, signed-in clients per role."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import text
+
+from plixo import create_app
+from plixo.extensions import db, limiter
+from plixo.model import Base
+from plixo.redis_conn import get_redis
+from plixo.tenancy import unscoped
+from tests import factories
+
+
+def _sqlalchemy_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    from plixo.redis_conn import start_embedded_redis
+
+    server = start_embedded_redis(str(tmp_path_factory.mktemp("redis")))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return _sqlalchemy_url(url) if url else f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url, tmp_path_factory):
+    app = create_app({
+        "TESTING": True,
+        "PLIXO_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-" + secrets.token_hex(8),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
+        "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+    })
+    app.test_client_class = CSRFClient
+    with app.app_context():
+        _rebuild_schema()
+    return app
+
+
+def _rebuild_schema() -> None:
+    """Drop everything and build the schema with the real migrations (so they are tested every run)."""
+    from flask_migrate import upgrade
+
+    with db.engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade()
+
+
+def _truncate_all() -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def app_ctx(app):
+    """Each test runs in an app context, across workspaces (requests set their own scope), on clean data."""
+    with app.app_context():
+        get_redis().flushdb()
+        limiter.reset()
+        with unscoped():
+            yield
+        db.session.remove()
+        _truncate_all()
+
+
+class CSRFClient(FlaskClient):
+    """A test client that sends a valid CSRF token with every unsafe request, like the real pages do.
+
+    Pass csrf=False to send none.
+    """
+
+    def open(self, *args, csrf: bool = True, **kwargs):
+        method = (kwargs.get("method") or "GET").upper()
+        if csrf and method not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        with self.session_transaction() as session:
+            raw = session.setdefault("csrf_token", secrets.token_hex(20))
+        serializer = URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token")
+        return serializer.dumps(raw)
+
+
+def sign_in(client: FlaskClient, user) -> FlaskClient:
+    """Put `user` in the client's session the way a successful sign-in does (without the argon2 cost)."""
+    import time
+
+    membership = factories.membership_of(user)
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+        session["org_id"] = membership.org_id
+        session["last_seen"] = int(time.time())
+    return client
+
+
+@pytest.fixture
+def org():
+    org = factories.make_org(name="Acme Test Co")
+    db.session.commit()
+    return org
+
+
+@pytest.fixture
+def controller(org):
+    user = factories.make_user(org, "controller", name="Cora Controller", email="cora@acmetest.example")
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def client(app, controller):
+    """A client signed in as the workspace's controller."""
+    return sign_in(app.test_client(), controller)
+
+
+@pytest.fixture
+def client_as(app, org, controller):
+    """client_as("operator") -> a client signed in as a new member with that role."""
+
+    def make(role: str):
+        user = factories.make_user(org, role)
+        db.session.commit()
+        return sign_in(app.test_client(), user)
+
+    return make
+
+
+@pytest.fixture
+def anon(app):
+    return app.test_client()

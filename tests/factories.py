@@ -1,0 +1,80 @@
+"""Test data builders: make_thing(**overrides) with realistic defaults. Callers commit when needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from functools import cache
+
+from plixo.accounts.models import Invite, Membership, Organization, User
+from plixo.accounts.service import hash_password
+from plixo.extensions import db
+from plixo.ledger.models import Contact, Customer, Invoice
+from plixo.model import utcnow
+from plixo.outreach.models import Policy
+from plixo.tenancy import unscoped
+
+PASSWORD = "test-password-long-enough"
+_seq = itertools.count(1)
+
+
+@cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 is deliberately slow: hash once per run
+
+
+def _add(obj):
+    with unscoped():
+        db.session.add(obj)
+        db.session.flush()
+    return obj
+
+
+def make_org(**overrides) -> Organization:
+    n = next(_seq)
+    values = {"name": f"Workspace {n}", "time_zone": "America/New_York", "base_currency": "USD"}
+    org = _add(Organization(**{**values, **overrides}))
+    _add(Policy(org_id=org.id))
+    return org
+
+
+def make_user(org: Organization, role: str = "controller", **overrides) -> User:
+    n = next(_seq)
+    user = _add(User(**{"email": f"user{n}@firm{org.id}.example", "name": f"User {n}",
+                        "password_hash": password_hash(), **overrides}))
+    _add(Membership(org_id=org.id, user_id=user.id, role=role))
+    return user
+
+
+def membership_of(user: User) -> Membership:
+    with unscoped():
+        return db.session.query(Membership).filter_by(user_id=user.id).one()
+
+
+def make_invite(org: Organization, invited_by: User, **overrides) -> Invite:
+    n = next(_seq)
+    values = {"email": f"invitee{n}@firm{org.id}.example", "role": "operator", "token_hash": f"{n:064x}",
+              "invited_by_id": invited_by.id, "expires_at": utcnow() + dt.timedelta(days=7)}
+    return _add(Invite(org_id=org.id, **{**values, **overrides}))
+
+
+def make_customer(org: Organization, **overrides) -> Customer:
+    n = next(_seq)
+    values = {"external_id": f"C-{n:05d}", "name": f"Customer {n} Ltd", "risk_tier": "medium"}
+    return _add(Customer(org_id=org.id, **{**values, **overrides}))
+
+
+def make_contact(customer: Customer, **overrides) -> Contact:
+    n = next(_seq)
+    values = {"email": f"ap{n}@customer{customer.id}.example", "is_primary": True, "name": f"Payables {n}"}
+    return _add(Contact(org_id=customer.org_id, customer_id=customer.id, **{**values, **overrides}))
+
+
+def make_invoice(org: Organization, customer: Customer | None = None, **overrides) -> Invoice:
+    n = next(_seq)
+    customer = customer or make_customer(org)
+    today = dt.date.today()
+    values = {"number": f"INV-{n:06d}", "issue_date": today - dt.timedelta(days=40),
+              "due_date": today - dt.timedelta(days=10), "currency": "USD", "amount_minor": 125_000,
+              "balance_minor": 125_000, "status": "open", "source": "manual"}
+    return _add(Invoice(org_id=org.id, customer_id=customer.id, **{**values, **overrides}))

@@ -1,0 +1,72 @@
+"""The central workspace guard: scoped queries, refused cross-workspace writes, loud failure without a scope."""
+
+import pytest
+from sqlalchemy import select, update
+from werkzeug.exceptions import NotFound
+
+from plixo.extensions import db
+from plixo.ledger.models import Customer, Invoice
+from plixo.tenancy import TenantScopeError, get_or_404, strict, tenant_scope
+from tests.factories import make_customer, make_invoice, make_org
+
+
+@pytest.fixture
+def two_workspaces():
+    a, b = make_org(name="Alpha"), make_org(name="Beta")
+    make_invoice(a, number="A-1")
+    make_invoice(b, number="B-1")
+    db.session.commit()
+    return a, b
+
+
+def test_queries_in_a_scope_see_only_that_workspace(two_workspaces):
+    a, _b = two_workspaces
+    with tenant_scope(a.id):
+        assert db.session.scalars(select(Invoice.number)).all() == ["A-1"]
+
+
+def test_joins_are_scoped_on_every_tenant_table(two_workspaces):
+    a, _b = two_workspaces
+    with tenant_scope(a.id):
+        rows = db.session.execute(select(Invoice.number, Customer.org_id).join(Customer)).all()
+    assert {org_id for _n, org_id in rows} == {a.id}
+
+
+def test_bulk_update_in_a_scope_leaves_other_workspaces_alone(two_workspaces):
+    a, b = two_workspaces
+    with tenant_scope(a.id):
+        db.session.execute(update(Invoice).values(status="closed"))
+        db.session.commit()
+    with tenant_scope(b.id):
+        assert db.session.scalar(select(Invoice.status)) == "open"
+
+
+def test_querying_a_tenant_table_without_a_scope_raises(two_workspaces):
+    with strict(), pytest.raises(TenantScopeError):
+        db.session.scalars(select(Invoice)).all()
+
+
+def test_writing_another_workspaces_row_is_refused(two_workspaces):
+    a, b = two_workspaces
+    with tenant_scope(a.id):
+        intruder = Customer(org_id=b.id, external_id="X", name="Planted")
+        db.session.add(intruder)
+        with pytest.raises(TenantScopeError):
+            db.session.flush()
+    db.session.rollback()
+
+
+def test_new_rows_take_the_scope_workspace(two_workspaces):
+    a, _b = two_workspaces
+    with tenant_scope(a.id):
+        customer = Customer(external_id="NEW", name="New Co")
+        db.session.add(customer)
+        db.session.flush()
+    assert customer.org_id == a.id
+
+
+def test_get_or_404_refuses_another_workspaces_id_even_when_cached(two_workspaces):
+    a, b = two_workspaces
+    other = make_customer(b)  # in this session's identity map
+    with tenant_scope(a.id), pytest.raises(NotFound):
+        get_or_404(db.session, Customer, other.id)
