@@ -18,6 +18,7 @@ from typing import TypeVar
 from flask import abort
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 
 from plixo.model import TenantMixin
 
@@ -76,8 +77,23 @@ def leave(token) -> None:
     _scope.reset(token)
 
 
-def _is_tenant_mapper(mapper) -> bool:
-    return issubclass(mapper.class_, TenantMixin)
+_TENANT_TABLES: set = set()
+
+
+def _tenant_tables() -> set:
+    if not _TENANT_TABLES:
+        from plixo.model import Base
+
+        _TENANT_TABLES.update(m.local_table for m in Base.registry.mappers if issubclass(m.class_, TenantMixin))
+    return _TENANT_TABLES
+
+
+def _touches_tenant_table(state: ORMExecuteState) -> bool:
+    """Whether the statement selects, joins or filters on a tenant table (not only its selected entities)."""
+    if any(issubclass(m.class_, TenantMixin) for m in state.all_mappers):
+        return True
+    tables = find_tables(state.statement, include_joins=True, include_aliases=True, include_crud=True)
+    return not _tenant_tables().isdisjoint(tables)
 
 
 def _check_bulk_insert(state: ORMExecuteState, org_id: int) -> None:
@@ -90,16 +106,20 @@ def _check_bulk_insert(state: ORMExecuteState, org_id: int) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
-    if state.is_column_load or not any(_is_tenant_mapper(m) for m in state.all_mappers):
+    if state.is_column_load:
         return
     scope = _scope.get()
     if scope is ALL_WORKSPACES:
         return
     if scope is None:
-        raise TenantScopeError("tenant table queried with no workspace scope")
-    if state.is_insert:
-        _check_bulk_insert(state, scope)
+        if _touches_tenant_table(state):
+            raise TenantScopeError("tenant table queried with no workspace scope")
         return
+    if state.is_insert:
+        if any(issubclass(m.class_, TenantMixin) for m in state.all_mappers):
+            _check_bulk_insert(state, scope)
+        return
+    # Always added: it filters every tenant entity wherever it appears (selected, joined, or in a subquery).
     state.statement = state.statement.options(
         with_loader_criteria(TenantMixin, lambda cls: cls.org_id == scope, include_aliases=True)
     )

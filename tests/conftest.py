@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import secrets
 
@@ -94,9 +95,11 @@ def app_ctx(app):
 
 
 class CSRFClient(FlaskClient):
-    """A test client that sends a valid CSRF token with every unsafe request, like the real pages do.
+    """A test client that behaves like separate browser requests against a running server.
 
-    Pass csrf=False to send none.
+    Each request runs in a fresh context (its own app context, `g`, session and workspace scope,
+    as in production) after the test's own changes are committed; afterwards the test's session
+    sees what the request committed. Unsafe requests carry a valid CSRF token unless csrf=False.
     """
 
     def open(self, *args, csrf: bool = True, **kwargs):
@@ -105,7 +108,11 @@ class CSRFClient(FlaskClient):
             headers = dict(kwargs.pop("headers", None) or {})
             headers.setdefault("X-CSRFToken", self.csrf_token())
             kwargs["headers"] = headers
-        return super().open(*args, **kwargs)
+        db.session.commit()
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.commit()  # ends the test session's transaction so it reads what the request wrote
+        db.session.expire_all()
+        return response
 
     def csrf_token(self) -> str:
         with self.session_transaction() as session:
@@ -125,6 +132,17 @@ def sign_in(client: FlaskClient, user) -> FlaskClient:
         session["org_id"] = membership.org_id
         session["last_seen"] = int(time.time())
     return client
+
+
+@pytest.fixture
+def make_app(app):
+    """Build another app with config overrides (e.g. a broken Redis); the shared limiter is rebound after."""
+
+    def build(**overrides):
+        return create_app(overrides)
+
+    yield build
+    limiter.init_app(app)  # Flask-Limiter keeps one storage per limiter object: give it back to the test app
 
 
 @pytest.fixture

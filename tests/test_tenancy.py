@@ -70,3 +70,19 @@ def test_get_or_404_refuses_another_workspaces_id_even_when_cached(two_workspace
     other = make_customer(b)  # in this session's identity map
     with tenant_scope(a.id), pytest.raises(NotFound):
         get_or_404(db.session, Customer, other.id)
+
+
+def test_a_joined_tenant_table_is_scoped_even_when_not_selected(two_workspaces):
+    a, _b = two_workspaces
+    with tenant_scope(a.id):
+        numbers = db.session.scalars(select(Customer.external_id).join(Invoice, Invoice.customer_id == Customer.id)
+                                     .where(Invoice.number.is_not(None))).all()
+        own = db.session.scalars(select(Customer.external_id)).all()
+    assert numbers == own
+
+
+def test_joining_a_tenant_table_without_a_scope_raises(two_workspaces):
+    from plixo.accounts.models import Membership, User
+
+    with strict(), pytest.raises(TenantScopeError):
+        db.session.execute(select(User.id).join(Membership, Membership.user_id == User.id)).all()

@@ -1,0 +1,250 @@
+"""Sign-up, sign-in, sessions, invitations and Admin → Users & Roles over HTTP."""
+
+import json
+import re
+import time
+
+from sqlalchemy import func, select
+
+from plixo.accounts.models import Invite, Membership, Organization, User
+from plixo.audit import AuditEvent
+from plixo.extensions import db
+from plixo.tenancy import unscoped
+from tests.conftest import sign_in
+from tests.factories import PASSWORD, make_org, make_user, membership_of
+
+HTMX = {"HX-Request": "true", "HX-Target": "team"}
+SIGNUP = {"workspace_name": "Globex", "name": "Hank Scorpio", "email": "hank@globex.io",
+          "password": "correct horse battery", "time_zone": "Europe/Berlin", "base_currency": "EUR",
+          "referral_code": "partner-42"}
+
+
+def _count(model) -> int:
+    with unscoped():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_signup_creates_workspace_with_its_first_user_as_controller(anon):
+    response = anon.post("/signup", data=SIGNUP)
+    assert response.status_code == 302
+    with unscoped():
+        membership = db.session.scalars(select(Membership)).one()
+        org = db.session.get(Organization, membership.org_id)
+    assert (membership.role, org.name, org.time_zone, org.base_currency, org.referral_code) == (
+        "controller", "Globex", "Europe/Berlin", "EUR", "PARTNER-42")
+
+
+def test_signup_lands_signed_in_on_the_home_page(anon):
+    anon.post("/signup", data=SIGNUP)
+    assert b"Globex" in anon.get("/").data
+
+
+def test_signup_refuses_a_free_mail_address_and_saves_nothing(anon):
+    response = anon.post("/signup", data={**SIGNUP, "email": "hank@gmail.com"})
+    assert response.status_code == 422 and b"personal mail provider" in response.data
+    assert _count(Organization) == 0 and _count(User) == 0
+
+
+def test_signup_rerenders_field_errors_for_short_password_and_bad_zone(anon):
+    response = anon.post("/signup", data={**SIGNUP, "password": "short", "time_zone": "Mars/Olympus"})
+    assert b"at least 12 characters" in response.data and b"Not a valid choice" in response.data
+    assert _count(Organization) == 0
+
+
+def test_signup_refuses_an_existing_email(anon, controller):
+    response = anon.post("/signup", data={**SIGNUP, "email": controller.email})
+    assert response.status_code == 422 and b"already exists" in response.data and _count(Organization) == 1
+
+
+def test_login_with_the_right_password_opens_the_workspace(anon, controller):
+    response = anon.post("/login", data={"email": controller.email.upper(), "password": PASSWORD})
+    assert response.status_code == 302 and anon.get("/").status_code == 200
+
+
+def test_login_renews_the_session(anon, controller):
+    with anon.session_transaction() as session:
+        session["planted"] = "by-attacker"
+    anon.post("/login", data={"email": controller.email, "password": PASSWORD})
+    with anon.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_login_with_a_wrong_password_says_so_and_stays_out(anon, controller):
+    response = anon.post("/login", data={"email": controller.email, "password": "wrong password!"})
+    assert response.status_code == 422 and b"do not match" in response.data
+    assert anon.get("/").status_code == 302
+
+
+def test_login_is_audited(anon, controller):
+    anon.post("/login", data={"email": controller.email, "password": PASSWORD})
+    with unscoped():
+        assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.actor_id == controller.id)) == (
+            "accounts.signed_in")
+
+
+def test_login_redirect_ignores_offsite_next(anon, controller):
+    response = anon.post("/login?next=//evil.example/x", data={"email": controller.email, "password": PASSWORD})
+    assert response.location == "/"
+
+
+def test_repeated_failed_logins_are_rate_limited(app, anon, controller):
+    statuses = [anon.post("/login", data={"email": controller.email, "password": "nope nope nope"}).status_code
+                for _ in range(11)]
+    assert statuses[-1] == 429 and 429 not in statuses[:10]
+
+
+def test_idle_session_is_signed_out(app, client):
+    with client.session_transaction() as session:
+        session["last_seen"] = int(time.time()) - app.config["IDLE_TIMEOUT_MINUTES"] * 60 - 5
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.location
+
+
+def test_logout_ends_the_session(client):
+    client.post("/logout")
+    assert client.get("/").status_code == 302
+
+
+def test_unauthenticated_htmx_request_is_redirected_by_header(anon):
+    response = anon.get("/admin/users", headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/login")
+
+
+def _invite(client, email="new.hire@acmetest.example", role="operator"):
+    return client.post("/admin/users/invites", data={"email": email, "role": role}, headers=HTMX)
+
+
+def test_invite_shows_a_one_time_link_and_toast(client):
+    response = _invite(client)
+    assert response.status_code == 200 and b"/invite/" in response.data
+    assert json.loads(response.headers["HX-Trigger"])["shell:toast"]["level"] == "success"
+
+
+def test_invite_refuses_free_mail_domains_and_saves_nothing(client):
+    response = _invite(client, email="someone@outlook.com")
+    assert response.status_code == 422 and b"outlook.com is a personal mail provider" in response.data
+    assert _count(Invite) == 0
+
+
+def test_invite_refuses_an_unknown_role(client):
+    response = _invite(client, role="superuser")
+    assert response.status_code == 422 and _count(Invite) == 0
+
+
+def test_invite_refuses_an_existing_member(client, controller):
+    response = _invite(client, email=controller.email)
+    assert response.status_code == 422 and b"already a member" in response.data
+
+
+def test_invite_is_audited(client):
+    _invite(client)
+    with unscoped():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "accounts.invite_sent")) == 1
+
+
+def _invite_token(client, email="new.hire@acmetest.example", role="operator") -> str:
+    return re.search(rb"/invite/([\w-]+)", _invite(client, email, role).data).group(1).decode()
+
+
+def test_accepting_an_invite_creates_the_member_with_the_role(client, anon):
+    token = _invite_token(client, role="billing_admin")
+    response = anon.post(f"/invite/{token}", data={"name": "Nia New", "password": "a long new password"})
+    assert response.status_code == 302
+    with unscoped():
+        user = db.session.scalars(select(User).where(User.name == "Nia New")).one()
+    assert membership_of(user).role == "billing_admin"
+
+
+def test_an_invite_works_once(client, anon, app):
+    token = _invite_token(client)
+    anon.post(f"/invite/{token}", data={"name": "Nia New", "password": "a long new password"})
+    assert app.test_client().get(f"/invite/{token}").status_code == 404
+
+
+def test_an_unknown_invite_token_is_explained(anon):
+    response = anon.get("/invite/not-a-real-token")
+    assert response.status_code == 404 and b"not valid" in response.data
+
+
+def test_accepting_with_a_short_password_rerenders_and_saves_nothing(client, anon):
+    token = _invite_token(client)
+    response = anon.post(f"/invite/{token}", data={"name": "Nia", "password": "short"})
+    assert response.status_code == 422 and b"at least 12 characters" in response.data and _count(User) == 1
+
+
+def test_existing_user_joins_a_second_workspace_with_their_password(client, anon):
+    other = make_org()
+    outsider = make_user(other, "operator", email="sam@acmetest.example")
+    db.session.commit()
+    token = _invite_token(client, email=outsider.email)
+    anon.post(f"/invite/{token}", data={"name": "Sam", "password": PASSWORD})
+    with unscoped():
+        assert db.session.scalar(select(func.count()).select_from(Membership).where(
+            Membership.user_id == outsider.id)) == 2
+
+
+def test_revoked_invite_link_stops_working(client, anon):
+    token = _invite_token(client)
+    with unscoped():
+        invite_id = db.session.scalar(select(Invite.id))
+    client.post(f"/admin/users/invites/{invite_id}/revoke", headers=HTMX)
+    assert anon.get(f"/invite/{token}").status_code == 404
+
+
+def test_change_role(client, org):
+    member = make_user(org, "operator")
+    db.session.commit()
+    membership = membership_of(member)
+    response = client.post(f"/admin/users/members/{membership.id}/role", data={"role": "ar_manager"}, headers=HTMX)
+    db.session.expire_all()
+    assert response.status_code == 200 and membership_of(member).role == "ar_manager"
+
+
+def test_change_role_refuses_an_unknown_role(client, org):
+    member = make_user(org, "operator")
+    db.session.commit()
+    membership = membership_of(member)
+    response = client.post(f"/admin/users/members/{membership.id}/role", data={"role": "god"}, headers=HTMX)
+    db.session.expire_all()
+    assert response.status_code == 422 and membership_of(member).role == "operator"
+
+
+def test_the_last_controller_cannot_be_demoted(client, controller):
+    membership = membership_of(controller)
+    response = client.post(f"/admin/users/members/{membership.id}/role", data={"role": "cfo"}, headers=HTMX)
+    db.session.expire_all()
+    assert response.status_code == 409 and membership_of(controller).role == "controller"
+    assert "at least one active Controller" in json.loads(response.headers["HX-Trigger"])["shell:toast"]["message"]
+
+
+def test_deactivated_member_is_signed_out_on_their_next_request(app, client, org):
+    member = make_user(org, "operator")
+    db.session.commit()
+    their_client = sign_in(app.test_client(), member)
+    client.post(f"/admin/users/members/{membership_of(member).id}/deactivate", headers=HTMX)
+    assert their_client.get("/").status_code == 302
+
+
+def test_deactivated_member_cannot_sign_in(app, client, org):
+    member = make_user(org, "operator")
+    db.session.commit()
+    client.post(f"/admin/users/members/{membership_of(member).id}/deactivate", headers=HTMX)
+    response = app.test_client().post("/login", data={"email": member.email, "password": PASSWORD})
+    assert response.status_code == 422
+
+
+def test_a_controller_cannot_deactivate_themselves(client, controller):
+    response = client.post(f"/admin/users/members/{membership_of(controller).id}/deactivate", headers=HTMX)
+    db.session.expire_all()
+    assert response.status_code == 409 and membership_of(controller).is_active
+
+
+def test_reactivated_member_can_sign_in_again(app, client, org):
+    member = make_user(org, "operator")
+    db.session.commit()
+    membership_id = membership_of(member).id
+    client.post(f"/admin/users/members/{membership_id}/deactivate", headers=HTMX)
+    client.post(f"/admin/users/members/{membership_id}/reactivate", headers=HTMX)
+    response = app.test_client().post("/login", data={"email": member.email, "password": PASSWORD})
+    assert response.status_code == 302

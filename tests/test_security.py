@@ -1,0 +1,123 @@
+"""Security baseline: permissions on every view, CSRF, headers, cookies, secrets."""
+
+import pytest
+
+from plixo import create_app
+from plixo.config import ConfigError
+from plixo.security import PERMISSIONS, PUBLIC, ROLES, role_can
+
+PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.signup", "accounts.accept_invite", "ops.healthz"}
+
+
+def test_every_view_declares_its_permission(app):
+    undeclared = [name for name, view in app.view_functions.items()
+                  if name != "static" and getattr(view, "permission", None) is None]
+    assert undeclared == []
+
+
+def test_every_declared_permission_is_in_the_table(app):
+    declared = {getattr(v, "permission", PUBLIC) for n, v in app.view_functions.items() if n != "static"}
+    assert declared - {PUBLIC} <= set(PERMISSIONS)
+
+
+def test_only_the_expected_views_are_public(app):
+    public = {name for name, view in app.view_functions.items() if getattr(view, "permission", PUBLIC) == PUBLIC}
+    assert public == PUBLIC_ENDPOINTS
+
+
+def test_every_permission_names_only_known_roles():
+    assert all(roles <= set(ROLES) for _text, roles in PERMISSIONS.values())
+
+
+def test_unknown_permission_is_an_error_not_a_silent_no():
+    with pytest.raises(KeyError):
+        role_can("controller", "launch.missiles")
+
+
+@pytest.mark.parametrize("role", sorted(set(ROLES) - {"controller"}))
+def test_only_controllers_manage_users(client_as, role):
+    assert client_as(role).get("/admin/users").status_code == 403
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_role_sees_the_shell(client_as, role):
+    response = client_as(role).get("/")
+    assert response.status_code == 200 and ROLES[role].encode() in response.data
+
+
+def test_navigation_shows_only_permitted_areas(client_as):
+    page = client_as("operator").get("/").data
+    assert b"Users &amp; Roles" not in page and b"Audit log" not in page
+
+
+def test_forbidden_page_is_friendly(client_as):
+    response = client_as("cfo").get("/admin/audit")
+    assert response.status_code == 403 and b"Ask your Controller" in response.data
+
+
+def test_post_without_csrf_token_is_refused(client):
+    response = client.post("/admin/users/invites", data={"email": "a@acmetest.example", "role": "operator"},
+                           csrf=False)
+    assert response.status_code == 400 and b"Reload the page" in response.data
+
+
+def test_htmx_post_without_csrf_token_is_refused_with_a_toast(client):
+    response = client.post("/admin/users/invites", data={"email": "a@acmetest.example", "role": "operator"},
+                           headers={"HX-Request": "true"}, csrf=False)
+    assert response.status_code == 400 and "shell:toast" in response.headers["HX-Trigger"]
+
+
+def test_pages_send_the_csrf_token_for_htmx_in_hx_headers(client):
+    assert b'hx-headers=\'{"X-CSRFToken": "' in client.get("/").data
+
+
+def test_strict_content_security_policy(anon):
+    csp = anon.get("/login").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+
+
+def test_no_inline_scripts_in_pages(client):
+    page = client.get("/").data.decode()
+    assert "<script>" not in page and "onclick=" not in page and " style=" not in page
+
+
+def test_htmx_is_configured_without_eval_and_for_same_origin_only(client):
+    page = client.get("/").data.decode()
+    assert '"allowEval": false' in page and '"selfRequestsOnly": true' in page
+
+
+@pytest.mark.parametrize(("header", "value"), [
+    ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY"),
+])
+def test_security_headers(anon, header, value):
+    assert anon.get("/login").headers[header] == value
+
+
+def test_fragments_vary_on_hx_request(client):
+    assert "HX-Request" in client.get("/").headers["Vary"]
+
+
+PRODUCTION = {"PLIXO_ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
+              "RATELIMIT_STORAGE_URI": "memory://"}
+
+
+def test_production_requires_a_secret_key(monkeypatch, redis_url):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"PLIXO_ENV": "production", "REDIS_URL": redis_url})
+
+
+def test_production_cookies_are_secure_httponly_and_samesite(make_app, redis_url):
+    config = make_app(**PRODUCTION, REDIS_URL=redis_url).config
+    assert (config["SESSION_COOKIE_SECURE"], config["SESSION_COOKIE_HTTPONLY"], config["SESSION_COOKIE_SAMESITE"]) == (
+        True, True, "Lax")
+
+
+def test_production_sends_hsts(make_app, redis_url):
+    production = make_app(**PRODUCTION, REDIS_URL=redis_url)
+    assert "max-age" in production.test_client().get("/login").headers["Strict-Transport-Security"]
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404 and b"There is nothing here" in response.data
