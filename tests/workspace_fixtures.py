@@ -31,7 +31,7 @@ from plixo.models import (
     WebhookEvent,
 )
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invoice, make_invite, make_org, make_user, membership_of
+from tests.factories import make_contact, make_customer, make_invite, make_invoice, make_org, make_user, membership_of
 
 
 def populate_workspace(marker: str) -> dict[str, object]:
