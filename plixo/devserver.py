@@ -59,7 +59,14 @@ def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Installed explicitly: a launcher started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     embedded = None
