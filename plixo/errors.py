@@ -6,7 +6,8 @@ from flask import Flask, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from plixo.htmx import is_htmx, toast
+from plixo.extensions import htmx
+from plixo.htmx import toast
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
@@ -22,7 +23,7 @@ MESSAGES = {
 def _error_response(status: int, detail: str | None = None):
     title, message = MESSAGES.get(status, MESSAGES[500])
     message = detail or message
-    if is_htmx():
+    if htmx:
         response = make_response("", status)
         response.headers["HX-Reswap"] = "none"
         return toast(response, message, "error")

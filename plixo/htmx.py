@@ -1,11 +1,13 @@
-"""The few HTMX helpers flask-htmx lacks."""
+"""The few HTMX helpers flask-htmx lacks (request detection itself is flask-htmx's `htmx`)."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Response, request
+from flask import Response, render_template
 from jinja2_fragments.flask import render_block
+
+from plixo.extensions import htmx
 
 
 def hx_trigger(response: Response, event: str, **detail) -> Response:
@@ -24,19 +26,12 @@ def toast(response: Response, message: str, level: str = "success") -> Response:
     return hx_trigger(response, "shell:toast", message=message, level=level)
 
 
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def render_page_or_block(template: str, block: str, **context) -> str:
     """The whole page for a normal request, just `block` for an HTMX request targeting it.
 
     A block is named after the DOM id it fills, with dashes as underscores (#audit-results ↔ audit_results).
     """
-    from flask import render_template
-
-    target = request.headers.get("HX-Target", "").replace("-", "_")
-    if is_htmx() and target == block:
+    if htmx and (htmx.target or "").replace("-", "_") == block:
         return render_block(template, block, **context)
     return render_template(template, **context)
 

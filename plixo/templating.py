@@ -30,6 +30,16 @@ def visible_navigation() -> list[tuple[str, list[tuple[str, str]]]]:
     return sections
 
 
+def my_workspaces() -> list[tuple[int, str, str]]:
+    """The signed-in user's workspaces, for the switcher (computed only when a page asks)."""
+    from flask_login import current_user
+
+    from plixo.accounts.service import workspaces_of
+    from plixo.extensions import db
+
+    return workspaces_of(db.session, current_user) if current_user.is_authenticated else []
+
+
 def local_time(value: dt.datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
     """An instant shown in the workspace's time zone."""
     if value is None:
@@ -43,4 +53,5 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = lambda minor, currency, compact=False: format_money(int(minor), currency, compact)
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["percent"] = lambda value: "—" if value is None else f"{value * 100:.1f}%"
-    app.jinja_env.globals.update(can=can, ROLES=ROLES, visible_navigation=visible_navigation)
+    app.jinja_env.globals.update(can=can, ROLES=ROLES, visible_navigation=visible_navigation,
+                               my_workspaces=my_workspaces)

@@ -77,6 +77,11 @@
     }
   }
 
+  function onChange(event) {
+    const select = event.target.closest("select[data-autosubmit]");
+    if (select && select.form) select.form.requestSubmit();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("#toasts .toast").forEach(dismissLater);
     document.body.addEventListener("shell:toast", function (event) {
@@ -94,6 +99,7 @@
   });
   document.addEventListener("keydown", onKeydown);
   document.addEventListener("click", onClick);
+  document.addEventListener("change", onChange);
 
   window.Plixo = { showToast: showToast, isTyping: isTyping };
 })();

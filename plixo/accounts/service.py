@@ -247,3 +247,22 @@ def reactivate_member(session: Session, *, membership: Membership, actor: User) 
     membership.deactivated_at = None
     audit.record(session, org_id=membership.org_id, actor=actor, action="accounts.member_reactivated",
                  subject=membership, before={"active": False}, after={"active": True})
+
+
+def workspaces_of(session: Session, user: User) -> list[tuple[int, str, str]]:
+    """(workspace id, name, role) of each workspace the user is an active member of, by name."""
+    with unscoped():
+        return [tuple(row) for row in session.execute(
+            select(Organization.id, Organization.name, Membership.role)
+            .join(Membership, Membership.org_id == Organization.id)
+            .where(Membership.user_id == user.id, Membership.is_active.is_(True))
+            .order_by(Organization.name)
+        )]
+
+
+def active_membership_in(session: Session, user: User, org_id: int) -> Membership | None:
+    """The user's active membership in workspace `org_id`, or None (never another user's)."""
+    with tenant_scope(org_id):
+        return session.execute(
+            select(Membership).where(Membership.user_id == user.id, Membership.is_active.is_(True))
+        ).scalar_one_or_none()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_htmx import make_response as htmx_response
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 
 from plixo import tenancy
 from plixo.accounts.models import Membership, Organization, User
-from plixo.extensions import db, login_manager
-from plixo.htmx import is_htmx
+from plixo.accounts.service import active_membership_in
+from plixo.extensions import db, htmx, login_manager
 
 
 @login_manager.user_loader
@@ -26,10 +26,15 @@ def load_user(session_id: str) -> User | None:
 @login_manager.unauthorized_handler
 def unauthorized():
     target = url_for("accounts.login", next=request.full_path if request.method == "GET" else None)
-    if is_htmx():
-        return "", 401, {"HX-Redirect": target}
+    if htmx:
+        return htmx_response("", 401, redirect=target)
     flash("Please sign in to continue.", "info")
     return redirect(target)
+
+
+def switch_workspace(membership: Membership) -> None:
+    """Make another of the user's workspaces the current one."""
+    session["org_id"] = membership.org_id
 
 
 def start_session(user: User, membership: Membership) -> None:
@@ -64,10 +69,7 @@ def open_workspace_scope() -> None:
               "info")
         return
     org_id = session.get("org_id")
-    with tenancy.tenant_scope(org_id or 0):
-        membership = db.session.execute(
-            select(Membership).where(Membership.user_id == current_user.id, Membership.is_active.is_(True))
-        ).scalar_one_or_none()
+    membership = active_membership_in(db.session, current_user, org_id or 0)
     if membership is None:
         end_session()
         flash("Your access to this workspace has ended.", "warning")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from plixo.accounts import service
+from plixo.accounts import session as session_hooks
 from plixo.accounts.forms import AcceptInviteForm, InviteForm, LoginForm, RoleForm, SignupForm
 from plixo.accounts.models import Invite, Membership, Organization
 from plixo.accounts.session import end_session, start_session
@@ -111,6 +112,18 @@ def accept_invite(token: str):
 
 def _invite_org_name(invite: Invite) -> str:
     return db.session.get(Organization, invite.org_id).name
+
+
+@bp.route("/workspace/switch", methods=["POST"])
+@requires("workspace.view")
+def switch_workspace():
+    org_id = request.form.get("org_id", "")
+    membership = service.active_membership_in(db.session, current_user, int(org_id)) if org_id.isdigit() else None
+    if membership is None:
+        abort(404)
+    session_hooks.switch_workspace(membership)
+    flash(f"Switched to {db.session.get(Organization, membership.org_id).name}.", "success")
+    return redirect(url_for("insights.home"))
 
 
 # --- Admin → Users & Roles -------------------------------------------------------------------

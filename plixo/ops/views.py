@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from plixo.accounts.models import Membership, User
 from plixo.audit import AuditEvent
-from plixo.extensions import db
+from plixo.extensions import db, htmx
 from plixo.htmx import render_page_or_block
 from plixo.ops import service
 from plixo.redis_conn import get_redis
@@ -69,7 +69,7 @@ def audit_log():
         "subject_types": service.distinct_values(db.session, AuditEvent.subject_type),
         "query_args": {k: v for k, v in request.args.items() if k != "before" and v},
     }
-    if request.headers.get("HX-Target") == "audit-more":
+    if htmx.target == "audit-more":
         return render_page_or_block("ops/audit.html", "audit_more", **context)
     return render_page_or_block("ops/audit.html", "audit_results", **context)
 

@@ -248,3 +248,49 @@ def test_reactivated_member_can_sign_in_again(app, client, org):
     client.post(f"/admin/users/members/{membership_id}/reactivate", headers=HTMX)
     response = app.test_client().post("/login", data={"email": member.email, "password": PASSWORD})
     assert response.status_code == 302
+
+
+def test_login_with_empty_fields_rerenders_errors(anon):
+    response = anon.post("/login", data={"email": "", "password": ""})
+    assert response.status_code == 422 and response.data.count(b"This field is required") == 2
+
+
+def test_signup_rejects_a_bad_referral_code_and_currency(anon):
+    response = anon.post("/signup", data={**SIGNUP, "referral_code": "<script>", "base_currency": "XXX"})
+    assert response.status_code == 422 and b"Letters, digits and dashes only" in response.data
+    assert b"Not a valid choice" in response.data and _count(Organization) == 0
+
+
+def test_signup_with_missing_fields_saves_nothing(anon):
+    response = anon.post("/signup", data={"email": "a@globex.io"})
+    assert response.status_code == 422 and _count(User) == 0
+
+
+def _member_of_two_workspaces(org, controller):
+    other = make_org(name="Second Co")
+    with unscoped():
+        db.session.add(Membership(org_id=other.id, user_id=controller.id, role="cfo"))
+    db.session.commit()
+    return other
+
+
+def test_a_member_of_two_workspaces_can_switch(client, org, controller):
+    other = _member_of_two_workspaces(org, controller)
+    assert b"Second Co" in client.get("/").data  # the switcher lists it
+    response = client.post("/workspace/switch", data={"org_id": other.id})
+    assert response.status_code == 302 and b"CFO" in client.get("/").data
+
+
+def test_switching_to_a_workspace_one_does_not_belong_to_is_refused(client, org):
+    stranger = make_org(name="Not Yours")
+    db.session.commit()
+    assert client.post("/workspace/switch", data={"org_id": stranger.id}).status_code == 404
+    assert client.post("/workspace/switch", data={"org_id": "abc"}).status_code == 404
+
+
+def test_a_tampered_session_workspace_signs_the_user_out(client, org):
+    stranger = make_org(name="Not Yours")
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["org_id"] = stranger.id
+    assert client.get("/").status_code == 302
