@@ -21,10 +21,15 @@ RETRY_POLICIES: dict[str, Retry | None] = {
 }
 
 
+# Longest a single attempt may run before RQ stops it (and the retry policy applies).
+JOB_TIMEOUTS = {IMPORTS: 1800, SENDS: 120, WEBHOOKS: 120, DEFAULT: 600}
+
+
 def queue(name: str) -> Queue:
     return Queue(name, connection=get_redis())
 
 
 def enqueue(name: str, func, *args, retry: Retry | None = None, **kwargs):
     """Put `func(*args)` on queue `name` with that queue's retry policy (or the one given)."""
+    kwargs.setdefault("job_timeout", JOB_TIMEOUTS[name])
     return queue(name).enqueue(func, *args, retry=retry or RETRY_POLICIES[name], **kwargs)

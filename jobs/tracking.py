@@ -8,8 +8,8 @@ from functools import wraps
 from rq import get_current_job
 
 from plixo.extensions import db
-from plixo.model import TenantMixin, utcnow
-from plixo.tenancy import tenant_scope, unscoped
+from plixo.model import utcnow
+from plixo.tenancy import strict, tenant_scope, unscoped
 
 
 def _is_last_attempt() -> bool:
@@ -34,13 +34,15 @@ def tracked(model: type) -> Callable:
         @wraps(work)
         def job(row_id: int) -> None:
             org_id = _load(model, row_id).org_id
-            scope = tenant_scope(org_id) if issubclass(model, TenantMixin) else unscoped()
+            # A row whose workspace is not known yet (a webhook before its account is matched) runs strict.
+            scope = tenant_scope(org_id) if org_id is not None else strict()
             with scope:
                 row = db.session.get(model, row_id)
                 row.attempts += 1
                 db.session.commit()
                 try:
                     work(row)
+                    row.last_error = None
                     db.session.commit()
                 except Exception as exc:
                     db.session.rollback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, Inexact, InvalidOperation, localcontext
 
 # Minor-unit exponents where they differ from 2 (ISO 4217).
 _EXPONENT_EXCEPTIONS = {
@@ -213,6 +213,9 @@ _SYMBOLS = {
 _AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
 
+MAX_MINOR = 2**63 - 1  # what a BIGINT column holds
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be represented exactly."""
 
@@ -236,6 +239,8 @@ class Money:
     def __post_init__(self):
         if not isinstance(self.minor, int) or isinstance(self.minor, bool):
             raise MoneyError("money is held in integer minor units")
+        if abs(self.minor) > MAX_MINOR:
+            raise MoneyError("amount is too large")
         exponent(self.currency)
 
     @classmethod
@@ -253,7 +258,13 @@ class Money:
     @classmethod
     def from_decimal(cls, value: Decimal, currency: str) -> Money:
         places = exponent(currency)
-        scaled = value.scaleb(places)
+        if not value.is_finite():
+            raise MoneyError(f"{value} is not an amount")
+        # Exact scaling: a context wide enough for any stored amount, trapping any rounding.
+        with localcontext() as context:
+            context.prec = 60
+            context.traps[Inexact] = True
+            scaled = value.scaleb(places)
         if scaled != scaled.to_integral_value():
             raise MoneyError(f"{value} has more decimal places than {currency} allows ({places})")
         return cls(int(scaled), currency)
@@ -290,9 +301,10 @@ def format_money(minor: int, currency: str, compact: bool = False) -> str:
     value = Decimal(abs(minor)).scaleb(-places)
     symbol = _SYMBOLS.get(currency, currency + " ")
     sign = "-" if minor < 0 else ""
-    if compact and value >= 1000:
-        for divisor, suffix in ((Decimal(1_000_000), "M"), (Decimal(1000), "k")):
-            if value >= divisor:
-                short = (value / divisor).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN).normalize()
-                return f"{sign}{symbol}{short:f}{suffix}"
+    if compact:
+        for divisor, suffix in ((Decimal(1_000_000_000), "B"), (Decimal(1_000_000), "M"), (Decimal(1000), "k")):
+            # Round before choosing the unit, so 999,950 reads "1M" rather than "1000k".
+            short = (value / divisor).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+            if short >= 1:
+                return f"{sign}{symbol}{short.normalize():f}{suffix}"
     return f"{sign}{symbol}{value:,.{places}f}"

@@ -52,3 +52,25 @@ def test_format_compact():
 
 def test_to_decimal_round_trips():
     assert Money(1999, "EUR").to_decimal() == Decimal("19.99") and exponent("BHD") == 3
+
+
+def test_huge_amounts_are_refused_not_rounded():
+    with pytest.raises(MoneyError):
+        Money.parse("12345678901234567890123456789.12", "USD")
+
+
+def test_amounts_beyond_a_bigint_are_refused():
+    with pytest.raises(MoneyError, match="too large"):
+        Money(2**63, "USD")
+
+
+def test_infinity_is_not_an_amount():
+    with pytest.raises(MoneyError):
+        Money.from_decimal(Decimal("Infinity"), "USD")
+
+
+@pytest.mark.parametrize(("minor", "text"), [
+    (99_995_000, "$1M"), (9_999_999_999, "$100M"), (150_000, "$1.5k"), (5_000, "$50.00"), (250_000_000_000, "$2.5B"),
+])
+def test_compact_format_picks_the_unit_after_rounding(minor, text):
+    assert format_money(minor, "USD", compact=True) == text

@@ -8,7 +8,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -60,12 +60,36 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
+        if user is not None:
+            _record_failed_sign_in(session, user)
         return None
     if user is None or default_membership(session, user) is None:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def _record_failed_sign_in(session: Session, user: User) -> None:
+    membership = default_membership(session, user)
+    if membership is not None:
+        with tenant_scope(membership.org_id):
+            audit.record(session, org_id=membership.org_id, actor="sign-in form", action="accounts.sign_in_failed",
+                         subject=user, reason="wrong password")
+            session.flush()
+
+
+def record_logout(session: Session, user: User, org_id: int) -> None:
+    """Audit a sign-out in the workspace it closed."""
+    audit.record(session, org_id=org_id, actor=user, action="accounts.signed_out", subject=user)
+
+
+def record_switch(session: Session, user: User, membership: Membership) -> None:
+    """Audit entering another workspace (recorded in the workspace entered)."""
+    with tenant_scope(membership.org_id):
+        audit.record(session, org_id=membership.org_id, actor=user, action="accounts.workspace_switched",
+                     subject=membership)
+        session.flush()
 
 
 def default_membership(session: Session, user: User) -> Membership | None:
@@ -127,6 +151,16 @@ def sign_up(
     return org, user, membership
 
 
+def pending_invites(session: Session, email: str | None = None) -> list[Invite]:
+    """The workspace's invites that can still be accepted, newest first."""
+    query = (select(Invite)
+             .where(Invite.accepted_at.is_(None), Invite.revoked_at.is_(None), Invite.expires_at > utcnow())
+             .order_by(Invite.created_at.desc()))
+    if email is not None:
+        query = query.where(Invite.email == email)
+    return list(session.scalars(query))
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -144,9 +178,10 @@ def invite_member(
         select(Membership).where(Membership.user_id == existing.id)
     ).scalar_one_or_none():
         raise AccountError(f"{email} is already a member of this workspace.")
-    for pending in session.scalars(select(Invite).where(Invite.email == email, Invite.accepted_at.is_(None),
-                                                        Invite.revoked_at.is_(None))):
+    for pending in pending_invites(session, email=email):
         pending.revoked_at = utcnow()  # a new invite replaces any older link
+        audit.record(session, org_id=org_id, actor=actor, action="accounts.invite_revoked", subject=pending,
+                     before={"email": pending.email, "role": pending.role}, reason="replaced by a new invite")
     token = secrets.token_urlsafe(32)
     invite = Invite(
         org_id=org_id, email=email, role=role, token_hash=_token_hash(token), invited_by_id=actor.id,
@@ -200,10 +235,11 @@ def revoke_invite(session: Session, *, invite: Invite, actor: User) -> None:
 
 
 def _active_controllers(session: Session) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Membership)
-        .where(Membership.role == "controller", Membership.is_active.is_(True))
-    )
+    # Locked, so two controllers demoting each other at once cannot both pass the check.
+    return len(session.scalars(
+        select(Membership.id).where(Membership.role == "controller", Membership.is_active.is_(True))
+        .with_for_update()
+    ).all())
 
 
 def _ensure_controller_remains(session: Session, membership: Membership) -> None:
@@ -233,8 +269,7 @@ def deactivate_member(session: Session, *, membership: Membership, actor: User, 
         raise AccountError("This member is already deactivated.")
     _ensure_controller_remains(session, membership)
     membership.is_active = False
-    membership.deactivated_at = utcnow()
-    membership.user.session_version += 1  # ends their open sessions now, not at idle timeout
+    membership.deactivated_at = utcnow()  # their next request in this workspace finds no active membership
     audit.record(session, org_id=membership.org_id, actor=actor, action="accounts.member_deactivated",
                  subject=membership, before={"active": True}, after={"active": False}, reason=reason)
 

@@ -15,6 +15,7 @@ from plixo.accounts.models import Invite, Membership, Organization
 from plixo.accounts.session import end_session, start_session
 from plixo.extensions import db, limiter
 from plixo.htmx import render_page_or_block, toast
+from plixo.params import parse_id
 from plixo.security import ROLES, public, requires
 from plixo.tenancy import get_or_404
 
@@ -42,6 +43,7 @@ def login():
     if form.validate_on_submit():
         user = service.authenticate(db.session, form.email.data, form.password.data)
         if user is None:
+            db.session.commit()  # keeps the audit of a failed attempt on a known account
             form.password.errors.append("That e-mail and password do not match an active account.")
         else:
             membership = service.default_membership(db.session, user)
@@ -55,6 +57,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @requires("workspace.view")
 def logout():
+    service.record_logout(db.session, current_user, g.org.id)
+    db.session.commit()
     end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("accounts.login"))
@@ -90,8 +94,7 @@ def accept_invite(token: str):
     invite = service.find_invite(db.session, token)
     if invite is None:
         return render_template("accounts/invite_invalid.html"), 404
-    existing = service.find_user(db.session, invite.email)
-    form = AcceptInviteForm(name=existing.name if existing else None)
+    form = AcceptInviteForm()
     if form.validate_on_submit():
         try:
             user, membership = service.accept_invite(db.session, invite, name=form.name.data,
@@ -106,8 +109,7 @@ def accept_invite(token: str):
             return redirect(url_for("insights.home"))
     org_name = _invite_org_name(invite)
     status = 200 if request.method == "GET" else 422
-    return render_template("accounts/accept_invite.html", form=form, invite=invite, org_name=org_name,
-                           existing=existing), status
+    return render_template("accounts/accept_invite.html", form=form, invite=invite, org_name=org_name), status
 
 
 def _invite_org_name(invite: Invite) -> str:
@@ -117,10 +119,12 @@ def _invite_org_name(invite: Invite) -> str:
 @bp.route("/workspace/switch", methods=["POST"])
 @requires("workspace.view")
 def switch_workspace():
-    org_id = request.form.get("org_id", "")
-    membership = service.active_membership_in(db.session, current_user, int(org_id)) if org_id.isdigit() else None
+    org_id = parse_id(request.form.get("org_id"))
+    membership = service.active_membership_in(db.session, current_user, org_id) if org_id else None
     if membership is None:
         abort(404)
+    service.record_switch(db.session, current_user, membership)
+    db.session.commit()
     session_hooks.switch_workspace(membership)
     flash(f"Switched to {db.session.get(Organization, membership.org_id).name}.", "success")
     return redirect(url_for("insights.home"))
@@ -133,8 +137,7 @@ def _team_context(invite_form: InviteForm | None = None, invite_link: str | None
     members = db.session.scalars(
         select(Membership).order_by(Membership.is_active.desc(), Membership.created_at)
     ).all()
-    invites = [i for i in db.session.scalars(select(Invite).order_by(Invite.created_at.desc()).limit(50))
-               if i.state == "pending"]
+    invites = service.pending_invites(db.session)
     return {
         "members": members, "invites": invites, "roles": ROLES,
         "invite_form": invite_form or InviteForm(formdata=None), "invite_link": invite_link,

@@ -5,13 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask_login import current_user
 from sqlalchemy import select
 
+from plixo import audit
 from plixo.accounts.models import Membership, User
 from plixo.audit import AuditEvent
 from plixo.extensions import db, htmx
 from plixo.htmx import render_page_or_block
+from plixo.ledger.aging import local_today
 from plixo.ops import service
+from plixo.params import parse_date, parse_id
 from plixo.redis_conn import get_redis
 from plixo.security import public, requires
 
@@ -19,35 +23,34 @@ bp = Blueprint("ops", __name__)
 EXPORT_LIMIT = 100_000
 
 
+FILTER_KEYS = ("actor_id", "action", "subject_type", "from", "to")
+
+
 def _parse_filters(args) -> tuple[service.AuditFilters, list[str]]:
+    """Filters from the query string, and a message for each value that is not usable."""
     errors: list[str] = []
 
-    def as_int(name: str) -> int | None:
+    def as_id(name: str, label: str) -> int | None:
         raw = args.get(name, "").strip()
-        if not raw:
-            return None
-        if not raw.isdigit():
-            errors.append(f"{name.replace('_', ' ')} must be a number")
-            return None
-        return int(raw)
+        value = parse_id(raw)
+        if raw and value is None:
+            errors.append(f"{label} must be a valid id")
+        return value
 
     def as_date(name: str, label: str) -> dt.date | None:
         raw = args.get(name, "").strip()
-        if not raw:
-            return None
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
+        value = parse_date(raw)
+        if raw and value is None:
             errors.append(f"{label} must be a date like 2026-01-31")
-            return None
+        return value
 
     filters = service.AuditFilters(
-        actor_id=as_int("actor_id"),
-        action=args.get("action", "").strip() or None,
-        subject_type=args.get("subject_type", "").strip() or None,
+        actor_id=as_id("actor_id", "Actor"),
+        action=args.get("action", "").strip()[:80] or None,
+        subject_type=args.get("subject_type", "").strip()[:40] or None,
         date_from=as_date("from", "From"),
         date_to=as_date("to", "To"),
-        before_id=as_int("before"),
+        before_id=as_id("before", "Page cursor"),
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         errors.append("From must be on or before To")
@@ -67,7 +70,7 @@ def audit_log():
         "actors": actors,
         "actions": service.distinct_values(db.session, AuditEvent.action),
         "subject_types": service.distinct_values(db.session, AuditEvent.subject_type),
-        "query_args": {k: v for k, v in request.args.items() if k != "before" and v},
+        "query_args": {k: request.args[k] for k in FILTER_KEYS if request.args.get(k)},
     }
     if htmx.target == "audit-more":
         return render_page_or_block("ops/audit.html", "audit_more", **context)
@@ -83,7 +86,10 @@ def audit_export():
     filters = service.AuditFilters(**{**filters.__dict__, "before_id": None})
     events = db.session.scalars(service.audit_query(filters, g.org.time_zone).limit(EXPORT_LIMIT)).all()
     body = "".join(service.audit_csv(events, g.org.time_zone))
-    stamp = dt.date.today().isoformat()
+    audit.record(db.session, org_id=g.org.id, actor=current_user, action="ops.audit_exported", subject=g.org,
+                 after={"rows": len(events), **{k: request.args[k] for k in FILTER_KEYS if request.args.get(k)}})
+    db.session.commit()
+    stamp = local_today(g.org.time_zone).isoformat()
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="plixo-audit-{stamp}.csv"'})
 

@@ -294,3 +294,52 @@ def test_a_tampered_session_workspace_signs_the_user_out(client, org):
     with client.session_transaction() as session:
         session["org_id"] = stranger.id
     assert client.get("/").status_code == 302
+
+
+def test_switching_with_an_odd_workspace_id_is_refused(client):
+    assert client.post("/workspace/switch", data={"org_id": "²"}).status_code == 404
+
+
+def test_invite_page_does_not_reveal_an_existing_account(client, anon):
+    other = make_org()
+    make_user(other, "operator", email="victoria@acmetest.example", name="Victoria Secretname")
+    db.session.commit()
+    token = _invite_token(client, email="victoria@acmetest.example")
+    assert b"Secretname" not in anon.get(f"/invite/{token}").data
+
+
+def test_deactivation_in_one_workspace_keeps_the_session_in_another(app, client, org):
+    other = make_org(name="Other Co")
+    shared = make_user(other, "operator")
+    with unscoped():
+        db.session.add(Membership(org_id=org.id, user_id=shared.id, role="operator"))
+    db.session.commit()
+    their_client = sign_in(app.test_client(), shared)  # signed in to Other Co
+    with unscoped():
+        in_org = db.session.scalars(select(Membership).where(
+            Membership.user_id == shared.id, Membership.org_id == org.id)).one()
+    client.post(f"/admin/users/members/{in_org.id}/deactivate", headers=HTMX)
+    assert their_client.get("/").status_code == 200
+
+
+def test_reinviting_revokes_the_older_link_with_an_audit_event(client):
+    _invite(client)
+    _invite(client)
+    with unscoped():
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions.count("accounts.invite_revoked") == 1
+
+
+def test_failed_sign_in_to_a_known_account_is_audited(anon, controller):
+    anon.post("/login", data={"email": controller.email, "password": "not the password"})
+    with unscoped():
+        assert "accounts.sign_in_failed" in db.session.scalars(select(AuditEvent.action)).all()
+
+
+def test_logout_and_switch_are_audited(client, org, controller):
+    other = _member_of_two_workspaces(org, controller)
+    client.post("/workspace/switch", data={"org_id": other.id})
+    client.post("/logout")
+    with unscoped():
+        actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert {"accounts.workspace_switched", "accounts.signed_out"} <= actions

@@ -19,6 +19,7 @@ def _sign_in(page, user) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("link", name="Home")).to_be_visible()
+    page.wait_for_function("() => window.Plixo !== undefined")  # app.js (deferred) has wired the keys
 
 
 def test_controller_signs_in_and_sees_admin_navigation(page, org, controller):

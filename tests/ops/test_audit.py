@@ -57,7 +57,15 @@ def test_filter_by_date_range_in_the_workspace_zone(client, org, controller):
 
 def test_bad_filter_input_is_explained(client):
     response = client.get("/admin/audit?from=yesterday&actor_id=abc", headers=HTMX)
-    assert b"From must be a date" in response.data and b"actor id must be a number" in response.data
+    assert b"From must be a date" in response.data and b"Actor must be a valid id" in response.data
+
+
+@pytest.mark.parametrize("query", [
+    "actor_id=%C2%B2", "before=99999999999999999999", "to=9999-12-31", "_method=POST", "before=-1",
+])
+def test_odd_query_values_are_explained_not_crashed(client, query):
+    assert client.get(f"/admin/audit?{query}").status_code == 200
+    assert client.get(f"/admin/audit.csv?{query}").status_code in (200, 400)
 
 
 def test_from_after_to_is_explained(client):
