@@ -47,8 +47,9 @@ def make_user(org: Organization, role: str = "controller", **overrides) -> User:
 
 
 def membership_of(user: User) -> Membership:
+    """The user's first membership (the workspace they were created in)."""
     with unscoped():
-        return db.session.query(Membership).filter_by(user_id=user.id).one()
+        return db.session.query(Membership).filter_by(user_id=user.id).order_by(Membership.id).first()
 
 
 def make_invite(org: Organization, invited_by: User, **overrides) -> Invite:
