@@ -126,9 +126,12 @@ def sign_in(client: FlaskClient, user) -> FlaskClient:
     import time
 
     membership = factories.membership_of(user)
+    sid = secrets.token_urlsafe(24)
+    get_redis().set(f"plixo:session:{sid}", user.id, ex=3600)
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
+        session["sid"] = sid
         session["org_id"] = membership.org_id
         session["last_seen"] = int(time.time())
     return client

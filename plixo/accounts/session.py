@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -12,6 +13,7 @@ from plixo import tenancy
 from plixo.accounts.models import Membership, Organization, User
 from plixo.accounts.service import active_membership_in
 from plixo.extensions import db, htmx, login_manager
+from plixo.redis_conn import get_redis
 
 
 @login_manager.user_loader
@@ -37,18 +39,38 @@ def switch_workspace(membership: Membership) -> None:
     session["org_id"] = membership.org_id
 
 
+def _session_key(sid: str) -> str:
+    return f"plixo:session:{sid}"
+
+
 def start_session(user: User, membership: Membership) -> None:
-    """Sign the user in with a fresh session (no fixation), in the membership's workspace."""
+    """Sign the user in with a fresh session (no fixation), in the membership's workspace.
+
+    The cookie carries a random session id that must also exist in Redis: signing out deletes it, so a
+    copied cookie dies with the session, and its expiry is the absolute session lifetime.
+    """
     session.clear()
+    sid = secrets.token_urlsafe(24)
+    get_redis().set(_session_key(sid), user.id, ex=int(current_app.permanent_session_lifetime.total_seconds()))
     login_user(user)
     session.permanent = True
+    session["sid"] = sid
     session["org_id"] = membership.org_id
     session["last_seen"] = int(time.time())
 
 
 def end_session() -> None:
+    sid = session.get("sid")
+    if sid:
+        get_redis().delete(_session_key(sid))
     logout_user()
     session.clear()
+
+
+def _session_alive() -> bool:
+    sid = session.get("sid")
+    stored = get_redis().get(_session_key(sid)) if sid else None
+    return stored is not None and int(stored) == current_user.id
 
 
 def _idle_expired() -> bool:
@@ -67,6 +89,10 @@ def open_workspace_scope() -> None:
         end_session()
         flash(f"You were signed out after {current_app.config['IDLE_TIMEOUT_MINUTES']} minutes without activity.",
               "info")
+        return
+    if not _session_alive():
+        end_session()
+        flash("Your session has ended. Please sign in again.", "info")
         return
     org_id = session.get("org_id")
     membership = active_membership_in(db.session, current_user, org_id or 0)

@@ -343,3 +343,28 @@ def test_logout_and_switch_are_audited(client, org, controller):
     with unscoped():
         actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"accounts.workspace_switched", "accounts.signed_out"} <= actions
+
+
+def test_a_cookie_copied_before_logout_is_dead_after_it(app, client):
+    copied = app.test_client()
+    copied.set_cookie("plixo_session", client.get_cookie("plixo_session").value)
+    client.post("/logout")
+    assert copied.get("/").status_code == 302
+
+
+def test_sessions_end_at_their_absolute_lifetime(client):
+    from plixo.redis_conn import get_redis
+
+    with client.session_transaction() as session:
+        sid = session["sid"]
+    get_redis().delete(f"plixo:session:{sid}")  # what the key's expiry does after SESSION_MAX_HOURS
+    assert client.get("/").status_code == 302
+
+
+def test_sign_in_stores_the_session_with_the_absolute_lifetime_as_expiry(app, anon, controller):
+    from plixo.redis_conn import get_redis
+
+    anon.post("/login", data={"email": controller.email, "password": PASSWORD})
+    with anon.session_transaction() as session:
+        ttl = get_redis().ttl(f"plixo:session:{session['sid']}")
+    assert 0 < ttl <= app.config["PERMANENT_SESSION_LIFETIME"]
