@@ -20,6 +20,12 @@ def create_app(config: dict | None = None) -> Flask:
         instance_relative_config=False,
     )
     app.config.update(load_config(config))
+    if app.config["PROXY_FIX_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind N trusted proxies: client IPs (rate limits, audit) and https come from their headers.
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _init_extensions(app)
     _register_blueprints(app)
     _register_hooks(app)

@@ -41,6 +41,12 @@ def _database_url() -> str:
     return url
 
 
+def _require_for_production(overrides: dict, names: tuple[str, ...]) -> None:
+    missing = [name for name in names if not (overrides.get(name) or os.environ.get(name))]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} must be set when PLIXO_ENV=production")
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask config from the environment, then apply explicit overrides."""
     overrides = overrides or {}
@@ -51,6 +57,8 @@ def load_config(overrides: dict | None = None) -> dict:
             raise ConfigError("SECRET_KEY must be set when PLIXO_ENV=production")
         secret_key = _development_secret_key()
     production = env == "production"
+    if production:
+        _require_for_production(overrides, ("REDIS_URL", "ENCRYPTION_KEYS"))
     config = {
         "PLIXO_ENV": env,
         "SECRET_KEY": secret_key,
@@ -70,10 +78,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "IDLE_TIMEOUT_MINUTES": _int("IDLE_TIMEOUT_MINUTES", 60),
         "PERMANENT_SESSION_LIFETIME": _int("SESSION_MAX_HOURS", 12) * 3600,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After tells a locked-out client when to come back
         "INVITE_VALID_DAYS": _int("INVITE_VALID_DAYS", 7),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout ends both
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 200) * 1024 * 1024,
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
+        "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
     }
     config.update(overrides)
     return config

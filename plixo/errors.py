@@ -20,14 +20,17 @@ MESSAGES = {
 }
 
 
-def _error_response(status: int, detail: str | None = None):
+def _error_response(status: int, detail: str | None = None, headers: dict | None = None):
     title, message = MESSAGES.get(status, MESSAGES[500])
     message = detail or message
     if htmx:
-        response = make_response("", status)
+        response = toast(make_response("", status), message, "error")
         response.headers["HX-Reswap"] = "none"
-        return toast(response, message, "error")
-    return make_response(render_template("errors/error.html", status=status, title=title, message=message), status)
+    else:
+        response = make_response(render_template("errors/error.html", status=status, title=title, message=message),
+                                 status)
+    response.headers.update(headers or {})  # Retry-After on 429, Allow on 405
+    return response
 
 
 def register_error_pages(app: Flask) -> None:
@@ -39,7 +42,8 @@ def register_error_pages(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
-        return _error_response(error.code)
+        passed_on = {k: v for k, v in error.get_headers() if k in ("Retry-After", "Allow")}
+        return _error_response(error.code, headers=passed_on)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -37,6 +37,7 @@ def render_page_or_block(template: str, block: str, **context) -> str:
 
 
 def add_vary(response: Response) -> Response:
-    # The same URL answers a page or a fragment, so caches must key on HX-Request.
+    # The same URL answers a page or one of its fragments, so caches must key on both headers.
     response.vary.add("HX-Request")
+    response.vary.add("HX-Target")
     return response

@@ -118,4 +118,7 @@ def add_security_headers(response):
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config["PLIXO_ENV"] == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if g.get("membership") is not None:
+        # Workspace pages must not be kept by the browser: Back after sign-out shows nothing.
+        headers["Cache-Control"] = "no-store"
     return response

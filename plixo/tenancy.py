@@ -6,6 +6,10 @@ workspace). Inside a scope every SELECT/UPDATE/DELETE touching a tenant table ge
 at all, touching a tenant table raises: forgetting to scope fails loudly instead of leaking.
 System code that must see every workspace (cron fan-out, seeding, sign-in) says so explicitly with
 `unscoped()`. Raw SQL text is not inspected and must filter by org_id itself.
+
+On PostgreSQL the database enforces the same rule as a backstop: each transaction carries the scope in
+the `plixo.workspace` setting, and a row-level security policy on every tenant table (see the
+migrations) hides and refuses rows of other workspaces, whatever the shape of the statement.
 """
 
 from __future__ import annotations
@@ -104,10 +108,42 @@ def _check_bulk_insert(state: ORMExecuteState, org_id: int) -> None:
             raise TenantScopeError("bulk insert of a row for another workspace")
 
 
+WORKSPACE_SETTING = "plixo.workspace"
+
+
+def _database_scope_value(scope: object) -> str:
+    if scope is ALL_WORKSPACES:
+        return ""
+    return str(scope) if isinstance(scope, int) else "0"  # strict: no workspace's rows at all
+
+
+def _sync_database_scope(session: Session) -> None:
+    """Tell PostgreSQL the current scope for this transaction (once per change)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    connection = session.connection()
+    wanted = _database_scope_value(_scope.get())
+    if connection.info.get(WORKSPACE_SETTING) != wanted:
+        connection.exec_driver_sql("SELECT set_config('plixo.workspace', %(value)s, true)", {"value": wanted})
+        connection.info[WORKSPACE_SETTING] = wanted
+
+
+@event.listens_for(Session, "after_begin")
+def _forget_database_scope(session: Session, transaction, connection) -> None:
+    # set_config(..., true) lasts one transaction: a new one starts unset.
+    connection.info.pop(WORKSPACE_SETTING, None)
+
+
+def _sets_org_id(statement) -> bool:
+    values = getattr(statement, "_values", None) or {}
+    return any(getattr(key, "key", key) == "org_id" for key in values)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     if state.is_column_load:
         return
+    _sync_database_scope(state.session)
     scope = _scope.get()
     if scope is ALL_WORKSPACES:
         return
@@ -119,6 +155,8 @@ def _scope_statement(state: ORMExecuteState) -> None:
         if any(issubclass(m.class_, TenantMixin) for m in state.all_mappers):
             _check_bulk_insert(state, scope)
         return
+    if state.is_update and _sets_org_id(state.statement):
+        raise TenantScopeError("a row's workspace cannot be changed")
     # Always added: it filters every tenant entity wherever it appears (selected, joined, or in a subquery).
     state.statement = state.statement.options(
         with_loader_criteria(TenantMixin, lambda cls: cls.org_id == scope, include_aliases=True)
@@ -127,6 +165,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _guard_flush(session: Session, flush_context, instances) -> None:
+    _sync_database_scope(session)
     scope = _scope.get()
     for obj in session.new:
         if isinstance(obj, TenantMixin):

@@ -142,7 +142,9 @@ def make_app(app):
     """Build another app with config overrides (e.g. a broken Redis); the shared limiter is rebound after."""
 
     def build(**overrides):
-        return create_app(overrides)
+        built = create_app(overrides)
+        built.test_client_class = CSRFClient
+        return built
 
     yield build
     limiter.init_app(app)  # Flask-Limiter keeps one storage per limiter object: give it back to the test app

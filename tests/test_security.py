@@ -98,13 +98,59 @@ def test_fragments_vary_on_hx_request(client):
 
 
 PRODUCTION = {"PLIXO_ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
-              "RATELIMIT_STORAGE_URI": "memory://"}
+              "RATELIMIT_STORAGE_URI": "memory://", "ENCRYPTION_KEYS": "Q2hhbmdlTWVDaGFuZ2VNZUNoYW5nZU1lQ2hhbmdlTWU="}
 
 
 def test_production_requires_a_secret_key(monkeypatch, redis_url):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app({"PLIXO_ENV": "production", "REDIS_URL": redis_url})
+
+
+@pytest.mark.parametrize("missing", ["REDIS_URL", "ENCRYPTION_KEYS"])
+def test_production_requires_redis_and_encryption_keys(monkeypatch, redis_url, missing):
+    monkeypatch.delenv(missing, raising=False)
+    settings = {**PRODUCTION, "REDIS_URL": redis_url}
+    settings.pop(missing)
+    with pytest.raises(ConfigError, match=missing):
+        create_app(settings)
+
+
+def test_signed_in_pages_are_not_cached(client):
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_rate_limited_answer_says_when_to_retry(anon, controller):
+    for _ in range(11):
+        response = anon.post("/login", data={"email": controller.email, "password": "nope nope nope"})
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+
+
+def test_method_not_allowed_lists_the_allowed_methods(client):
+    response = client.delete("/admin/users")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+
+
+def _failed_sign_in_ip(application, controller) -> str:
+    from sqlalchemy import select
+
+    from plixo.audit import AuditEvent
+    from plixo.extensions import db
+
+    application.test_client().post("/login", data={"email": controller.email, "password": "wrong password!"},
+                                   environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                                   headers={"X-Forwarded-For": "203.0.113.9"})
+    db.session.expire_all()
+    return db.session.scalars(select(AuditEvent.ip).order_by(AuditEvent.id.desc())).first()
+
+
+def test_client_ip_comes_from_the_trusted_proxy_header_when_configured(make_app, app, controller):
+    behind_proxy = make_app(**{**app.config, "PROXY_FIX_HOPS": 1, "RATELIMIT_STORAGE_URI": "memory://"})
+    assert _failed_sign_in_ip(behind_proxy, controller) == "203.0.113.9"
+
+
+def test_forwarded_headers_are_ignored_without_a_trusted_proxy(app, controller):
+    assert _failed_sign_in_ip(app, controller) == "10.0.0.1"
 
 
 def test_production_cookies_are_secure_httponly_and_samesite(make_app, redis_url):

@@ -86,3 +86,10 @@ def test_joining_a_tenant_table_without_a_scope_raises(two_workspaces):
 
     with strict(), pytest.raises(TenantScopeError):
         db.session.execute(select(User.id).join(Membership, Membership.user_id == User.id)).all()
+
+
+def test_a_bulk_update_that_moves_rows_between_workspaces_is_refused(two_workspaces):
+    a, b = two_workspaces
+    with tenant_scope(b.id), pytest.raises(TenantScopeError, match="workspace cannot be changed"):
+        db.session.execute(update(Customer).values(org_id=a.id))
+    db.session.rollback()

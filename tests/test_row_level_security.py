@@ -1,0 +1,95 @@
+"""PostgreSQL row-level security: the database refuses other workspaces' rows whatever the statement's shape.
+
+These statements reference a tenant table without making it an ORM entity of the query, which the ORM
+guard cannot see into; production runs PostgreSQL, where the policy catches them. SQLite has no
+row-level security, so these run on PostgreSQL only (CI).
+"""
+
+import pytest
+from sqlalchemy import exists, func, literal, select, text, update
+
+from plixo.extensions import db
+from plixo.ledger.models import Customer, Invoice
+from plixo.model import Base, TenantMixin
+from plixo.tenancy import TenantScopeError, strict, tenant_scope
+from tests.factories import make_invoice, make_org
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row-level security is a PostgreSQL feature; run with TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def two_workspaces():
+    a, b = make_org(name="Alpha"), make_org(name="Beta")
+    make_invoice(a, number="A-SECRET")
+    make_invoice(b, number="B-1")
+    db.session.commit()
+    return a, b
+
+
+def test_the_suite_connects_as_a_role_that_cannot_bypass_row_level_security():
+    superuser, bypass = db.session.execute(
+        text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+    assert (superuser, bypass) == (False, False)
+
+
+def test_every_tenant_table_has_the_workspace_policy_forced():
+    tenant_tables = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, TenantMixin)}
+    protected = set(db.session.scalars(text(
+        "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
+        "WHERE c.relrowsecurity AND c.relforcerowsecurity AND p.policyname = 'workspace_isolation'")))
+    assert tenant_tables - protected == set()
+
+
+def test_a_count_filtered_on_a_tenant_column_sees_only_its_workspace(two_workspaces):
+    _a, b = two_workspaces
+    with tenant_scope(b.id):
+        assert db.session.scalar(select(func.count()).where(Invoice.number == "A-SECRET")) == 0
+
+
+def test_an_exists_subquery_sees_only_its_workspace(two_workspaces):
+    _a, b = two_workspaces
+    with tenant_scope(b.id):
+        assert db.session.scalar(select(exists().where(Invoice.number == "A-SECRET"))) is False
+
+
+def test_a_literal_select_filtered_on_a_tenant_column_sees_only_its_workspace(two_workspaces):
+    _a, b = two_workspaces
+    with tenant_scope(b.id):
+        assert db.session.execute(select(literal(1)).where(Invoice.number == "A-SECRET")).first() is None
+
+
+def test_core_table_columns_see_only_their_workspace(two_workspaces):
+    _a, b = two_workspaces
+    with tenant_scope(b.id):
+        assert db.session.scalars(select(Invoice.__table__.c.number)).all() == ["B-1"]
+
+
+def test_raw_sql_in_a_scope_sees_only_its_workspace(two_workspaces):
+    _a, b = two_workspaces
+    with tenant_scope(b.id):
+        assert db.session.execute(text("SELECT number FROM invoices")).scalars().all() == ["B-1"]
+
+
+def test_strict_scope_sees_no_tenant_rows_even_through_raw_sql(two_workspaces):
+    with strict():
+        assert db.session.execute(text("SELECT count(*) FROM invoices")).scalar() == 0
+
+
+def test_a_bulk_update_cannot_move_a_row_to_another_workspace(two_workspaces):
+    a, b = two_workspaces
+    with tenant_scope(b.id), pytest.raises(TenantScopeError):
+        db.session.execute(update(Customer).values(org_id=a.id))
+    db.session.rollback()
+
+
+def test_the_database_refuses_a_raw_write_into_another_workspace(two_workspaces):
+    from sqlalchemy.exc import ProgrammingError
+
+    a, b = two_workspaces
+    with tenant_scope(b.id), pytest.raises(ProgrammingError, match="row-level security"):
+        db.session.execute(text("UPDATE customers SET org_id = :a"), {"a": a.id})
+    db.session.rollback()
