@@ -28,8 +28,10 @@ def _sqlalchemy_url(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
+    """TEST_REDIS_URL, else REDIS_URL, else an embedded Redis. The suite flushes that database."""
+    configured = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    if configured:
+        yield configured
         return
     from plixo.redis_conn import start_embedded_redis
 
