@@ -43,33 +43,27 @@ def current_org_id() -> int | None:
 
 
 @contextmanager
-def tenant_scope(org_id: int) -> Iterator[None]:
+def _scope_as(scope: object) -> Iterator[None]:
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def tenant_scope(org_id: int):
     """Run the block as workspace `org_id`: queries only see its rows."""
-    token = _scope.set(int(org_id))
-    try:
-        yield
-    finally:
-        _scope.reset(token)
+    return _scope_as(int(org_id))
 
 
-@contextmanager
-def unscoped() -> Iterator[None]:
+def unscoped():
     """Run the block across all workspaces (system code only)."""
-    token = _scope.set(ALL_WORKSPACES)
-    try:
-        yield
-    finally:
-        _scope.reset(token)
+    return _scope_as(ALL_WORKSPACES)
 
 
-@contextmanager
-def strict() -> Iterator[None]:
+def strict():
     """Run the block with no workspace: any tenant query raises."""
-    token = _scope.set(None)
-    try:
-        yield
-    finally:
-        _scope.reset(token)
+    return _scope_as(None)
 
 
 def enter(scope: object):

@@ -153,6 +153,16 @@ def make_app(app):
 
 
 @pytest.fixture
+def two_workspaces():
+    """Workspaces Alpha and Beta, each with one invoice (A-1, B-1)."""
+    a, b = factories.make_org(name="Alpha"), factories.make_org(name="Beta")
+    factories.make_invoice(a, number="A-1")
+    factories.make_invoice(b, number="B-1")
+    db.session.commit()
+    return a, b
+
+
+@pytest.fixture
 def org():
     org = factories.make_org(name="Acme Test Co")
     db.session.commit()

@@ -7,16 +7,7 @@ from werkzeug.exceptions import NotFound
 from plixo.extensions import db
 from plixo.ledger.models import Customer, Invoice
 from plixo.tenancy import TenantScopeError, get_or_404, strict, tenant_scope
-from tests.factories import make_customer, make_invoice, make_org
-
-
-@pytest.fixture
-def two_workspaces():
-    a, b = make_org(name="Alpha"), make_org(name="Beta")
-    make_invoice(a, number="A-1")
-    make_invoice(b, number="B-1")
-    db.session.commit()
-    return a, b
+from tests.factories import make_customer
 
 
 def test_queries_in_a_scope_see_only_that_workspace(two_workspaces):

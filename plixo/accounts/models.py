@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin
+from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin, utcnow
 
 
 class Organization(IdMixin, TimestampMixin, Base):
@@ -80,8 +80,6 @@ class Invite(IdMixin, TenantMixin, TimestampMixin, Base):
 
     @property
     def state(self) -> str:
-        from plixo.model import utcnow
-
         if self.accepted_at:
             return "accepted"
         if self.revoked_at:

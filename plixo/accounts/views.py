@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
@@ -177,17 +178,23 @@ def invite_user():
     return _team_response(f"Invite created for {invite.email}.", invite_link=link)
 
 
-@bp.route("/admin/users/invites/<int:invite_id>/revoke", methods=["POST"])
-@requires("users.manage")
-def revoke_invite(invite_id: int):
-    invite = get_or_404(db.session, Invite, invite_id)
+def _team_change(change: Callable[[], None], success: str):
+    """Apply a team change: commit and confirm it, or roll back and explain why it was refused."""
     try:
-        service.revoke_invite(db.session, invite=invite, actor=current_user)
+        change()
     except service.AccountError as exc:
         db.session.rollback()
         return _team_response(str(exc), "error", 409)
     db.session.commit()
-    return _team_response(f"Invite for {invite.email} revoked.")
+    return _team_response(success)
+
+
+@bp.route("/admin/users/invites/<int:invite_id>/revoke", methods=["POST"])
+@requires("users.manage")
+def revoke_invite(invite_id: int):
+    invite = get_or_404(db.session, Invite, invite_id)
+    return _team_change(lambda: service.revoke_invite(db.session, invite=invite, actor=current_user),
+                        f"Invite for {invite.email} revoked.")
 
 
 @bp.route("/admin/users/members/<int:membership_id>/role", methods=["POST"])
@@ -197,36 +204,23 @@ def change_role(membership_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
         return _team_response("Choose one of the listed roles.", "error", 422)
-    try:
-        service.change_role(db.session, membership=membership, role=form.role.data, actor=current_user)
-    except service.AccountError as exc:
-        db.session.rollback()
-        return _team_response(str(exc), "error", 409)
-    db.session.commit()
-    return _team_response(f"{membership.user.name} is now {ROLES[membership.role]}.")
+    role = form.role.data
+    return _team_change(
+        lambda: service.change_role(db.session, membership=membership, role=role, actor=current_user),
+        f"{membership.user.name} is now {ROLES[role]}.")
 
 
 @bp.route("/admin/users/members/<int:membership_id>/deactivate", methods=["POST"])
 @requires("users.manage")
 def deactivate_member(membership_id: int):
     membership = get_or_404(db.session, Membership, membership_id)
-    try:
-        service.deactivate_member(db.session, membership=membership, actor=current_user)
-    except service.AccountError as exc:
-        db.session.rollback()
-        return _team_response(str(exc), "error", 409)
-    db.session.commit()
-    return _team_response(f"{membership.user.name} no longer has access.")
+    return _team_change(lambda: service.deactivate_member(db.session, membership=membership, actor=current_user),
+                        f"{membership.user.name} no longer has access.")
 
 
 @bp.route("/admin/users/members/<int:membership_id>/reactivate", methods=["POST"])
 @requires("users.manage")
 def reactivate_member(membership_id: int):
     membership = get_or_404(db.session, Membership, membership_id)
-    try:
-        service.reactivate_member(db.session, membership=membership, actor=current_user)
-    except service.AccountError as exc:
-        db.session.rollback()
-        return _team_response(str(exc), "error", 409)
-    db.session.commit()
-    return _team_response(f"{membership.user.name} has access again.")
+    return _team_change(lambda: service.reactivate_member(db.session, membership=membership, actor=current_user),
+                        f"{membership.user.name} has access again.")
