@@ -37,7 +37,9 @@ def main() -> None:
     from plixo.insights.service import home_figures
     from plixo.tenancy import tenant_scope
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir}/bench.db"})
+    # DATABASE_URL (read by the app's own config) when set, else a throwaway SQLite file.
+    overrides = {} if os.environ.get("DATABASE_URL") else {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir}/bench.db"}
+    app = create_app(overrides)
     with app.app_context():
         upgrade()
         started = time.perf_counter()
