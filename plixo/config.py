@@ -82,7 +82,6 @@ def load_config(overrides: dict | None = None) -> dict:
         "INVITE_VALID_DAYS": _int("INVITE_VALID_DAYS", 7),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout ends both
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 200) * 1024 * 1024,
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
     }
     config.update(overrides)
