@@ -4,7 +4,7 @@ from plixo.accounts.models import Invite, Membership, Organization, User
 from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
 from plixo.disputes.models import Dispute, DisputeEvidence
-from plixo.imports.models import ImportRun
+from plixo.imports.models import ImportIssue, ImportRun
 from plixo.insights.models import DailySnapshot
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
@@ -21,9 +21,35 @@ from plixo.queue.models import (
 )
 
 __all__ = [
-    "Approval", "AuditEvent", "Cadence", "CadenceStep", "Connection", "Contact", "Customer",
-    "DailySnapshot", "Dispute", "DisputeEvidence", "Hold", "ImportRun", "Invite", "Invoice",
-    "Membership", "Message", "MessageInvoice", "Note", "NoteMention", "Organization", "Payment",
-    "PaymentApplication", "PaymentPlan", "PaymentPlanInvoice", "PlanInstallment", "Policy",
-    "Promise", "Segment", "User", "WebhookEvent",
+    "Approval",
+    "AuditEvent",
+    "Cadence",
+    "CadenceStep",
+    "Connection",
+    "Contact",
+    "Customer",
+    "DailySnapshot",
+    "Dispute",
+    "DisputeEvidence",
+    "Hold",
+    "ImportIssue",
+    "ImportRun",
+    "Invite",
+    "Invoice",
+    "Membership",
+    "Message",
+    "MessageInvoice",
+    "Note",
+    "NoteMention",
+    "Organization",
+    "Payment",
+    "PaymentApplication",
+    "PaymentPlan",
+    "PaymentPlanInvoice",
+    "PlanInstallment",
+    "Policy",
+    "Promise",
+    "Segment",
+    "User",
+    "WebhookEvent",
 ]

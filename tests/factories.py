@@ -32,7 +32,8 @@ def _add(obj):
 
 def make_org(**overrides) -> Organization:
     n = next(_seq)
-    values = {"name": f"Workspace {n}", "time_zone": "America/New_York", "base_currency": "USD"}
+    values = {"name": f"Workspace {n}", "slug": f"workspace-{n}", "time_zone": "America/New_York",
+              "base_currency": "USD"}
     org = _add(Organization(**{**values, **overrides}))
     _add(Policy(org_id=org.id))
     return org

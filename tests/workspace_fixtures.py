@@ -16,6 +16,7 @@ from plixo.models import (
     Dispute,
     DisputeEvidence,
     Hold,
+    ImportIssue,
     ImportRun,
     Message,
     MessageInvoice,
@@ -102,11 +103,14 @@ def _outreach_rows(org, customer, contact, invoice, marker):
 
 
 def _other_rows(org, user, invoice, customer, marker):
-    return _add(
-        import_run=ImportRun(org_id=org.id, kind="invoices", filename=f"{marker}.csv", created_by_id=user.id),
+    run = _add(import_run=ImportRun(org_id=org.id, kind="invoices", filename=f"{marker}.csv",
+                                    created_by_id=user.id))["import_run"]
+    return {"import_run": run, **_add(
+        import_issue=ImportIssue(org_id=org.id, run_id=run.id, severity="error", line=2, column="Amount",
+                                 value=f"{marker}-value", code="invalid_amount", message=f"{marker} issue"),
         connection=Connection(org_id=org.id, kind="stripe", provider="stripe", display_name=f"{marker} Stripe",
                               secrets='{"key": "sk_test_marker"}'),
         daily_snapshot=DailySnapshot(org_id=org.id, day=dt.date.today(), metrics={"marker": marker}),
         webhook_event=WebhookEvent(org_id=org.id, provider="stripe", event_id=f"evt_{marker}",
                                    event_type="test.marker", payload="{}"),
-    )
+    )}

@@ -17,6 +17,7 @@ class Organization(IdMixin, TimestampMixin, Base):
     __tablename__ = "organizations"
 
     name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)  # stable handle for scripts (import-csv --org)
     legal_name: Mapped[str | None] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     base_currency: Mapped[str] = mapped_column(String(3), default="USD")

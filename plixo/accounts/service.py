@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -130,6 +132,7 @@ def sign_up(
         raise AccountError("An account with this e-mail already exists. Sign in instead.")
     org = Organization(
         name=workspace_name.strip(),
+        slug=unique_slug(session, workspace_name),
         legal_name=workspace_name.strip(),
         time_zone=time_zone,
         base_currency=base_currency,
@@ -159,6 +162,21 @@ def pending_invites(session: Session, email: str | None = None) -> list[Invite]:
     if email is not None:
         query = query.where(Invite.email == email)
     return list(session.scalars(query))
+
+
+def slugify(text: str) -> str:
+    """A URL- and shell-safe handle from a name: "Acme Robotics, Inc." -> "acme-robotics-inc"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60] or "workspace"
+
+
+def unique_slug(session: Session, name: str) -> str:
+    """A workspace slug from its name, numbered when already taken."""
+    base = slugify(name)
+    taken = set(session.scalars(select(Organization.slug).where(Organization.slug.like(f"{base}%"))))
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
 
 
 def _token_hash(token: str) -> str:

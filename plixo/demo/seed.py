@@ -34,6 +34,7 @@ from plixo.tenancy import tenant_scope
 
 DEMO_PASSWORD = "plixo-demo-2026"  # noqa: S105 - demo-only, printed to the developer by `make run`
 DEMO_ORG_NAME = "Acme Robotics"
+DEMO_ORG_SLUG = "acme-robotics"
 DEMO_EMAIL_DOMAIN = "acme-robotics.example"
 ORG_TIME_ZONE = "America/New_York"
 HISTORY_DAYS = 365
@@ -279,8 +280,8 @@ def _minor_unit(currency: str) -> int:
 
 def _create_org_and_team(session: Session) -> tuple[Organization, _Team]:
     org = Organization(
-        name=DEMO_ORG_NAME, legal_name="Acme Robotics, Inc.", time_zone=ORG_TIME_ZONE, base_currency="USD",
-        brand_color="#4f46e5", status="active",
+        name=DEMO_ORG_NAME, slug=DEMO_ORG_SLUG, legal_name="Acme Robotics, Inc.", time_zone=ORG_TIME_ZONE,
+        base_currency="USD", brand_color="#4f46e5", status="active",
     )
     password_hash = hash_password(DEMO_PASSWORD)  # argon2 is deliberately slow: hash once, share it
     users = {

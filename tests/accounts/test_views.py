@@ -368,3 +368,10 @@ def test_sign_in_stores_the_session_with_the_absolute_lifetime_as_expiry(app, an
     with anon.session_transaction() as session:
         ttl = get_redis().ttl(f"plixo:session:{session['sid']}")
     assert 0 < ttl <= app.config["PERMANENT_SESSION_LIFETIME"]
+
+
+def test_signup_gives_the_workspace_a_unique_slug(anon, app):
+    anon.post("/signup", data=SIGNUP)
+    app.test_client().post("/signup", data={**SIGNUP, "email": "other@globex.io"})
+    with unscoped():
+        assert sorted(db.session.scalars(select(Organization.slug))) == ["globex", "globex-2"]
