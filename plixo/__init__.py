@@ -61,10 +61,11 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from plixo.accounts.views import bp as accounts_bp
+    from plixo.imports.views import bp as imports_bp
     from plixo.insights.views import bp as insights_bp
     from plixo.ops.views import bp as ops_bp
 
-    for bp in (accounts_bp, insights_bp, ops_bp):
+    for bp in (accounts_bp, imports_bp, insights_bp, ops_bp):
         app.register_blueprint(bp)
 
 

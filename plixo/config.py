@@ -80,6 +80,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After tells a locked-out client when to come back
         "INVITE_VALID_DAYS": _int("INVITE_VALID_DAYS", 7),
+        "IMPORT_HEARTBEAT_SECONDS": _int("IMPORT_HEARTBEAT_SECONDS", 30),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout ends both
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 200) * 1024 * 1024,
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),

@@ -14,6 +14,7 @@ from plixo.security import ROLES, can
 NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("Workspace", (("Home", "insights.home", "workspace.view"),)),
     ("Admin", (
+        ("CSV Import", "imports.index", "imports.manage"),
         ("Users & Roles", "accounts.users", "users.manage"),
         ("Audit log", "ops.audit_log", "audit.view"),
     )),

@@ -82,7 +82,25 @@
     if (select && select.form) select.form.requestSubmit();
   }
 
+  // A file input inside [data-dropzone] also takes a dropped file; without JS it is a plain picker.
+  function wireDropzones() {
+    document.querySelectorAll("[data-dropzone]").forEach(function (zone) {
+      const input = zone.querySelector("[data-dropzone-input]");
+      const text = zone.querySelector("[data-dropzone-text]");
+      const show = function () { if (input.files.length) text.textContent = input.files[0].name; };
+      zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("dragging"); });
+      zone.addEventListener("dragleave", function () { zone.classList.remove("dragging"); });
+      zone.addEventListener("drop", function (e) {
+        e.preventDefault();
+        zone.classList.remove("dragging");
+        if (e.dataTransfer.files.length) { input.files = e.dataTransfer.files; show(); }
+      });
+      input.addEventListener("change", show);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    wireDropzones();
     document.querySelectorAll("#toasts .toast").forEach(dismissLater);
     document.body.addEventListener("shell:toast", function (event) {
       showToast(event.detail.message, event.detail.level);

@@ -1,0 +1,90 @@
+"""Import jobs: validate a run, commit a run. Progress and liveness go to Redis, outcomes to the row."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import current_app
+
+from jobs.tracking import tracked
+from plixo.accounts.models import Organization
+from plixo.extensions import db
+from plixo.failpoints import failpoint
+from plixo.imports import service
+from plixo.imports.models import ImportRun
+from plixo.model import utcnow
+from plixo.redis_conn import get_redis
+
+
+def progress_key(run_id: int) -> str:
+    return f"plixo:import:{run_id}:progress"
+
+
+def beat_key(run_id: int) -> str:
+    return f"plixo:import:{run_id}:beat"
+
+
+class Heartbeat:
+    """Keeps a Redis key alive while the job runs; a killed worker stops beating and the key expires."""
+
+    def __init__(self, run_id: int):
+        self.key = beat_key(run_id)
+        self.ttl = current_app.config["IMPORT_HEARTBEAT_SECONDS"]
+        self.redis = get_redis()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.is_set():
+            self.redis.set(self.key, 1, ex=self.ttl)
+            self.stop.wait(max(1, self.ttl // 3))
+
+    def __enter__(self):
+        self.redis.set(self.key, 1, ex=self.ttl)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.redis.delete(self.key)
+
+
+def _report_progress(run_id: int, phase: str, total: int):
+    redis, started = get_redis(), time.monotonic()
+
+    def report(done: int) -> None:
+        redis.hset(progress_key(run_id), mapping={"phase": phase, "done": done, "total": total,
+                                                  "seconds": round(time.monotonic() - started, 2)})
+        redis.expire(progress_key(run_id), 86_400)
+
+    return report
+
+
+def _mark_started(run: ImportRun, status: str) -> None:
+    # Committed before the work, outside its transaction: the page shows the step, and a run that
+    # stays in it without a heartbeat is known to have lost its worker.
+    run.status, run.heartbeat_at, run.last_error = status, utcnow(), None
+    db.session.commit()
+
+
+@tracked(ImportRun)
+def validate_import(run: ImportRun) -> None:
+    """Validate every row of the run's file (writes counts and issues; no business data)."""
+    org = db.session.get(Organization, run.org_id)
+    with Heartbeat(run.id):
+        _mark_started(run, "validating")
+        report = _report_progress(run.id, "validating", service.estimate_rows(run))
+        service.validate_run(db.session, run, org, on_progress=report)
+        report(run.rows_done)
+
+
+@tracked(ImportRun)
+def commit_import(run: ImportRun) -> None:
+    """Apply the validated rows in one transaction; a crash before the commit leaves nothing behind."""
+    org = db.session.get(Organization, run.org_id)
+    with Heartbeat(run.id):
+        _mark_started(run, "committing")
+        service.commit_run(db.session, run, org, actor=service.commit_actor(db.session, run))
+        failpoint("import_commit_before_transaction_end")

@@ -1,0 +1,229 @@
+"""Admin → Connectors → CSV Import: upload, map, validate with live progress, commit, history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_htmx import make_response as htmx_response
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from jobs.imports import beat_key, commit_import, progress_key, validate_import
+from jobs.queues import IMPORTS, enqueue
+from plixo.extensions import db
+from plixo.htmx import render_page_or_block, toast
+from plixo.imports import pipeline, service
+from plixo.imports.fields import FIELDS, KINDS, fields_of, template_csv
+from plixo.imports.models import ImportIssue, ImportRun
+from plixo.imports.normalize import DATE_FORMATS, describe_date_format
+from plixo.imports.reader import ENCODING_CHOICES, ImportFileError
+from plixo.insights.service import home_figures
+from plixo.ledger.aging import local_today
+from plixo.params import parse_id
+from plixo.redis_conn import get_redis
+from plixo.security import requires
+from plixo.tenancy import get_or_404
+
+bp = Blueprint("imports", __name__, url_prefix="/admin/imports")
+DELIMITERS = ((",", "comma"), (";", "semicolon"), ("\t", "tab"), ("|", "pipe"))
+ERRORS_SHOWN = 200
+
+
+@bp.route("/")
+@requires("imports.manage")
+def index():
+    runs = db.session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(100)).all()
+    return render_template("imports/index.html", runs=runs, kinds=KINDS, fields=FIELDS,
+                           max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024))
+
+
+@bp.route("/templates/<any(invoices, customers):kind>.csv")
+@requires("imports.manage")
+def template(kind: str):
+    return Response(template_csv(kind), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="plixo-{kind}-template.csv"'})
+
+
+@bp.route("/", methods=["POST"])
+@requires("imports.manage")
+def upload():
+    upload_file = request.files.get("file")
+    kind = request.form.get("kind", "")
+    if upload_file is None or not upload_file.filename:
+        flash("Choose a CSV file to upload.", "error")
+        return redirect(url_for("imports.index"))
+    try:
+        run = service.create_run(db.session, org=g.org, actor=current_user, kind=kind, filename=upload_file.filename,
+                                 stream=upload_file.stream, max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+    except service.ImportStepError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("imports.index"))
+    db.session.commit()
+    return redirect(url_for("imports.show", import_run_id=run.id))
+
+
+def _run_context(run: ImportRun) -> dict:
+    context = {"run": run, "kinds": KINDS, "fields": FIELDS[run.kind], "field_map": fields_of(run.kind),
+               "date_formats": DATE_FORMATS, "describe_date_format": describe_date_format,
+               "encodings": ENCODING_CHOICES, "delimiters": DELIMITERS, "progress": _progress(run)}
+    if run.status == "mapping" or (run.status == "failed" and run.settings.get("headers")):
+        context.update(_mapping_context(run))
+    if run.settings.get("validated"):
+        context["errors"] = db.session.scalars(
+            select(ImportIssue).where(ImportIssue.run_id == run.id, ImportIssue.severity == "error")
+            .order_by(ImportIssue.line).limit(ERRORS_SHOWN)).all()
+        context["fixes"] = db.session.scalars(
+            select(ImportIssue).where(ImportIssue.run_id == run.id, ImportIssue.severity == "fix")
+            .order_by(ImportIssue.code, ImportIssue.line)).all()
+    if run.status == "committed":
+        context["figures"] = home_figures(db.session, g.org)
+    return context
+
+
+def _mapping_context(run: ImportRun) -> dict:
+    try:
+        analysis = pipeline.analyse(Path(run.storage_path), service.file_format(run), run.kind, run.mapping)
+    except ImportFileError as exc:
+        return {"analysis": None, "analysis_error": exc.args[-1]}
+    return {"analysis": analysis, "problems": service.problems_before_validation(run, g.org)}
+
+
+def _progress(run: ImportRun) -> dict | None:
+    if run.status not in service.RUNNING:
+        return None
+    raw = {k.decode(): v.decode() for k, v in get_redis().hgetall(progress_key(run.id)).items()}
+    done, total, seconds = int(raw.get("done", 0)), int(raw.get("total", 0)), float(raw.get("seconds", 0))
+    rate = done / seconds if seconds else 0
+    left = (total - done) / rate if rate and total > done else None
+    return {"done": done, "total": total, "rate": round(rate), "seconds_left": round(left) if left else None,
+            "percent": min(100, round(100 * done / total)) if total else 0}
+
+
+def _refresh_liveness(run: ImportRun) -> None:
+    alive = bool(get_redis().exists(beat_key(run.id)))
+    if service.mark_stalled(db.session, run, alive):
+        db.session.commit()
+
+
+@bp.route("/<int:import_run_id>")
+@requires("imports.manage")
+def show(import_run_id: int):
+    run = get_or_404(db.session, ImportRun, import_run_id)
+    _refresh_liveness(run)
+    return render_page_or_block("imports/run.html", "import_run", **_run_context(run))
+
+
+@bp.route("/<int:import_run_id>/progress")
+@requires("imports.manage")
+def progress(import_run_id: int):
+    """Polled by the page while a step runs; once it ends, the whole run panel is swapped and polling stops."""
+    run = get_or_404(db.session, ImportRun, import_run_id)
+    _refresh_liveness(run)
+    if run.status in service.RUNNING:
+        return render_page_or_block("imports/run.html", "import_progress", **_run_context(run))
+    return htmx_response(render_block("imports/run.html", "import_run", **_run_context(run)),
+                         retarget="#import-run", reswap="outerHTML")
+
+
+def _run_response(run: ImportRun, message: str | None = None, level: str = "success", status: int = 200):
+    response = make_response(render_page_or_block("imports/run.html", "import_run", **_run_context(run)), status)
+    return toast(response, message, level) if message else response
+
+
+@bp.route("/<int:import_run_id>/mapping", methods=["POST"])
+@requires("imports.manage")
+def save_mapping(import_run_id: int):
+    run = get_or_404(db.session, ImportRun, import_run_id)
+    fields = fields_of(run.kind)
+    mapping = {key: parse_id_or_zero(request.form.get(f"map_{key}")) for key in fields}
+    date_formats = {key: request.form[f"date_{key}"] for key in fields
+                    if request.form.get(f"date_{key}") in dict(DATE_FORMATS)}
+    try:
+        service.set_mapping(db.session, run, actor=current_user, mapping=mapping, date_formats=date_formats,
+                            decimal_comma=request.form.get("decimal_comma") == "1",
+                            full_sync=request.form.get("full_sync") == "1")
+    except service.ImportStepError as exc:
+        db.session.rollback()
+        return _run_response(run, str(exc), "error", 422)
+    db.session.commit()
+    return _run_response(run)
+
+
+def parse_id_or_zero(raw: str | None) -> int | None:
+    """A column index from a select: "" is unmapped, "0" is the first column."""
+    if raw == "0":
+        return 0
+    return parse_id(raw)
+
+
+@bp.route("/<int:import_run_id>/format", methods=["POST"])
+@requires("imports.manage")
+def change_format(import_run_id: int):
+    run = get_or_404(db.session, ImportRun, import_run_id)
+    encoding = request.form.get("encoding") or None
+    delimiter = request.form.get("delimiter") or None
+    if run.status not in service.MAPPABLE:
+        return _run_response(run, "The file format can only change before validation runs.", "error", 409)
+    try:
+        service.analyse_run(db.session, run, encoding=encoding, delimiter=delimiter)
+    except ImportFileError as exc:
+        db.session.rollback()
+        return _run_response(run, exc.args[-1], "error", 422)
+    db.session.commit()
+    return _run_response(run, "File re-read with the chosen format.")
+
+
+@bp.route("/<int:import_run_id>/validate", methods=["POST"])
+@requires("imports.manage")
+def validate(import_run_id: int):
+    run = get_or_404(db.session, ImportRun, import_run_id)
+    try:
+        service.request_validation(db.session, run, g.org, actor=current_user)
+    except service.ImportStepError as exc:
+        db.session.rollback()
+        return _run_response(run, str(exc), "error", 409)
+    db.session.commit()
+    enqueue(IMPORTS, validate_import, run.id)
+    return _run_response(run, "Validation started.")
+
+
+@bp.route("/<int:import_run_id>/commit", methods=["POST"])
+@requires("imports.manage")
+def commit(import_run_id: int):
+    run = get_or_404(db.session, ImportRun, import_run_id)
+    try:
+        service.request_commit(db.session, run, actor=current_user)
+    except service.ImportStepError as exc:
+        db.session.rollback()
+        return _run_response(run, str(exc), "error", 409)
+    db.session.commit()
+    enqueue(IMPORTS, commit_import, run.id)
+    return _run_response(run, "Import started.")
+
+
+@bp.route("/<int:import_run_id>/rejected.csv")
+@requires("imports.manage")
+def rejected_rows(import_run_id: int):
+    run = get_or_404(db.session, ImportRun, import_run_id)
+    path = pipeline.rejected_path(Path(run.storage_path))
+    if not run.settings.get("validated") or not path.exists():
+        return redirect(url_for("imports.show", import_run_id=run.id))
+    stamp = local_today(g.org.time_zone).isoformat()
+    return send_file(path, mimetype="text/csv", as_attachment=True,
+                     download_name=f"{Path(run.filename).stem}-rejected-{stamp}.csv")
+
