@@ -13,6 +13,8 @@ from plixo.extensions import db
 from plixo.failpoints import failpoint
 from plixo.imports import service
 from plixo.imports.models import ImportRun
+from plixo.imports.reader import ImportFileError
+from plixo.insights.service import take_snapshot
 from plixo.model import utcnow
 from plixo.redis_conn import get_redis
 
@@ -72,19 +74,30 @@ def _mark_started(run: ImportRun, status: str) -> None:
 @tracked(ImportRun)
 def validate_import(run: ImportRun) -> None:
     """Validate every row of the run's file (writes counts and issues; no business data)."""
+    if run.status not in ("validation_queued", "validating"):
+        return  # a stale or repeated delivery: the run has moved on
     org = db.session.get(Organization, run.org_id)
     with Heartbeat(run.id):
         _mark_started(run, "validating")
         report = _report_progress(run.id, "validating", service.estimate_rows(run))
-        service.validate_run(db.session, run, org, on_progress=report)
+        try:
+            service.validate_run(db.session, run, org, on_progress=report)
+        except (ImportFileError, service.ImportStepError) as exc:
+            # The file itself is unusable: retrying cannot help, so fail now with the reason.
+            db.session.rollback()
+            run.status, run.last_error = "failed", exc.args[-1] if exc.args else str(exc)
+            return
         report(run.rows_done)
 
 
 @tracked(ImportRun)
 def commit_import(run: ImportRun) -> None:
     """Apply the validated rows in one transaction; a crash before the commit leaves nothing behind."""
+    if run.status == "committed":
+        return  # already applied (a retry raced an earlier delivery): nothing to do twice
     org = db.session.get(Organization, run.org_id)
     with Heartbeat(run.id):
         _mark_started(run, "committing")
         service.commit_run(db.session, run, org, actor=service.commit_actor(db.session, run))
+        take_snapshot(db.session, org)  # aging, coverage and totals recomputed with the new data
         failpoint("import_commit_before_transaction_end")

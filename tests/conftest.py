@@ -7,6 +7,7 @@ import os
 import secrets
 
 import pytest
+from flask import has_app_context
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
@@ -96,6 +97,21 @@ def app_ctx(app):
         _truncate_all()
 
 
+def run_jobs() -> None:
+    """Run every queued job with the real worker until the queues are empty, as a separate process would:
+    in its own app context, so its per-job sessions never touch the test's."""
+    from flask import current_app
+
+    from jobs.queues import ALL_QUEUES
+    from jobs.worker import build_worker
+
+    db.session.commit()  # the worker must see the test's data, and the test must not hold an old snapshot
+    with current_app.app_context():
+        build_worker(ALL_QUEUES).work(burst=True)
+    db.session.commit()
+    db.session.expire_all()
+
+
 class CSRFClient(FlaskClient):
     """A test client that behaves like separate browser requests against a running server.
 
@@ -110,6 +126,8 @@ class CSRFClient(FlaskClient):
             headers = dict(kwargs.pop("headers", None) or {})
             headers.setdefault("X-CSRFToken", self.csrf_token())
             kwargs["headers"] = headers
+        if not has_app_context():  # a redirect followed from inside a request's own context
+            return super().open(*args, **kwargs)
         db.session.commit()
         response = contextvars.Context().run(super().open, *args, **kwargs)
         db.session.commit()  # ends the test session's transaction so it reads what the request wrote

@@ -316,26 +316,39 @@ _MINUS_SIGNS = r"\-−–"
 _SPACES = " \u00a0\u202f\u2009"  # space, no-break space, narrow no-break space, thin space
 _CURRENCY_TOKEN = rf"[^0-9\s()+{_MINUS_SIGNS}.,'’]+"
 # Everything an amount may wear around its digits: currency before or after, a sign before or after,
-# accounting parentheses. Combinations that make no sense (two signs, two currencies) are refused later,
-# and the digits and separators are checked by _split_number. Groups match "" rather than being optional
-# and the number is one character class: both make this regex about three times faster.
-_MESSY_AMOUNT = re.compile(
-    rf"""
-    (\(?)\s*                                     # open
-    ([+{_MINUS_SIGNS}]?)\s*                      # sign before the currency
-    ({_CURRENCY_TOKEN}(?:\.(?=\s))?|)\s*         # currency before: "US$", "€", "USD", "Fr. "
-    ([+{_MINUS_SIGNS}]?)\s*                      # sign after the currency
-    (\(?)\s*                                     # open after the currency: "$ (12.00)"
-    ([.,]?[0-9][0-9.,'’{_SPACES}]*)(?<=[0-9.,])  # the number
-    \s*(\)?)                                     # close
-    \s*([{_MINUS_SIGNS}]?)                       # trailing sign
-    \s*({_CURRENCY_TOKEN}\.?|)                   # currency after
-    \s*([{_MINUS_SIGNS}]?)                       # sign after the currency
-    \s*(\)?)                                     # close
+# accounting parentheses. Combinations that make no sense (two signs, two currencies) are refused later.
+# Groups match "" rather than being optional, which makes the regex about three times faster.
+_AMOUNT_SHAPE = rf"""
+    (\(?)\s*                                 # open
+    ([+{_MINUS_SIGNS}]?)\s*                  # sign before the currency
+    ({_CURRENCY_TOKEN}(?:\.(?=\s))?|)\s*     # currency before: "US$", "€", "USD", "Fr. "
+    ([+{_MINUS_SIGNS}]?)\s*                  # sign after the currency
+    (\(?)\s*                                 # open after the currency: "$ (12.00)"
+    (NUMBER)                                 # the digits and separators
+    \s*(\)?)                                 # close
+    \s*([{_MINUS_SIGNS}]?)                   # trailing sign
+    \s*({_CURRENCY_TOKEN}\.?|)               # currency after
+    \s*([{_MINUS_SIGNS}]?)                   # sign after the currency
+    \s*(\)?)                                 # close
     \Z
-    """,
-    re.VERBOSE,
-)
+"""
+
+
+def _styled_number(decimal_mark: str) -> str:
+    """Digits grouped by threes with one separator throughout, then the file style's decimal mark and fraction."""
+    separators = [char for char in f".,'’{_SPACES}" if char != decimal_mark]
+    grouped = "|".join(rf"[1-9][0-9]{{0,2}}(?:{re.escape(sep)}[0-9]{{3}})+" for sep in separators)
+    return rf"(?=[.,]?[0-9])(?:{grouped}|[0-9]*)(?:{re.escape(decimal_mark)}[0-9]*)?"
+
+
+# Any digits and separators; _split_number works out which separator is which and refuses the rest.
+_ANY_AMOUNT = re.compile(_AMOUNT_SHAPE.replace("NUMBER", rf"[.,]?[0-9][0-9.,'’{_SPACES}]*(?<=[0-9.,])"), re.VERBOSE)
+# Well-formed numbers in the file's own style ("1,234.50" or "1.234,50"), the usual case, need no more checks.
+_STYLED_AMOUNT = {
+    decimal_comma: re.compile(_AMOUNT_SHAPE.replace("NUMBER", _styled_number(mark)), re.VERBOSE)
+    for decimal_comma, mark in ((False, "."), (True, ","))
+}
+_NO_GROUPING = str.maketrans("", "", f".,'’{_SPACES}")
 # Thousands grouping: 1,234,567 or 1 234 567 (one separator throughout), and Indian 12,34,567 (lakh, crore).
 _WESTERN_GROUPING = re.compile(rf"[1-9][0-9]{{0,2}}([,.'’{_SPACES}])[0-9]{{3}}(?:\1[0-9]{{3}})*\Z")
 _INDIAN_GROUPING = re.compile(rf"[1-9][0-9]?([,.'’{_SPACES}])(?:[0-9]{{2}}\1)+[0-9]{{3}}\Z")
@@ -376,7 +389,7 @@ def _decimal_mark(number: str) -> str | None:
     if number.count(separator) > 1:
         return ""  # 1.234.567: repeated, so grouping
     # One separator then exactly three digits after a 1-3 digit head (1,234) reads either way.
-    if len(number) - at == 4 and 1 <= at <= 3 and number[0] != "0" and number[:at].isdigit():
+    if len(number) - at == 4 and 1 <= at <= 3 and number[0] != "0" and (number[:at] + number[at + 1 :]).isdigit():
         return None
     return separator
 
@@ -489,9 +502,14 @@ def _parse_messy_amount(raw: str, currency: str, places: int, style: NumberStyle
     text = raw.strip()
     if text[:1] == "'" and len(text) > 1:
         text = text[1:]  # a leading apostrophe is Excel's "keep as text" marker, not part of the value
-    parts = _MESSY_AMOUNT.match(text) if text[:1] not in ("=", "@", "#", "") else None
-    if parts is None:
+    if text[:1] in ("=", "@", "#", ""):
         raise _unreadable_amount(raw, text)
+    parts = _STYLED_AMOUNT[style.decimal_comma].match(text)
+    styled = parts is not None
+    if not styled:
+        parts = _ANY_AMOUNT.match(text)
+        if parts is None:
+            raise _unreadable_amount(raw, text)
     open1, sign1, before, sign2, open2, number, close2, sign3, after, sign4, close1 = parts.groups()
     opened = len(open1) + len(open2)
     if opened != len(close1) + len(close2) or opened > 1:
@@ -503,7 +521,11 @@ def _parse_messy_amount(raw: str, currency: str, places: int, style: NumberStyle
         raise _invalid_amount(raw, "has a currency both before and after the number")
     if before or after:
         _check_currency_token(raw, before or after, currency)
-    whole, fraction = _split_number(raw, number, style)
+    if styled:
+        head, _, fraction = number.partition("," if style.decimal_comma else ".")
+        whole = head if head.isdigit() else head.translate(_NO_GROUPING)
+    else:
+        whole, fraction = _split_number(raw, number, style)
     negative = opened == 1 or (signs != "" and signs != "+")
     return _to_minor(raw, negative, whole, fraction, currency, places)
 
@@ -525,7 +547,7 @@ def parse_amount(raw: str, currency: str, style: NumberStyle) -> tuple[int, Fix 
 
 def _separator_vote(sample: str) -> str | None:
     """The decimal mark one sample proves, or None when it is ambiguous or not a number."""
-    parts = _MESSY_AMOUNT.match(sample.strip())
+    parts = _ANY_AMOUNT.match(sample.strip())
     if parts is None:
         return None
     number = parts[6]
@@ -732,7 +754,8 @@ def _invalid_date(raw: str, text: str, fmt: str) -> FieldIssue:
     spec = _DATE_FORMATS.get(fmt) or _format_with_time(fmt)
     if spec is not None and spec.pattern.match(text):
         # It has the right shape, so the day, month name, time or year (1900-2999) is out of range.
-        return FieldIssue("invalid_date", f"{_shown(raw)} is not a valid date", f"check the values, as {expected}")
+        suggestion = f"check the day, month and year (1900-2999): {expected}"
+        return FieldIssue("invalid_date", f"{_shown(raw)} is not a valid date", suggestion)
     return FieldIssue("invalid_date", f"{_shown(raw)} is not a date in the expected format", f"use {expected}")
 
 

@@ -6,12 +6,12 @@ from sqlalchemy import select
 from jobs.queues import ALL_QUEUES, IMPORTS, enqueue
 from jobs.snapshots import take_daily_snapshots
 from jobs.tracking import tracked
-from jobs.worker import build_worker
 from plixo.accounts.models import Organization
 from plixo.extensions import db
 from plixo.imports.models import ImportRun
 from plixo.insights.models import DailySnapshot
 from plixo.tenancy import current_org_id, tenant_scope
+from tests.conftest import run_jobs
 from tests.factories import make_invoice, make_org
 
 
@@ -34,7 +34,7 @@ def _run(org, filename="receivables.csv") -> ImportRun:
 
 
 def _work() -> None:
-    build_worker(ALL_QUEUES).work(burst=True)
+    run_jobs()
 
 
 def _reload(run_id: int) -> ImportRun:
