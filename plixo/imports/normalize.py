@@ -523,7 +523,7 @@ def _parse_messy_amount(raw: str, currency: str, places: int, style: NumberStyle
         _check_currency_token(raw, before or after, currency)
     if styled:
         head, _, fraction = number.partition("," if style.decimal_comma else ".")
-        whole = head if head.isdigit() else head.translate(_NO_GROUPING)
+        whole = (head if head.isdigit() else head.translate(_NO_GROUPING)) or "0"  # ".50"
     else:
         whole, fraction = _split_number(raw, number, style)
     negative = opened == 1 or (signs != "" and signs != "+")

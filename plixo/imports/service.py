@@ -125,11 +125,21 @@ def set_mapping(session: Session, run: ImportRun, *, actor, mapping: dict[str, i
         raise ImportStepError("Each column can be mapped to one field only.")
     before = dict(run.mapping)
     run.mapping = chosen
-    run.settings = {**run.settings, "date_formats": {k: v for k, v in date_formats.items() if k in chosen},
+    formats = {k: v for k, v in date_formats.items() if k in chosen}
+    run.settings = {**run.settings, "date_formats": {**_detected_date_formats(run, formats), **formats},
                     "decimal_comma": decimal_comma, "full_sync": full_sync}
     run.status = "mapping"
     audit.record(session, org_id=run.org_id, actor=actor, action="imports.mapping_set", subject=run,
                  before={"mapping": before}, after={"mapping": chosen, "full_sync": full_sync})
+
+
+def _detected_date_formats(run: ImportRun, known: dict[str, str]) -> dict[str, str]:
+    """Formats for newly mapped date columns that detection settles on its own (ambiguous ones stay open)."""
+    fields = fields_of(run.kind)
+    if all(fields[k].kind != "date" or k in known for k in run.mapping):
+        return {}
+    analysis = pipeline.analyse(Path(run.storage_path), file_format(run), run.kind, run.mapping)
+    return {key: guess.format for key, guess in analysis.date_guesses.items() if guess.format and key not in known}
 
 
 def settings_of(run: ImportRun, org: Organization) -> pipeline.Settings:
