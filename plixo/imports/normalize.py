@@ -348,7 +348,6 @@ _STYLED_AMOUNT = {
     decimal_comma: re.compile(_AMOUNT_SHAPE.replace("NUMBER", _styled_number(mark)), re.VERBOSE)
     for decimal_comma, mark in ((False, "."), (True, ","))
 }
-_NO_GROUPING = str.maketrans("", "", f".,'’{_SPACES}")
 # Thousands grouping: 1,234,567 or 1 234 567 (one separator throughout), and Indian 12,34,567 (lakh, crore).
 _WESTERN_GROUPING = re.compile(rf"[1-9][0-9]{{0,2}}([,.'’{_SPACES}])[0-9]{{3}}(?:\1[0-9]{{3}})*\Z")
 _INDIAN_GROUPING = re.compile(rf"[1-9][0-9]?([,.'’{_SPACES}])(?:[0-9]{{2}}\1)+[0-9]{{3}}\Z")
@@ -497,12 +496,22 @@ def _unreadable_amount(raw: str, text: str) -> FieldIssue:
     return _invalid_amount(raw, "is not an amount")
 
 
+def _check_signs(raw: str, opening: str, closing: str, signs: str) -> None:
+    """Refuse unbalanced parentheses and more than one sign: "-(12.00)" and "--12" could mean either."""
+    if len(opening) != len(closing) or len(opening) > 1:
+        raise _invalid_amount(raw, "has unbalanced parentheses")
+    if len(signs) + len(opening) > 1:
+        raise _invalid_amount(raw, "has more than one sign", "write negatives one way only, e.g. -12.00")
+
+
 def _parse_messy_amount(raw: str, currency: str, places: int, style: NumberStyle) -> int:
     """Minor units from an amount with symbols, separators, signs or parentheses around it."""
     text = raw.strip()
-    if text[:1] == "'" and len(text) > 1:
+    first = text[:1]
+    if first == "'" and len(text) > 1:
         text = text[1:]  # a leading apostrophe is Excel's "keep as text" marker, not part of the value
-    if text[:1] in ("=", "@", "#", ""):
+        first = text[:1]
+    if first in ("=", "@", "#", ""):
         raise _unreadable_amount(raw, text)
     parts = _STYLED_AMOUNT[style.decimal_comma].match(text)
     styled = parts is not None
@@ -511,22 +520,23 @@ def _parse_messy_amount(raw: str, currency: str, places: int, style: NumberStyle
         if parts is None:
             raise _unreadable_amount(raw, text)
     open1, sign1, before, sign2, open2, number, close2, sign3, after, sign4, close1 = parts.groups()
-    opened = len(open1) + len(open2)
-    if opened != len(close1) + len(close2) or opened > 1:
-        raise _invalid_amount(raw, "has unbalanced parentheses")
     signs = sign1 + sign2 + sign3 + sign4  # unused groups match ""
-    if len(signs) + opened > 1:  # "-(12.00)" and "--12" could mean either sign
-        raise _invalid_amount(raw, "has more than one sign", "write negatives one way only, e.g. -12.00")
+    parentheses = open1 + open2 + close1 + close2
+    if parentheses or len(signs) > 1:
+        _check_signs(raw, open1 + open2, close1 + close2, signs)
     if before and after:
         raise _invalid_amount(raw, "has a currency both before and after the number")
     if before or after:
         _check_currency_token(raw, before or after, currency)
     if styled:
         head, _, fraction = number.partition("," if style.decimal_comma else ".")
-        whole = (head if head.isdigit() else head.translate(_NO_GROUPING)) or "0"  # ".50"
+        if not head.isdigit():
+            # Grouped by threes with one separator, so the fourth character from the end is the separator.
+            head = head.replace(head[-4], "") if head else "0"
+        whole = head
     else:
         whole, fraction = _split_number(raw, number, style)
-    negative = opened == 1 or (signs != "" and signs != "+")
+    negative = parentheses != "" or (signs != "" and signs != "+")
     return _to_minor(raw, negative, whole, fraction, currency, places)
 
 

@@ -46,3 +46,21 @@ def page(browser, live_server):
             if "Content Security Policy" in msg.text else None)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def worker_process(app, database_url, redis_url, tmp_path_factory):
+    """A real job worker process on the test database and Redis, for pages that start jobs."""
+    import subprocess
+    import sys
+
+    from plixo.config import ROOT
+
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": app.secret_key,
+           "UPLOAD_DIR": app.config["UPLOAD_DIR"], "PLIXO_ENV": "testing",
+           "PLIXO_INSTANCE_DIR": str(tmp_path_factory.mktemp("worker"))}
+    process = subprocess.Popen([sys.executable, "-m", "jobs.worker"], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield process
+    process.terminate()
+    process.wait(timeout=20)
