@@ -4,16 +4,19 @@ Each parser returns the clean value plus a Fix describing any automatic change, 
 with a message and a suggestion. They run once per cell on files of up to millions of values, so the
 common case takes a precompiled-regex fast path and the forgiving parsing only runs on odd values.
 
-Measured per call (CPython 3.11, this machine, best of 5 x 100k calls):
-    normalize_currency("USD")                    ~0.06 µs   (valid code: one set lookup)
-    normalize_currency("us$")                    ~0.4 µs
-    parse_amount("1234.50")                      ~0.6 µs    (plain decimal fast path)
-    parse_amount("1234,50") decimal comma        ~0.9 µs
-    parse_amount("$1,234.50")                    ~2.9 µs    (forgiving path, returns a Fix)
-    parse_date("31/01/2026", "%d/%m/%Y")         ~1.1 µs    (strptime would be ~3.8 µs)
-    parse_date("31 Jan 2026", "%d %b %Y")        ~1.2 µs
-    normalize_email("jane.doe@example.com")      ~0.6 µs    (fast regex path)
-    normalize_email("José@example.com")          ~24 µs     (email_validator, used for anything unusual)
+Measured per call with timeit (CPython 3.11 on the 2-core dev machine, best of 30 x 20,000 calls):
+    normalize_currency("USD", ...)                 0.06 µs   already valid: one set lookup
+    normalize_currency("usd" / "US$", ...)         0.65-0.75 µs
+    parse_amount("1234.50" / "-12.00")             0.78 µs   plain decimal fast path, no Fix
+    parse_amount("1234,50") decimal-comma file     2.0 µs    builds a Fix (~0.4 µs of that)
+    parse_amount("$1,234.50" / "(1,234.50)")       3.1 µs    symbols, grouping, signs; builds a Fix
+    parse_amount("1.234,50 €") decimal-comma file  3.4 µs
+    parse_date("31/01/2026", "%d/%m/%Y")           1.0 µs    (strptime: 3.8 µs)
+    parse_date("2026-01-31T00:00:00", "%Y-%m-%d")  1.7 µs
+    normalize_email("jane.doe@example.com")        0.56 µs   fast regex path
+    normalize_email("Jane.Doe@Example.com")        2.0 µs    lower-cased, builds a Fix
+    normalize_email("José@example.com")            24 µs     email_validator, for anything unusual
+    detect_date_format(1,000 samples)              4.6 ms
 """
 
 from __future__ import annotations
