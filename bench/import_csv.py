@@ -28,14 +28,17 @@ HEADER = ["Invoice #", "Customer ID", "Customer Name", "Invoice Date", "Due Date
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
-def _amount_text(rng: random.Random, minor: int) -> str:
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def _amount_text(rng: random.Random, minor: int, currency: str) -> str:
     whole, cents = divmod(minor, 100)
     style = rng.random()
     if style < 0.5:
         return f"{whole}.{cents:02d}"
     if style < 0.85:
         return f"{whole:,}.{cents:02d}"
-    return f"${whole:,}.{cents:02d}"
+    return f"{SYMBOLS[currency.upper()]}{whole:,}.{cents:02d}"
 
 
 def _bad(rng: random.Random, row: list[str]) -> list[str]:
@@ -69,7 +72,7 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
             row = [
                 f"INV-{n:08d}", f"C-{customer:06d}", f"Customer {customer} Holdings",
                 f"2025-{month:02d}-{issue_day:02d}", f"{issue_day:02d}-{MONTHS[due_month - 1]}-2026", currency,
-                _amount_text(rng, amount), _amount_text(rng, balance),
+                _amount_text(rng, amount, currency), _amount_text(rng, balance, currency),
                 f" AP{customer}@c{customer}.example " if rng.random() < 0.3 else f"ap{customer}@c{customer}.example",
             ]
             writer.writerow(_bad(rng, row) if rng.random() < 0.02 else row)

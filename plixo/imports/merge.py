@@ -92,9 +92,12 @@ def commit_file(session: Session, org_id: int, kind: str, normalised: Path, skip
         key = staging.c.invoice_number if kind == "invoices" else staging.c.customer_external_id
         for chunk in _chunks(sorted(skip_keys), 1000):
             connection.execute(staging.delete().where(key.in_(chunk)))
+    _refresh_statistics(connection, staging)
     now = utcnow()
     result = MergeResult()
     _merge_customers(session, org_id, staging, now, result)
+    if result.customers_created:
+        _refresh_statistics(connection, customers)
     _merge_contacts(session, org_id, staging, now, result)
     if kind == "invoices":
         _merge_invoices(session, org_id, staging, now, result)
@@ -103,6 +106,13 @@ def commit_file(session: Session, org_id: int, kind: str, normalised: Path, skip
     if connection.dialect.name != "postgresql":
         staging.drop(connection)
     return result
+
+
+def _refresh_statistics(connection: Connection, table: Table) -> None:
+    # A freshly loaded staging table (or a table that just grew a lot) has no planner statistics, and
+    # PostgreSQL then picks nested loops that make the merge quadratic. ANALYZE samples, so it stays cheap.
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def _chunks(items: list, size: int):
@@ -157,6 +167,12 @@ def _insert_batches(connection: Connection, staging: Table, kind: str, normalise
             connection.execute(staging.insert(), batch)
 
 
+def _count_written(session: Session, statement) -> int:
+    """Run an INSERT … SELECT or UPDATE and count its rows (psycopg reports -1 for INSERT … SELECT)."""
+    table = statement.table
+    return len(session.execute(statement.returning(table.c.id)).all())
+
+
 def _upsert(session: Session):
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -172,20 +188,18 @@ def _merge_customers(session: Session, org_id: int, staging: Table, now: dt.date
         func.coalesce(names.c.risk_tier, "medium"), names.c.time_zone, _empty_json_list(session), literal(now),
         literal(now),
     ).where(~exists().where(customers.c.org_id == org_id, customers.c.external_id == names.c.external_id))
-    inserted = session.execute(customers.insert().from_select(
+    result.customers_created = _count_written(session, customers.insert().from_select(
         ["org_id", "external_id", "name", "risk_tier", "time_zone", "tags", "created_at", "updated_at"], new))
-    result.customers_created = inserted.rowcount
     changed = _differs([(customers.c.name, func.coalesce(names.c.name, customers.c.name)),
                         (customers.c.risk_tier, func.coalesce(names.c.risk_tier, customers.c.risk_tier)),
                         (customers.c.time_zone, func.coalesce(names.c.time_zone, customers.c.time_zone))])
-    updated = session.execute(
+    result.customers_updated = _count_written(session, (
         update(customers)
         .where(customers.c.org_id == org_id, customers.c.external_id == names.c.external_id, changed)
         .values(name=func.coalesce(names.c.name, customers.c.name),
                 risk_tier=func.coalesce(names.c.risk_tier, customers.c.risk_tier),
                 time_zone=func.coalesce(names.c.time_zone, customers.c.time_zone), updated_at=now)
-    )
-    result.customers_updated = updated.rowcount
+    ))
     if staging is CUSTOMER_STAGING:
         result.inserted, result.updated = result.customers_created, result.customers_updated
         total = session.scalar(select(func.count(func.distinct(staging.c.customer_external_id))))
@@ -222,16 +236,18 @@ def _merge_contacts(session: Session, org_id: int, staging: Table, now: dt.datet
                  literal(now), literal(now)).where(~exists().where(
                      contacts.c.org_id == org_id, contacts.c.customer_id == incoming.c.customer_id,
                      contacts.c.email == incoming.c.email))
-    inserted = session.execute(contacts.insert().from_select(
+    result.contacts_created = _count_written(session, contacts.insert().from_select(
         ["org_id", "customer_id", "name", "email", "is_primary", "created_at", "updated_at"], new))
-    result.contacts_created = inserted.rowcount
-    if inserted.rowcount:
-        _ensure_primary_contacts(session, org_id)
+    if result.contacts_created:
+        _ensure_primary_contacts(session, org_id, staging)
 
 
-def _ensure_primary_contacts(session: Session, org_id: int) -> None:
+def _ensure_primary_contacts(session: Session, org_id: int, staging: Table) -> None:
     has_primary = func.max(case((contacts.c.is_primary.is_(True), 1), else_=0))
-    first_contacts = (select(func.min(contacts.c.id)).where(contacts.c.org_id == org_id)
+    in_file = select(customers.c.id).where(customers.c.org_id == org_id,
+                                           customers.c.external_id.in_(select(staging.c.customer_external_id)))
+    first_contacts = (select(func.min(contacts.c.id))
+                      .where(contacts.c.org_id == org_id, contacts.c.customer_id.in_(in_file))
                       .group_by(contacts.c.customer_id).having(has_primary == 0))
     session.execute(update(contacts).where(contacts.c.org_id == org_id, contacts.c.id.in_(first_contacts))
                     .values(is_primary=True))
@@ -285,9 +301,9 @@ def _count_invoice_changes(session: Session, org_id: int, staging: Table, result
 def _close_absent_invoices(session: Session, org_id: int, staging: Table, now: dt.datetime) -> int:
     """Full sync: open invoices the file no longer lists were settled in the ERP; close them."""
     absent = ~exists().where(staging.c.invoice_number == invoices.c.number)
-    closed = session.execute(update(invoices).where(invoices.c.org_id == org_id, invoices.c.status == "open", absent)
-                             .values(status="closed", balance_minor=0, closed_at=now, updated_at=now))
-    return closed.rowcount
+    return _count_written(session, update(invoices).where(invoices.c.org_id == org_id, invoices.c.status == "open",
+                                                          absent)
+                          .values(status="closed", balance_minor=0, closed_at=now, updated_at=now))
 
 
 def open_balances(session: Session, org_id: int) -> dict[str, int]:
