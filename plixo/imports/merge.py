@@ -100,6 +100,7 @@ def commit_file(session: Session, org_id: int, kind: str, normalised: Path, skip
         _refresh_statistics(connection, customers)
     _merge_contacts(session, org_id, staging, now, result)
     if kind == "invoices":
+        _refresh_statistics(connection, invoices)
         _merge_invoices(session, org_id, staging, now, result)
         if full_sync:
             result.closed_by_sync = _close_absent_invoices(session, org_id, staging, now)
@@ -239,6 +240,7 @@ def _merge_contacts(session: Session, org_id: int, staging: Table, now: dt.datet
     result.contacts_created = _count_written(session, contacts.insert().from_select(
         ["org_id", "customer_id", "name", "email", "is_primary", "created_at", "updated_at"], new))
     if result.contacts_created:
+        _refresh_statistics(session.connection(), contacts)
         _ensure_primary_contacts(session, org_id, staging)
 
 

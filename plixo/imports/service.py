@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 import uuid
 from dataclasses import asdict
@@ -160,6 +161,9 @@ def validate_run(session: Session, run: ImportRun, org: Organization, on_progres
         raise ImportStepError(f"This import is {run.status}; it cannot be validated now.")
     started = time.monotonic()
     run.status, run.started_at = "validating", utcnow()
+    earlier = _same_validation(session, run, org)
+    if earlier is not None:
+        return _reuse_validation(session, run, earlier, started)
     report = pipeline.validate(Path(run.storage_path), file_format(run), run.kind, run.settings["headers"],
                                run.mapping, settings_of(run, org), on_progress=on_progress)
     session.execute(delete(ImportIssue).where(ImportIssue.run_id == run.id))
@@ -172,9 +176,59 @@ def validate_run(session: Session, run: ImportRun, org: Organization, on_progres
         "validation_seconds": round(time.monotonic() - started, 2), "errors": report.error_count,
         "fix_counts": report.fix_counts, "duplicates": sorted(report.duplicate_numbers)[:100],
         "duplicate_count": len(report.duplicate_numbers), "totals": report.totals, "would_close": would_close,
+        "currency": org.base_currency,
     }
     run.settings = {**run.settings, "skip_keys": sorted(report.duplicate_numbers), "validated": True}
     run.status, run.finished_at = "validated", utcnow()
+    return report
+
+
+_VALIDATION_INPUTS = ("headers", "date_formats", "decimal_comma", "format")
+
+
+def _same_validation(session: Session, run: ImportRun, org: Organization) -> ImportRun | None:
+    """An earlier run that validated the same bytes with the same mapping and settings (the result is identical).
+
+    Not with full sync: what it would close depends on the workspace's current invoices.
+    """
+    if run.settings.get("full_sync"):
+        return None
+    candidates = session.scalars(
+        select(ImportRun).where(ImportRun.id != run.id, ImportRun.sha256 == run.sha256, ImportRun.kind == run.kind,
+                                ImportRun.status.in_(("validated", "committed")))
+        .order_by(ImportRun.id.desc()).limit(5))
+    for earlier in candidates:
+        same_inputs = all(earlier.settings.get(k) == run.settings.get(k) for k in _VALIDATION_INPUTS)
+        outputs_kept = pipeline.normalised_path(Path(earlier.storage_path)).exists()
+        if (earlier.mapping == run.mapping and same_inputs and outputs_kept
+                and earlier.summary.get("currency") == org.base_currency):
+            return earlier
+    return None
+
+
+def _reuse_validation(session: Session, run: ImportRun, earlier: ImportRun,
+                      started: float) -> pipeline.ValidationReport:
+    """Take over an identical earlier validation: its normalised file, counts and issues."""
+    for derive in (pipeline.normalised_path, pipeline.rejected_path):
+        shutil.copyfile(derive(Path(earlier.storage_path)), derive(Path(run.storage_path)))
+    session.execute(delete(ImportIssue).where(ImportIssue.run_id == run.id))
+    issues = session.scalars(select(ImportIssue).where(ImportIssue.run_id == earlier.id)).all()
+    session.add_all([ImportIssue(org_id=run.org_id, run_id=run.id, severity=i.severity, line=i.line, column=i.column,
+                                 value=i.value, code=i.code, message=i.message, suggestion=i.suggestion)
+                     for i in issues])
+    run.rows_total, run.rows_done = earlier.rows_total, earlier.rows_done
+    run.rows_valid, run.rows_fixed, run.rows_rejected = earlier.rows_valid, earlier.rows_fixed, earlier.rows_rejected
+    carried = ("errors", "fix_counts", "duplicates", "duplicate_count", "totals", "currency")
+    run.summary = {**{k: earlier.summary[k] for k in carried if k in earlier.summary},
+                   "validation_seconds": round(time.monotonic() - started, 2), "reused_validation_of": earlier.id,
+                   "would_close": 0}
+    run.settings = {**run.settings, "skip_keys": earlier.settings.get("skip_keys", []), "validated": True}
+    run.status, run.finished_at = "validated", utcnow()
+    report = pipeline.ValidationReport(rows=run.rows_total, valid=run.rows_valid, fixed=run.rows_fixed,
+                                       rejected=run.rows_rejected, error_count=run.summary.get("errors", 0),
+                                       fix_counts=run.summary.get("fix_counts", {}))
+    report.errors = [pipeline.RowIssue(i.line, i.column, i.value, i.code, i.message, i.suggestion)
+                     for i in issues if i.severity == "error"]
     return report
 
 

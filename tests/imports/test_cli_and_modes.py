@@ -151,3 +151,15 @@ def test_a_mapping_is_reused_for_the_next_file_with_the_same_headers(app, worksp
     with tenant_scope(workspace.id):
         runs = db.session.scalars(select(ImportRun).order_by(ImportRun.id)).all()
     assert runs[1].settings["mapping_reused"] and runs[1].status == "committed"
+
+
+def test_reimporting_the_same_bytes_reuses_the_earlier_validation(app, workspace):
+    first = _last_json(_cli(app, str(CORPUS / "broken_bad_values.csv"), "--org", "globex", "--kind", "invoices",
+                            "--json").output)
+    second = _last_json(_cli(app, str(CORPUS / "broken_bad_values.csv"), "--org", "globex", "--kind", "invoices",
+                             "--json").output)
+    with tenant_scope(workspace.id):
+        runs = db.session.scalars(select(ImportRun).order_by(ImportRun.id)).all()
+    assert runs[1].summary["reused_validation_of"] == runs[0].id
+    assert (second["valid"], second["rejected"], second["unchanged"], second["errors"]) == (
+        first["valid"], first["rejected"], first["valid"], first["errors"])
