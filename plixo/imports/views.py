@@ -188,32 +188,32 @@ def change_format(import_run_id: int):
     return _run_response(run, "File re-read with the chosen format.")
 
 
-@bp.route("/<int:import_run_id>/validate", methods=["POST"])
-@requires("imports.manage")
-def validate(import_run_id: int):
-    run = get_or_404(db.session, ImportRun, import_run_id)
+def _start_step(run: ImportRun, request_step, job, started: str):
+    """Record the step's request (or explain why not), commit, then queue its job with the run's id."""
     try:
-        service.request_validation(db.session, run, g.org, actor=current_user)
+        request_step()
     except service.ImportStepError as exc:
         db.session.rollback()
         return _run_response(run, str(exc), "error", 409)
     db.session.commit()
-    enqueue(IMPORTS, validate_import, run.id)
-    return _run_response(run, "Validation started.")
+    enqueue(IMPORTS, job, run.id)
+    return _run_response(run, started)
+
+
+@bp.route("/<int:import_run_id>/validate", methods=["POST"])
+@requires("imports.manage")
+def validate(import_run_id: int):
+    run = get_or_404(db.session, ImportRun, import_run_id)
+    return _start_step(run, lambda: service.request_validation(db.session, run, g.org, actor=current_user),
+                       validate_import, "Validation started.")
 
 
 @bp.route("/<int:import_run_id>/commit", methods=["POST"])
 @requires("imports.manage")
 def commit(import_run_id: int):
     run = get_or_404(db.session, ImportRun, import_run_id)
-    try:
-        service.request_commit(db.session, run, actor=current_user)
-    except service.ImportStepError as exc:
-        db.session.rollback()
-        return _run_response(run, str(exc), "error", 409)
-    db.session.commit()
-    enqueue(IMPORTS, commit_import, run.id)
-    return _run_response(run, "Import started.")
+    return _start_step(run, lambda: service.request_commit(db.session, run, actor=current_user),
+                       commit_import, "Import started.")
 
 
 @bp.route("/<int:import_run_id>/rejected.csv")
