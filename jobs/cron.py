@@ -2,8 +2,17 @@
 
 from rq import cron
 
-from jobs.queues import DEFAULT
+from jobs.autopilot import autopilot_tick
+from jobs.collections import refresh_all_queues
+from jobs.outbox import send_due_messages
+from jobs.queues import DEFAULT, SENDS
 from jobs.snapshots import take_daily_snapshots
 
 # Hourly, so every workspace gets its snapshot soon after its own local midnight.
 cron.register(take_daily_snapshots, DEFAULT, interval=3600)
+# Hourly too: promises break and invoices age at each workspace's local midnight.
+cron.register(refresh_all_queues, DEFAULT, interval=3600)
+# Every minute: scheduled e-mails go out close to their time.
+cron.register(send_due_messages, SENDS, interval=60)
+# Every five minutes: running cadences turn due steps into drafts (Shadow) and scheduled sends (Autopilot).
+cron.register(autopilot_tick, DEFAULT, interval=300)

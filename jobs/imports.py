@@ -6,7 +6,10 @@ import threading
 import time
 
 from flask import current_app
+from rq import get_current_job
 
+from jobs.collections import refresh_workspace_queue
+from jobs.queues import DEFAULT, enqueue
 from jobs.tracking import tracked
 from plixo.accounts.models import Organization
 from plixo.extensions import db
@@ -101,3 +104,6 @@ def commit_import(run: ImportRun) -> None:
         service.commit_run(db.session, run, org, actor=service.commit_actor(db.session, run))
         take_snapshot(db.session, org)  # aging, coverage and totals recomputed with the new data
         failpoint("import_commit_before_transaction_end")
+    # Queue scores for the new balances, once this job's transaction has landed (RQ enqueues a
+    # dependent job only after its parent succeeded).
+    enqueue(DEFAULT, refresh_workspace_queue, org.id, depends_on=get_current_job())

@@ -64,20 +64,24 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.imports.views import bp as imports_bp
     from plixo.insights.views import bp as insights_bp
     from plixo.ops.views import bp as ops_bp
+    from plixo.outreach.views import bp as outreach_bp
+    from plixo.queue.views import bp as queue_bp
 
-    for bp in (accounts_bp, imports_bp, insights_bp, ops_bp):
+    for bp in (accounts_bp, imports_bp, insights_bp, ops_bp, outreach_bp, queue_bp):
         app.register_blueprint(bp)
 
 
 def _register_hooks(app: Flask) -> None:
     from plixo.accounts.session import close_workspace_scope, open_workspace_scope
-    from plixo.htmx import add_vary
+    from plixo.htmx import add_server_timing, add_vary, start_timer
     from plixo.security import add_security_headers
 
+    app.before_request(start_timer)
     app.before_request(open_workspace_scope)
     app.teardown_request(close_workspace_scope)
     app.after_request(add_security_headers)
     app.after_request(add_vary)
+    app.after_request(add_server_timing)
 
 
 def _register_templates(app: Flask) -> None:

@@ -84,6 +84,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout ends both
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 200) * 1024 * 1024,
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
+        # Outbox transport until each workspace connects its own mailbox. No SMTP_HOST: nothing is sent.
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int("SMTP_PORT", 587),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "ar@plixo.localhost"),
+        "DEV_OUTBOX_DIR": os.environ.get("DEV_OUTBOX_DIR", ""),  # `make run`'s mail sink, listed at Dev outbox
     }
     config.update(overrides)
     return config

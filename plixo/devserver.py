@@ -75,6 +75,12 @@ def main() -> int:
 
         embedded = start_embedded_redis(str(INSTANCE_DIR))
         env["REDIS_URL"] = os.environ["REDIS_URL"] = f"unix://{embedded.socket_file}"
+    sink = None
+    if not env.get("SMTP_HOST"):
+        from plixo.devmail import start_dev_sink
+
+        sink = start_dev_sink(INSTANCE_DIR / "dev-outbox")
+        env.update(SMTP_HOST=sink.hostname, SMTP_PORT=str(sink.port), DEV_OUTBOX_DIR=str(INSTANCE_DIR / "dev-outbox"))
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "5000")
     python = sys.executable
     logins = _prepare_database()
@@ -96,6 +102,8 @@ def main() -> int:
         return 0
     finally:
         _stop(processes)
+        if sink is not None:
+            sink.stop()
         if embedded is not None:
             embedded.shutdown()
 

@@ -1,10 +1,11 @@
-"""The few HTMX helpers flask-htmx lacks (request detection itself is flask-htmx's `htmx`)."""
+"""The few HTMX helpers flask-htmx lacks (request detection itself is flask-htmx's `htmx`), and request timing."""
 
 from __future__ import annotations
 
 import json
+import time
 
-from flask import Response, render_template
+from flask import Response, g, render_template
 from jinja2_fragments.flask import render_block
 
 from plixo.extensions import htmx
@@ -40,4 +41,16 @@ def add_vary(response: Response) -> Response:
     # The same URL answers a page or one of its fragments, so caches must key on both headers.
     response.vary.add("HX-Request")
     response.vary.add("HX-Target")
+    return response
+
+
+def start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def add_server_timing(response: Response) -> Response:
+    # The server's own time for the request, readable in the browser's network panel and by bench/queue.py.
+    started = g.get("request_started")
+    if started is not None:
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response

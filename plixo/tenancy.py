@@ -90,8 +90,11 @@ def _touches_tenant_table(state: ORMExecuteState) -> bool:
     """Whether the statement selects, joins or filters on a tenant table (not only its selected entities)."""
     if any(issubclass(m.class_, TenantMixin) for m in state.all_mappers):
         return True
-    tables = find_tables(state.statement, include_joins=True, include_aliases=True, include_crud=True)
-    return not _tenant_tables().isdisjoint(tables)
+    return not _tenant_tables().isdisjoint(_tables_of(state))
+
+
+def _tables_of(state: ORMExecuteState) -> list:
+    return find_tables(state.statement, include_joins=True, include_aliases=True, include_crud=True)
 
 
 def _check_bulk_insert(state: ORMExecuteState, org_id: int) -> None:
@@ -133,11 +136,18 @@ def _sets_org_id(statement) -> bool:
     return any(getattr(key, "key", key) == "org_id" for key in values)
 
 
+def _needs_database_scope(state: ORMExecuteState) -> bool:
+    """False only for statements known to read no tenant table (users, organizations): they need no
+    set_config round trip. Raw SQL, where the tables cannot be known, always gets one."""
+    return _touches_tenant_table(state) or not _tables_of(state)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     if state.is_column_load:
         return
-    _sync_database_scope(state.session)
+    if _needs_database_scope(state):
+        _sync_database_scope(state.session)
     scope = _scope.get()
     if scope is ALL_WORKSPACES:
         return
@@ -182,9 +192,9 @@ def _check_writable(obj: TenantMixin, scope: object) -> None:
         raise TenantScopeError(f"{type(obj).__name__} of another workspace written")
 
 
-def get_or_404(session: Session, model: type[T], object_id: int) -> T:
-    """Load one row of the current workspace by id, or answer 404 (never another workspace's)."""
-    obj = session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()
+def get_or_404(session: Session, model: type[T], object_id: int, *options) -> T:
+    """Load one row of the current workspace by id (with loader `options`), or 404 (never another workspace's)."""
+    obj = session.execute(select(model).where(model.id == object_id).options(*options)).unique().scalar_one_or_none()
     if obj is None or obj.org_id != current_org_id():
         abort(404)
     return obj

@@ -115,6 +115,111 @@
       }
     });
   });
+
+  // --- Collections queue: J/K selection, S/E/P/D/H, rows leaving after a send or a stop. ---
+  const INSPECT_DELAY_MS = 120; // key repeats inside this window load only the last invoice
+  let inspectTimer = null;
+
+  function queueRows() { return Array.from(document.querySelectorAll("#queue-rows .queue-row")); }
+
+  function selectedRow() { return document.querySelector("#queue-rows .queue-row.selected"); }
+
+  function markSelected(row) {
+    queueRows().forEach(function (r) { r.classList.toggle("selected", r === row); r.removeAttribute("aria-selected"); });
+    if (row) { row.setAttribute("aria-selected", "true"); row.scrollIntoView({ block: "nearest" }); }
+  }
+
+  function loadInspector(row) {
+    clearTimeout(inspectTimer);
+    inspectTimer = setTimeout(function () {
+      const url = row.getAttribute("data-invoice-url");
+      window.htmx.ajax("GET", url, { source: "#inspector", target: "#inspector", swap: "outerHTML" });
+      history.replaceState(history.state, "", url);
+    }, INSPECT_DELAY_MS);
+  }
+
+  function moveSelection(step) {
+    const rows = queueRows();
+    if (!rows.length) { showToast("The queue is empty.", "info"); return; }
+    const index = rows.indexOf(selectedRow());
+    const next = rows[Math.min(Math.max(index + step, 0), rows.length - 1)] || rows[0];
+    if (index === -1 && step < 0) return;
+    markSelected(next);
+    loadInspector(next);
+  }
+
+  function openAction(id) {
+    const details = document.getElementById(id);
+    if (!details) { showToast("Open an invoice first (press J).", "info"); return; }
+    details.open = true;
+    const field = details.querySelector("input:not([type=hidden]), select, textarea");
+    if (field) field.focus();
+  }
+
+  function onQueueKey(event) {
+    if (!document.querySelector("[data-queue]")) return;
+    const key = event.detail.key.toLowerCase();
+    const original = event.detail.original;
+    const actions = {
+      j: function () { moveSelection(1); },
+      k: function () { moveSelection(-1); },
+      s: function () {
+        const send = document.querySelector("#inspector [data-send]");
+        if (send) send.click(); else showToast("Select an invoice first (press J).", "info");
+      },
+      e: function () {
+        const body = document.getElementById("compose-body");
+        if (body) body.focus(); else showToast("Open an invoice first (press J).", "info");
+      },
+      p: function () { openAction("action-promise"); },
+      d: function () { openAction("action-dispute"); },
+      h: function () { openAction("action-hold"); },
+    };
+    if (actions[key] && !original.shiftKey) { original.preventDefault(); actions[key](); }
+  }
+
+  function removeRowAndAdvance(invoiceId) {
+    const row = document.getElementById("row-" + invoiceId);
+    if (!row) return;
+    const rows = queueRows();
+    const next = rows[rows.indexOf(row) + 1] || rows[rows.indexOf(row) - 1];
+    row.remove();
+    if (next) { markSelected(next); loadInspector(next); }
+  }
+
+  function onQueueClick(event) {
+    const row = event.target.closest("#queue-rows .queue-row");
+    if (row && !event.target.closest("a")) { markSelected(row); loadInspector(row); return; }
+    const link = event.target.closest("[data-select-row]");
+    if (link) markSelected(document.getElementById(link.getAttribute("data-select-row")));
+    else if (row) markSelected(row);
+  }
+
+  // Scheduled sends count down to the second; the server's time stays the truth when the page reloads.
+  function formatCountdown(ms) {
+    if (ms <= 0) return "sending now";
+    const total = Math.floor(ms / 1000);
+    const days = Math.floor(total / 86400), hours = Math.floor(total % 86400 / 3600);
+    const minutes = Math.floor(total % 3600 / 60), seconds = total % 60;
+    const pad = function (n) { return String(n).padStart(2, "0"); };
+    return "in " + (days ? days + "d " : "") + hours + "h " + pad(minutes) + "m " + pad(seconds) + "s";
+  }
+
+  function tickCountdowns() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      el.textContent = formatCountdown(new Date(el.getAttribute("datetime")) - Date.now());
+    });
+  }
+  setInterval(tickCountdowns, 1000);
+
+  document.addEventListener("shell:key", onQueueKey);
+  document.addEventListener("click", onQueueClick);
+  document.addEventListener("DOMContentLoaded", function () {
+    ["queue:sent", "queue:removed"].forEach(function (name) {
+      document.body.addEventListener(name, function (event) { removeRowAndAdvance(event.detail.invoice_id); });
+    });
+  });
+
   document.addEventListener("keydown", onKeydown);
   document.addEventListener("click", onClick);
   document.addEventListener("change", onChange);

@@ -302,12 +302,11 @@ def reactivate_member(session: Session, *, membership: Membership, actor: User) 
                  subject=membership, before={"active": False}, after={"active": True})
 
 
-def workspaces_of(session: Session, user: User) -> list[tuple[int, str, str]]:
-    """(workspace id, name, role) of each workspace the user is an active member of, by name."""
+def active_memberships(session: Session, user: User) -> list[tuple[Membership, Organization]]:
+    """The user's active memberships with their workspaces, by workspace name (one query)."""
     with unscoped():
         return [tuple(row) for row in session.execute(
-            select(Organization.id, Organization.name, Membership.role)
-            .join(Membership, Membership.org_id == Organization.id)
+            select(Membership, Organization).join(Organization, Membership.org_id == Organization.id)
             .where(Membership.user_id == user.id, Membership.is_active.is_(True))
             .order_by(Organization.name)
         )]

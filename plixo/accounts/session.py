@@ -10,8 +10,8 @@ from flask_htmx import make_response as htmx_response
 from flask_login import current_user, login_user, logout_user
 
 from plixo import tenancy
-from plixo.accounts.models import Membership, Organization, User
-from plixo.accounts.service import active_membership_in
+from plixo.accounts.models import Membership, User
+from plixo.accounts.service import active_memberships
 from plixo.extensions import db, htmx, login_manager
 from plixo.redis_conn import get_redis
 
@@ -95,13 +95,15 @@ def open_workspace_scope() -> None:
         flash("Your session has ended. Please sign in again.", "info")
         return
     org_id = session.get("org_id")
-    membership = active_membership_in(db.session, current_user, org_id or 0)
-    if membership is None:
+    # One query gives both this workspace's membership and the switcher's list.
+    memberships = active_memberships(db.session, current_user)
+    current = next(((m, org) for m, org in memberships if org.id == org_id), None)
+    if current is None:
         end_session()
         flash("Your access to this workspace has ended.", "warning")
         return
-    g.membership = membership
-    g.org = db.session.get(Organization, org_id)
+    g.membership, g.org = current
+    g.workspaces = [(org.id, org.name, m.role) for m, org in memberships]
     tenancy.leave(g.tenant_token)
     g.tenant_token = tenancy.enter(org_id)
     session["last_seen"] = int(time.time())

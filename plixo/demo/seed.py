@@ -29,6 +29,7 @@ from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentAppl
 from plixo.money import exponent
 from plixo.outreach.models import Policy
 from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, PlanInstallment, Promise
+from plixo.queue.service import refresh_priorities
 from plixo.security import ROLES
 from plixo.tenancy import tenant_scope
 
@@ -225,6 +226,7 @@ def seed_demo(
         _write_holds(session, org.id, rng, accounts, ledger, team, today)
         session.flush()
         _write_approvals(session, org.id, ledger, disputes, team, today)
+        refresh_priorities(session, org.id, org.base_currency, today)
         payment_count = len(payments_by_receipt)  # keyed by (customer, day): one entry per payment
         audit.record(
             session, org_id=org.id, actor="system", action="demo.seeded", subject=org,

@@ -19,6 +19,9 @@ from plixo.imports import service
 from plixo.imports.fields import FIELDS
 from plixo.imports.models import ImportRun
 from plixo.imports.reader import ImportFileError
+from plixo.model import utcnow
+from plixo.queue.actions import refresh_queue
+from plixo.queue.queries import queue_changed
 from plixo.tenancy import tenant_scope, unscoped
 
 ACTOR = "import-csv command"
@@ -50,6 +53,9 @@ def import_csv_command(path, org_slug, kind, mapping_json, dry_run, full_sync, a
             if not dry_run and report.valid:
                 service.commit_run(db.session, run, org, actor=ACTOR)
                 db.session.commit()
+                refresh_queue(db.session, org, utcnow())
+                db.session.commit()
+                queue_changed(org.id)
         except (service.ImportStepError, ImportFileError) as exc:
             db.session.rollback()
             raise UnusableInput(str(exc.args[-1] if exc.args else exc)) from exc

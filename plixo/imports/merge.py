@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     not_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -102,6 +103,8 @@ def commit_file(session: Session, org_id: int, kind: str, normalised: Path, skip
     if kind == "invoices":
         _refresh_statistics(connection, invoices)
         _merge_invoices(session, org_id, staging, now, result)
+        if result.inserted:
+            _refresh_statistics(connection, invoices)  # the queue refresh that follows plans with these
         if full_sync:
             result.closed_by_sync = _close_absent_invoices(session, org_id, staging, now)
     if connection.dialect.name != "postgresql":
@@ -172,10 +175,6 @@ def _count_written(session: Session, statement) -> int:
     """Run an INSERT … SELECT or UPDATE and count its rows (psycopg reports -1 for INSERT … SELECT)."""
     table = statement.table
     return len(session.execute(statement.returning(table.c.id)).all())
-
-
-def _upsert(session: Session):
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _merge_customers(session: Session, org_id: int, staging: Table, now: dt.datetime, result: MergeResult) -> None:
@@ -256,48 +255,40 @@ def _ensure_primary_contacts(session: Session, org_id: int, staging: Table) -> N
 
 
 def _merge_invoices(session: Session, org_id: int, staging: Table, now: dt.datetime, result: MergeResult) -> None:
-    """Insert new invoices and update changed ones, keyed on (workspace, invoice number)."""
-    source = (select(
-        literal(org_id).label("org_id"), customers.c.id.label("customer_id"),
-        staging.c.invoice_number.label("number"), staging.c.issue_date, staging.c.due_date, staging.c.currency,
-        staging.c.amount_minor, staging.c.balance_minor,
-        case((staging.c.balance_minor == 0, "paid"), else_="open").label("status"),
-        literal("csv").label("source"),
-        case((staging.c.balance_minor == 0, literal(now)), else_=None).label("closed_at"),
-        literal(now).label("created_at"), literal(now).label("updated_at"),
-    ).join(customers, and_(customers.c.org_id == org_id, customers.c.external_id == staging.c.customer_external_id)))
-    _count_invoice_changes(session, org_id, staging, result)
-    statement = _upsert(session)(invoices).from_select(
-        ["org_id", "customer_id", "number", "issue_date", "due_date", "currency", "amount_minor", "balance_minor",
-         "status", "source", "closed_at", "created_at", "updated_at"], source)
-    excluded = statement.excluded
+    """Update changed invoices, then insert new ones, keyed on (workspace, invoice number).
+
+    Two statements rather than one upsert: ON CONFLICT DO UPDATE locks (and so rewrites) every existing
+    row it meets, even unchanged ones, while an UPDATE that filters on "differs" leaves them untouched.
+    """
+    incoming = (select(
+        customers.c.id.label("customer_id"), staging.c.invoice_number.label("number"), staging.c.issue_date,
+        staging.c.due_date, staging.c.currency, staging.c.amount_minor, staging.c.balance_minor,
+    ).join(customers, and_(customers.c.org_id == org_id, customers.c.external_id == staging.c.customer_external_id))
+        .subquery("incoming"))
+    settled = incoming.c.balance_minor == 0
     compared = ("customer_id", "issue_date", "due_date", "currency", "amount_minor", "balance_minor")
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["org_id", "number"],
-        set_={
-            **{name: excluded[name] for name in compared},
-            "status": case((invoices.c.status.in_(_FROZEN_STATUSES), invoices.c.status), else_=excluded.status),
-            "closed_at": case((excluded.balance_minor == 0, func.coalesce(invoices.c.closed_at, excluded.closed_at)),
-                              else_=None),
-            "updated_at": excluded.updated_at,
-        },
-        where=_differs([(invoices.c[name], excluded[name]) for name in compared]),
+    result.updated = _count_written(session, update(invoices).where(
+        invoices.c.org_id == org_id, invoices.c.number == incoming.c.number,
+        _differs([(invoices.c[name], incoming.c[name]) for name in compared]),
+    ).values(
+        **{name: incoming.c[name] for name in compared},
+        status=case((invoices.c.status.in_(_FROZEN_STATUSES), invoices.c.status), (settled, "paid"), else_="open"),
+        closed_at=case((settled, func.coalesce(invoices.c.closed_at, now)), else_=None),
+        updated_at=now,
     ))
-
-
-def _count_invoice_changes(session: Session, org_id: int, staging: Table, result: MergeResult) -> None:
-    matched = and_(invoices.c.org_id == org_id, invoices.c.number == staging.c.invoice_number)
-    joined = staging.join(invoices, matched).join(
-        customers, and_(customers.c.org_id == org_id, customers.c.external_id == staging.c.customer_external_id))
-    changed = _differs([(invoices.c.customer_id, customers.c.id), (invoices.c.issue_date, staging.c.issue_date),
-                        (invoices.c.due_date, staging.c.due_date), (invoices.c.currency, staging.c.currency),
-                        (invoices.c.amount_minor, staging.c.amount_minor),
-                        (invoices.c.balance_minor, staging.c.balance_minor)])
+    # Existing numbers are skipped by the unique index itself: an anti-join would be planned from the
+    # statistics of the table before the insert, and on a first import those say "empty".
+    new = select(
+        literal(org_id), *(incoming.c[name] for name in compared), incoming.c.number,
+        case((settled, "paid"), else_="open"), literal("csv"), case((settled, literal(now)), else_=None),
+        literal(now), literal(now),
+    ).where(true())  # SQLite reads "INSERT … SELECT … ON CONFLICT" unambiguously only after a WHERE
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(invoices)
+    result.inserted = _count_written(session, insert.from_select(
+        ["org_id", *compared, "number", "status", "source", "closed_at", "created_at", "updated_at"], new,
+    ).on_conflict_do_nothing(index_elements=["org_id", "number"]))
     total = session.scalar(select(func.count()).select_from(staging))
-    existing = session.scalar(select(func.count()).select_from(joined))
-    result.updated = session.scalar(select(func.count()).select_from(joined).where(changed))
-    result.inserted = total - existing
-    result.unchanged = existing - result.updated
+    result.unchanged = total - result.inserted - result.updated
 
 
 def _close_absent_invoices(session: Session, org_id: int, staging: Table, now: dt.datetime) -> int:

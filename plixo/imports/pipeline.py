@@ -36,6 +36,7 @@ ANALYSIS_ROWS = 2000  # enough rows to detect date formats and number style reli
 MAX_STORED_ISSUES = 5000  # errors kept for the page; the counts are always complete
 MAX_FIX_EXAMPLES = 20  # examples kept per kind of automatic fix
 PROGRESS_EVERY = 5000
+MEMO_ENTRIES = 100_000  # distinct values remembered per column before the memo starts over
 RISK_TIERS = ("low", "medium", "high")
 _FORMULA_START = ("=", "+", "@")
 _TIME_ZONES = frozenset(available_timezones())
@@ -88,11 +89,12 @@ class ValidationReport:
         if len(self.errors) < MAX_STORED_ISSUES:
             self.errors.append(issue)
 
-    def add_fix(self, issue: RowIssue) -> None:
-        count = self.fix_counts.get(issue.code, 0)
-        self.fix_counts[issue.code] = count + 1
+    def add_fix(self, code: str, example: Callable[[], RowIssue]) -> None:
+        """Count a fix; only the first few of each kind are described (most files fix most rows)."""
+        count = self.fix_counts.get(code, 0)
+        self.fix_counts[code] = count + 1
         if count < MAX_FIX_EXAMPLES:
-            self.fix_examples.append(issue)
+            self.fix_examples.append(example())
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,12 @@ def blocking_problems(kind: str, mapping: dict[str, int], settings: Settings) ->
 
 
 class _RowChecker:
-    """Turns one record's cells into normalised values, collecting fixes and problems."""
+    """Turns one record's cells into normalised values, collecting fixes and problems.
+
+    Each mapped column gets its parser once, up front. Dates, currencies, e-mails, tiers and zones repeat
+    thousands of times in a file, so their outcomes are memoised per raw value: the hot loop then costs a
+    dictionary lookup per cell instead of a parse.
+    """
 
     def __init__(self, kind: str, headers: list[str], mapping: dict[str, int], settings: Settings):
         self.kind = kind
@@ -147,8 +154,31 @@ class _RowChecker:
         self.mapping = mapping
         self.settings = settings
         self.style = NumberStyle(decimal_comma=settings.decimal_comma)
+        self.currency_index = mapping.get("currency")
+        self.read_currency = _memoised(lambda raw: normalize_currency(raw, settings.workspace_currency))
+        self.columns = [(key, index, self.fields[key], self._parser(self.fields[key]))
+                        for key, index in mapping.items() if key != "currency"]
 
-    def check(self, line: int, cells: list[str]) -> tuple[dict[str, object] | None, list[RowIssue], list[RowIssue]]:
+    def _parser(self, field_: Field) -> Callable[[str, str], tuple[object, Fix | None]]:
+        kind = field_.kind
+        if kind == "amount":
+            style = self.style
+            return lambda raw, currency: parse_amount(raw, currency, style)
+        if kind == "date":
+            fmt = self.settings.date_formats[field_.key]
+            read = _memoised(lambda raw: (parse_date(raw, fmt), None))
+        elif kind == "email":
+            read = _memoised(normalize_email)
+        elif kind == "risk_tier":
+            read = _memoised(_risk_tier)
+        elif kind == "time_zone":
+            read = _memoised(lambda raw: (_time_zone(raw), None))
+        else:
+            return lambda raw, _currency: (_text(raw), None)
+        return lambda raw, _currency: read(raw)
+
+    def check(self, line: int, cells: list[str]) -> tuple[dict[str, object] | None, list[RowIssue], list[tuple]]:
+        """(values or None, errors, fixes as (column index, Fix)): fixes become messages only when shown."""
         if len(cells) != self.width:
             issue = RowIssue(line, "(row)", "", "ragged_row",
                              f"This row has {len(cells)} cells but the header has {self.width}.",
@@ -156,25 +186,25 @@ class _RowChecker:
             return None, [issue], []
         values: dict[str, object] = {}
         errors: list[RowIssue] = []
-        fixes: list[RowIssue] = []
+        fixes: list[tuple] = []
         currency = self._currency(line, cells, errors, fixes)
-        for key, index in self.mapping.items():
-            if key == "currency":
-                continue
-            field_ = self.fields[key]
+        for key, index, field_, parse in self.columns:
             raw = cells[index].strip()
-            try:
-                value, fix = self._parse(field_, raw, currency)
-            except FieldIssue as issue:
-                errors.append(RowIssue(line, self.headers[index], raw, issue.code, issue.message, issue.suggestion))
-                continue
+            if not raw:
+                value = None
+            else:
+                try:
+                    value, fix = parse(raw, currency)
+                except FieldIssue as issue:
+                    errors.append(RowIssue(line, self.headers[index], raw, issue.code, issue.message,
+                                           issue.suggestion))
+                    continue
+                if fix is not None:
+                    fixes.append((index, fix))
             if value is None and field_.required:
                 errors.append(RowIssue(line, self.headers[index], raw, "missing_value",
                                        f"{field_.label} is required.", f"Fill in {field_.label.lower()}."))
                 continue
-            if fix is not None:
-                fixes.append(RowIssue(line, self.headers[index], fix.original, fix.code,
-                                      f"{fix.original!r} read as {fix.fixed!r}"))
             values[key] = value
         values["currency"] = currency
         if not errors:
@@ -182,32 +212,19 @@ class _RowChecker:
         return (None if errors else values), errors, fixes
 
     def _currency(self, line, cells, errors, fixes) -> str:
-        index = self.mapping.get("currency")
+        index = self.currency_index
         raw = cells[index].strip() if index is not None else ""
         try:
-            code, fix = normalize_currency(raw, self.settings.workspace_currency)
+            code, fix = self.read_currency(raw)
         except FieldIssue as issue:
             errors.append(RowIssue(line, self.headers[index], raw, issue.code, issue.message, issue.suggestion))
             return self.settings.workspace_currency
         if fix is not None and index is not None:
-            fixes.append(RowIssue(line, self.headers[index], raw, fix.code, f"{fix.original!r} read as {fix.fixed!r}"))
+            fixes.append((index, fix))
         return code
 
-    def _parse(self, field_: Field, raw: str, currency: str) -> tuple[object, Fix | None]:
-        if not raw:
-            return None, None
-        kind = field_.kind
-        if kind == "amount":
-            return parse_amount(raw, currency, self.style)
-        if kind == "date":
-            return parse_date(raw, self.settings.date_formats[field_.key]), None
-        if kind == "email":
-            return normalize_email(raw)
-        if kind == "risk_tier":
-            return _risk_tier(raw)
-        if kind == "time_zone":
-            return _time_zone(raw), None
-        return _text(raw), None
+    def fix_issue(self, line: int, index: int, fix: Fix) -> RowIssue:
+        return RowIssue(line, self.headers[index], fix.original, fix.code, f"{fix.original!r} read as {fix.fixed!r}")
 
     def _row_rules(self, line: int, values: dict[str, object]) -> list[RowIssue]:
         if self.kind != "invoices":
@@ -223,6 +240,28 @@ class _RowChecker:
                                      "due_before_issue", "The due date is before the invoice date.",
                                      "Check the day/month order of both date columns."))
         return problems
+
+
+def _memoised(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """Remember parse's outcome, value or problem, per raw value; bounded so memory stays flat."""
+    outcomes: dict[str, tuple] = {}
+
+    def read(raw: str):
+        outcome = outcomes.get(raw)
+        if outcome is None:
+            try:
+                outcome = (parse(raw), None)
+            except FieldIssue as issue:
+                outcome = (None, issue.args)
+            if len(outcomes) >= MEMO_ENTRIES:
+                outcomes.clear()
+            outcomes[raw] = outcome
+        value, problem = outcome
+        if problem is not None:
+            raise FieldIssue(*problem)  # a fresh exception each time: a re-raised one keeps growing its traceback
+        return value
+
+    return read
 
 
 def _text(raw: str) -> str:
@@ -302,8 +341,8 @@ def validate(
                 good.writerow(row)
                 report.valid += 1
                 report.fixed += bool(fixes)
-                for fix in fixes:
-                    report.add_fix(fix)
+                for index, fix in fixes:
+                    report.add_fix(fix.code, lambda: checker.fix_issue(line, index, fix))  # noqa: B023 - called at once
                 if kind == "invoices":
                     _add_totals(report.totals, values)
             if on_progress and report.rows % PROGRESS_EVERY == 0:

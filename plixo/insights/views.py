@@ -1,9 +1,11 @@
 """The workspace home."""
 
 from flask import Blueprint, g, render_template
+from flask_login import current_user
 
 from plixo.extensions import db
 from plixo.insights.service import home_figures
+from plixo.queue.queries import unread_notifications
 from plixo.security import requires
 
 bp = Blueprint("insights", __name__)
@@ -12,4 +14,5 @@ bp = Blueprint("insights", __name__)
 @bp.route("/")
 @requires("workspace.view")
 def home():
-    return render_template("insights/home.html", figures=home_figures(db.session, g.org))
+    return render_template("insights/home.html", figures=home_figures(db.session, g.org),
+                           notifications=unread_notifications(db.session, g.org.id, current_user.id))

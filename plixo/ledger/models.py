@@ -63,6 +63,9 @@ class Invoice(IdMixin, TenantMixin, TimestampMixin, Base):
         UniqueConstraint("org_id", "number"),
         Index("ix_invoices_org_status_due", "org_id", "status", "due_date"),
         Index("ix_invoices_org_customer", "org_id", "customer_id"),
+        # The queue walks this index in order (keyset pagination), newest id breaking ties.
+        Index("ix_invoices_org_status_priority", "org_id", "status", "priority", "id"),
+        Index("ix_invoices_org_assignee", "org_id", "assignee_id"),
     )
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
@@ -75,8 +78,12 @@ class Invoice(IdMixin, TenantMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     source: Mapped[str] = mapped_column(String(20), default="manual")
     closed_at: Mapped[dt.datetime | None]
+    priority: Mapped[int] = mapped_column(default=0, server_default="0")  # queue score, see queue.service
+    priority_detail: Mapped[dict | None]  # {"why": "90+ days · $48k", "flags": [...]}, written with the score
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     customer: Mapped[Customer] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
 
 
 class Payment(IdMixin, TenantMixin, TimestampMixin, Base):

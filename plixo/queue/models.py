@@ -149,3 +149,16 @@ class Approval(IdMixin, TenantMixin, TimestampMixin, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
 
     requested_by = relationship("User", foreign_keys=[requested_by_id])
+
+
+class Notification(IdMixin, TenantMixin, TimestampMixin, Base):
+    """Something a teammate should see: an @mention, a decision on their request."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_org_user_read", "org_id", "user_id", "read_at"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey(USER_FK, ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))  # mention, approval_decided
+    text: Mapped[str] = mapped_column(String(300))
+    link: Mapped[str | None] = mapped_column(String(300))
+    read_at: Mapped[dt.datetime | None]

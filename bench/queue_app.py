@@ -1,0 +1,12 @@
+"""The real app plus one bare page, served by gunicorn in bench/queue.py as the throughput ceiling."""
+
+from plixo import create_app
+from plixo.security import public
+
+app = create_app()
+
+
+@app.get("/bench/hello")
+@public
+def hello():
+    return "hello"

@@ -1,0 +1,1 @@
+"""Mail transports the outbox sends through."""

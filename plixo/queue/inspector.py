@@ -1,0 +1,324 @@
+"""What the inspector shows for one invoice: context, guardrails, next steps, timeline and the draft."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, String, and_, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from plixo.accounts.models import Organization, User
+from plixo.audit import AuditEvent
+from plixo.disputes.models import Dispute
+from plixo.ledger.aging import aging_bucket, days_past_due, local_today
+from plixo.ledger.models import Contact, Invoice, Payment, PaymentApplication
+from plixo.money import format_money
+from plixo.outreach.guardrails import may_send_at, next_allowed_moment
+from plixo.outreach.models import Message, Policy
+from plixo.outreach.outbox import sent_today_count
+from plixo.queue.drafting import TEMPLATES, choose_template, choose_tone, fill
+from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, Promise
+from plixo.queue.service import OPEN_DISPUTE_STATUSES, stopping_reasons
+
+TIMELINE_ITEMS = 30
+TOUCH_STATUSES = ("scheduled", "sending", "sent")
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    label: str
+    state: str  # ok, wait, stop
+    detail: str
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: dt.datetime
+    kind: str  # message, payment, note, audit
+    title: str
+    detail: str = ""
+    status: str = ""
+    wait_reason: str = ""
+
+
+@dataclass
+class Inspection:
+    invoice: Invoice
+    bucket: str
+    days_past_due: int
+    why: str
+    exposure: dict[str, int]
+    contacts: list[Contact]
+    recipient: Contact | None
+    guardrails: list[Guardrail]
+    steps: list[Step]
+    promises: list[Promise]
+    plans: list[PaymentPlan]
+    timeline: list[TimelineItem]
+    stops: list[str]
+    draft: Message | None
+    subject: str
+    body: str
+    template: str
+    tone: str
+    preview: Preview
+    counts: OutreachCounts | None = None
+    merge_values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def scheduled(self) -> list[TimelineItem]:
+        """E-mails waiting in the outbox, soonest first (for the countdowns)."""
+        return sorted((t for t in self.timeline if t.kind == "message" and t.status == "scheduled"),
+                      key=lambda t: t.at)
+
+
+def customer_zone(invoice: Invoice, org: Organization) -> ZoneInfo:
+    """The customer's IANA time zone, falling back to the workspace's."""
+    return ZoneInfo(invoice.customer.time_zone or org.time_zone)
+
+
+def merge_values(invoice: Invoice, today: dt.date, sender_name: str) -> dict[str, str]:
+    """Merge-field values for this invoice (links stay empty until payments and the portal exist)."""
+    return {
+        "customer_name": invoice.customer.name,
+        "invoice_number": invoice.number,
+        "amount_due": format_money(invoice.balance_minor, invoice.currency),
+        "due_date": invoice.due_date.strftime("%-d %b %Y"),
+        "days_past_due": str(max(days_past_due(invoice.due_date, today), 0)),
+        "pay_link": "",
+        "portal_link": "",
+        "sender_name": sender_name,
+    }
+
+
+def drafted_email(template: str, tone: str, values: dict[str, str],
+                  recipient_name: str | None = None) -> tuple[str, str]:
+    """Subject and body of a template, merge fields kept, minus the lines whose links are not available yet.
+
+    When the recipient's name is known the greeting addresses them rather than the company.
+    """
+    subject, body = TEMPLATES[template][tone]
+    missing_links = [name for name in ("pay_link", "portal_link") if not values.get(name)]
+    lines = [line for line in body.split("\n") if not any("{" + name + "}" in line for name in missing_links)]
+    first_name = (recipient_name or "").split()[0] if (recipient_name or "").strip() else ""
+    if first_name and "{customer_name}" in lines[0]:
+        lines[0] = f"{'Hi' if tone == 'friendly' else 'Hello'} {first_name},"
+    return subject, "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Preview:
+    subject: str
+    body: str
+    problems: list[str]
+
+
+def preview(subject: str, body: str, values: dict[str, str]) -> Preview:
+    """The e-mail as the payer will read it, and what still blocks sending."""
+    filled_subject, filled_body = fill(subject, values), fill(body, values)
+    problems = list(dict.fromkeys(filled_subject.problems + filled_body.problems))
+    if not subject.strip():
+        problems.insert(0, "Write a subject.")
+    if not body.strip():
+        problems.insert(0, "Write the e-mail.")
+    return Preview(filled_subject.text, filled_body.text, problems)
+
+
+def inspect(session: Session, org: Organization, invoice: Invoice, user: User, now: dt.datetime,
+            template: str | None = None) -> Inspection:
+    """Everything the inspector panel shows for `invoice`, as seen by `user` at `now`."""
+    zone = customer_zone(invoice, org)
+    today = local_today(org.time_zone, now)
+    policy = session.scalar(select(Policy).where(Policy.org_id == org.id))
+    overdue = days_past_due(invoice.due_date, today)
+    promises = list(session.scalars(select(Promise).where(Promise.org_id == org.id, Promise.invoice_id == invoice.id)
+                                    .order_by(Promise.promised_date.desc()).limit(5)))
+    contacts = list(session.scalars(select(Contact).where(Contact.org_id == org.id,
+                                                          Contact.customer_id == invoice.customer_id)
+                                    .order_by(Contact.is_primary.desc(), Contact.id)))
+    recipient = next((c for c in contacts if c.deliverable and not _suppressed(c, today)), None)
+    draft = session.scalar(select(Message).where(Message.org_id == org.id, Message.invoice_id == invoice.id,
+                                                 Message.status == "draft").order_by(Message.id.desc()).limit(1))
+    pending_promise = any(p.status == "pending" for p in promises)
+    chosen = template if template in TEMPLATES else choose_template(overdue, pending_promise)
+    tone = choose_tone(policy.tone, overdue, invoice.customer.risk_tier)
+    values = merge_values(invoice, today, user.name)
+    if draft is not None and chosen != template:  # a saved draft wins unless a template was picked
+        subject, body = draft.subject, draft.body
+    else:
+        subject, body = drafted_email(chosen, tone, values, recipient.name if recipient else None)
+    stops = stopping_reasons(session, invoice.id, today)
+    counts = outreach_counts(session, org, invoice, now)
+    return Inspection(
+        invoice=invoice, bucket=aging_bucket(invoice.due_date, today), days_past_due=overdue,
+        why=(invoice.priority_detail or {}).get("why", ""),
+        exposure=_exposure(session, org.id, invoice.customer_id), contacts=contacts, recipient=recipient,
+        guardrails=_guardrails(counts, policy, recipient, now, zone, stops),
+        steps=_next_steps(counts, promises, contacts, recipient, overdue, today, stops),
+        promises=promises, plans=_plans(session, org.id, invoice.id), timeline=_timeline(session, org.id, invoice),
+        stops=stops, draft=draft, subject=subject, body=body, template=chosen, tone=tone,
+        preview=preview(subject, body, values), counts=counts, merge_values=values,
+    )
+
+
+def _suppressed(contact: Contact, today: dt.date) -> bool:
+    return contact.suppressed_until is not None and contact.suppressed_until > today
+
+
+def _exposure(session: Session, org_id: int, customer_id: int) -> dict[str, int]:
+    rows = session.execute(select(Invoice.currency, func.sum(Invoice.balance_minor))
+                           .where(Invoice.org_id == org_id, Invoice.customer_id == customer_id,
+                                  Invoice.status.in_(("open", "disputed")))
+                           .group_by(Invoice.currency))
+    return {currency: int(total) for currency, total in rows}
+
+
+def _plans(session: Session, org_id: int, invoice_id: int) -> list[PaymentPlan]:
+    return list(session.scalars(select(PaymentPlan).join(
+        PaymentPlanInvoice, (PaymentPlanInvoice.plan_id == PaymentPlan.id) & (PaymentPlanInvoice.org_id == org_id))
+        .where(PaymentPlan.org_id == org_id, PaymentPlanInvoice.invoice_id == invoice_id)
+        .order_by(PaymentPlan.id.desc())))
+
+
+@dataclass(frozen=True)
+class OutreachCounts:
+    sent_today: int
+    week_touches: int
+    last_touch: dt.datetime | None
+    pending_approvals: int
+    customer_disputes: int
+    promises_kept: int
+    promises_broken: int
+
+    @property
+    def adherence(self) -> float | None:
+        """Share of the customer's resolved promises that were kept."""
+        resolved = self.promises_kept + self.promises_broken
+        return self.promises_kept / resolved if resolved else None
+
+
+def outreach_counts(session: Session, org: Organization, invoice: Invoice, now: dt.datetime) -> OutreachCounts:
+    """The figures the guardrails and next steps weigh, in one round trip."""
+    moment = func.coalesce(Message.sent_at, Message.scheduled_for, Message.created_at)
+    touches = and_(Message.org_id == org.id, Message.customer_id == invoice.customer_id,
+                   Message.status.in_(TOUCH_STATUSES), moment >= now - dt.timedelta(days=7))
+    row = session.execute(select(
+        sent_today_count(org, now).scalar_subquery(),
+        select(func.count()).select_from(Message).where(touches).scalar_subquery(),
+        select(func.max(moment)).where(touches).scalar_subquery(),
+        select(func.count()).select_from(Approval).where(
+            Approval.org_id == org.id, Approval.status == "pending",
+            or_(and_(Approval.subject_type == "Invoice", Approval.subject_id == invoice.id),
+                and_(Approval.subject_type == "Customer", Approval.subject_id == invoice.customer_id)))
+        .scalar_subquery(),
+        select(func.count()).select_from(Dispute).where(
+            Dispute.org_id == org.id, Dispute.customer_id == invoice.customer_id,
+            Dispute.status.in_(OPEN_DISPUTE_STATUSES)).scalar_subquery(),
+        *(select(func.count()).select_from(Promise).where(
+            Promise.org_id == org.id, Promise.customer_id == invoice.customer_id, Promise.status == status)
+          .scalar_subquery() for status in ("kept", "broken")),
+    )).one()
+    return OutreachCounts(*(value or 0 for value in row[:2]), row[2], *(value or 0 for value in row[3:]))
+
+
+def _guardrails(counts: OutreachCounts, policy, recipient, now, zone, stops) -> list[Guardrail]:
+    local = now.astimezone(zone)
+    rails = []
+    if not may_send_at(now, zone, policy):
+        opens = next_allowed_moment(now, zone, policy)
+        until = f"sends wait until {opens.astimezone(zone):%a %H:%M}." if opens else "the policy allows no sending day."
+        rails.append(Guardrail("Quiet hours", "wait", f"It is {local:%a %H:%M} for this customer ({zone.key}); "
+                                                      + until))
+    else:
+        rails.append(Guardrail("Quiet hours", "ok", f"It is {local:%H:%M} for this customer ({zone.key})."))
+    cap = policy.daily_cap_per_mailbox
+    rails.append(Guardrail("Daily send cap", "wait" if counts.sent_today >= cap else "ok",
+                           f"{counts.sent_today} of {cap} sent today."))
+    rails.append(Guardrail("Touches this week", "wait" if counts.week_touches >= policy.max_touches_per_week else "ok",
+                           f"{counts.week_touches} of {policy.max_touches_per_week} allowed per customer."))
+    gap = dt.timedelta(hours=policy.min_gap_hours)
+    if counts.last_touch is not None and counts.last_touch > now - gap:
+        rails.append(Guardrail("Minimum gap", "wait", f"Last touch {counts.last_touch:%d %b %H:%M} UTC; next after "
+                                                      f"{counts.last_touch + gap:%d %b %H:%M} UTC."))
+    if counts.pending_approvals:
+        rails.append(Guardrail("Approval", "wait", f"{counts.pending_approvals} request(s) awaiting approval."))
+    if recipient is None:
+        rails.append(Guardrail("Contact", "stop", "No deliverable, unsuppressed contact e-mail."))
+    else:
+        rails.append(Guardrail("Contact", "ok", f"Sends to {recipient.email}."))
+    rails += [Guardrail("Stopped", "stop", reason) for reason in stops]
+    return rails
+
+
+def _next_steps(counts: OutreachCounts, promises, contacts, recipient, overdue, today, stops) -> list[Step]:
+    if stops:
+        return [Step("No outreach", "; ".join(stops) + ".")]
+    steps = []
+    if recipient is None:
+        steps.append(Step("Fix the contact", "No contact can receive e-mail: add or correct an address."))
+    elif any(c.bounce_kind for c in contacts):
+        steps.append(Step("Check the contact", "An address for this customer bounced recently."))
+    broken = next((p for p in promises if p.status == "broken"), None)
+    pending = next((p for p in promises if p.status == "pending"), None)
+    if broken is not None:
+        steps.append(Step("Call the customer", f"The promise due {broken.promised_date:%d %b} was broken."))
+    if pending is not None and (pending.promised_date - today).days <= 3:
+        steps.append(Step("Send a promise follow-up",
+                          f"{format_money(pending.amount_minor, pending.currency)} promised for "
+                          f"{pending.promised_date:%d %b}."))
+    if counts.customer_disputes:
+        steps.append(Step("Read the open dispute first", "Another invoice of this customer is disputed."))
+    if overdue > 90:
+        steps.append(Step("Offer a payment plan", f"{overdue} days overdue: a plan may recover more than chasing."))
+    elif overdue > 0 and pending is None:
+        steps.append(Step("Send a reminder", f"{overdue} days past due with no promise on record."))
+    if not steps:
+        steps.append(Step("Nothing urgent", "Not yet due; a courtesy reminder can go before the due date."))
+    return steps
+
+
+def _timeline(session: Session, org_id: int, invoice: Invoice) -> list[TimelineItem]:
+    """Messages, payments, notes, holds and audit events of the invoice, newest first, in one query."""
+    no_amount, no_text = literal(None, BigInteger), literal("", String)
+    parts = [
+        select(func.coalesce(Message.sent_at, Message.scheduled_for, Message.created_at).label("at"),
+               literal("message").label("kind"), Message.status.label("a"), Message.subject.label("b"),
+               func.coalesce(Message.to_email, "").label("c"), func.coalesce(Message.wait_reason, "").label("d"),
+               no_amount.label("amount"), no_text.label("currency"))
+        .where(Message.org_id == org_id, Message.invoice_id == invoice.id),
+        select(Payment.received_at, literal("payment"), no_text, no_text, no_text, no_text,
+               PaymentApplication.amount_minor, Payment.currency)
+        .join(Payment, and_(Payment.id == PaymentApplication.payment_id, Payment.org_id == org_id))
+        .where(PaymentApplication.org_id == org_id, PaymentApplication.invoice_id == invoice.id),
+        select(Note.created_at, literal("note"), no_text, Note.body, no_text, no_text, no_amount, no_text)
+        .where(Note.org_id == org_id, Note.customer_id == invoice.customer_id),
+        select(Hold.created_at, literal("hold"), Hold.kind, Hold.reason, no_text, no_text, no_amount, no_text)
+        .where(Hold.org_id == org_id, Hold.invoice_id == invoice.id),
+        select(AuditEvent.created_at, literal("audit"), AuditEvent.action, AuditEvent.actor_label, AuditEvent.reason,
+               no_text, no_amount, no_text)
+        .where(AuditEvent.org_id == org_id, AuditEvent.subject_type == "Invoice", AuditEvent.subject_id == invoice.id),
+    ]
+    timeline = union_all(*parts).subquery("timeline")
+    rows = session.execute(select(timeline).order_by(timeline.c.at.desc()).limit(TIMELINE_ITEMS))
+    return [_timeline_item(row) for row in rows]
+
+
+def _timeline_item(row) -> TimelineItem:
+    if row.kind == "message":
+        return TimelineItem(row.at, "message", f"E-mail {row.a}: {row.b}", row.c, status=row.a, wait_reason=row.d)
+    if row.kind == "payment":
+        return TimelineItem(row.at, "payment", f"Payment of {format_money(row.amount, row.currency)} applied")
+    if row.kind == "note":
+        return TimelineItem(row.at, "note", "Note", row.b)
+    if row.kind == "hold":
+        return TimelineItem(row.at, "audit", f"{row.a.replace('_', ' ').capitalize()} placed", row.b)
+    detail = f"{row.b}: {row.c}" if row.c else row.b
+    return TimelineItem(row.at, "audit", row.a.replace("_", " "), detail)

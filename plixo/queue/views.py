@@ -1,0 +1,386 @@
+"""The collections queue (/work/queue): Today's Focus, the queue table, the inspector and its actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, g, make_response, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from jobs.outbox import send_due_messages
+from jobs.queues import SENDS, enqueue
+from plixo.accounts.models import Membership, User
+from plixo.extensions import db, htmx
+from plixo.htmx import hx_trigger, toast
+from plixo.ledger.aging import BUCKET_NAMES, local_today
+from plixo.ledger.models import Customer, Invoice
+from plixo.model import utcnow
+from plixo.money import Money
+from plixo.outreach.models import Segment
+from plixo.params import parse_date, parse_id
+from plixo.queue import actions
+from plixo.queue.actions import DISPUTE_REASONS, ActionError, Installment
+from plixo.queue.drafting import MERGE_FIELDS, TEMPLATE_LABELS
+from plixo.queue.inspector import inspect, preview
+from plixo.queue.models import Approval, Notification
+from plixo.queue.queries import (
+    STATUS_FILTERS,
+    Cursor,
+    QueueFilters,
+    cached_queue_totals,
+    queue_changed,
+    queue_page,
+    unread_notifications,
+)
+from plixo.security import can, requires
+from plixo.tenancy import get_or_404
+
+bp = Blueprint("queue", __name__, url_prefix="/work")
+FOCUS_ITEMS = 3
+MAX_INSTALLMENTS = 24
+
+
+def _today() -> dt.date:
+    return local_today(g.org.time_zone)
+
+
+def _filters() -> QueueFilters:
+    bucket = request.args.get("bucket", "")
+    status = request.args.get("status", "")
+    return QueueFilters(
+        # Operators work their own queue; managers choose.
+        mine=request.args.get("mine") == "1" or not can("queue.view_all"),
+        bucket=bucket if bucket in BUCKET_NAMES else "",
+        segment_id=parse_id(request.args.get("segment")),
+        status=status if status in STATUS_FILTERS else "",
+        search=request.args.get("q", "").strip()[:100],
+    )
+
+
+def _queue_context(filters: QueueFilters) -> dict:
+    page = queue_page(db.session, g.org.id, current_user.id, filters, _today(),
+                      after=Cursor.decode(request.args.get("after")))
+    return {"filters": filters, "page": page}
+
+
+def _focus(filters: QueueFilters) -> list:
+    """Today's Focus: the top items of the person's queue (their stored why and flags come along)."""
+    return queue_page(db.session, g.org.id, current_user.id, QueueFilters(mine=filters.mine), _today(),
+                      limit=FOCUS_ITEMS).rows
+
+
+def _page_context(filters: QueueFilters) -> dict:
+    segments = db.session.scalars(select(Segment).where(Segment.org_id == g.org.id).order_by(Segment.name)).all()
+    context = _queue_context(filters)
+    unfiltered_start = filters == QueueFilters(mine=filters.mine) and not request.args.get("after")
+    focus = context["page"].rows[:FOCUS_ITEMS] if unfiltered_start else _focus(filters)
+    return {**context, "focus": focus,
+            "segments": segments, "buckets": BUCKET_NAMES, "statuses": STATUS_FILTERS,
+            "approvals": _pending_approvals() if can("approvals.decide") else [],
+            "notifications": _unread_notifications()}
+
+
+@bp.route("/queue")
+@requires("queue.work")
+def index():
+    filters = _filters()
+    if htmx and htmx.target == "queue-more":
+        return render_template("queue/_rows.html", **_queue_context(filters))
+    if htmx and htmx.target == "queue-results":
+        return render_template("queue/_results.html", **_queue_context(filters))
+    return render_template("queue/index.html", inspection=None, **_page_context(filters))
+
+
+@bp.route("/queue/totals")
+@requires("queue.work")
+def totals():
+    # Loaded after the page: counting a large queue is the slowest part, so the rows do not wait for it.
+    count, balances = cached_queue_totals(db.session, g.org.id, current_user.id, _filters(), _today())
+    return render_template("queue/_totals.html", count=count, balances=balances)
+
+
+def _inspection(invoice: Invoice, template: str | None = None):
+    return inspect(db.session, g.org, invoice, current_user, utcnow(), template=template)
+
+
+def _assignable_members() -> list:
+    return db.session.execute(select(User.id, User.name, Membership.role)
+                              .join(Membership, Membership.user_id == User.id)
+                              .where(Membership.org_id == g.org.id, Membership.is_active.is_(True))
+                              .order_by(User.name)).all()
+
+
+def _inspector_context(invoice: Invoice, template: str | None = None) -> dict:
+    members = _assignable_members() if can("queue.view_all") else []  # only they see the Assign form
+    return {"inspection": _inspection(invoice, template), "templates": TEMPLATE_LABELS, "merge_fields": MERGE_FIELDS,
+            "dispute_reasons": DISPUTE_REASONS, "members": members, "today": _today()}
+
+
+def _invoice_with_people(invoice_id: int) -> Invoice:
+    # The inspector shows the customer, its owner and the assignee: one query instead of three lazy loads.
+    return get_or_404(db.session, Invoice, invoice_id,
+                      joinedload(Invoice.customer).joinedload(Customer.owner), joinedload(Invoice.assignee))
+
+
+@bp.route("/queue/<int:invoice_id>")
+@requires("queue.work")
+def inspect_invoice(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    template = request.args.get("template")
+    if htmx and htmx.target == "inspector":
+        return render_template("queue/_inspector.html", **_inspector_context(invoice, template))
+    if htmx and htmx.target == "compose":
+        return render_template("queue/_compose.html", **_inspector_context(invoice, template))
+    filters = _filters()
+    return render_template("queue/index.html", **_page_context(filters), **_inspector_context(invoice, template))
+
+
+def _refresh_inspector(invoice: Invoice, message: str, event: str | None = None, **detail):
+    queue_changed(g.org.id)
+    response = make_response(render_template("queue/_inspector.html", **_inspector_context(invoice)))
+    if event:
+        hx_trigger(response, event, invoice_id=invoice.id, **detail)
+    return toast(response, message)
+
+
+def _refused(error: ActionError, target: str = "#inspector-message"):
+    """422 with the message shown at `target` and in a toast; the panel itself is left as it was."""
+    response = make_response(render_template("queue/_error.html", error=error), 422)
+    response.headers["HX-Retarget"] = target
+    response.headers["HX-Reswap"] = "innerHTML"
+    return toast(response, error.message, "error")
+
+
+@bp.post("/queue/<int:invoice_id>/preview")
+@requires("queue.work")
+def preview_email(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    values = _inspection(invoice).merge_values
+    shown = preview(request.form.get("subject", ""), request.form.get("body", ""), values)
+    return render_template("queue/_preview.html", preview=shown)
+
+
+@bp.post("/queue/<int:invoice_id>/draft")
+@requires("messages.send")
+def save_draft(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    try:
+        actions.save_draft(db.session, g.org, invoice, current_user, request.form.get("subject", ""),
+                           request.form.get("body", ""))
+    except ActionError as error:
+        db.session.rollback()
+        return _refused(error)
+    db.session.commit()
+    return _refresh_inspector(invoice, "Draft saved.")
+
+
+@bp.post("/queue/<int:invoice_id>/send")
+@requires("messages.send")
+def send_email(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    inspection = _inspection(invoice)
+    subject = request.form.get("subject", inspection.subject)
+    body = request.form.get("body", inspection.body)
+    schedule_for = None
+    if request.form.get("schedule") and not request.form.get("send_at"):
+        return _refused(ActionError("Choose when to send it.", "send_at"))
+    if request.form.get("send_at"):
+        schedule_for = _parse_local_datetime(request.form["send_at"])
+        if schedule_for is None:
+            return _refused(ActionError("Enter the send time as a date and time.", "send_at"))
+    try:
+        message = actions.send_email(db.session, g.org, invoice, current_user, subject, body,
+                                     inspection.merge_values, inspection.recipient, utcnow(), schedule_for)
+    except ActionError as error:
+        db.session.rollback()
+        return _refused(error)
+    db.session.commit()
+    when = "now" if message.wait_reason is None and schedule_for is None else "later"
+    if when == "now":
+        enqueue(SENDS, send_due_messages)  # the outbox sender, without waiting for its next minute
+    text = (f"E-mail to {message.to_email} is on its way." if when == "now"
+            else f"E-mail to {message.to_email} scheduled: {message.wait_reason or 'at the chosen time'}.")
+    return _refresh_inspector(invoice, text, "queue:sent")
+
+
+def _parse_local_datetime(raw: str) -> dt.datetime | None:
+    """A date and time typed in the workspace's time zone, as UTC (None when it is not one)."""
+    try:
+        naive = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    if naive.tzinfo is not None or not 1900 <= naive.year <= 2999:
+        return None
+    return naive.replace(tzinfo=ZoneInfo(g.org.time_zone)).astimezone(dt.UTC)
+
+
+def _amount(field: str, currency: str) -> int | None:
+    return _parse_amount(request.form.get(field, ""), currency)
+
+
+def _parse_amount(raw: str, currency: str) -> int | None:
+    """Minor units from a typed amount ("1,250.00" or "1250"), None when it is not one."""
+    try:
+        return Money.parse(raw.replace(",", "").replace(" ", ""), currency).minor
+    except (ValueError, ArithmeticError):
+        return None
+
+
+@bp.post("/queue/<int:invoice_id>/promise")
+@requires("promises.manage")
+def log_promise(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    raw_amount = request.form.get("amount", "").strip()
+    amount = _amount("amount", invoice.currency)
+    if raw_amount and amount is None:
+        return _refused(ActionError("Enter the amount as a number, such as 1250.00.", "amount"))
+    return _act(invoice, lambda: actions.log_promise(
+        db.session, g.org, invoice, current_user, amount, parse_date(request.form.get("promised_date")),
+        parse_id(request.form.get("contact_id")), utcnow()), "Promise logged.", "queue:changed")
+
+
+@bp.post("/queue/<int:invoice_id>/plan")
+@requires("plans.propose")
+def propose_plan(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    installments = []
+    dates, amounts = request.form.getlist("installment_date"), request.form.getlist("installment_amount")
+    for index, (raw_date, raw_amount) in enumerate(zip(dates, amounts, strict=False)):
+        if not raw_date.strip() and not raw_amount.strip():
+            continue
+        due, amount = parse_date(raw_date), _parse_amount(raw_amount, invoice.currency)
+        if due is None or amount is None or index >= MAX_INSTALLMENTS:
+            return _refused(ActionError(f"Installment {index + 1} needs a date and an amount.", "installments"))
+        installments.append(Installment(due, amount))
+    return _act(invoice, lambda: actions.propose_plan(db.session, g.org, invoice, current_user, installments,
+                                                       utcnow()), "Payment plan recorded.", "queue:changed")
+
+
+@bp.post("/queue/<int:invoice_id>/dispute")
+@requires("disputes.intake")
+def open_dispute(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    upload = request.files.get("evidence")
+    evidence = (upload.filename or "evidence", upload.read(actions.MAX_EVIDENCE_BYTES + 1)) \
+        if upload and upload.filename else None
+    evidence_dir = Path(current_app.config["UPLOAD_DIR"]) / "evidence"
+    return _act(invoice, lambda: actions.open_dispute(
+        db.session, g.org, invoice, current_user, request.form.get("reason", ""), request.form.get("note", ""),
+        evidence, evidence_dir, utcnow()), "Invoice marked disputed; it has left the queue.", "queue:removed")
+
+
+@bp.post("/queue/<int:invoice_id>/hold")
+@requires("holds.manage")
+def place_hold(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    return _act(invoice, lambda: actions.place_hold(
+        db.session, g.org, invoice, current_user, request.form.get("reason", ""),
+        parse_date(request.form.get("until")), utcnow()), "Invoice on hold; it has left the queue.", "queue:removed")
+
+
+@bp.post("/queue/<int:invoice_id>/suppress")
+@requires("holds.manage")
+def suppress_contact(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    return _act(invoice, lambda: actions.suppress_contact(
+        db.session, g.org, invoice, current_user, parse_id(request.form.get("contact_id")),
+        parse_date(request.form.get("until")), request.form.get("reason", ""), utcnow()),
+        "Contact suppressed until the reactivation date.", "queue:removed")
+
+
+@bp.post("/queue/<int:invoice_id>/shadow")
+@requires("holds.manage")
+def escalate_to_shadow(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    return _act(invoice, lambda: actions.escalate_to_shadow(db.session, g.org, invoice, current_user,
+                                                             request.form.get("reason", "")),
+                "Invoice back in Shadow Mode: its e-mails need review.", "queue:changed")
+
+
+@bp.post("/queue/<int:invoice_id>/write-off")
+@requires("queue.work")
+def request_write_off(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    return _act(invoice, lambda: actions.request_write_off(db.session, g.org, invoice, current_user,
+                                                            request.form.get("reason", ""), utcnow()),
+                "Write-off requested; it waits for approval.", "queue:changed")
+
+
+@bp.post("/queue/<int:invoice_id>/note")
+@requires("notes.write")
+def add_note(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    link = url_for("queue.inspect_invoice", invoice_id=invoice.id)
+    return _act(invoice, lambda: actions.add_note(db.session, g.org, invoice, current_user,
+                                                   request.form.get("body", ""), link), "Note added.")
+
+
+@bp.post("/queue/<int:invoice_id>/assign")
+@requires("queue.view_all")
+def assign(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    raw = request.form.get("assignee_id", "")
+    assignee_id = parse_id(raw)
+    if raw and assignee_id is None:
+        return _refused(ActionError("Choose a teammate.", "assignee_id"))
+    return _act(invoice, lambda: actions.assign(db.session, g.org, invoice, current_user, assignee_id,
+                                                 request.form.get("scope") == "customer"), "Assignment saved.",
+                "queue:changed")
+
+
+def _act(invoice: Invoice, action, message: str, event: str | None = None):
+    try:
+        action()
+    except ActionError as error:
+        db.session.rollback()
+        return _refused(error)
+    db.session.commit()
+    return _refresh_inspector(invoice, message, event)
+
+
+# --- Approvals sidebar and notifications ---------------------------------------------------------------
+
+def _pending_approvals() -> list[Approval]:
+    role = g.membership.role
+    query = select(Approval).where(Approval.org_id == g.org.id, Approval.status == "pending")
+    if role != "controller":
+        query = query.where(Approval.approver_role == role)
+    return list(db.session.scalars(query.order_by(Approval.created_at).limit(50)))
+
+
+def _unread_notifications() -> list[Notification]:
+    return unread_notifications(db.session, g.org.id, current_user.id)
+
+
+@bp.post("/approvals/<int:approval_id>/decide")
+@requires("approvals.decide")
+def decide_approval(approval_id: int):
+    approval = get_or_404(db.session, Approval, approval_id)
+    decision = request.form.get("decision")
+    if decision not in ("approve", "reject"):
+        abort(400)
+    try:
+        actions.decide_approval(db.session, g.org, approval, current_user, g.membership.role,
+                                decision == "approve", request.form.get("comment", ""), utcnow(),
+                                link=url_for("queue.index"))
+    except ActionError as error:
+        db.session.rollback()
+        return _refused(error, f"#approval-{approval.id}-message")
+    db.session.commit()
+    queue_changed(g.org.id)
+    response = make_response(render_template("queue/_approvals.html", approvals=_pending_approvals()))
+    hx_trigger(response, "queue:changed")
+    return toast(response, f"Request {approval.status}.")
+
+
+@bp.post("/notifications/read")
+@requires("workspace.view")
+def mark_notifications_read():
+    for notification in _unread_notifications():
+        notification.read_at = utcnow()
+    db.session.commit()
+    return render_template("queue/_notifications.html", notifications=[])

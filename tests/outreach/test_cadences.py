@@ -1,0 +1,135 @@
+"""Cadence validation and the Autopilot engine: due steps become one message each, drafts or scheduled sends."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from plixo.extensions import db
+from plixo.outreach.cadences import CadenceError, StepInput, check_steps, create_cadence, tick
+from plixo.outreach.models import Message, Segment
+from plixo.queue.models import Hold
+from plixo.tenancy import tenant_scope
+from tests.factories import make_contact, make_customer, make_invoice
+
+# Wednesday 18 November 2026, 15:00 UTC: inside business hours for a customer in UTC.
+NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+TODAY = NOW.date()
+REMINDER = StepInput(3, "due_date", "Invoice {invoice_number} is overdue",
+                     "Hello {customer_name}, {amount_due} is due.")
+FOLLOW_UP = StepInput(7, "previous_touch", "Following up on {invoice_number}", "Hello again {customer_name}.")
+
+
+@pytest.fixture
+def scoped(org):
+    with tenant_scope(org.id):
+        org.time_zone = "UTC"
+        yield org
+
+
+def segment(org, mode="shadow") -> Segment:
+    found = Segment(org_id=org.id, name=f"All {mode}", rules={}, mode=mode)
+    db.session.add(found)
+    db.session.flush()
+    return found
+
+
+def overdue_invoice(org, days: int):
+    customer = make_customer(org, time_zone="UTC", name="Globex")
+    make_contact(customer, email="ap@globex.example")
+    return make_invoice(org, customer, due_date=TODAY - dt.timedelta(days=days))
+
+
+def messages():
+    return db.session.scalars(select(Message).order_by(Message.id)).all()
+
+
+def test_a_shadow_cadence_drafts_the_due_step_once(scoped, controller):
+    invoice = overdue_invoice(scoped, days=5)
+    create_cadence(db.session, scoped, controller, "Gentle", segment(scoped).id, [REMINDER, FOLLOW_UP], "shadow", NOW)
+    first = tick(db.session, scoped, NOW)
+    second = tick(db.session, scoped, NOW)
+    assert (first.drafts, second.drafts) == (1, 0)
+    [draft] = messages()
+    assert draft.status == "draft" and draft.invoice_id == invoice.id
+    assert draft.subject == f"Invoice {invoice.number} is overdue" and "Globex" in draft.body
+
+
+def test_a_step_not_yet_due_creates_nothing(scoped, controller):
+    overdue_invoice(scoped, days=1)  # step 1 is due 3 days after the due date
+    create_cadence(db.session, scoped, controller, "Gentle", segment(scoped).id, [REMINDER], "shadow", NOW)
+    assert tick(db.session, scoped, NOW).drafts == 0 and messages() == []
+
+
+def test_autopilot_schedules_sends_inside_business_hours(scoped, controller):
+    overdue_invoice(scoped, days=5)
+    create_cadence(db.session, scoped, controller, "Auto", segment(scoped, "autopilot").id, [REMINDER], "active", NOW)
+    evening = dt.datetime(2026, 11, 18, 18, 30, tzinfo=dt.UTC)
+    assert tick(db.session, scoped, evening).scheduled == 1
+    [scheduled] = messages()
+    assert scheduled.status == "scheduled"
+    assert scheduled.scheduled_for == dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)
+    assert "Business hours" in scheduled.wait_reason and scheduled.to_email == "ap@globex.example"
+
+
+def test_an_invoice_escalated_to_shadow_gets_a_draft_even_under_autopilot(scoped, controller):
+    invoice = overdue_invoice(scoped, days=5)
+    db.session.add(Hold(org_id=scoped.id, kind="shadow", invoice_id=invoice.id, customer_id=invoice.customer_id))
+    create_cadence(db.session, scoped, controller, "Auto", segment(scoped, "autopilot").id, [REMINDER], "active", NOW)
+    assert tick(db.session, scoped, NOW).drafts == 1
+
+
+def test_the_next_step_counts_from_the_previous_touch(scoped, controller):
+    overdue_invoice(scoped, days=5)
+    create_cadence(db.session, scoped, controller, "Auto", segment(scoped, "autopilot").id, [REMINDER, FOLLOW_UP],
+                   "active", NOW)
+    tick(db.session, scoped, NOW)
+    assert tick(db.session, scoped, NOW + dt.timedelta(days=6)).scheduled == 0
+    assert tick(db.session, scoped, NOW + dt.timedelta(days=7)).scheduled == 1
+    assert [m.subject.split()[0] for m in messages()] == ["Invoice", "Following"]
+
+
+def test_stopped_invoices_are_skipped(scoped, controller):
+    invoice = overdue_invoice(scoped, days=5)
+    invoice.status = "disputed"
+    create_cadence(db.session, scoped, controller, "Gentle", segment(scoped).id, [REMINDER], "shadow", NOW)
+    assert tick(db.session, scoped, NOW).evaluated == 0
+
+
+def test_paused_cadences_do_nothing(scoped, controller):
+    overdue_invoice(scoped, days=5)
+    cadence = create_cadence(db.session, scoped, controller, "Gentle", segment(scoped).id, [REMINDER], "shadow", NOW)
+    cadence.status = "paused"
+    assert tick(db.session, scoped, NOW).drafts == 0
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+@pytest.mark.parametrize(("steps", "message"), [
+    ([], "at least one"),
+    ([StepInput(3, "due_date", "Hi", "Dear {customer}")], "unknown merge field {customer}"),
+    ([StepInput(5, "due_date", "A", "a"), StepInput(5, "due_date", "B", "b")], "must increase"),
+    ([StepInput(2, "previous_touch", "A", "a")], "no previous touch"),
+    ([REMINDER, StepInput(0, "previous_touch", "B", "b")], "at least one day"),
+    ([StepInput(3, "whenever", "A", "a")], "counts from"),
+    ([StepInput(3, "due_date", " ", "a")], "subject and a message"),
+])
+def test_bad_sequences_are_refused_with_a_clear_message(steps, message):
+    with pytest.raises(CadenceError, match=message):
+        check_steps(steps)
+
+
+def test_a_cadence_needs_a_segment_of_its_workspace(scoped, controller):
+    with pytest.raises(CadenceError, match="segment"):
+        create_cadence(db.session, scoped, controller, "Lost", None, [REMINDER], "shadow", NOW)
+
+
+def test_the_cron_tick_runs_every_workspace(org, controller, two_workspaces):
+    from jobs.autopilot import autopilot_tick
+
+    with tenant_scope(org.id):
+        org.time_zone = "UTC"
+        overdue_invoice(org, days=5)
+        create_cadence(db.session, org, controller, "Gentle", segment(org).id, [REMINDER], "shadow", NOW)
+        db.session.commit()
+    assert autopilot_tick()["drafts"] == 1
+    assert autopilot_tick()["drafts"] == 0

@@ -1,0 +1,162 @@
+"""The outbox sender against a real SMTP server on loopback: once, only while allowed, failures sorted."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from jobs.outbox import send_due_messages
+from plixo.extensions import db
+from plixo.integrations.mail.smtp import SmtpTransport
+from plixo.ledger.models import Contact
+from plixo.outreach.models import Message, MessageInvoice
+from plixo.outreach.outbox import claim_due, reconcile_stuck
+from plixo.tenancy import tenant_scope
+from tests.factories import make_contact, make_customer, make_invoice
+from tests.smtp_sink import start_sink
+
+# A Wednesday at 15:00 UTC: inside the default window for a customer in UTC.
+WEDNESDAY = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def sink():
+    controller, sink = start_sink()
+    yield controller, sink
+    controller.stop()
+
+
+@pytest.fixture
+def transport(sink):
+    controller, _ = sink
+    return SmtpTransport(controller.hostname, controller.port)
+
+
+def scheduled(org, email="ap@globex.example", when=None, **invoice):
+    with tenant_scope(org.id):
+        customer = make_customer(org, time_zone="UTC")
+        contact = make_contact(customer, email=email)
+        inv = make_invoice(org, customer, **invoice)
+        message = Message(org_id=org.id, idempotency_key=f"test:{inv.id}", customer_id=customer.id,
+                          invoice_id=inv.id, contact_id=contact.id, to_email=email, status="scheduled",
+                          subject=f"Invoice {inv.number}", body="Please pay.", scheduled_for=when or WEDNESDAY)
+        db.session.add(message)
+        db.session.flush()
+        db.session.add(MessageInvoice(org_id=org.id, message_id=message.id, invoice_id=inv.id))
+        db.session.commit()
+        return message.id, inv
+
+
+def state(org, message_id) -> Message:
+    with tenant_scope(org.id):
+        db.session.expire_all()
+        return db.session.get(Message, message_id)
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(monkeypatch):
+    monkeypatch.setattr("jobs.outbox.utcnow", lambda: WEDNESDAY)
+
+
+def test_a_due_message_is_sent_once_with_a_stable_message_id(org, transport, sink):
+    message_id, _ = scheduled(org)
+    assert send_due_messages(transport)["sent"] == 1
+    assert send_due_messages(transport).get("sent", 0) == 0
+    _controller, received = sink
+    assert len(received.messages) == 1
+    sent = state(org, message_id)
+    assert sent.status == "sent" and received.messages[0]["Message-ID"] == sent.message_id_header
+    assert received.messages[0]["To"] == "ap@globex.example"
+
+
+def test_a_payment_after_scheduling_cancels_the_send(org, transport, sink):
+    message_id, invoice = scheduled(org)
+    with tenant_scope(org.id):
+        invoice.balance_minor, invoice.status = 0, "paid"
+        db.session.commit()
+    assert send_due_messages(transport)["cancelled"] == 1
+    assert state(org, message_id).status == "cancelled" and sink[1].messages == []
+
+
+def test_quiet_hours_at_send_time_defer_the_message(org, transport, sink, monkeypatch):
+    message_id, _ = scheduled(org, when=WEDNESDAY - dt.timedelta(hours=1))
+    late = dt.datetime(2026, 11, 18, 22, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr("jobs.outbox.utcnow", lambda: late)
+    assert send_due_messages(transport)["deferred"] == 1
+    deferred = state(org, message_id)
+    assert deferred.status == "scheduled" and deferred.scheduled_for == dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC)
+    assert "Quiet hours" in deferred.wait_reason and sink[1].messages == []
+
+
+def test_a_refused_mailbox_fails_the_message_and_marks_the_contact_bounced(org, transport):
+    message_id, _ = scheduled(org, email="nobody@bounce.example")
+    assert send_due_messages(transport)["failed"] == 1
+    with tenant_scope(org.id):
+        contact = db.session.scalar(select(Contact).where(Contact.email == "nobody@bounce.example"))
+        assert contact.bounce_kind == "hard"
+    assert state(org, message_id).status == "failed"
+
+
+def test_a_temporary_refusal_is_retried_later(org, transport):
+    message_id, _ = scheduled(org, email="ap@busy.example")
+    assert send_due_messages(transport)["retry"] == 1
+    retry = state(org, message_id)
+    assert retry.status == "scheduled" and retry.scheduled_for == WEDNESDAY + dt.timedelta(minutes=1)
+
+
+def test_an_unreachable_server_leaves_messages_to_retry(org):
+    message_id, _ = scheduled(org)
+    assert send_due_messages(SmtpTransport("127.0.0.1", 1))["retry"] == 1
+    assert state(org, message_id).status == "scheduled"
+
+
+def test_a_message_leased_by_a_sender_that_died_before_sending_goes_back_to_the_queue(org, transport, sink):
+    message_id, _ = scheduled(org)
+    assert claim_due(db.session, WEDNESDAY) == [message_id]  # a sender leased it, then died
+    assert reconcile_stuck(db.session, WEDNESDAY) == {"requeued": 0, "review": 0}  # its lease still runs
+    assert reconcile_stuck(db.session, WEDNESDAY + dt.timedelta(minutes=6)) == {"requeued": 1, "review": 0}
+    assert send_due_messages(transport)["sent"] == 1 and len(sink[1].messages) == 1
+
+
+def test_a_message_stranded_mid_hand_over_goes_to_review_not_back_to_the_queue(org, transport, sink):
+    message_id, _ = scheduled(org)
+    claim_due(db.session, WEDNESDAY)
+    with tenant_scope(org.id):
+        db.session.get(Message, message_id).status = "delivering"  # handed over, then the sender died
+        db.session.commit()
+    assert reconcile_stuck(db.session, WEDNESDAY + dt.timedelta(minutes=6)) == {"requeued": 0, "review": 1}
+    assert state(org, message_id).status == "review"
+    assert send_due_messages(transport).get("sent", 0) == 0 and sink[1].messages == []
+
+
+def test_plain_text_smtp_is_refused_off_loopback():
+    from plixo.integrations.mail.smtp import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("smtp.example.com") and not is_loopback("10.0.0.5")
+
+
+def test_dev_outbox_lists_what_the_development_sink_received(app, client, org, tmp_path, monkeypatch):
+    from plixo.devmail import start_dev_sink
+
+    controller = start_dev_sink(tmp_path / "outbox")
+    try:
+        scheduled(org)
+        assert send_due_messages(SmtpTransport(controller.hostname, controller.port))["sent"] == 1
+    finally:
+        controller.stop()
+    monkeypatch.setitem(app.config, "DEV_OUTBOX_DIR", str(tmp_path / "outbox"))
+    html = client.get("/admin/dev-outbox").get_data(as_text=True)
+    assert "to ap@globex.example" in html and "Please pay." in html
+
+
+def test_dev_outbox_is_absent_without_a_sink(client):
+    assert client.get("/admin/dev-outbox").status_code == 404
+
+
+def test_a_rejected_message_fails_without_marking_the_mailbox_bounced(org, transport):
+    message_id, _ = scheduled(org, email="ap@strict.example")
+    assert send_due_messages(transport)["failed"] == 1
+    assert state(org, message_id).status == "failed"
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Contact.bounce_kind).where(Contact.email == "ap@strict.example")) is None
