@@ -10,27 +10,35 @@ the next moment the guardrails allow.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, delete, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.ledger.aging import days_past_due, local_today
 from plixo.ledger.models import Contact, Customer, Invoice
-from plixo.outreach.guardrails import next_allowed_moment
-from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
+from plixo.money import format_money
+from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageInvoice, Segment
+from plixo.outreach.planner import SendPlanner
 from plixo.outreach.segments import SegmentRules, segment_clause
-from plixo.queue.drafting import MERGE_FIELDS, fill
-from plixo.queue.inspector import merge_values
+from plixo.outreach.service import policy_of
+from plixo.queue.drafting import MERGE_FIELDS, fill, invoice_merge_values
 from plixo.queue.models import Hold
 from plixo.queue.service import eligible_clause
 
 ANCHORS = ("due_date", "previous_touch")
 LAUNCH_STATUSES = ("shadow", "active")
 MAX_STEPS = 12
+SHADOW_TRIAL = dt.timedelta(days=14)
+TICK_LOCK = 72_515  # advisory-lock namespace of the engine tick
+# status -> the statuses a person may move a cadence to from there
+TRANSITIONS = {"shadow": ("active", "paused", "archived"), "active": ("paused", "archived"),
+               "paused": ("shadow", "active", "archived"), "archived": ()}
+STATUS_LABELS = {"shadow": "Shadow", "active": "Active", "paused": "Paused", "archived": "Archived"}
 
 
 class CadenceError(ValueError):
@@ -107,9 +115,32 @@ def create_cadence(session: Session, org: Organization, user: User, name: str, s
     return cadence
 
 
+def trial_complete(cadence: Cadence, now: dt.datetime) -> bool:
+    """Whether a Shadow cadence has run its 14 days side by side and should be offered for activation."""
+    return (cadence.status == "shadow" and cadence.shadow_started_at is not None
+            and now - cadence.shadow_started_at >= SHADOW_TRIAL)
+
+
+def change_status(session: Session, org: Organization, user: User, cadence: Cadence, status: str,
+                  now: dt.datetime) -> None:
+    """Activate, pause, resume in Shadow or archive a cadence (audited). Pausing keeps drafts already made."""
+    if status not in TRANSITIONS.get(cadence.status, ()):
+        raise CadenceError(f"A cadence that is {STATUS_LABELS.get(cadence.status, cadence.status)} cannot be "
+                           f"made {STATUS_LABELS.get(status, status)}.", "status")
+    before = cadence.status
+    cadence.status = status
+    if status == "active":
+        cadence.activated_at = now
+    elif status == "shadow":
+        cadence.shadow_started_at = now
+    audit.record(session, org_id=org.id, actor=user, action="cadences.status_changed", subject=cadence,
+                 before={"status": before}, after={"status": status})
+
+
 # --- The engine -------------------------------------------------------------------------------------------
 
 def key_of(step_id: int, invoice_id: int) -> str:
+    """A cadence message's idempotency key, from its step and its first invoice."""
     return f"cadence:{step_id}:invoice:{invoice_id}"
 
 
@@ -118,89 +149,196 @@ class TickResult:
     evaluated: int = 0
     drafts: int = 0
     scheduled: int = 0
+    consolidated: int = 0  # invoices listed in another invoice's e-mail rather than getting their own
+
+
+@dataclass(frozen=True)
+class DueInvoice:
+    """An invoice whose next cadence step is due, with what its e-mail needs."""
+
+    id: int
+    customer_id: int
+    number: str
+    balance_minor: int
+    currency: str
+    due_date: dt.date
+    customer_name: str
+    time_zone: str | None
+    held: bool  # escalated to Shadow: drafts only, whatever the segment's mode
 
 
 def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
     """Create the messages every running cadence of the workspace is due to send now (idempotent)."""
+    _one_tick_at_a_time(session, org.id)
     result = TickResult()
-    policy = session.scalar(select(Policy).where(Policy.org_id == org.id))
     today = local_today(org.time_zone, now)
     cadences = session.scalars(select(Cadence).where(Cadence.org_id == org.id,
                                                      Cadence.status.in_(LAUNCH_STATUSES))
                                .order_by(Cadence.id)).all()
+    planner, contacts = None, None
     for cadence in cadences:
         if cadence.segment is None or not cadence.steps:
             continue
-        _tick_cadence(session, org, policy, cadence, today, now, result)
+        due = _due_invoices(session, org.id, cadence, today, result)
+        if not due:
+            continue
+        if planner is None:  # loaded once, and only when something is due
+            planner = SendPlanner(session, org, policy_of(session, org.id), now)
+            contacts = _recipients(session, org.id, today)
+        autopilot = cadence.status == "active" and cadence.segment.mode == "autopilot"
+        for (_customer, step_id), invoices in _consolidated(due).items():
+            step = next(s for s in cadence.steps if s.id == step_id)
+            status = _create_message(session, org, step, invoices, contacts.get(invoices[0].customer_id),
+                                     planner if autopilot and not any(i.held for i in invoices) else None, today)
+            result.drafts += status == "draft"
+            result.scheduled += status == "scheduled"
+            result.consolidated += len(invoices) - 1
+    session.flush()
     return result
 
 
-def _tick_cadence(session, org, policy, cadence: Cadence, today, now, result: TickResult) -> None:
+def _one_tick_at_a_time(session: Session, org_id: int) -> None:
+    """Serialise ticks of one workspace (a transaction-scoped lock on PostgreSQL). The unique keys already
+    forbid a second message; the lock keeps a racing tick from failing on them halfway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(TICK_LOCK, org_id)))
+
+
+def _due_invoices(session: Session, org_id: int, cadence: Cadence, today: dt.date,
+                  result: TickResult) -> list[tuple[DueInvoice, CadenceStep]]:
+    """The invoices the cadence's segment selects whose next step is due today, with that step."""
     steps = cadence.steps
-    step_ids = [s.id for s in steps]
     done = (select(MessageInvoice.invoice_id.label("invoice_id"), func.count().label("done"),
                    func.max(func.coalesce(Message.sent_at, Message.scheduled_for, Message.created_at)).label("last"))
-            .join(Message, and_(Message.id == MessageInvoice.message_id, Message.org_id == org.id))
-            .where(MessageInvoice.org_id == org.id, Message.cadence_step_id.in_(step_ids))
+            .join(Message, and_(Message.id == MessageInvoice.message_id, Message.org_id == org_id))
+            .where(MessageInvoice.org_id == org_id, MessageInvoice.cadence_step_id.in_([s.id for s in steps]))
             .group_by(MessageInvoice.invoice_id).subquery("done"))
-    shadow_hold = exists().where(Hold.org_id == org.id, Hold.invoice_id == Invoice.id, Hold.kind == "shadow",
+    shadow_hold = exists().where(Hold.org_id == org_id, Hold.invoice_id == Invoice.id, Hold.kind == "shadow",
                                  Hold.released_at.is_(None))
+    # No step can come before the first one, which always counts from the due date.
+    earliest_due = today - dt.timedelta(days=steps[0].offset_days)
     rows = session.execute(
-        select(Invoice, Customer, func.coalesce(done.c.done, 0), done.c.last, shadow_hold.label("held"))
+        select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor, Invoice.currency,
+               Invoice.due_date, Customer.name, Customer.time_zone, shadow_hold.label("held"),
+               func.coalesce(done.c.done, 0), done.c.last)
         .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
         .outerjoin(done, done.c.invoice_id == Invoice.id)
-        .where(Invoice.org_id == org.id, Invoice.status == "open", eligible_clause(today),
-               segment_clause(SegmentRules.from_json(cadence.segment.rules), today),
+        .where(Invoice.org_id == org_id, Invoice.status == "open", Invoice.due_date <= earliest_due,
+               eligible_clause(today), segment_clause(SegmentRules.from_json(cadence.segment.rules), today),
                func.coalesce(done.c.done, 0) < len(steps))).all()
-    autopilot = cadence.status == "active" and cadence.segment.mode == "autopilot"
-    for invoice, customer, done_count, last_touch, held in rows:
-        result.evaluated += 1
+    result.evaluated += len(rows)
+    due = []
+    for *fields, done_count, last_touch in rows:
         step = steps[done_count]
-        if not _is_due(step, invoice, last_touch, today):
-            continue
-        contact = _recipient(session, org.id, customer.id, today)
-        created = _create_message(session, org, policy, step, invoice, customer, contact, now,
-                                  autopilot and not held)
-        if created == "draft":
-            result.drafts += 1
-        elif created == "scheduled":
-            result.scheduled += 1
+        if _is_due(step, fields[5], last_touch, today):
+            due.append((DueInvoice(*fields), step))
+    return due
 
 
-def _is_due(step: CadenceStep, invoice: Invoice, last_touch: dt.datetime | None, today: dt.date) -> bool:
+def _is_due(step: CadenceStep, due_date: dt.date, last_touch: dt.datetime | None, today: dt.date) -> bool:
     if step.anchor == "previous_touch":
         return last_touch is not None and (today - last_touch.date()).days >= step.offset_days
-    return days_past_due(invoice.due_date, today) >= step.offset_days
+    return days_past_due(due_date, today) >= step.offset_days
 
 
-def _recipient(session: Session, org_id: int, customer_id: int, today: dt.date) -> Contact | None:
-    contacts = session.scalars(select(Contact).where(Contact.org_id == org_id, Contact.customer_id == customer_id)
-                               .order_by(Contact.is_primary.desc(), Contact.id)).all()
-    return next((c for c in contacts if c.deliverable
-                 and not (c.suppressed_until is not None and c.suppressed_until > today)), None)
+def _consolidated(due: list[tuple[DueInvoice, CadenceStep]]) -> dict[tuple[int, int], list[DueInvoice]]:
+    """One e-mail per customer and step: a customer's invoices due for the same step today go together."""
+    groups: dict[tuple[int, int], list[DueInvoice]] = defaultdict(list)
+    for invoice, step in sorted(due, key=lambda pair: (pair[0].due_date, pair[0].id)):
+        groups[(invoice.customer_id, step.id)].append(invoice)
+    return groups
 
 
-def _create_message(session, org, policy, step, invoice, customer, contact, now, autopilot: bool) -> str | None:
-    key = key_of(step.id, invoice.id)
-    if session.scalar(select(Message.id).where(Message.org_id == org.id, Message.idempotency_key == key)):
-        return None
-    values = merge_values(invoice, local_today(org.time_zone, now), org.name)
-    subject, body = fill(step.subject, values), fill(step.body, values)
-    problems = subject.problems + body.problems
-    message = Message(org_id=org.id, idempotency_key=key, customer_id=customer.id, invoice_id=invoice.id,
-                      contact_id=contact.id if contact else None, to_email=contact.email if contact else None,
-                      cadence_step_id=step.id, subject=subject.text[:300], body=body.text, status="draft")
-    if autopilot and contact is not None and not problems:
-        zone = ZoneInfo(customer.time_zone or org.time_zone)
-        moment = next_allowed_moment(now, zone, policy, business_hours=True)
-        if moment is not None:
-            message.status, message.scheduled_for = "scheduled", moment
-            message.wait_reason = (None if moment <= now else
-                                   f"Business hours: goes {moment.astimezone(zone):%a %H:%M} in {zone.key}")
-    elif problems or contact is None:
-        message.wait_reason = "Needs review: " + (" ".join(problems) if problems else "no reachable contact.")
+def _recipients(session: Session, org_id: int, today: dt.date) -> dict[int, tuple[int, str]]:
+    """Each customer's reachable contact (primary first): not bounced, opted out or suppressed."""
+    rows = session.execute(
+        select(Contact.customer_id, Contact.id, Contact.email)
+        .where(Contact.org_id == org_id, Contact.email.is_not(None), Contact.email != "",
+               Contact.opted_out_at.is_(None), or_(Contact.bounce_kind.is_(None), Contact.bounce_kind != "hard"),
+               or_(Contact.suppressed_until.is_(None), Contact.suppressed_until <= today))
+        .order_by(Contact.customer_id, Contact.is_primary.desc(), Contact.id))
+    found: dict[int, tuple[int, str]] = {}
+    for customer_id, contact_id, email in rows:
+        found.setdefault(customer_id, (contact_id, email))
+    return found
+
+
+def _create_message(session: Session, org: Organization, step: CadenceStep, invoices: list[DueInvoice],
+                    contact: tuple[int, str] | None, planner: SendPlanner | None, today: dt.date) -> str:
+    """A draft for review or, under Autopilot, a send scheduled at the first moment the guardrails allow."""
+    first = invoices[0]
+    subject, body, problems = render_step(step, invoices, today, org.name)
+    message = Message(org_id=org.id, idempotency_key=key_of(step.id, first.id), customer_id=first.customer_id,
+                      invoice_id=first.id, contact_id=contact[0] if contact else None,
+                      to_email=contact[1] if contact else None, cadence_step_id=step.id, subject=subject,
+                      body=body, status="draft")
+    if problems or contact is None:
+        message.wait_reason = ("Needs review: " + (" ".join(problems) if problems else "no reachable contact."))[:200]
+    elif planner is not None:
+        moment, reason = planner.place(first.customer_id, ZoneInfo(first.time_zone or org.time_zone))
+        if moment is None:
+            message.wait_reason = f"Needs review: {reason}"[:200]
+        else:
+            message.status, message.scheduled_for, message.wait_reason = "scheduled", moment, reason
     session.add(message)
     session.flush()
-    session.add(MessageInvoice(org_id=org.id, message_id=message.id, invoice_id=invoice.id))
-    session.flush()
+    session.add_all(MessageInvoice(org_id=org.id, message_id=message.id, invoice_id=invoice.id,
+                                   cadence_step_id=step.id) for invoice in invoices)
     return message.status
+
+
+def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date,
+                sender_name: str) -> tuple[str, str, list[str]]:
+    """The step's subject and body for one invoice or, consolidated, for several listed in one e-mail."""
+    first = invoices[0]
+    values = invoice_merge_values(first.customer_name, first.number, first.balance_minor, first.currency,
+                                  first.due_date, today, sender_name)
+    if len(invoices) > 1:
+        values |= _consolidated_values(invoices, today)
+    subject, body = fill(step.subject, values), fill(step.body, values)
+    text = body.text
+    if len(invoices) > 1:
+        text += "\n\nInvoices in this reminder:\n" + "\n".join(
+            f"- {i.number}: {format_money(i.balance_minor, i.currency)}, due {i.due_date:%-d %b %Y}" for i in invoices)
+    return subject.text[:300], text, subject.problems + body.problems
+
+
+def _consolidated_values(invoices: list[DueInvoice], today: dt.date) -> dict[str, str]:
+    numbers = [i.number for i in invoices]
+    totals: dict[str, int] = defaultdict(int)
+    for invoice in invoices:
+        totals[invoice.currency] += invoice.balance_minor
+    return {
+        "invoice_number": (", ".join(numbers[:-1]) + " and " + numbers[-1]) if len(numbers) <= 3
+                          else f"{', '.join(numbers[:2])} and {len(numbers) - 2} more",
+        "amount_due": " + ".join(format_money(total, currency) for currency, total in sorted(totals.items())),
+        "due_date": min(i.due_date for i in invoices).strftime("%-d %b %Y"),
+        "days_past_due": str(max(max(days_past_due(i.due_date, today), 0) for i in invoices)),
+    }
+
+
+def is_engine_message(message: Message) -> bool:
+    """Written by the engine and sent unedited (a draft a person approved is sent as they saw it)."""
+    return message.cadence_step_id is not None and message.approved_by_id is None
+
+
+def rerender(session: Session, message: Message, org: Organization, exclude: set[int], today: dt.date) -> None:
+    """Render an engine e-mail again just before it goes: balances as they are now, and without the
+    invoices (`exclude`) that stopped since it was scheduled."""
+    step = session.get(CadenceStep, message.cadence_step_id)
+    if exclude:
+        session.execute(delete(MessageInvoice).where(MessageInvoice.org_id == org.id,
+                                                     MessageInvoice.message_id == message.id,
+                                                     MessageInvoice.invoice_id.in_(exclude)))
+    rows = session.execute(
+        select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor, Invoice.currency,
+               Invoice.due_date, Customer.name, Customer.time_zone, false())
+        .join(MessageInvoice, and_(MessageInvoice.org_id == org.id, MessageInvoice.invoice_id == Invoice.id))
+        .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
+        .where(Invoice.org_id == org.id, MessageInvoice.message_id == message.id)
+        .order_by(Invoice.due_date, Invoice.id)).all()
+    if step is None or not rows:
+        return
+    invoices = [DueInvoice(*row) for row in rows]
+    message.subject, message.body, _problems = render_step(step, invoices, today, org.name)
+    message.invoice_id = invoices[0].id

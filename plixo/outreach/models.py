@@ -114,16 +114,23 @@ class Message(IdMixin, TenantMixin, TimestampMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_at: Mapped[dt.datetime | None]
+    replied_at: Mapped[dt.datetime | None]  # first reply matched to this message
 
 
 class MessageInvoice(IdMixin, TenantMixin, Base):
-    """Invoices listed in one (possibly consolidated) message."""
+    """Invoices listed in one (possibly consolidated) message.
+
+    For cadence messages the step is repeated here: unique per (invoice, step), it makes sure no invoice is
+    ever in two messages for the same step, consolidated or not.
+    """
 
     __tablename__ = "message_invoices"
     __table_args__ = (
         UniqueConstraint("org_id", "message_id", "invoice_id"),
+        UniqueConstraint("org_id", "invoice_id", "cadence_step_id"),
         Index("ix_message_invoices_org_invoice", "org_id", "invoice_id"),
     )
 
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    cadence_step_id: Mapped[int | None] = mapped_column(ForeignKey("cadence_steps.id", ondelete="CASCADE"))

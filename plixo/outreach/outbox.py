@@ -27,8 +27,10 @@ from plixo.accounts.models import Organization
 from plixo.failpoints import failpoint
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer
+from plixo.outreach.cadences import is_engine_message, rerender
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message, MessageInvoice, Policy
+from plixo.outreach.planner import TOUCHED, WEEK, daily_cap, earliest_touch
 from plixo.queue.service import stopping_reasons
 from plixo.tenancy import tenant_scope, unscoped
 
@@ -128,7 +130,7 @@ def deliver(session: Session, message_id: int, transport: Transport, now: dt.dat
 
 def _send_if_still_allowed(session, message: Message, transport: Transport, now, sender) -> str:
     org = session.get(Organization, message.org_id)
-    stop = _stop_reason(session, message, local_today(org.time_zone, now))
+    stop = _stop_reason(session, message, org, local_today(org.time_zone, now))
     if stop:
         message.status, message.last_error = "cancelled", stop
         return "cancelled"
@@ -161,16 +163,30 @@ def _send_if_still_allowed(session, message: Message, transport: Transport, now,
     return "sent"
 
 
-def _stop_reason(session: Session, message: Message, today: dt.date) -> str | None:
-    """Why the message must not go at all any more (a payment, dispute, hold or opt-out since scheduling)."""
+def _stop_reason(session: Session, message: Message, org: Organization, today: dt.date) -> str | None:
+    """Why the message must not go at all any more (a payment, dispute, hold or opt-out since scheduling).
+
+    An e-mail the engine consolidated goes on for the invoices still eligible, re-rendered without the
+    others; an e-mail a person wrote goes as written or not at all.
+    """
     invoice_ids = set(session.scalars(select(MessageInvoice.invoice_id).where(
         MessageInvoice.org_id == message.org_id, MessageInvoice.message_id == message.id)))
     if message.invoice_id:
         invoice_ids.add(message.invoice_id)
+    stopped = {}
     for invoice_id in sorted(invoice_ids):
         reasons = stopping_reasons(session, invoice_id, today)
         if reasons:
-            return "; ".join(reasons)
+            stopped[invoice_id] = "; ".join(reasons)
+    engine_made = is_engine_message(message)
+    if stopped and not (engine_made and len(stopped) < len(invoice_ids)):
+        return next(iter(stopped.values()))
+    if engine_made:
+        rerender(session, message, org, exclude=set(stopped), today=today)
+    return _recipient_stop_reason(session, message, today)
+
+
+def _recipient_stop_reason(session: Session, message: Message, today: dt.date) -> str | None:
     contact = session.get(Contact, message.contact_id) if message.contact_id else None
     if contact is None or not contact.email:
         return "No recipient."
@@ -190,11 +206,26 @@ def _wait_reason(session, org, policy, message, zone, now) -> tuple[str, dt.date
         if moment is None:
             return "The policy allows no sending day.", now + dt.timedelta(days=1)
         return f"Quiet hours: waits until {moment.astimezone(zone):%a %H:%M} in {zone.key}", moment
-    if (session.scalar(sent_today_count(org, now)) or 0) >= policy.daily_cap_per_mailbox:
+    if message.cadence_step_id is not None:  # automated touches keep the gap and the weekly cap
+        moment, reason = earliest_touch(_recent_touches(session, message, policy, now), now, policy)
+        if reason is not None:
+            moment = next_allowed_moment(moment, zone, policy) or moment
+            return f"{reason}: waits until {moment.astimezone(zone):%a %d %b %H:%M} in {zone.key}", moment
+    cap = daily_cap(policy)
+    if (session.scalar(sent_today_count(org, now)) or 0) >= cap:
         tomorrow = (_local_midnight(org, now) + dt.timedelta(days=1)).astimezone(dt.UTC)
         moment = next_allowed_moment(tomorrow, zone, policy) or tomorrow
-        return f"Daily cap of {policy.daily_cap_per_mailbox} reached", moment
+        return f"Daily cap of {cap} reached", moment
     return None
+
+
+def _recent_touches(session: Session, message: Message, policy: Policy, now: dt.datetime) -> list[dt.datetime]:
+    """The customer's other e-mails that left (or may have) recently enough to matter for the touch rules."""
+    when = func.coalesce(Message.sent_at, Message.updated_at)
+    since = now - max(WEEK, dt.timedelta(hours=policy.min_gap_hours))
+    return list(session.scalars(select(when).where(
+        Message.org_id == message.org_id, Message.customer_id == message.customer_id, Message.id != message.id,
+        Message.status.in_(TOUCHED), when >= since)))
 
 
 def _retry_later(message: Message, now: dt.datetime, error: str) -> str:

@@ -145,7 +145,10 @@ def send_email(session: Session, org: Organization, invoice: Invoice, user: User
                            if waiting and schedule_for is None else None)
     message.approved_by_id, message.approved_at = user.id, now
     session.flush()
-    session.add(MessageInvoice(org_id=org.id, message_id=message.id, invoice_id=invoice.id))
+    if session.scalar(select(MessageInvoice.id).where(MessageInvoice.org_id == org.id,
+                                                      MessageInvoice.message_id == message.id,
+                                                      MessageInvoice.invoice_id == invoice.id)) is None:
+        session.add(MessageInvoice(org_id=org.id, message_id=message.id, invoice_id=invoice.id))
     audit.record(session, org_id=org.id, actor=user, action="queue.email_scheduled", subject=invoice,
                  after={"message_id": message.id, "to": recipient.email, "scheduled_for": moment.isoformat()})
     return message

@@ -7,8 +7,16 @@ this invoice (no portal link yet, say), is reported and blocks sending, so a pay
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from plixo.ledger.aging import days_past_due
+from plixo.money import format_money
+
+if TYPE_CHECKING:
+    from plixo.ledger.models import Invoice
 
 MERGE_FIELDS = {
     "customer_name": "The customer's name",
@@ -115,3 +123,24 @@ def choose_tone(policy_tone: str, days_past_due: int, risk_tier: str) -> str:
     if days_past_due > 60 or risk_tier == "high":
         tone = max(tone, 2 if days_past_due > 90 else 1)
     return order[tone]
+
+
+def merge_values(invoice: Invoice, today: dt.date, sender_name: str) -> dict[str, str]:
+    """Merge-field values for this invoice (links stay empty until payments and the portal exist)."""
+    return invoice_merge_values(invoice.customer.name, invoice.number, invoice.balance_minor, invoice.currency,
+                                invoice.due_date, today, sender_name)
+
+
+def invoice_merge_values(customer_name: str, number: str, balance_minor: int, currency: str, due_date: dt.date,
+                         today: dt.date, sender_name: str) -> dict[str, str]:
+    """Merge-field values from an invoice's columns (the engine reads columns, not whole rows)."""
+    return {
+        "customer_name": customer_name,
+        "invoice_number": number,
+        "amount_due": format_money(balance_minor, currency),
+        "due_date": due_date.strftime("%-d %b %Y"),
+        "days_past_due": str(max(days_past_due(due_date, today), 0)),
+        "pay_link": "",
+        "portal_link": "",
+        "sender_name": sender_name,
+    }

@@ -18,7 +18,7 @@ from plixo.money import format_money
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message, Policy
 from plixo.outreach.outbox import sent_today_count
-from plixo.queue.drafting import TEMPLATES, choose_template, choose_tone, fill
+from plixo.queue.drafting import TEMPLATES, choose_template, choose_tone, fill, merge_values
 from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, Promise
 from plixo.queue.service import OPEN_DISPUTE_STATUSES, stopping_reasons
 
@@ -83,20 +83,6 @@ class Inspection:
 def customer_zone(invoice: Invoice, org: Organization) -> ZoneInfo:
     """The customer's IANA time zone, falling back to the workspace's."""
     return ZoneInfo(invoice.customer.time_zone or org.time_zone)
-
-
-def merge_values(invoice: Invoice, today: dt.date, sender_name: str) -> dict[str, str]:
-    """Merge-field values for this invoice (links stay empty until payments and the portal exist)."""
-    return {
-        "customer_name": invoice.customer.name,
-        "invoice_number": invoice.number,
-        "amount_due": format_money(invoice.balance_minor, invoice.currency),
-        "due_date": invoice.due_date.strftime("%-d %b %Y"),
-        "days_past_due": str(max(days_past_due(invoice.due_date, today), 0)),
-        "pay_link": "",
-        "portal_link": "",
-        "sender_name": sender_name,
-    }
 
 
 def drafted_email(template: str, tone: str, values: dict[str, str],

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from plixo.extensions import db
 from plixo.outreach.cadences import CadenceError, StepInput, check_steps, create_cadence, tick
-from plixo.outreach.models import Message, Segment
+from plixo.outreach.models import Message, MessageInvoice, Segment
 from plixo.queue.models import Hold
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice
@@ -133,3 +133,52 @@ def test_the_cron_tick_runs_every_workspace(org, controller, two_workspaces):
         db.session.commit()
     assert autopilot_tick()["drafts"] == 1
     assert autopilot_tick()["drafts"] == 0
+
+
+def test_invoices_of_one_customer_due_together_go_in_one_email(scoped, controller):
+    customer = make_customer(scoped, time_zone="UTC", name="Initech")
+    make_contact(customer, email="ap@initech.example")
+    invoices = [make_invoice(scoped, customer, due_date=TODAY - dt.timedelta(days=d), balance_minor=10_000 * d)
+                for d in (4, 5, 9)]
+    create_cadence(db.session, scoped, controller, "Auto", segment(scoped, "autopilot").id, [REMINDER], "active", NOW)
+    result = tick(db.session, scoped, NOW)
+    assert (result.scheduled, result.consolidated) == (1, 2)
+    [email] = messages()
+    listed = db.session.scalars(select(MessageInvoice.invoice_id).where(MessageInvoice.message_id == email.id))
+    assert sorted(listed) == sorted(i.id for i in invoices)
+    assert all(i.number in email.body for i in invoices) and "$1,800.00" in email.body
+    assert tick(db.session, scoped, NOW).scheduled == 0  # each (invoice, step) is in one message only
+
+
+def test_autopilot_keeps_the_minimum_gap_after_the_customers_last_touch(scoped, controller):
+    invoice = overdue_invoice(scoped, days=5)
+    db.session.add(Message(org_id=scoped.id, idempotency_key="manual", customer_id=invoice.customer_id,
+                           status="sent", sent_at=NOW - dt.timedelta(hours=30), subject="s", body="b"))
+    create_cadence(db.session, scoped, controller, "Auto", segment(scoped, "autopilot").id, [REMINDER], "active", NOW)
+    tick(db.session, scoped, NOW)
+    [_, scheduled] = messages()
+    assert scheduled.scheduled_for == NOW + dt.timedelta(hours=18)  # 48 h after the manual e-mail
+    assert scheduled.wait_reason.startswith("Keeps 48 h after the last touch")
+
+
+def test_the_daily_cap_moves_the_overflow_to_the_next_sending_day(scoped, controller):
+    from plixo.outreach.service import policy_of
+
+    policy_of(db.session, scoped.id).daily_cap_per_mailbox = 2
+    for _ in range(3):
+        overdue_invoice(scoped, days=5)
+    create_cadence(db.session, scoped, controller, "Auto", segment(scoped, "autopilot").id, [REMINDER], "active", NOW)
+    assert tick(db.session, scoped, NOW).scheduled == 3
+    moments = sorted(m.scheduled_for for m in messages())
+    assert moments[:2] == [NOW, NOW] and moments[2] == dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)
+    assert "Daily cap of 2 reached" in [m for m in messages() if m.scheduled_for == moments[2]][0].wait_reason
+
+
+def test_a_policy_without_sending_days_leaves_drafts_for_review(scoped, controller):
+    from plixo.outreach.service import policy_of
+
+    policy_of(db.session, scoped.id).sending_days = []
+    overdue_invoice(scoped, days=5)
+    create_cadence(db.session, scoped, controller, "Auto", segment(scoped, "autopilot").id, [REMINDER], "active", NOW)
+    assert tick(db.session, scoped, NOW).drafts == 1
+    assert "no sending day" in messages()[0].wait_reason

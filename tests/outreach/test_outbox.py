@@ -160,3 +160,60 @@ def test_a_rejected_message_fails_without_marking_the_mailbox_bounced(org, trans
     assert state(org, message_id).status == "failed"
     with tenant_scope(org.id):
         assert db.session.scalar(select(Contact.bounce_kind).where(Contact.email == "ap@strict.example")) is None
+
+
+def _engine_email(org, controller, balances=(50_000,)):
+    """An Autopilot cadence e-mail scheduled by the engine for one customer's overdue invoices."""
+    from plixo.outreach.cadences import StepInput, create_cadence, tick
+    from plixo.outreach.models import Segment
+
+    with tenant_scope(org.id):
+        org.time_zone = "UTC"
+        customer = make_customer(org, time_zone="UTC", name="Globex")
+        make_contact(customer, email="ap@globex.example")
+        invoices = [make_invoice(org, customer, due_date=WEDNESDAY.date() - dt.timedelta(days=5 + n),
+                                 balance_minor=balance) for n, balance in enumerate(balances)]
+        segment = Segment(org_id=org.id, name="Everyone", rules={}, mode="autopilot")
+        db.session.add(segment)
+        db.session.flush()
+        step = StepInput(3, "due_date", "Invoice {invoice_number}", "{amount_due} is due.")
+        create_cadence(db.session, org, controller, "Auto", segment.id, [step], "active", WEDNESDAY)
+        assert tick(db.session, org, WEDNESDAY).scheduled == 1
+        db.session.commit()
+        return db.session.scalar(select(Message.id)), invoices
+
+
+def test_an_engine_email_is_rendered_again_with_the_balance_at_send_time(org, controller, transport, sink):
+    message_id, [invoice] = _engine_email(org, controller)
+    with tenant_scope(org.id):
+        invoice.balance_minor = 20_000  # a partial payment arrived after scheduling
+        db.session.commit()
+    assert send_due_messages(transport)["sent"] == 1
+    assert "$200.00 is due." in sink[1].messages[0].get_payload(decode=True).decode()
+    assert state(org, message_id).body.startswith("$200.00 is due.")
+
+
+def test_a_consolidated_email_goes_on_without_the_invoice_paid_since(org, controller, transport, sink):
+    message_id, [paid, still_open] = _engine_email(org, controller, balances=(50_000, 70_000))
+    with tenant_scope(org.id):
+        paid.balance_minor, paid.status = 0, "paid"
+        db.session.commit()
+    assert send_due_messages(transport)["sent"] == 1
+    email = sink[1].messages[0]
+    assert email["Subject"] == f"Invoice {still_open.number}"
+    assert email.get_payload(decode=True).decode().startswith("$700.00 is due.")
+    with tenant_scope(org.id):
+        listed = db.session.scalars(select(MessageInvoice.invoice_id).where(MessageInvoice.message_id == message_id))
+        assert list(listed) == [still_open.id]
+
+
+def test_an_engine_email_waits_out_the_gap_after_a_touch_sent_since(org, controller, transport, sink):
+    message_id, [invoice] = _engine_email(org, controller)
+    with tenant_scope(org.id):
+        db.session.add(Message(org_id=org.id, idempotency_key="by-hand", customer_id=invoice.customer_id,
+                               status="sent", sent_at=WEDNESDAY - dt.timedelta(hours=2), subject="s", body="b"))
+        db.session.commit()
+    assert send_due_messages(transport)["deferred"] == 1
+    deferred = state(org, message_id)
+    assert deferred.scheduled_for == WEDNESDAY + dt.timedelta(hours=46) and sink[1].messages == []
+    assert deferred.wait_reason.startswith("Keeps 48 h after the last touch")
