@@ -36,6 +36,31 @@ def register_cli(app: Flask) -> None:
         for role, email, _name in result.logins:
             click.echo(f"  {role:<14} {email}")
 
+    @app.cli.command("simulate")
+    @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 120), help="Simulated days.")
+    @click.option("--invoices", default=500, show_default=True, type=click.IntRange(10, 200_000),
+                  help="Invoices in the generated workspace.")
+    @click.option("--seed", default=7, show_default=True, help="Random seed; the same seed replays the same month.")
+    @click.option("--json", "as_json", is_flag=True, help="Print only the report, as one JSON line.")
+    @click.option("--keep", is_flag=True, help="Keep the generated workspace instead of deleting it.")
+    def simulate_command(days: int, invoices: int, seed: int, as_json: bool, keep: bool) -> None:
+        """Run the Autopilot engine and sender over simulated time and check every e-mail against the rules.
+
+        Exits with status 1 when any e-mail broke a rule, went twice or was lost.
+        """
+        import json
+
+        from plixo.outreach.simulation import simulate
+
+        report = simulate(db.session, days=days, invoices=invoices, seed=seed, keep=keep).as_json()
+        if not as_json:
+            click.echo(f"{days} days, {invoices} invoices: {report['sent']} e-mails sent, "
+                       f"{report['on_time']}/{report['eligible_touches']} on time, {report['crashes']} sender "
+                       f"crashes, {report['flagged_for_review']} flagged for review.")
+        click.echo(json.dumps(report, sort_keys=False))
+        if report["violations"] or report["duplicates"] or report["lost"]:
+            raise SystemExit(1)
+
     @app.cli.command("snapshots")
     def snapshots_command() -> None:
         """Take today's snapshot for every workspace now (the cron job does this hourly)."""

@@ -20,7 +20,7 @@ from email.utils import format_datetime, formataddr
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
@@ -78,9 +78,10 @@ def sent_today_count(org: Organization, now: dt.datetime):
         Message.org_id == org.id, Message.status == "sent", Message.sent_at >= _local_midnight(org, now))
 
 
-def reconcile_stuck(session: Session, now: dt.datetime) -> dict[str, int]:
-    """Messages whose sender died: back to the queue if never handed over, else flagged for review."""
-    expired = Message.claimed_until < now
+def reconcile_stuck(session: Session, now: dt.datetime, org_id: int | None = None) -> dict[str, int]:
+    """Messages whose sender died: back to the queue if never handed over, else flagged for review
+    (of every workspace, or only `org_id`'s)."""
+    expired = and_(Message.claimed_until < now, *([Message.org_id == org_id] if org_id else []))
     with unscoped():
         requeued = session.execute(
             update(Message).where(Message.status == "sending", expired)
@@ -95,10 +96,12 @@ def reconcile_stuck(session: Session, now: dt.datetime) -> dict[str, int]:
     return {"requeued": requeued or 0, "review": flagged or 0}
 
 
-def claim_due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[int]:
-    """Lease up to `limit` due messages (all workspaces) to this sender; committed before any send."""
+def claim_due(session: Session, now: dt.datetime, limit: int = BATCH, org_id: int | None = None) -> list[int]:
+    """Lease up to `limit` due messages (of all workspaces, or only `org_id`'s) to this sender; committed
+    before any send."""
     with unscoped():
-        due = (select(Message.id).where(Message.status == "scheduled", Message.scheduled_for <= now)
+        due = (select(Message.id).where(Message.status == "scheduled", Message.scheduled_for <= now,
+                                        *([Message.org_id == org_id] if org_id else []))
                .order_by(Message.scheduled_for, Message.id).limit(limit))
         if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)  # concurrent senders take different messages
