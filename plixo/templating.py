@@ -17,6 +17,7 @@ NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("Admin", (
         ("Policies", "outreach.policies", "policies.manage"),
         ("Segments", "outreach.segments", "segments.manage"),
+        ("Cadences", "outreach.cadences", "cadences.manage"),
         ("CSV Import", "imports.index", "imports.manage"),
         ("Users & Roles", "accounts.users", "users.manage"),
         ("Audit log", "ops.audit_log", "audit.view"),

@@ -1,22 +1,39 @@
-"""Admin → Policies (the guardrails every cadence and send obeys) and Admin → Segments."""
+"""Admin → Policies (the guardrails every cadence and send obeys), Admin → Segments and Admin → Cadences."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from plixo.accounts.models import Membership, User
 from plixo.devmail import received_messages
-from plixo.extensions import db
+from plixo.extensions import db, htmx
+from plixo.htmx import render_page_or_block, toast
 from plixo.ledger.aging import BUCKET_NAMES, local_today
 from plixo.ledger.models import RISK_TIERS
 from plixo.model import utcnow
 from plixo.money import Money, MoneyError
+from plixo.outreach import cadence_forms
+from plixo.outreach.cadence_forms import ANCHOR_LABELS, StepFields
+from plixo.outreach.cadences import (
+    MAX_STEPS,
+    STATUS_LABELS,
+    TRANSITIONS,
+    CadenceError,
+    change_status,
+    check_steps,
+    create_cadence,
+    trial_complete,
+)
 from plixo.outreach.forms import PolicyForm
-from plixo.outreach.models import Segment
+from plixo.outreach.impact import cadence_impacts
+from plixo.outreach.models import TONES, Cadence, Segment
 from plixo.outreach.segments import (
     SegmentError,
     SegmentRules,
@@ -27,6 +44,8 @@ from plixo.outreach.segments import (
 )
 from plixo.outreach.service import PolicyError, form_values, policy_of, update_policy
 from plixo.params import parse_id
+from plixo.queue.drafting import MERGE_FIELDS
+from plixo.queue.inspector import merge_values
 from plixo.security import can, requires
 from plixo.tenancy import get_or_404
 
@@ -188,3 +207,189 @@ def dev_outbox():
     if not directory:
         abort(404)
     return render_template("outreach/dev_outbox.html", messages=received_messages(directory))
+
+
+# --- Cadences --------------------------------------------------------------------------------------------
+
+ACTION_LABELS = {"active": "Activate", "paused": "Pause", "shadow": "Resume in Shadow", "archived": "Archive"}
+STATUS_DONE = {"active": "“{}” is Active.", "paused": "“{}” is paused. Drafts already made stay for review.",
+               "shadow": "“{}” is back in Shadow: drafts for review, 14 days side by side.",
+               "archived": "“{}” archived."}
+
+
+def _list_context() -> dict:
+    now = utcnow()
+    cadences = db.session.scalars(
+        select(Cadence).where(Cadence.org_id == g.org.id, Cadence.status != "archived")
+        .options(joinedload(Cadence.segment), selectinload(Cadence.steps)).order_by(Cadence.name)).all()
+    impacts = cadence_impacts(db.session, g.org.id, cadences, now, _today())
+    has_segments = db.session.scalar(select(Segment.id).where(Segment.org_id == g.org.id).limit(1)) is not None
+    return {"rows": [(cadence, impacts[cadence.id]) for cadence in cadences], "has_segments": has_segments,
+            "ready": [cadence for cadence in cadences if trial_complete(cadence, now)],
+            "transitions": TRANSITIONS, "status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS}
+
+
+@bp.route("/cadences")
+@requires("cadences.manage")
+def cadences():
+    return render_page_or_block("outreach/cadences.html", "cadences", **_list_context())
+
+
+def _status_response(message: str, level: str = "success", status: int = 200):
+    """The refreshed list with a toast for HTMX; a flash and a redirect for a plain form post."""
+    if htmx:
+        response = Response(render_block("outreach/cadences.html", "cadences", **_list_context()), status)
+        return toast(response, message, level)
+    flash(message, level)
+    return redirect(url_for("outreach.cadences"), 303)
+
+
+@bp.post("/cadences/<int:cadence_id>/status")
+@requires("cadences.manage")
+def set_cadence_status(cadence_id: int):
+    cadence = get_or_404(db.session, Cadence, cadence_id)
+    status = request.form.get("status", "")
+    if status == "active" and not can("autopilot.manage"):
+        abort(403)
+    try:
+        change_status(db.session, g.org, current_user, cadence, status, utcnow())
+    except CadenceError as error:
+        db.session.rollback()
+        return _status_response(error.message, "error", 409)
+    db.session.commit()
+    return _status_response(STATUS_DONE[status].format(cadence.name))
+
+
+# The wizard keeps no state on the server: every post carries all three steps' fields.
+WIZARD_STEPS = ("Name & segment", "Sequence", "Review & launch")
+FIELD_STEPS = {"name": 1, "segment_id": 1, "steps": 2, "launch": 3}  # the step showing each field
+SEQUENCE_ACTIONS = ("add", "remove", "up", "down", "preview")
+
+
+@dataclass
+class Wizard:
+    name: str = ""
+    segment_id: str = ""
+    steps: list[StepFields] = field(default_factory=list)
+    launch: str = "shadow"
+    at: int = 1  # the wizard step on screen
+    previewing: int = 1  # the sequence step the preview shows (1-based)
+
+
+def _number(raw: str | None, low: int, high: int, default: int) -> int:
+    value = parse_id(raw)
+    return value if value is not None and low <= value <= high else default
+
+
+def _wizard_from_form() -> Wizard:
+    form = request.form
+    steps = cadence_forms.steps_from_form(form)
+    return Wizard(name=form.get("name", ""), segment_id=form.get("segment_id", ""), steps=steps,
+                  launch=form.get("launch", "shadow"), at=_number(form.get("at"), 1, 3, 1),
+                  previewing=_number(form.get("previewing"), 1, max(len(steps), 1), 1))
+
+
+def _sample_values(wizard: Wizard) -> dict[str, str]:
+    segment = cadence_forms.workspace_segment(db.session, g.org.id, wizard.segment_id)
+    invoice = cadence_forms.sample_invoice(db.session, g.org.id, segment, _today())
+    return merge_values(invoice, _today(), g.org.name) if invoice else {}
+
+
+def _edit_sequence(wizard: Wizard, action: str, raw_index: str) -> None:
+    """Add, remove, move or preview a step (1-based index); out-of-range indexes change nothing."""
+    steps = wizard.steps
+    wizard.at = 2
+    if action == "add":
+        if len(steps) < MAX_STEPS:
+            steps.append(cadence_forms.default_step(len(steps) + 1, _sample_values(wizard)))
+            wizard.previewing = len(steps)
+        return
+    index = _number(raw_index, 1, len(steps), 0) - 1
+    if index < 0:
+        return
+    target = {"up": index - 1, "down": index + 1}.get(action, index)
+    if action == "remove":
+        steps.pop(index)
+        shifted = wizard.previewing - 1 if wizard.previewing > index + 1 else wizard.previewing
+        wizard.previewing = max(min(shifted, len(steps)), 1)
+    elif 0 <= target < len(steps):
+        steps[index], steps[target] = steps[target], steps[index]
+        wizard.previewing = target + 1
+
+
+def _check_through(wizard: Wizard, target: int) -> None:
+    """Check every wizard step before `target`, so moving on never leaves a mistake behind."""
+    if target >= 2:
+        cadence_forms.check_identity(db.session, g.org.id, wizard.name, wizard.segment_id)
+    if target >= 3:
+        check_steps(cadence_forms.parse_steps(wizard.steps))
+
+
+def _sequence_context(wizard: Wizard, segment: Segment | None) -> dict:
+    invoice = cadence_forms.sample_invoice(db.session, g.org.id, segment, _today())
+    shown = wizard.steps[wizard.previewing - 1] if wizard.steps else None
+    preview = cadence_forms.step_preview(shown, invoice, _today(), g.org.name) if shown else None
+    return {"sample": invoice, "preview": preview, "merge_fields": MERGE_FIELDS, "anchors": ANCHOR_LABELS,
+            "tones": TONES, "max_steps": MAX_STEPS}
+
+
+def _schedule(wizard: Wizard) -> list[str]:
+    try:
+        return [cadence_forms.schedule_in_words(step) for step in cadence_forms.parse_steps(wizard.steps)]
+    except CadenceError:
+        return []  # only reached through the checks of step 2, which already refused unreadable steps
+
+
+def _wizard_page(wizard: Wizard, error: CadenceError | None = None, status: int = 200):
+    if error is not None:
+        wizard.at = FIELD_STEPS.get(error.field, wizard.at)
+    segment = cadence_forms.workspace_segment(db.session, g.org.id, wizard.segment_id)
+    context = {"wizard": wizard, "error": error, "error_step": cadence_forms.error_step(error),
+               "wizard_steps": WIZARD_STEPS, "segment": segment}
+    if wizard.at == 1:
+        context["segments"] = db.session.scalars(select(Segment).where(Segment.org_id == g.org.id)
+                                                 .order_by(Segment.name)).all()
+    elif wizard.at == 2:
+        context.update(_sequence_context(wizard, segment))
+    else:
+        context["schedule"] = _schedule(wizard)
+    return render_page_or_block("outreach/cadence_form.html", "cadence_wizard", **context), status
+
+
+def _launch(wizard: Wizard):
+    # The form only offers Active to those allowed; a forged post is refused outright.
+    if wizard.launch == "active" and not can("autopilot.manage"):
+        abort(403)
+    try:
+        cadence_forms.check_identity(db.session, g.org.id, wizard.name, wizard.segment_id)
+        cadence = create_cadence(db.session, g.org, current_user, wizard.name, parse_id(wizard.segment_id),
+                                 cadence_forms.parse_steps(wizard.steps), wizard.launch, utcnow())
+    except CadenceError as error:
+        db.session.rollback()
+        return _wizard_page(wizard, error, 422)
+    db.session.commit()
+    flash(f"“{cadence.name}” launched in Shadow: drafts for review for 14 days, then Plixo asks to activate it."
+          if cadence.status == "shadow" else f"“{cadence.name}” launched as Active.", "success")
+    url = url_for("outreach.cadences")
+    return Response(status=200, headers={"HX-Redirect": url}) if htmx else redirect(url, 303)
+
+
+@bp.route("/cadences/new", methods=["GET", "POST"])
+@requires("cadences.manage")
+def new_cadence():
+    if request.method == "GET":
+        return _wizard_page(Wizard(steps=[cadence_forms.default_step(1, {})]))
+    wizard = _wizard_from_form()
+    action, _, argument = request.form.get("action", "").partition(":")
+    if action == "launch":
+        return _launch(wizard)
+    if action in SEQUENCE_ACTIONS:
+        _edit_sequence(wizard, action, argument)
+        return _wizard_page(wizard)
+    target = _number(argument, 1, 3, wizard.at)
+    try:
+        _check_through(wizard, target)
+    except CadenceError as error:
+        return _wizard_page(wizard, error, 422)
+    wizard.at = target
+    return _wizard_page(wizard)

@@ -171,7 +171,7 @@ def test_the_daily_cap_moves_the_overflow_to_the_next_sending_day(scoped, contro
     assert tick(db.session, scoped, NOW).scheduled == 3
     moments = sorted(m.scheduled_for for m in messages())
     assert moments[:2] == [NOW, NOW] and moments[2] == dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)
-    assert "Daily cap of 2 reached" in [m for m in messages() if m.scheduled_for == moments[2]][0].wait_reason
+    assert "Daily cap of 2 reached" in next(m for m in messages() if m.scheduled_for == moments[2]).wait_reason
 
 
 def test_a_policy_without_sending_days_leaves_drafts_for_review(scoped, controller):
