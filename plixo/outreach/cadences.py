@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, false, func, or_, select
+from sqlalchemy import and_, delete, exists, false, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -35,6 +35,7 @@ LAUNCH_STATUSES = ("shadow", "active")
 MAX_STEPS = 12
 SHADOW_TRIAL = dt.timedelta(days=14)
 TICK_LOCK = 72_515  # advisory-lock namespace of the engine tick
+ANALYZE_AFTER = 1_000  # messages created in one tick
 # status -> the statuses a person may move a cadence to from there
 TRANSITIONS = {"shadow": ("active", "paused", "archived"), "active": ("paused", "archived"),
                "paused": ("shadow", "active", "archived"), "archived": ()}
@@ -194,7 +195,16 @@ def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
             result.scheduled += status == "scheduled"
             result.consolidated += len(invoices) - 1
     session.flush()
+    if result.drafts + result.scheduled >= ANALYZE_AFTER:
+        _refresh_statistics(session)
     return result
+
+
+def _refresh_statistics(session: Session) -> None:
+    # Without fresh statistics PostgreSQL believes the outbox still holds what it held before this tick,
+    # and the next tick's per-step count turns into a nested loop per invoice (20 s instead of 1 s at 20k).
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE messages, message_invoices"))
 
 
 def _one_tick_at_a_time(session: Session, org_id: int) -> None:

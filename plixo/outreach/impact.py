@@ -90,7 +90,9 @@ def _add_collected(session: Session, org_id: int, touches, since: dt.datetime, n
         .join(PaymentApplication, and_(PaymentApplication.org_id == org_id,
                                        PaymentApplication.invoice_id == touches.c.invoice_id))
         .join(Payment, and_(Payment.org_id == org_id, Payment.id == PaymentApplication.payment_id))
-        .where(Payment.status == "succeeded", Payment.received_at >= since, Payment.received_at <= now)
+        # Only money received after the cadence first touched the invoice is credited to it.
+        .where(Payment.status == "succeeded", Payment.received_at >= since, Payment.received_at <= now,
+               Payment.received_at >= touches.c.first_touch)
         .group_by(touches.c.cadence_id, Payment.currency))
     for cadence_id, currency, total in rows:
         impacts[cadence_id].collected[currency] = int(total or 0)

@@ -31,7 +31,7 @@ from plixo.outreach.cadences import is_engine_message, rerender
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message, MessageInvoice, Policy
 from plixo.outreach.planner import TOUCHED, WEEK, daily_cap, earliest_touch
-from plixo.queue.service import stopping_reasons
+from plixo.queue.service import stopping_reasons_by_invoice
 from plixo.tenancy import tenant_scope, unscoped
 
 LEASE = dt.timedelta(minutes=5)
@@ -73,9 +73,11 @@ def _local_midnight(org: Organization, now: dt.datetime) -> dt.datetime:
 
 
 def sent_today_count(org: Organization, now: dt.datetime):
-    """SELECT of how many e-mails the workspace has sent since its local midnight (the daily cap's count)."""
+    """SELECT of how many e-mails the workspace has sent since its local midnight (the daily cap's count).
+    One whose outcome is unknown counts: it may well have left."""
     return select(func.count()).select_from(Message).where(
-        Message.org_id == org.id, Message.status == "sent", Message.sent_at >= _local_midnight(org, now))
+        Message.org_id == org.id, Message.status.in_(TOUCHED),
+        func.coalesce(Message.sent_at, Message.updated_at) >= _local_midnight(org, now))
 
 
 def reconcile_stuck(session: Session, now: dt.datetime, org_id: int | None = None) -> dict[str, int]:
@@ -176,11 +178,9 @@ def _stop_reason(session: Session, message: Message, org: Organization, today: d
         MessageInvoice.org_id == message.org_id, MessageInvoice.message_id == message.id)))
     if message.invoice_id:
         invoice_ids.add(message.invoice_id)
-    stopped = {}
-    for invoice_id in sorted(invoice_ids):
-        reasons = stopping_reasons(session, invoice_id, today)
-        if reasons:
-            stopped[invoice_id] = "; ".join(reasons)
+    reasons = stopping_reasons_by_invoice(session, invoice_ids, today)
+    stopped = {invoice_id: "; ".join(reasons.get(invoice_id, ["Invoice not found"]))
+               for invoice_id in sorted(invoice_ids) if reasons.get(invoice_id, True)}
     engine_made = is_engine_message(message)
     if stopped and not (engine_made and len(stopped) < len(invoice_ids)):
         return next(iter(stopped.values()))

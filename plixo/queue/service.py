@@ -177,12 +177,15 @@ def eligible_clause(today: dt.date):
 
 def stopping_reasons(session: Session, invoice_id: int, today: dt.date) -> list[str]:
     """Why outreach on this invoice must stop (empty when it may go ahead); same rules as the queue."""
+    return stopping_reasons_by_invoice(session, [invoice_id], today).get(invoice_id, ["Invoice not found"])
+
+
+def stopping_reasons_by_invoice(session: Session, invoice_ids: Iterable[int], today: dt.date) -> dict[int, list[str]]:
+    """`stopping_reasons` for several invoices in one query (found invoices only)."""
     conditions = stopping_conditions(today)
-    row = session.execute(select(*(condition.label(key) for key, condition in conditions.items()))
-                          .where(Invoice.id == invoice_id)).one_or_none()
-    if row is None:
-        return ["Invoice not found"]
-    return [STOP_LABELS[key] for key, stopped in row._mapping.items() if stopped]
+    rows = session.execute(select(Invoice.id, *(condition.label(key) for key, condition in conditions.items()))
+                           .where(Invoice.id.in_(list(invoice_ids))))
+    return {row.id: [STOP_LABELS[key] for key in conditions if row._mapping[key]] for row in rows}
 
 
 # --- Stored scores ------------------------------------------------------------------------------------

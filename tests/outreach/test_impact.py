@@ -100,6 +100,7 @@ def test_collected_leaves_out_old_failed_and_untouched_payments(scoped, controll
     payment(touched, 1_000, received_days_ago=31)  # before the window
     payment(touched, 2_000, received_days_ago=1, status="failed")
     payment(untouched, 3_000, received_days_ago=1)
+    payment(touched, 4_000, received_days_ago=6)  # in the window, but before the e-mail (5 days ago)
     assert impact_of(scoped, gentle).collected == {}
 
 
