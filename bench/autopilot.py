@@ -51,8 +51,10 @@ def seed(app, invoices: int):
         user = User(email=f"controller-{tag}@bench.example", name="Bench Controller", password_hash=NO_SIGN_IN)
         db.session.add_all([org, user])
         db.session.flush()
-        db.session.add_all([Membership(org_id=org.id, user_id=user.id, role="controller"),
-                            Policy(org_id=org.id, sending_days=list(range(7)), quiet_hours_start=dt.time(0),
+        db.session.add(Membership(org_id=org.id, user_id=user.id, role="controller"))
+        db.session.commit()
+    with tenant_scope(org.id):
+        db.session.add_all([Policy(org_id=org.id, sending_days=list(range(7)), quiet_hours_start=dt.time(0),
                                    quiet_hours_end=dt.time(0), business_hours_start=dt.time(0),
                                    business_hours_end=dt.time(23, 59), daily_cap_per_mailbox=1_000_000,
                                    daily_cap_per_domain=1_000_000, min_gap_hours=0, max_touches_per_week=14)])

@@ -120,17 +120,22 @@ def _invoice_write_floor(session, org_id: int) -> float:
     from sqlalchemy import text
 
     from plixo.accounts.models import Organization
+    from plixo.tenancy import tenant_scope, unscoped
 
-    twin = Organization(name="Write floor", slug=f"floor-{uuid.uuid4().hex[:8]}", base_currency="USD")
-    session.add(twin)
-    session.flush()
-    started = time.perf_counter()
-    session.execute(text(
-        "INSERT INTO invoices (org_id, customer_id, number, issue_date, due_date, currency, amount_minor, "
-        "balance_minor, status, source, created_at, updated_at) "
-        "SELECT :twin, customer_id, number, issue_date, due_date, currency, amount_minor, balance_minor, status, "
-        "source, created_at, updated_at FROM invoices WHERE org_id = :org"), {"twin": twin.id, "org": org_id})
-    seconds = time.perf_counter() - started
+    columns = "customer_id, number, issue_date, due_date, currency, amount_minor, balance_minor, status, source, " \
+              "created_at, updated_at"
+    with tenant_scope(org_id):
+        session.execute(text(f"CREATE TEMP TABLE floor_rows AS SELECT {columns} FROM invoices"))  # noqa: S608
+    with unscoped():
+        twin = Organization(name="Write floor", slug=f"floor-{uuid.uuid4().hex[:8]}", base_currency="USD")
+        session.add(twin)
+        session.flush()
+    with tenant_scope(twin.id):
+        session.execute(text("SELECT 1"))  # the workspace setting, before the clock starts
+        started = time.perf_counter()
+        session.execute(text(f"INSERT INTO invoices (org_id, {columns}) SELECT :twin, {columns} FROM floor_rows"),  # noqa: S608
+                        {"twin": twin.id})
+        seconds = time.perf_counter() - started
     session.rollback()
     return seconds
 
@@ -161,10 +166,10 @@ def main() -> None:
         with unscoped():
             org = Organization(name="Import benchmark", slug=f"bench-{uuid.uuid4().hex[:8]}", base_currency="USD")
             db.session.add(org)
-            db.session.flush()
-            db.session.add(Policy(org_id=org.id))
             db.session.commit()
         with tenant_scope(org.id):
+            db.session.add(Policy(org_id=org.id))
+            db.session.commit()
             started = time.perf_counter()
             run = _import(db.session, org, path)
             seconds = time.perf_counter() - started
@@ -172,8 +177,8 @@ def main() -> None:
             again = _import(db.session, org, path)
             reimport_seconds = time.perf_counter() - started
             copy_seconds = _bare_copy(db.session, path)
-        with unscoped():
-            floor_seconds = _invoice_write_floor(db.session, org.id)
+        floor_seconds = _invoice_write_floor(db.session, org.id)
+        with tenant_scope(org.id):
             outcome = {"valid": run.rows_valid, "rejected": run.rows_rejected, "inserted": run.summary["inserted"],
                        "reimport_unchanged": again.summary["unchanged"],
                        "validation_seconds": run.summary["validation_seconds"],

@@ -6,10 +6,12 @@ import time
 
 from flask import current_app
 
+from jobs.workspaces import workspace_ids
 from plixo.extensions import db
 from plixo.integrations.mail.smtp import SmtpTransport
 from plixo.model import utcnow
 from plixo.outreach.outbox import claim_due, deliver, reconcile_stuck
+from plixo.tenancy import tenant_scope
 
 TIME_BUDGET_SECONDS = 50  # under the one-minute cron interval, so runs rarely overlap
 
@@ -23,22 +25,32 @@ def transport_from_config() -> SmtpTransport | None:
 
 
 def send_due_messages(transport=None) -> dict[str, int]:
-    """Flag messages stranded mid-send, then lease and send due ones in batches over one connection."""
+    """In each workspace, flag messages stranded mid-send, then lease and send due ones in batches over one
+    connection."""
     transport = transport or transport_from_config()
-    stranded = reconcile_stuck(db.session, utcnow())
-    outcomes: dict[str, int] = {"requeued": stranded["requeued"], "review_stranded": stranded["review"]}
-    if transport is None:
-        return outcomes
-    sender = ("", current_app.config["MAIL_FROM"])
+    outcomes: dict[str, int] = {"requeued": 0, "review_stranded": 0}
     started = time.monotonic()
     try:
-        while time.monotonic() - started < TIME_BUDGET_SECONDS:
-            ids = claim_due(db.session, utcnow())
-            if not ids:
-                break
-            for message_id in ids:
-                outcome = deliver(db.session, message_id, transport, utcnow(), sender)
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        for org_id in workspace_ids():
+            with tenant_scope(org_id):
+                _send_for_workspace(transport, outcomes, deadline=started + TIME_BUDGET_SECONDS)
     finally:
-        transport.close()
+        if transport is not None:
+            transport.close()
     return outcomes
+
+
+def _send_for_workspace(transport, outcomes: dict[str, int], deadline: float) -> None:
+    stranded = reconcile_stuck(db.session, utcnow())
+    outcomes["requeued"] += stranded["requeued"]
+    outcomes["review_stranded"] += stranded["review"]
+    if transport is None:
+        return
+    sender = ("", current_app.config["MAIL_FROM"])
+    while time.monotonic() < deadline:
+        ids = claim_due(db.session, utcnow())
+        if not ids:
+            break
+        for message_id in ids:
+            outcome = deliver(db.session, message_id, transport, utcnow(), sender)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1

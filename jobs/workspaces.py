@@ -16,11 +16,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def workspace_ids() -> list[int]:
+    """Every workspace's id, oldest first."""
+    with unscoped():
+        return list(db.session.scalars(select(Organization.id).order_by(Organization.id)))
+
+
 def for_each_workspace(what: str, work: Callable[[Organization], T]) -> dict[int, T]:
     """Call `work(org)` in each workspace's scope and commit it; one workspace's failure is logged and does not
     stop the others, and the job fails at the end so RQ retries it. Returns each workspace's result."""
-    with unscoped():
-        org_ids = db.session.scalars(select(Organization.id).order_by(Organization.id)).all()
+    org_ids = workspace_ids()
     results: dict[int, T] = {}
     failed = []
     for org_id in org_ids:

@@ -4,8 +4,10 @@ A scope is set for each request (the signed-in user's workspace) and each job (t
 workspace). Inside a scope every SELECT/UPDATE/DELETE touching a tenant table gets
 `org_id = <scope>` added, and a flush refuses to write a row of another workspace. With no scope
 at all, touching a tenant table raises: forgetting to scope fails loudly instead of leaking.
-System code that must see every workspace (cron fan-out, seeding, sign-in) says so explicitly with
-`unscoped()`. Raw SQL text is not inspected and must filter by org_id itself.
+System code that must see every workspace says so explicitly with `unscoped()`, and even then reaches
+only the few tables it needs across workspaces (SYSTEM_READABLE_TABLES: a sign-in finds the user's
+memberships, an invite link its invite, a job its row); anything else is reached one workspace at a time.
+Raw SQL text is not inspected and must filter by org_id itself.
 
 On PostgreSQL the database enforces the same rule as a backstop: each transaction carries the scope in
 the `plixo.workspace` setting, and a row-level security policy on every tenant table (see the
@@ -75,6 +77,11 @@ def leave(token) -> None:
     _scope.reset(token)
 
 
+# Tenant tables system code may read across workspaces; their database policy lets an empty setting see every
+# workspace. Every other tenant table's policy is a plain equality (see migration 5f1c2a7d9e30): keep both lists
+# in step.
+SYSTEM_READABLE_TABLES = frozenset({"memberships", "invites", "import_runs"})
+
 _TENANT_TABLES: set = set()
 
 
@@ -114,12 +121,12 @@ def _database_scope_value(scope: object) -> str:
     return str(scope) if isinstance(scope, int) else "0"  # strict: no workspace's rows at all
 
 
-def _sync_database_scope(session: Session) -> None:
-    """Tell PostgreSQL the current scope for this transaction (once per change)."""
+def _sync_database_scope(session: Session, scope: object = None) -> None:
+    """Tell PostgreSQL the current scope (or `scope`) for this transaction (once per change)."""
     if session.get_bind().dialect.name != "postgresql":
         return
     connection = session.connection()
-    wanted = _database_scope_value(_scope.get())
+    wanted = _database_scope_value(_scope.get() if scope is None else scope)
     if connection.info.get(WORKSPACE_SETTING) != wanted:
         connection.exec_driver_sql("SELECT set_config('plixo.workspace', %(value)s, true)", {"value": wanted})
         connection.info[WORKSPACE_SETTING] = wanted
@@ -131,6 +138,19 @@ def _forget_database_scope(session: Session, transaction, connection) -> None:
     connection.info.pop(WORKSPACE_SETTING, None)
 
 
+def _workspace_only_tables(state: ORMExecuteState) -> set[str]:
+    tables = {m.local_table for m in state.all_mappers if issubclass(m.class_, TenantMixin)}
+    tables.update(t for t in _tables_of(state) if t in _tenant_tables())
+    return {t.name for t in tables} - SYSTEM_READABLE_TABLES
+
+
+def _refuse_workspace_tables(state: ORMExecuteState) -> None:
+    """Across workspaces only the system-readable tables may be touched: the others are reached in a scope."""
+    names = _workspace_only_tables(state)
+    if names:
+        raise TenantScopeError(f"{', '.join(sorted(names))} can only be used inside one workspace's scope")
+
+
 def _sets_org_id(statement) -> bool:
     values = getattr(statement, "_values", None) or {}
     return any(getattr(key, "key", key) == "org_id" for key in values)
@@ -138,18 +158,42 @@ def _sets_org_id(statement) -> bool:
 
 def _needs_database_scope(state: ORMExecuteState) -> bool:
     """False only for statements known to read no tenant table (users, organizations): they need no
-    set_config round trip. Raw SQL, where the tables cannot be known, always gets one."""
-    return _touches_tenant_table(state) or not _tables_of(state)
+    set_config round trip. Raw SQL, where the tables cannot be known, always gets one. In a workspace the
+    answer is simply yes: the setting is sent once per transaction, which costs less than walking every
+    statement's tree to find its tables."""
+    return isinstance(_scope.get(), int) or _touches_tenant_table(state) or not _tables_of(state)
+
+
+_OWN_WORKSPACE = "_plixo_workspace"
+
+
+@event.listens_for(TenantMixin, "load", propagate=True)
+def _remember_workspace_on_load(target, context) -> None:
+    # Committing expires every attribute, org_id included: remember it, so a later refresh runs in the row's
+    # own workspace even from system code (the database shows a workspace-only table to one workspace only).
+    org_id = target.__dict__.get("org_id")
+    if org_id is not None:
+        setattr(target, _OWN_WORKSPACE, org_id)
+
+
+def _scope_column_load(state: ORMExecuteState) -> None:
+    """Refreshing an expired attribute re-reads a row this session already holds: in its own workspace (system
+    code and sign-in hold rows of several), else in the current scope."""
+    refreshed = state.load_options._refresh_state
+    own = getattr(refreshed.obj(), _OWN_WORKSPACE, None) if refreshed is not None else None
+    _sync_database_scope(state.session, own if own is not None else _scope.get())
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     if state.is_column_load:
+        _scope_column_load(state)
         return
     if _needs_database_scope(state):
         _sync_database_scope(state.session)
     scope = _scope.get()
     if scope is ALL_WORKSPACES:
+        _refuse_workspace_tables(state)
         return
     if scope is None:
         if _touches_tenant_table(state):
@@ -176,6 +220,7 @@ def _guard_flush(session: Session, flush_context, instances) -> None:
             if isinstance(scope, int) and obj.org_id is None:
                 obj.org_id = scope
             _check_writable(obj, scope)
+            setattr(obj, _OWN_WORKSPACE, obj.org_id)
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, TenantMixin):
             _check_writable(obj, scope)
@@ -183,6 +228,8 @@ def _guard_flush(session: Session, flush_context, instances) -> None:
 
 def _check_writable(obj: TenantMixin, scope: object) -> None:
     if scope is ALL_WORKSPACES:
+        if obj.__table__.name not in SYSTEM_READABLE_TABLES:
+            raise TenantScopeError(f"{type(obj).__name__} can only be written inside its workspace's scope")
         if obj.org_id is None:
             raise TenantScopeError(f"{type(obj).__name__} has no workspace")
         return

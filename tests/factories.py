@@ -6,13 +6,15 @@ import datetime as dt
 import itertools
 from functools import cache
 
+from sqlalchemy import select
+
 from plixo.accounts.models import Invite, Membership, Organization, User
 from plixo.accounts.service import hash_password
 from plixo.extensions import db
 from plixo.ledger.models import Contact, Customer, Invoice
-from plixo.model import utcnow
+from plixo.model import TenantMixin, utcnow
 from plixo.outreach.models import Policy
-from plixo.tenancy import unscoped
+from plixo.tenancy import tenant_scope, unscoped
 
 PASSWORD = "test-password-long-enough"
 _seq = itertools.count(1)
@@ -24,10 +26,23 @@ def password_hash() -> str:
 
 
 def _add(obj):
-    with unscoped():
+    # A tenant row is written as its own workspace, as the app writes it (the database checks the workspace).
+    with tenant_scope(obj.org_id) if isinstance(obj, TenantMixin) else unscoped():
         db.session.add(obj)
         db.session.flush()
     return obj
+
+
+def across_workspaces(statement) -> list:
+    """A read of workspace-only tables run in every workspace's scope in turn, rows gathered (workspace by
+    workspace): how a test checks an outcome without saying where it landed."""
+    with unscoped():
+        org_ids = list(db.session.scalars(select(Organization.id).order_by(Organization.id)))
+    rows = []
+    for org_id in org_ids:
+        with tenant_scope(org_id):
+            rows.extend(db.session.scalars(statement))
+    return rows
 
 
 def make_org(**overrides) -> Organization:

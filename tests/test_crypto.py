@@ -6,9 +6,17 @@ from sqlalchemy import text
 
 from plixo.connectors.models import Connection
 from plixo.extensions import db
+from plixo.tenancy import tenant_scope
 from tests.factories import make_org
 
 SECRET = '{"api_key": "rk_live_very_secret"}'
+
+
+@pytest.fixture(autouse=True)
+def org():
+    org = make_org()
+    with tenant_scope(org.id):
+        yield org
 
 
 def _store(org) -> int:
@@ -18,20 +26,20 @@ def _store(org) -> int:
     return connection.id
 
 
-def test_the_database_holds_ciphertext_only(app):
-    connection_id = _store(make_org())
+def test_the_database_holds_ciphertext_only(app, org):
+    connection_id = _store(org)
     raw = db.session.execute(text("SELECT secrets FROM connections WHERE id = :id"), {"id": connection_id}).scalar()
     assert "rk_live" not in raw and raw.startswith("gAAAA")
 
 
-def test_the_app_reads_the_secret_back(app):
-    connection_id = _store(make_org())
+def test_the_app_reads_the_secret_back(app, org):
+    connection_id = _store(org)
     db.session.expire_all()
     assert db.session.get(Connection, connection_id).secrets == SECRET
 
 
-def test_rotated_keys_still_read_old_secrets(app):
-    connection_id = _store(make_org())  # written with the key derived from SECRET_KEY
+def test_rotated_keys_still_read_old_secrets(app, org):
+    connection_id = _store(org)  # written with the key derived from SECRET_KEY
     from plixo.crypto import _derived_key
 
     old_key = _derived_key(app.config["SECRET_KEY"]).decode()
@@ -43,8 +51,8 @@ def test_rotated_keys_still_read_old_secrets(app):
         app.config["ENCRYPTION_KEYS"] = ""
 
 
-def test_another_key_cannot_read_it(app):
-    connection_id = _store(make_org())
+def test_another_key_cannot_read_it(app, org):
+    connection_id = _store(org)
     app.config["ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
     try:
         db.session.expire_all()

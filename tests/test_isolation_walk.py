@@ -16,7 +16,7 @@ from werkzeug.routing import AnyConverter
 from plixo.extensions import db
 from plixo.model import Base, TenantMixin
 from plixo.models import WebhookEvent
-from plixo.tenancy import unscoped
+from plixo.tenancy import tenant_scope
 from tests.conftest import sign_in
 from tests.workspace_fixtures import populate_workspace
 
@@ -41,7 +41,7 @@ def _tenant_models() -> list[type]:
 
 def _snapshot(org_id: int) -> dict[str, list[tuple]]:
     """Every column of every row workspace A owns."""
-    with unscoped():
+    with tenant_scope(org_id):
         return {
             model.__tablename__: [
                 tuple(row) for row in db.session.execute(

@@ -5,13 +5,18 @@ guard cannot see into; production runs PostgreSQL, where the policy catches them
 row-level security, so these run on PostgreSQL only (CI).
 """
 
+import datetime as dt
+
 import pytest
-from sqlalchemy import exists, func, literal, select, text, update
+from sqlalchemy import exists, func, insert, literal, select, text, update
 
 from plixo.extensions import db
 from plixo.ledger.models import Customer, Invoice
-from plixo.model import Base, TenantMixin
+from plixo.model import Base, TenantMixin, utcnow
 from plixo.tenancy import TenantScopeError, strict, tenant_scope
+from tests.factories import make_customer, make_org, make_user
+
+TODAY = dt.date(2026, 11, 18)
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +88,36 @@ def test_the_database_refuses_a_raw_write_into_another_workspace(two_workspaces)
     with tenant_scope(b.id), pytest.raises(ProgrammingError, match="row-level security"):
         db.session.execute(text("UPDATE customers SET org_id = :a"), {"a": a.id})
     db.session.rollback()
+
+
+def test_an_empty_setting_sees_no_workspace_only_rows(two_workspaces):
+    with db.engine.connect() as raw:  # a tool that never sets plixo.workspace
+        assert raw.execute(text("SELECT count(*) FROM invoices")).scalar() == 0
+
+
+def test_an_empty_setting_still_sees_memberships_for_sign_in(two_workspaces):
+    a, b = two_workspaces
+    make_user(a, "operator")
+    make_user(b, "operator")
+    db.session.commit()
+    with db.engine.connect() as raw:
+        assert raw.execute(text("SELECT count(DISTINCT org_id) FROM memberships")).scalar() == 2
+
+
+def test_the_planner_estimates_a_workspace_by_its_own_share_not_twice(app):
+    """The policy and the query's own workspace filter must not both count: a workspace with a tenth of the
+    invoices was once estimated at a hundredth of its rows, which sent large workspaces down nested loops."""
+    small, large = make_org(name="Small"), make_org(name="Large")
+    for org, count in ((small, 300), (large, 2700)):
+        with tenant_scope(org.id):
+            customer = make_customer(org)
+            db.session.execute(insert(Invoice), [
+                {"org_id": org.id, "customer_id": customer.id, "number": f"N-{n}", "issue_date": TODAY,
+                 "due_date": TODAY, "currency": "USD", "amount_minor": 100, "balance_minor": 100, "status": "open",
+                 "source": "manual", "created_at": utcnow(), "updated_at": utcnow()} for n in range(count)])
+    db.session.commit()
+    with tenant_scope(small.id):
+        db.session.execute(text("ANALYZE invoices"))
+        plan = db.session.execute(text("EXPLAIN (FORMAT JSON) SELECT id FROM invoices WHERE org_id = :org"),
+                                  {"org": small.id}).scalar()
+    assert 150 <= plan[0]["Plan"]["Plan Rows"] <= 600

@@ -141,7 +141,9 @@ def _failed_sign_in_ip(application, controller) -> str:
                                    environ_base={"REMOTE_ADDR": "10.0.0.1"},
                                    headers={"X-Forwarded-For": "203.0.113.9"})
     db.session.expire_all()
-    return db.session.scalars(select(AuditEvent.ip).order_by(AuditEvent.id.desc())).first()
+    from tests.factories import across_workspaces
+
+    return across_workspaces(select(AuditEvent.ip).order_by(AuditEvent.id.desc()))[0]
 
 
 def test_client_ip_comes_from_the_trusted_proxy_header_when_configured(make_app, app, controller):

@@ -4,10 +4,11 @@ import pytest
 from sqlalchemy import select, update
 from werkzeug.exceptions import NotFound
 
+from plixo.accounts.models import Membership
 from plixo.extensions import db
 from plixo.ledger.models import Customer, Invoice
-from plixo.tenancy import TenantScopeError, get_or_404, strict, tenant_scope
-from tests.factories import make_customer
+from plixo.tenancy import TenantScopeError, get_or_404, strict, tenant_scope, unscoped
+from tests.factories import make_customer, make_user
 
 
 def test_queries_in_a_scope_see_only_that_workspace(two_workspaces):
@@ -84,3 +85,33 @@ def test_a_bulk_update_that_moves_rows_between_workspaces_is_refused(two_workspa
     with tenant_scope(b.id), pytest.raises(TenantScopeError, match="workspace cannot be changed"):
         db.session.execute(update(Customer).values(org_id=a.id))
     db.session.rollback()
+
+
+def test_system_code_cannot_read_a_workspace_only_table(two_workspaces):
+    with unscoped(), pytest.raises(TenantScopeError, match="invoices"):
+        db.session.scalars(select(Invoice)).all()
+
+
+def test_system_code_cannot_write_a_workspace_only_table(two_workspaces):
+    a, _b = two_workspaces
+    with unscoped(), pytest.raises(TenantScopeError, match="inside its workspace"):
+        db.session.add(Customer(org_id=a.id, name="Written by system code"))
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_system_code_reads_memberships_across_workspaces(two_workspaces):
+    a, b = two_workspaces
+    make_user(a, "operator")
+    make_user(b, "operator")
+    with unscoped():
+        assert {m.org_id for m in db.session.scalars(select(Membership))} == {a.id, b.id}
+
+
+def test_a_row_loaded_in_its_workspace_refreshes_later_outside_any_scope(two_workspaces):
+    a, _b = two_workspaces
+    with tenant_scope(a.id):
+        invoice = db.session.scalars(select(Invoice)).one()
+    db.session.commit()  # expires it
+    with unscoped():
+        assert invoice.number == "A-1"

@@ -20,7 +20,7 @@ from email.utils import format_datetime, formataddr
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
@@ -32,7 +32,6 @@ from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message, MessageInvoice, Policy
 from plixo.outreach.planner import TOUCHED, WEEK, daily_cap, earliest_touch
 from plixo.queue.service import stopping_reasons_by_invoice
-from plixo.tenancy import tenant_scope, unscoped
 
 LEASE = dt.timedelta(minutes=5)
 BATCH = 200
@@ -80,57 +79,51 @@ def sent_today_count(org: Organization, now: dt.datetime):
         func.coalesce(Message.sent_at, Message.updated_at) >= _local_midnight(org, now))
 
 
-def reconcile_stuck(session: Session, now: dt.datetime, org_id: int | None = None) -> dict[str, int]:
-    """Messages whose sender died: back to the queue if never handed over, else flagged for review
-    (of every workspace, or only `org_id`'s)."""
-    expired = and_(Message.claimed_until < now, *([Message.org_id == org_id] if org_id else []))
-    with unscoped():
-        requeued = session.execute(
-            update(Message).where(Message.status == "sending", expired)
-            .values(status="scheduled", claimed_until=None, updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
-        flagged = session.execute(
-            update(Message).where(Message.status == "delivering", expired)
-            .values(status="review", last_error="The sender stopped while handing this e-mail over; check the "
-                                                "mailbox's sent items before sending it again.", updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
+def reconcile_stuck(session: Session, now: dt.datetime) -> dict[str, int]:
+    """The current workspace's messages whose sender died: back to the queue if never handed over, else
+    flagged for review."""
+    expired = Message.claimed_until < now
+    requeued = session.execute(
+        update(Message).where(Message.status == "sending", expired)
+        .values(status="scheduled", claimed_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    flagged = session.execute(
+        update(Message).where(Message.status == "delivering", expired)
+        .values(status="review", last_error="The sender stopped while handing this e-mail over; check the "
+                                            "mailbox's sent items before sending it again.", updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
     session.commit()
     return {"requeued": requeued or 0, "review": flagged or 0}
 
 
-def claim_due(session: Session, now: dt.datetime, limit: int = BATCH, org_id: int | None = None) -> list[int]:
-    """Lease up to `limit` due messages (of all workspaces, or only `org_id`'s) to this sender; committed
-    before any send."""
-    with unscoped():
-        due = (select(Message.id).where(Message.status == "scheduled", Message.scheduled_for <= now,
-                                        *([Message.org_id == org_id] if org_id else []))
-               .order_by(Message.scheduled_for, Message.id).limit(limit))
-        if session.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)  # concurrent senders take different messages
-        ids = list(session.scalars(due))
-        if ids:
-            session.execute(update(Message).where(Message.id.in_(ids), Message.status == "scheduled")
-                            .values(status="sending", claimed_until=now + LEASE, attempts=Message.attempts + 1,
-                                    updated_at=now)
-                            .execution_options(synchronize_session=False))
+def claim_due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[int]:
+    """Lease up to `limit` of the current workspace's due messages to this sender; committed before any send."""
+    due = (select(Message.id).where(Message.status == "scheduled", Message.scheduled_for <= now)
+           .order_by(Message.scheduled_for, Message.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)  # concurrent senders take different messages
+    ids = list(session.scalars(due))
+    if ids:
+        session.execute(update(Message).where(Message.id.in_(ids), Message.status == "scheduled")
+                        .values(status="sending", claimed_until=now + LEASE, attempts=Message.attempts + 1,
+                                updated_at=now)
+                        .execution_options(synchronize_session=False))
     session.commit()
     return ids
 
 
 def deliver(session: Session, message_id: int, transport: Transport, now: dt.datetime, sender: tuple[str, str]) -> str:
-    """Send one leased message if it may still go; returns the outcome (sent, cancelled, deferred, ...)."""
-    with unscoped():
-        org_id = session.scalar(select(Message.org_id).where(Message.id == message_id))
-    if org_id is None:
+    """Send one leased message of the current workspace if it may still go; returns the outcome (sent,
+    cancelled, deferred, ...)."""
+    message = session.get(Message, message_id, populate_existing=True)
+    if message is None:
         return "missing"
-    with tenant_scope(org_id):
-        message = session.get(Message, message_id, populate_existing=True)
-        if message.status != "sending":
-            return "skipped"
-        failpoint("outbox_before_handover")
-        outcome = _send_if_still_allowed(session, message, transport, now, sender)
-        session.commit()
-        return outcome
+    if message.status != "sending":
+        return "skipped"
+    failpoint("outbox_before_handover")
+    outcome = _send_if_still_allowed(session, message, transport, now, sender)
+    session.commit()
+    return outcome
 
 
 def _send_if_still_allowed(session, message: Message, transport: Transport, now, sender) -> str:

@@ -406,10 +406,10 @@ def _run_sender(session: Session, org_id: int, server: SimulatedMailServer, now:
         if rng.random() < CRASH_CHANCE:
             raise SimulatedCrash(name)
 
-    reconcile_stuck(session, now, org_id)
+    reconcile_stuck(session, now)
     try:
         with injected(maybe_crash):
-            for message_id in claim_due(session, now, org_id=org_id):
+            for message_id in claim_due(session, now):
                 deliver(session, message_id, server, now, SENDER)
     except SimulatedCrash:
         session.rollback()

@@ -23,7 +23,7 @@ def test_wizard_creates_a_shadow_cadence(page, org, controller):
         make_contact(customer)
         make_invoice(org, customer, number="INV-LIVE-7", due_date=dt.date.today() - dt.timedelta(days=20))
         db.session.add(Segment(org_id=org.id, name="All overdue", rules={}))
-    db.session.commit()
+        db.session.commit()
     _sign_in(page, controller)
     page.goto("/admin/cadences")
     page.get_by_role("link", name="Create cadence").click()

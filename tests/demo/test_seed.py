@@ -13,6 +13,7 @@ from plixo.extensions import db
 from plixo.ledger.models import Contact, Customer, Invoice, PaymentApplication
 from plixo.queue.models import Promise
 from plixo.security import ROLES
+from plixo.tenancy import tenant_scope
 
 TODAY = dt.date(2026, 11, 20)
 
@@ -21,7 +22,8 @@ TODAY = dt.date(2026, 11, 20)
 def demo():
     result = seed_demo(db.session, invoices=600, seed=3, today=TODAY)
     db.session.commit()
-    return result
+    with tenant_scope(result.org_id):
+        yield result
 
 
 def test_one_login_per_role(demo):
@@ -67,23 +69,22 @@ def test_every_aging_bucket_has_open_invoices(demo):
     assert {aging_bucket(d, TODAY) for d in dues} == {"current", "1-30", "31-60", "61-90", "90+"}
 
 
-def _fingerprint():
-    return db.session.execute(
-        select(Invoice.number, Invoice.amount_minor, Invoice.balance_minor, Invoice.due_date).order_by(Invoice.number)
-    ).all()
+def _fingerprint(org_id: int):
+    with tenant_scope(org_id):
+        return db.session.execute(select(
+            Invoice.number, Invoice.amount_minor, Invoice.balance_minor, Invoice.due_date).order_by(Invoice.number)
+        ).all()
 
 
 def test_same_seed_gives_the_same_data(app):
     from tests.conftest import _truncate_all
 
-    seed_demo(db.session, invoices=200, seed=11, today=TODAY)
+    first = _fingerprint(seed_demo(db.session, invoices=200, seed=11, today=TODAY).org_id)
     db.session.commit()
-    first = _fingerprint()
     db.session.remove()
     _truncate_all()
-    seed_demo(db.session, invoices=200, seed=11, today=TODAY)
-    db.session.commit()
-    assert _fingerprint() == first
+    second = _fingerprint(seed_demo(db.session, invoices=200, seed=11, today=TODAY).org_id)
+    assert second == first
 
 
 def test_seed_demo_command_is_idempotent_with_if_empty(app):

@@ -112,19 +112,20 @@ def test_an_unreachable_server_leaves_messages_to_retry(org):
 
 def test_a_message_leased_by_a_sender_that_died_before_sending_goes_back_to_the_queue(org, transport, sink):
     message_id, _ = scheduled(org)
-    assert claim_due(db.session, WEDNESDAY) == [message_id]  # a sender leased it, then died
-    assert reconcile_stuck(db.session, WEDNESDAY) == {"requeued": 0, "review": 0}  # its lease still runs
-    assert reconcile_stuck(db.session, WEDNESDAY + dt.timedelta(minutes=6)) == {"requeued": 1, "review": 0}
+    with tenant_scope(org.id):
+        assert claim_due(db.session, WEDNESDAY) == [message_id]  # a sender leased it, then died
+        assert reconcile_stuck(db.session, WEDNESDAY) == {"requeued": 0, "review": 0}  # its lease still runs
+        assert reconcile_stuck(db.session, WEDNESDAY + dt.timedelta(minutes=6)) == {"requeued": 1, "review": 0}
     assert send_due_messages(transport)["sent"] == 1 and len(sink[1].messages) == 1
 
 
 def test_a_message_stranded_mid_hand_over_goes_to_review_not_back_to_the_queue(org, transport, sink):
     message_id, _ = scheduled(org)
-    claim_due(db.session, WEDNESDAY)
     with tenant_scope(org.id):
+        claim_due(db.session, WEDNESDAY)
         db.session.get(Message, message_id).status = "delivering"  # handed over, then the sender died
         db.session.commit()
-    assert reconcile_stuck(db.session, WEDNESDAY + dt.timedelta(minutes=6)) == {"requeued": 0, "review": 1}
+        assert reconcile_stuck(db.session, WEDNESDAY + dt.timedelta(minutes=6)) == {"requeued": 0, "review": 1}
     assert state(org, message_id).status == "review"
     assert send_due_messages(transport).get("sent", 0) == 0 and sink[1].messages == []
 

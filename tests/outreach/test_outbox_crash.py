@@ -99,7 +99,8 @@ def test_killed_senders_never_send_twice_and_never_lose_a_message(app, org, tmp_
         enqueue(SENDS, send_due_messages)
         _kill_when_parked(_sender(app, database_url, redis_url, controller, marks, point), marks / point)
         # Later, a healthy sender runs once the dead one's lease has run out.
-        reconcile_stuck(db.session, utcnow() + LEASE + dt.timedelta(seconds=1))
+        with tenant_scope(org.id):
+            reconcile_stuck(db.session, utcnow() + LEASE + dt.timedelta(seconds=1))
         send_due_messages(SmtpTransport(controller.hostname, controller.port))
 
     delivered = Counter(int(m["X-Plixo-Message"]) for m in received.messages)
