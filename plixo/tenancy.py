@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
+from weakref import WeakKeyDictionary
 
 from flask import abort
 from sqlalchemy import event, select
@@ -127,6 +128,8 @@ def _sync_database_scope(session: Session, scope: object = None) -> None:
         return
     connection = session.connection()
     wanted = _database_scope_value(_scope.get() if scope is None else scope)
+    if wanted == "" and WORKSPACE_SETTING not in connection.info:
+        return  # unset in this transaction already reads as empty: sign-in's lookups skip a round trip
     if connection.info.get(WORKSPACE_SETTING) != wanted:
         connection.exec_driver_sql("SELECT set_config('plixo.workspace', %(value)s, true)", {"value": wanted})
         connection.info[WORKSPACE_SETTING] = wanted
@@ -138,10 +141,17 @@ def _forget_database_scope(session: Session, transaction, connection) -> None:
     connection.info.pop(WORKSPACE_SETTING, None)
 
 
-def _workspace_only_tables(state: ORMExecuteState) -> set[str]:
-    tables = {m.local_table for m in state.all_mappers if issubclass(m.class_, TenantMixin)}
-    tables.update(t for t in _tables_of(state) if t in _tenant_tables())
-    return {t.name for t in tables} - SYSTEM_READABLE_TABLES
+_WORKSPACE_ONLY_TABLES: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _workspace_only_tables(state: ORMExecuteState) -> frozenset[str]:
+    """The workspace-only tables the statement touches (remembered per statement: sign-in asks on every request)."""
+    found = _WORKSPACE_ONLY_TABLES.get(state.statement)
+    if found is None:
+        tables = {m.local_table for m in state.all_mappers if issubclass(m.class_, TenantMixin)}
+        tables.update(t for t in _tables_of(state) if t in _tenant_tables())
+        found = _WORKSPACE_ONLY_TABLES[state.statement] = frozenset(t.name for t in tables) - SYSTEM_READABLE_TABLES
+    return found
 
 
 def _refuse_workspace_tables(state: ORMExecuteState) -> None:
@@ -206,9 +216,28 @@ def _scope_statement(state: ORMExecuteState) -> None:
     if state.is_update and _sets_org_id(state.statement):
         raise TenantScopeError("a row's workspace cannot be changed")
     # Always added: it filters every tenant entity wherever it appears (selected, joined, or in a subquery).
-    state.statement = state.statement.options(
-        with_loader_criteria(TenantMixin, lambda cls: cls.org_id == scope, include_aliases=True)
-    )
+    state.statement = _in_workspace(state.statement, scope)
+
+
+# A statement built once (module-level, with bindparam placeholders) is scoped once per workspace and then
+# reused: a fresh copy per execution would make SQLAlchemy recompute its cache key, which costs more than
+# running a small query. Entries die with their statement; each keeps the last few workspaces.
+_SCOPED_STATEMENTS: WeakKeyDictionary = WeakKeyDictionary()
+_WORKSPACES_PER_STATEMENT = 32
+
+
+def _in_workspace(statement, org_id: int):
+    """`statement` with every tenant entity filtered to `org_id`."""
+    scoped = _SCOPED_STATEMENTS.get(statement)
+    if scoped is None:
+        scoped = _SCOPED_STATEMENTS[statement] = {}
+    found = scoped.get(org_id)
+    if found is None:
+        if len(scoped) >= _WORKSPACES_PER_STATEMENT:
+            scoped.clear()
+        found = scoped[org_id] = statement.options(
+            with_loader_criteria(TenantMixin, lambda cls: cls.org_id == org_id, include_aliases=True))
+    return found
 
 
 @event.listens_for(Session, "before_flush")

@@ -7,10 +7,11 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -302,14 +303,18 @@ def reactivate_member(session: Session, *, membership: Membership, actor: User) 
                  subject=membership, before={"active": False}, after={"active": True})
 
 
+@cache
+def _active_memberships_query():
+    # Built once: every signed-in request runs it.
+    return (select(Membership, Organization).join(Organization, Membership.org_id == Organization.id)
+            .where(Membership.user_id == bindparam("user_id"), Membership.is_active.is_(True))
+            .order_by(Organization.name))
+
+
 def active_memberships(session: Session, user: User) -> list[tuple[Membership, Organization]]:
     """The user's active memberships with their workspaces, by workspace name (one query)."""
     with unscoped():
-        return [tuple(row) for row in session.execute(
-            select(Membership, Organization).join(Organization, Membership.org_id == Organization.id)
-            .where(Membership.user_id == user.id, Membership.is_active.is_(True))
-            .order_by(Organization.name)
-        )]
+        return [tuple(row) for row in session.execute(_active_memberships_query(), {"user_id": user.id})]
 
 
 def active_membership_in(session: Session, user: User, org_id: int) -> Membership | None:

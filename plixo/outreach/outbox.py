@@ -67,7 +67,8 @@ def message_id_header(message: Message, domain: str) -> str:
     return f"<{digest}.{message.id}@{domain}>"
 
 
-def _local_midnight(org: Organization, now: dt.datetime) -> dt.datetime:
+def local_midnight(org: Organization, now: dt.datetime) -> dt.datetime:
+    """The start of the workspace's day at `now` (daily caps count from it)."""
     return now.astimezone(ZoneInfo(org.time_zone)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -76,7 +77,7 @@ def sent_today_count(org: Organization, now: dt.datetime):
     One whose outcome is unknown counts: it may well have left."""
     return select(func.count()).select_from(Message).where(
         Message.org_id == org.id, Message.status.in_(TOUCHED),
-        func.coalesce(Message.sent_at, Message.updated_at) >= _local_midnight(org, now))
+        func.coalesce(Message.sent_at, Message.updated_at) >= local_midnight(org, now))
 
 
 def reconcile_stuck(session: Session, now: dt.datetime) -> dict[str, int]:
@@ -209,7 +210,7 @@ def _wait_reason(session, org, policy, message, zone, now) -> tuple[str, dt.date
             return f"{reason}: waits until {moment.astimezone(zone):%a %d %b %H:%M} in {zone.key}", moment
     cap = daily_cap(policy)
     if (session.scalar(sent_today_count(org, now)) or 0) >= cap:
-        tomorrow = (_local_midnight(org, now) + dt.timedelta(days=1)).astimezone(dt.UTC)
+        tomorrow = (local_midnight(org, now) + dt.timedelta(days=1)).astimezone(dt.UTC)
         moment = next_allowed_moment(tomorrow, zone, policy) or tomorrow
         return f"Daily cap of {cap} reached", moment
     return None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, String, and_, func, literal, or_, select, union_all
+from sqlalchemy import BigInteger, DateTime, String, and_, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization, User
@@ -17,7 +18,8 @@ from plixo.ledger.models import Contact, Invoice, Payment, PaymentApplication
 from plixo.money import format_money
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message, Policy
-from plixo.outreach.outbox import sent_today_count
+from plixo.outreach.outbox import local_midnight
+from plixo.outreach.planner import TOUCHED
 from plixo.queue.drafting import TEMPLATES, choose_template, choose_tone, fill, merge_values
 from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, Promise
 from plixo.queue.service import OPEN_DISPUTE_STATUSES, stopping_reasons
@@ -118,21 +120,46 @@ def preview(subject: str, body: str, values: dict[str, str]) -> Preview:
     return Preview(filled_subject.text, filled_body.text, problems)
 
 
+# The inspector's queries are built once with placeholders (see plixo.tenancy._in_workspace): J/K runs them
+# many times a minute, and building them anew cost more than running them.
+ORG, INVOICE, CUSTOMER = bindparam("org_id"), bindparam("invoice_id"), bindparam("customer_id")
+
+
+@cache
+def _policy_query():
+    return select(Policy).where(Policy.org_id == ORG)
+
+
+@cache
+def _promises_query():
+    return (select(Promise).where(Promise.org_id == ORG, Promise.invoice_id == INVOICE)
+            .order_by(Promise.promised_date.desc()).limit(5))
+
+
+@cache
+def _contacts_query():
+    return (select(Contact).where(Contact.org_id == ORG, Contact.customer_id == CUSTOMER)
+            .order_by(Contact.is_primary.desc(), Contact.id))
+
+
+@cache
+def _draft_query():
+    return (select(Message).where(Message.org_id == ORG, Message.invoice_id == INVOICE, Message.status == "draft")
+            .order_by(Message.id.desc()).limit(1))
+
+
 def inspect(session: Session, org: Organization, invoice: Invoice, user: User, now: dt.datetime,
             template: str | None = None) -> Inspection:
     """Everything the inspector panel shows for `invoice`, as seen by `user` at `now`."""
     zone = customer_zone(invoice, org)
     today = local_today(org.time_zone, now)
-    policy = session.scalar(select(Policy).where(Policy.org_id == org.id))
+    keys = {"org_id": org.id, "invoice_id": invoice.id, "customer_id": invoice.customer_id}
+    policy = session.scalar(_policy_query(), keys)
     overdue = days_past_due(invoice.due_date, today)
-    promises = list(session.scalars(select(Promise).where(Promise.org_id == org.id, Promise.invoice_id == invoice.id)
-                                    .order_by(Promise.promised_date.desc()).limit(5)))
-    contacts = list(session.scalars(select(Contact).where(Contact.org_id == org.id,
-                                                          Contact.customer_id == invoice.customer_id)
-                                    .order_by(Contact.is_primary.desc(), Contact.id)))
+    promises = list(session.scalars(_promises_query(), keys))
+    contacts = list(session.scalars(_contacts_query(), keys))
     recipient = next((c for c in contacts if c.deliverable and not _suppressed(c, today)), None)
-    draft = session.scalar(select(Message).where(Message.org_id == org.id, Message.invoice_id == invoice.id,
-                                                 Message.status == "draft").order_by(Message.id.desc()).limit(1))
+    draft = session.scalar(_draft_query(), keys)
     pending_promise = any(p.status == "pending" for p in promises)
     chosen = template if template in TEMPLATES else choose_template(overdue, pending_promise)
     tone = choose_tone(policy.tone, overdue, invoice.customer.risk_tier)
@@ -146,10 +173,10 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
     return Inspection(
         invoice=invoice, bucket=aging_bucket(invoice.due_date, today), days_past_due=overdue,
         why=(invoice.priority_detail or {}).get("why", ""),
-        exposure=_exposure(session, org.id, invoice.customer_id), contacts=contacts, recipient=recipient,
+        exposure=_exposure(session, keys), contacts=contacts, recipient=recipient,
         guardrails=_guardrails(counts, policy, recipient, now, zone, stops),
         steps=_next_steps(counts, promises, contacts, recipient, overdue, today, stops),
-        promises=promises, plans=_plans(session, org.id, invoice.id), timeline=_timeline(session, org.id, invoice),
+        promises=promises, plans=_plans(session, keys), timeline=_timeline(session, keys),
         stops=stops, draft=draft, subject=subject, body=body, template=chosen, tone=tone,
         preview=preview(subject, body, values), counts=counts, merge_values=values,
     )
@@ -159,19 +186,27 @@ def _suppressed(contact: Contact, today: dt.date) -> bool:
     return contact.suppressed_until is not None and contact.suppressed_until > today
 
 
-def _exposure(session: Session, org_id: int, customer_id: int) -> dict[str, int]:
-    rows = session.execute(select(Invoice.currency, func.sum(Invoice.balance_minor))
-                           .where(Invoice.org_id == org_id, Invoice.customer_id == customer_id,
-                                  Invoice.status.in_(("open", "disputed")))
-                           .group_by(Invoice.currency))
-    return {currency: int(total) for currency, total in rows}
+@cache
+def _exposure_query():
+    return (select(Invoice.currency, func.sum(Invoice.balance_minor))
+            .where(Invoice.org_id == ORG, Invoice.customer_id == CUSTOMER, Invoice.status.in_(("open", "disputed")))
+            .group_by(Invoice.currency))
 
 
-def _plans(session: Session, org_id: int, invoice_id: int) -> list[PaymentPlan]:
-    return list(session.scalars(select(PaymentPlan).join(
-        PaymentPlanInvoice, (PaymentPlanInvoice.plan_id == PaymentPlan.id) & (PaymentPlanInvoice.org_id == org_id))
-        .where(PaymentPlan.org_id == org_id, PaymentPlanInvoice.invoice_id == invoice_id)
-        .order_by(PaymentPlan.id.desc())))
+def _exposure(session: Session, keys: dict) -> dict[str, int]:
+    return {currency: int(total) for currency, total in session.execute(_exposure_query(), keys)}
+
+
+@cache
+def _plans_query():
+    return (select(PaymentPlan).join(
+        PaymentPlanInvoice, (PaymentPlanInvoice.plan_id == PaymentPlan.id) & (PaymentPlanInvoice.org_id == ORG))
+        .where(PaymentPlan.org_id == ORG, PaymentPlanInvoice.invoice_id == INVOICE)
+        .order_by(PaymentPlan.id.desc()))
+
+
+def _plans(session: Session, keys: dict) -> list[PaymentPlan]:
+    return list(session.scalars(_plans_query(), keys))
 
 
 @dataclass(frozen=True)
@@ -191,27 +226,37 @@ class OutreachCounts:
         return self.promises_kept / resolved if resolved else None
 
 
-def outreach_counts(session: Session, org: Organization, invoice: Invoice, now: dt.datetime) -> OutreachCounts:
-    """The figures the guardrails and next steps weigh, in one round trip."""
+@cache
+def _counts_query():
     moment = func.coalesce(Message.sent_at, Message.scheduled_for, Message.created_at)
-    touches = and_(Message.org_id == org.id, Message.customer_id == invoice.customer_id,
-                   Message.status.in_(TOUCH_STATUSES), moment >= now - dt.timedelta(days=7))
-    row = session.execute(select(
-        sent_today_count(org, now).scalar_subquery(),
+    touches = and_(Message.org_id == ORG, Message.customer_id == CUSTOMER, Message.status.in_(TOUCH_STATUSES),
+                   moment >= bindparam("week_ago", type_=DateTime(timezone=True)))
+    return select(
+        select(func.count()).select_from(Message).where(
+            Message.org_id == ORG, Message.status.in_(TOUCHED),
+            func.coalesce(Message.sent_at, Message.updated_at) >= bindparam("midnight", type_=DateTime(timezone=True)))
+        .scalar_subquery(),
         select(func.count()).select_from(Message).where(touches).scalar_subquery(),
         select(func.max(moment)).where(touches).scalar_subquery(),
         select(func.count()).select_from(Approval).where(
-            Approval.org_id == org.id, Approval.status == "pending",
-            or_(and_(Approval.subject_type == "Invoice", Approval.subject_id == invoice.id),
-                and_(Approval.subject_type == "Customer", Approval.subject_id == invoice.customer_id)))
+            Approval.org_id == ORG, Approval.status == "pending",
+            or_(and_(Approval.subject_type == "Invoice", Approval.subject_id == INVOICE),
+                and_(Approval.subject_type == "Customer", Approval.subject_id == CUSTOMER)))
         .scalar_subquery(),
         select(func.count()).select_from(Dispute).where(
-            Dispute.org_id == org.id, Dispute.customer_id == invoice.customer_id,
-            Dispute.status.in_(OPEN_DISPUTE_STATUSES)).scalar_subquery(),
+            Dispute.org_id == ORG, Dispute.customer_id == CUSTOMER, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+        .scalar_subquery(),
         *(select(func.count()).select_from(Promise).where(
-            Promise.org_id == org.id, Promise.customer_id == invoice.customer_id, Promise.status == status)
+            Promise.org_id == ORG, Promise.customer_id == CUSTOMER, Promise.status == status)
           .scalar_subquery() for status in ("kept", "broken")),
-    )).one()
+    )
+
+
+def outreach_counts(session: Session, org: Organization, invoice: Invoice, now: dt.datetime) -> OutreachCounts:
+    """The figures the guardrails and next steps weigh, in one round trip."""
+    row = session.execute(_counts_query(), {
+        "org_id": org.id, "invoice_id": invoice.id, "customer_id": invoice.customer_id,
+        "week_ago": now - dt.timedelta(days=7), "midnight": local_midnight(org, now)}).one()
     return OutreachCounts(*(value or 0 for value in row[:2]), row[2], *(value or 0 for value in row[3:]))
 
 
@@ -271,30 +316,34 @@ def _next_steps(counts: OutreachCounts, promises, contacts, recipient, overdue, 
     return steps
 
 
-def _timeline(session: Session, org_id: int, invoice: Invoice) -> list[TimelineItem]:
-    """Messages, payments, notes, holds and audit events of the invoice, newest first, in one query."""
+@cache
+def _timeline_query():
     no_amount, no_text = literal(None, BigInteger), literal("", String)
     parts = [
         select(func.coalesce(Message.sent_at, Message.scheduled_for, Message.created_at).label("at"),
                literal("message").label("kind"), Message.status.label("a"), Message.subject.label("b"),
                func.coalesce(Message.to_email, "").label("c"), func.coalesce(Message.wait_reason, "").label("d"),
                no_amount.label("amount"), no_text.label("currency"))
-        .where(Message.org_id == org_id, Message.invoice_id == invoice.id),
+        .where(Message.org_id == ORG, Message.invoice_id == INVOICE),
         select(Payment.received_at, literal("payment"), no_text, no_text, no_text, no_text,
                PaymentApplication.amount_minor, Payment.currency)
-        .join(Payment, and_(Payment.id == PaymentApplication.payment_id, Payment.org_id == org_id))
-        .where(PaymentApplication.org_id == org_id, PaymentApplication.invoice_id == invoice.id),
+        .join(Payment, and_(Payment.id == PaymentApplication.payment_id, Payment.org_id == ORG))
+        .where(PaymentApplication.org_id == ORG, PaymentApplication.invoice_id == INVOICE),
         select(Note.created_at, literal("note"), no_text, Note.body, no_text, no_text, no_amount, no_text)
-        .where(Note.org_id == org_id, Note.customer_id == invoice.customer_id),
+        .where(Note.org_id == ORG, Note.customer_id == CUSTOMER),
         select(Hold.created_at, literal("hold"), Hold.kind, Hold.reason, no_text, no_text, no_amount, no_text)
-        .where(Hold.org_id == org_id, Hold.invoice_id == invoice.id),
+        .where(Hold.org_id == ORG, Hold.invoice_id == INVOICE),
         select(AuditEvent.created_at, literal("audit"), AuditEvent.action, AuditEvent.actor_label, AuditEvent.reason,
                no_text, no_amount, no_text)
-        .where(AuditEvent.org_id == org_id, AuditEvent.subject_type == "Invoice", AuditEvent.subject_id == invoice.id),
+        .where(AuditEvent.org_id == ORG, AuditEvent.subject_type == "Invoice", AuditEvent.subject_id == INVOICE),
     ]
     timeline = union_all(*parts).subquery("timeline")
-    rows = session.execute(select(timeline).order_by(timeline.c.at.desc()).limit(TIMELINE_ITEMS))
-    return [_timeline_item(row) for row in rows]
+    return select(timeline).order_by(timeline.c.at.desc()).limit(TIMELINE_ITEMS)
+
+
+def _timeline(session: Session, keys: dict) -> list[TimelineItem]:
+    """Messages, payments, notes, holds and audit events of the invoice, newest first, in one query."""
+    return [_timeline_item(row) for row in session.execute(_timeline_query(), keys)]
 
 
 def _timeline_item(row) -> TimelineItem:

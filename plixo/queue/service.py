@@ -11,8 +11,24 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import JSON, Column, Integer, MetaData, Table, and_, case, exists, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from plixo.disputes.models import Dispute
@@ -180,12 +196,21 @@ def stopping_reasons(session: Session, invoice_id: int, today: dt.date) -> list[
     return stopping_reasons_by_invoice(session, [invoice_id], today).get(invoice_id, ["Invoice not found"])
 
 
+@cache
+def _stopping_reasons_query():
+    # Built once: the sender and the inspector ask this for every e-mail and every J/K step.
+    conditions = stopping_conditions(bindparam("today", type_=Date))
+    return (select(Invoice.id, *(condition.label(key) for key, condition in conditions.items()))
+            .where(Invoice.id.in_(bindparam("invoice_ids", expanding=True))))
+
+
 def stopping_reasons_by_invoice(session: Session, invoice_ids: Iterable[int], today: dt.date) -> dict[int, list[str]]:
     """`stopping_reasons` for several invoices in one query (found invoices only)."""
-    conditions = stopping_conditions(today)
-    rows = session.execute(select(Invoice.id, *(condition.label(key) for key, condition in conditions.items()))
-                           .where(Invoice.id.in_(list(invoice_ids))))
-    return {row.id: [STOP_LABELS[key] for key in conditions if row._mapping[key]] for row in rows}
+    ids = list(invoice_ids)
+    if not ids:
+        return {}
+    rows = session.execute(_stopping_reasons_query(), {"today": today, "invoice_ids": ids})
+    return {row.id: [STOP_LABELS[key] for key in STOP_LABELS if row._mapping[key]] for row in rows}
 
 
 # --- Stored scores ------------------------------------------------------------------------------------

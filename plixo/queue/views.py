@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from jobs.outbox import send_due_messages
@@ -107,11 +108,14 @@ def _inspection(invoice: Invoice, template: str | None = None):
     return inspect(db.session, g.org, invoice, current_user, utcnow(), template=template)
 
 
+@cache
+def _assignable_members_query():
+    return (select(User.id, User.name, Membership.role).join(Membership, Membership.user_id == User.id)
+            .where(Membership.org_id == bindparam("org_id"), Membership.is_active.is_(True)).order_by(User.name))
+
+
 def _assignable_members() -> list:
-    return db.session.execute(select(User.id, User.name, Membership.role)
-                              .join(Membership, Membership.user_id == User.id)
-                              .where(Membership.org_id == g.org.id, Membership.is_active.is_(True))
-                              .order_by(User.name)).all()
+    return db.session.execute(_assignable_members_query(), {"org_id": g.org.id}).all()
 
 
 def _inspector_context(invoice: Invoice, template: str | None = None) -> dict:
