@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, false, func, or_, select, text
+from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -177,6 +177,7 @@ def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
                                                      Cadence.status.in_(LAUNCH_STATUSES))
                                .order_by(Cadence.id)).all()
     planner, contacts = None, None
+    planned: list[PlannedMessage] = []
     for cadence in cadences:
         if cadence.segment is None or not cadence.steps:
             continue
@@ -189,13 +190,14 @@ def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
         autopilot = cadence.status == "active" and cadence.segment.mode == "autopilot"
         for (_customer, step_id), invoices in _consolidated(due).items():
             step = next(s for s in cadence.steps if s.id == step_id)
-            status = _create_message(session, org, step, invoices, contacts.get(invoices[0].customer_id),
-                                     planner if autopilot and not any(i.held for i in invoices) else None, today)
-            result.drafts += status == "draft"
-            result.scheduled += status == "scheduled"
+            message = _plan_message(org, step, invoices, contacts.get(invoices[0].customer_id),
+                                    planner if autopilot and not any(i.held for i in invoices) else None, today)
+            planned.append(message)
+            result.drafts += message.values["status"] == "draft"
+            result.scheduled += message.values["status"] == "scheduled"
             result.consolidated += len(invoices) - 1
-    session.flush()
-    if result.drafts + result.scheduled >= ANALYZE_AFTER:
+    _write_messages(session, org.id, planned, now)
+    if len(planned) >= ANALYZE_AFTER:
         _refresh_statistics(session)
     return result
 
@@ -273,28 +275,77 @@ def _recipients(session: Session, org_id: int, today: dt.date) -> dict[int, tupl
     return found
 
 
-def _create_message(session: Session, org: Organization, step: CadenceStep, invoices: list[DueInvoice],
-                    contact: tuple[int, str] | None, planner: SendPlanner | None, today: dt.date) -> str:
+@dataclass
+class PlannedMessage:
+    """A message the tick will write: its column values and the invoices it lists."""
+
+    values: dict
+    invoice_ids: list[int]
+    step_id: int
+
+
+def _plan_message(org: Organization, step: CadenceStep, invoices: list[DueInvoice], contact: tuple[int, str] | None,
+                  planner: SendPlanner | None, today: dt.date) -> PlannedMessage:
     """A draft for review or, under Autopilot, a send scheduled at the first moment the guardrails allow."""
     first = invoices[0]
     subject, body, problems = render_step(step, invoices, today, org.name)
-    message = Message(org_id=org.id, idempotency_key=key_of(step.id, first.id), customer_id=first.customer_id,
-                      invoice_id=first.id, contact_id=contact[0] if contact else None,
-                      to_email=contact[1] if contact else None, cadence_step_id=step.id, subject=subject,
-                      body=body, status="draft")
+    values = {"org_id": org.id, "idempotency_key": key_of(step.id, first.id), "customer_id": first.customer_id,
+              "invoice_id": first.id, "contact_id": contact[0] if contact else None,
+              "to_email": contact[1] if contact else None, "cadence_step_id": step.id, "subject": subject,
+              "body": body, "status": "draft", "scheduled_for": None, "wait_reason": None}
     if problems or contact is None:
-        message.wait_reason = ("Needs review: " + (" ".join(problems) if problems else "no reachable contact."))[:200]
+        values["wait_reason"] = ("Needs review: " + (" ".join(problems) if problems else "no reachable contact."))[:200]
     elif planner is not None:
         moment, reason = planner.place(first.customer_id, ZoneInfo(first.time_zone or org.time_zone))
         if moment is None:
-            message.wait_reason = f"Needs review: {reason}"[:200]
+            values["wait_reason"] = f"Needs review: {reason}"[:200]
         else:
-            message.status, message.scheduled_for, message.wait_reason = "scheduled", moment, reason
-    session.add(message)
-    session.flush()
-    session.add_all(MessageInvoice(org_id=org.id, message_id=message.id, invoice_id=invoice.id,
-                                   cadence_step_id=step.id) for invoice in invoices)
-    return message.status
+            values.update(status="scheduled", scheduled_for=moment, wait_reason=reason)
+    return PlannedMessage(values, [invoice.id for invoice in invoices], step.id)
+
+
+def _write_messages(session: Session, org_id: int, planned: list[PlannedMessage], now: dt.datetime) -> None:
+    """Insert the tick's messages and the invoices each lists: two set-based statements, whatever the count."""
+    if not planned:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        _write_messages_postgresql(session, org_id, planned, now)
+        return
+    ids = session.scalars(insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                          [message.values for message in planned]).all()
+    session.execute(insert(MessageInvoice), [
+        {"org_id": org_id, "message_id": message_id, "invoice_id": invoice_id, "cadence_step_id": message.step_id}
+        for message_id, message in zip(ids, planned, strict=True) for invoice_id in message.invoice_ids])
+
+
+# One array per column, unnested server-side: a first tick writes tens of thousands of rows, and binding them
+# as one statement per thousand rows cost more than PostgreSQL spends storing them.
+_INSERT_MESSAGES = text("""
+    INSERT INTO messages (org_id, idempotency_key, customer_id, invoice_id, contact_id, to_email, cadence_step_id,
+                          subject, body, status, scheduled_for, wait_reason, attempts, created_at, updated_at)
+    SELECT :org_id, m.*, 0, :now, :now
+    FROM unnest(CAST(:keys AS text[]), CAST(:customers AS int[]), CAST(:invoices AS int[]),
+                CAST(:contacts AS int[]), CAST(:emails AS text[]), CAST(:steps AS int[]), CAST(:subjects AS text[]),
+                CAST(:bodies AS text[]), CAST(:statuses AS text[]), CAST(:moments AS timestamptz[]),
+                CAST(:reasons AS text[])) AS m
+    RETURNING id, idempotency_key""")
+_INSERT_MESSAGE_INVOICES = text("""
+    INSERT INTO message_invoices (org_id, message_id, invoice_id, cadence_step_id)
+    SELECT :org_id, l.* FROM unnest(CAST(:messages AS int[]), CAST(:invoices AS int[]), CAST(:steps AS int[])) AS l""")
+_MESSAGE_ARRAYS = {"keys": "idempotency_key", "customers": "customer_id", "invoices": "invoice_id",
+                   "contacts": "contact_id", "emails": "to_email", "steps": "cadence_step_id", "subjects": "subject",
+                   "bodies": "body", "statuses": "status", "moments": "scheduled_for", "reasons": "wait_reason"}
+
+
+def _write_messages_postgresql(session: Session, org_id: int, planned: list[PlannedMessage], now: dt.datetime):
+    arrays = {name: [message.values[column] for message in planned] for name, column in _MESSAGE_ARRAYS.items()}
+    ids = dict((key, message_id) for message_id, key in
+               session.execute(_INSERT_MESSAGES, {"org_id": org_id, "now": now, **arrays}))
+    links = [(ids[message.values["idempotency_key"]], invoice_id, message.step_id)
+             for message in planned for invoice_id in message.invoice_ids]
+    messages, invoices, steps = (list(column) for column in zip(*links, strict=True))
+    session.execute(_INSERT_MESSAGE_INVOICES,
+                    {"org_id": org_id, "messages": messages, "invoices": invoices, "steps": steps})
 
 
 def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date,
