@@ -10,7 +10,7 @@ from jobs.workspaces import workspace_ids
 from plixo.extensions import db
 from plixo.integrations.mail.smtp import SmtpTransport
 from plixo.model import utcnow
-from plixo.outreach.outbox import claim_due, deliver, reconcile_stuck
+from plixo.outreach.outbox import claim_due, reconcile_stuck, send_leased
 from plixo.tenancy import tenant_scope
 
 TIME_BUDGET_SECONDS = 50  # under the one-minute cron interval, so runs rarely overlap
@@ -51,6 +51,5 @@ def _send_for_workspace(transport, outcomes: dict[str, int], deadline: float) ->
         ids = claim_due(db.session, utcnow())
         if not ids:
             break
-        for message_id in ids:
-            outcome = deliver(db.session, message_id, transport, utcnow(), sender)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        for outcome, count in send_leased(db.session, ids, transport, utcnow(), sender).items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + count

@@ -22,10 +22,11 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_dev_sink(directory: Path) -> Controller:
+def start_dev_sink(directory: Path, port: int | None = None) -> Controller:
+    """The sink on loopback (on `port`, else a free one), serving from a thread of this process."""
     for part in ("tmp", "new", "cur"):  # a Maildir's three folders; the handler expects them to exist
         (directory / part).mkdir(parents=True, exist_ok=True)
-    controller = Controller(Mailbox(str(directory)), hostname="127.0.0.1", port=free_loopback_port())
+    controller = Controller(Mailbox(str(directory)), hostname="127.0.0.1", port=port or free_loopback_port())
     controller.start()
     return controller
 
@@ -43,3 +44,19 @@ def received_messages(directory: str, limit: int = 100) -> list[dict]:
                       if message["Date"] else None, "body": (body or b"").decode("utf-8", "replace")})
     found.sort(key=lambda m: m["date"] or 0, reverse=True)
     return found[:limit]
+
+
+def main() -> None:
+    """`python -m plixo.devmail DIRECTORY PORT`: the sink in a process of its own, until stopped."""
+    import signal
+    import sys
+
+    stop = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # before the server thread starts, so it inherits the mask
+    controller = start_dev_sink(Path(sys.argv[1]), int(sys.argv[2]))
+    signal.sigwait(stop)
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()

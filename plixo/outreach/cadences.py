@@ -383,23 +383,31 @@ def is_engine_message(message: Message) -> bool:
     return message.cadence_step_id is not None and message.approved_by_id is None
 
 
-def rerender(session: Session, message: Message, org: Organization, exclude: set[int], today: dt.date) -> None:
-    """Render an engine e-mail again just before it goes: balances as they are now, and without the
+def listed_invoices(session: Session, org_id: int, message_ids: list[int]) -> dict[int, list[DueInvoice]]:
+    """The invoices each of these messages lists, as they are now (oldest due first), for re-rendering."""
+    rows = session.execute(
+        select(MessageInvoice.message_id, Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor,
+               Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone, false())
+        .join(Invoice, and_(Invoice.org_id == MessageInvoice.org_id, Invoice.id == MessageInvoice.invoice_id))
+        .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
+        .where(MessageInvoice.org_id == org_id, MessageInvoice.message_id.in_(message_ids))
+        .order_by(Invoice.due_date, Invoice.id))
+    listed: dict[int, list[DueInvoice]] = defaultdict(list)
+    for message_id, *fields in rows:
+        listed[message_id].append(DueInvoice(*fields))
+    return listed
+
+
+def rerender(session: Session, message: Message, org: Organization, step: CadenceStep | None,
+             listed: list[DueInvoice], exclude: set[int], today: dt.date) -> None:
+    """Render an engine e-mail again just before it goes: balances as they are now (`listed`), and without the
     invoices (`exclude`) that stopped since it was scheduled."""
-    step = session.get(CadenceStep, message.cadence_step_id)
     if exclude:
         session.execute(delete(MessageInvoice).where(MessageInvoice.org_id == org.id,
                                                      MessageInvoice.message_id == message.id,
                                                      MessageInvoice.invoice_id.in_(exclude)))
-    rows = session.execute(
-        select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor, Invoice.currency,
-               Invoice.due_date, Customer.name, Customer.time_zone, false())
-        .join(MessageInvoice, and_(MessageInvoice.org_id == org.id, MessageInvoice.invoice_id == Invoice.id))
-        .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
-        .where(Invoice.org_id == org.id, MessageInvoice.message_id == message.id)
-        .order_by(Invoice.due_date, Invoice.id)).all()
-    if step is None or not rows:
+    invoices = [invoice for invoice in listed if invoice.id not in exclude]
+    if step is None or not invoices:
         return
-    invoices = [DueInvoice(*row) for row in rows]
     message.subject, message.body, _problems = render_step(step, invoices, today, org.name)
     message.invoice_id = invoices[0].id

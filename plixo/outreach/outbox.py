@@ -5,9 +5,10 @@ Exactly-once rests on four rules:
    so two senders never hold the same message.
 2. Just before the hand-over to the transport the status becomes `delivering`, committed. A sender that
    dies before that point never sent it: once the lease runs out the message simply goes back to the queue.
-3. The outcome is committed right after the transport answers. A message still `delivering` after its
-   lease belongs to a sender that died mid-send: whether the e-mail left cannot be known, so it goes to
-   `review` for a person, never back to the queue.
+3. The outcome is committed with the next message's hand-over (one commit per e-mail), or at the end of the
+   batch. A message still `delivering` after its lease belongs to a sender that died before recording it:
+   whether the e-mail left cannot be known, so it goes to `review` for a person, never back to the queue.
+   At most one message is `delivering` at any time, so a crash puts at most one in review.
 4. Only failures known to have happened before the server accepted the message are retried.
 """
 
@@ -15,26 +16,33 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from plixo.accounts.models import Organization
 from plixo.failpoints import failpoint
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer
-from plixo.outreach.cadences import is_engine_message, rerender
+from plixo.outreach.cadences import is_engine_message, listed_invoices, rerender
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
-from plixo.outreach.models import Message, MessageInvoice, Policy
+from plixo.outreach.models import CadenceStep, Message, MessageInvoice, Policy
 from plixo.outreach.planner import TOUCHED, WEEK, daily_cap, earliest_touch
 from plixo.queue.service import stopping_reasons_by_invoice
+from plixo.tenancy import current_org_id
 
 LEASE = dt.timedelta(minutes=5)
 BATCH = 200
+CHECK_EVERY = 25  # messages per batch load: stops and caps are at most this many sends old when checked
+SEND_LOCK = 72_516  # advisory-lock namespace of claiming a workspace's sends
 RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30))
 
 
@@ -98,12 +106,18 @@ def reconcile_stuck(session: Session, now: dt.datetime) -> dict[str, int]:
 
 
 def claim_due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[int]:
-    """Lease up to `limit` of the current workspace's due messages to this sender; committed before any send."""
-    due = (select(Message.id).where(Message.status == "scheduled", Message.scheduled_for <= now)
-           .order_by(Message.scheduled_for, Message.id).limit(limit))
+    """Lease up to `limit` of the current workspace's due messages to this sender; committed before any send.
+
+    One sender works a workspace at a time (none is leased while another sender's lease runs): the daily cap
+    and the touch rules are then counted by the sender that holds the lease, not raced by two.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)  # concurrent senders take different messages
-    ids = list(session.scalars(due))
+        session.execute(select(func.pg_advisory_xact_lock(SEND_LOCK, current_org_id())))
+    busy = session.scalar(select(Message.id).where(Message.status.in_(("sending", "delivering")),
+                                                   Message.claimed_until >= now).limit(1))
+    ids = [] if busy is not None else list(session.scalars(
+        select(Message.id).where(Message.status == "scheduled", Message.scheduled_for <= now)
+        .order_by(Message.scheduled_for, Message.id).limit(limit)))
     if ids:
         session.execute(update(Message).where(Message.id.in_(ids), Message.status == "scheduled")
                         .values(status="sending", claimed_until=now + LEASE, attempts=Message.attempts + 1,
@@ -113,78 +127,169 @@ def claim_due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[in
     return ids
 
 
-def deliver(session: Session, message_id: int, transport: Transport, now: dt.datetime, sender: tuple[str, str]) -> str:
-    """Send one leased message of the current workspace if it may still go; returns the outcome (sent,
-    cancelled, deferred, ...)."""
-    message = session.get(Message, message_id, populate_existing=True)
-    if message is None:
-        return "missing"
-    if message.status != "sending":
-        return "skipped"
-    failpoint("outbox_before_handover")
-    outcome = _send_if_still_allowed(session, message, transport, now, sender)
-    session.commit()
-    return outcome
+def send_leased(session: Session, ids: list[int], transport: Transport, now: dt.datetime,
+                sender: tuple[str, str]) -> Counter[str]:
+    """Send the current workspace's leased messages `ids` in order, each only if it may still go; counts the
+    outcomes (sent, cancelled, deferred, failed, retry, review, skipped)."""
+    outcomes: Counter[str] = Counter()
+    with _kept_after_commit(session):
+        for start in range(0, len(ids), CHECK_EVERY):
+            batch = _SendBatch.load(session, ids[start:start + CHECK_EVERY], now)
+            outcomes["skipped"] += len(ids[start:start + CHECK_EVERY]) - len(batch.messages)
+            for message in batch.messages:
+                outcomes[batch.send(message, transport, sender)] += 1
+            session.commit()
+    return +outcomes  # without the zero counts
 
 
-def _send_if_still_allowed(session, message: Message, transport: Transport, now, sender) -> str:
-    org = session.get(Organization, message.org_id)
-    stop = _stop_reason(session, message, org, local_today(org.time_zone, now))
-    if stop:
-        message.status, message.last_error = "cancelled", stop
-        return "cancelled"
-    policy = session.scalar(select(Policy).where(Policy.org_id == org.id))
-    zone = ZoneInfo(session.get(Customer, message.customer_id).time_zone or org.time_zone)
-    wait = _wait_reason(session, org, policy, message, zone, now)
-    if wait is not None:
-        reason, moment = wait
-        message.status, message.scheduled_for, message.wait_reason = "scheduled", moment, reason
-        return "deferred"
-    email = _email_of(message, org, sender, now)
-    message.message_id_header, message.status = email["Message-ID"], "delivering"
-    session.commit()  # from here on a crash means "outcome unknown", never "send again"
-    failpoint("outbox_before_send")
+@contextmanager
+def _kept_after_commit(session) -> Iterator[None]:
+    # The leased messages are this sender's alone, and the batch reloads what it checks every CHECK_EVERY
+    # messages: expiring everything at each commit would only reload them one query at a time.
+    real = session.registry() if isinstance(session, scoped_session) else session
+    before, real.expire_on_commit = real.expire_on_commit, False
     try:
-        provider_id = transport.send(email)
-    except PermanentFailure as error:
-        message.status, message.last_error = "failed", str(error)[:2000]
-        if error.bounce:
-            _mark_bounced(session, message, now)
-        return "failed"
-    except TransientFailure as error:
-        return _retry_later(message, now, str(error))
-    except UnknownOutcome as error:
-        message.status, message.last_error = "review", f"Outcome unknown: {error}"[:2000]
-        return "review"
-    failpoint("outbox_after_send")
-    message.status, message.sent_at, message.provider_message_id = "sent", now, provider_id
-    message.claimed_until = None
-    return "sent"
+        yield
+    finally:
+        real.expire_on_commit = before
 
 
-def _stop_reason(session: Session, message: Message, org: Organization, today: dt.date) -> str | None:
-    """Why the message must not go at all any more (a payment, dispute, hold or opt-out since scheduling).
+@dataclass
+class _SendBatch:
+    """A few leased messages and everything their last checks need, loaded in one query per kind."""
 
-    An e-mail the engine consolidated goes on for the invoices still eligible, re-rendered without the
-    others; an e-mail a person wrote goes as written or not at all.
-    """
-    invoice_ids = set(session.scalars(select(MessageInvoice.invoice_id).where(
-        MessageInvoice.org_id == message.org_id, MessageInvoice.message_id == message.id)))
-    if message.invoice_id:
-        invoice_ids.add(message.invoice_id)
-    reasons = stopping_reasons_by_invoice(session, invoice_ids, today)
-    stopped = {invoice_id: "; ".join(reasons.get(invoice_id, ["Invoice not found"]))
-               for invoice_id in sorted(invoice_ids) if reasons.get(invoice_id, True)}
-    engine_made = is_engine_message(message)
-    if stopped and not (engine_made and len(stopped) < len(invoice_ids)):
-        return next(iter(stopped.values()))
-    if engine_made:
-        rerender(session, message, org, exclude=set(stopped), today=today)
-    return _recipient_stop_reason(session, message, today)
+    session: Session
+    now: dt.datetime
+    org: Organization
+    policy: Policy
+    today: dt.date
+    messages: list[Message]
+    listed_ids: dict[int, set[int]]  # message id -> invoice ids it lists
+    stops: dict[int, list[str]]  # invoice id -> why outreach on it stopped (empty: it may go)
+    contacts: dict[int, Contact]
+    zones: dict[int, ZoneInfo]  # customer id -> the customer's time zone
+    touches: dict[int, list[dt.datetime]]  # customer id -> e-mails that left recently
+    sent_today: int
+    steps: dict[int, CadenceStep]
+    listed: dict[int, list]  # engine message id -> its invoices as they are now, for re-rendering
+
+    @classmethod
+    def load(cls, session: Session, ids: list[int], now: dt.datetime) -> _SendBatch:
+        org = session.get(Organization, current_org_id())
+        today = local_today(org.time_zone, now)
+        messages = list(session.scalars(select(Message).where(Message.id.in_(ids), Message.status == "sending")
+                                        .order_by(Message.scheduled_for, Message.id)
+                                        .execution_options(populate_existing=True)))
+        message_ids = [m.id for m in messages]
+        listed_ids: dict[int, set[int]] = defaultdict(set)
+        for message_id, invoice_id in session.execute(select(MessageInvoice.message_id, MessageInvoice.invoice_id)
+                                                      .where(MessageInvoice.message_id.in_(message_ids))):
+            listed_ids[message_id].add(invoice_id)
+        for m in messages:
+            if m.invoice_id:
+                listed_ids[m.id].add(m.invoice_id)
+        customer_ids = {m.customer_id for m in messages}
+        engine_made = [m for m in messages if is_engine_message(m)]
+        policy = session.scalar(select(Policy))
+        return cls(
+            session=session, now=now, org=org, policy=policy, today=today,
+            messages=messages, listed_ids=listed_ids,
+            stops=stopping_reasons_by_invoice(session, set().union(*listed_ids.values()), today),
+            contacts={c.id: c for c in session.scalars(
+                select(Contact).where(Contact.id.in_({m.contact_id for m in messages if m.contact_id})))},
+            zones={customer_id: ZoneInfo(zone or org.time_zone) for customer_id, zone in session.execute(
+                select(Customer.id, Customer.time_zone).where(Customer.id.in_(customer_ids)))},
+            touches=_recent_touches(session, customer_ids, now - max(WEEK, dt.timedelta(hours=policy.min_gap_hours))),
+            sent_today=session.scalar(sent_today_count(org, now)) or 0,
+            steps={s.id: s for s in session.scalars(
+                select(CadenceStep).where(CadenceStep.id.in_({m.cadence_step_id for m in engine_made})))},
+            listed=listed_invoices(session, org.id, [m.id for m in engine_made]),
+        )
+
+    def send(self, message: Message, transport: Transport, sender: tuple[str, str]) -> str:
+        """Send one message if it may still go. Its outcome is committed with the next hand-over or at the end
+        of the batch (send_leased), whichever comes first."""
+        failpoint("outbox_before_handover")
+        stop = self._stop_reason(message)
+        if stop:
+            message.status, message.last_error = "cancelled", stop
+            return "cancelled"
+        zone = self.zones[message.customer_id]
+        wait = self._wait_reason(message, zone)
+        if wait is not None:
+            reason, moment = wait
+            message.status, message.scheduled_for, message.wait_reason = "scheduled", moment, reason
+            return "deferred"
+        email = _email_of(message, self.org, sender, self.now)
+        message.message_id_header, message.status = email["Message-ID"], "delivering"
+        # One commit records the outcomes since the last hand-over and this one: from here on a crash means
+        # "outcome unknown" for this message, never "send again".
+        self.session.commit()
+        failpoint("outbox_before_send")
+        outcome = self._hand_over(message, email, transport)
+        if outcome in ("sent", "review"):  # it left, or may have: it counts as a touch and toward the cap
+            self.sent_today += 1
+            self.touches[message.customer_id].append(self.now)
+        return outcome
+
+    def _hand_over(self, message: Message, email: EmailMessage, transport: Transport) -> str:
+        try:
+            provider_id = transport.send(email)
+        except PermanentFailure as error:
+            message.status, message.last_error = "failed", str(error)[:2000]
+            if error.bounce and message.contact_id in self.contacts:
+                contact = self.contacts[message.contact_id]
+                contact.bounce_kind, contact.bounced_at = "hard", self.now
+            return "failed"
+        except TransientFailure as error:
+            return _retry_later(message, self.now, str(error))
+        except UnknownOutcome as error:
+            message.status, message.last_error = "review", f"Outcome unknown: {error}"[:2000]
+            return "review"
+        failpoint("outbox_after_send")
+        message.status, message.sent_at, message.provider_message_id = "sent", self.now, provider_id
+        message.claimed_until = None
+        return "sent"
+
+    def _stop_reason(self, message: Message) -> str | None:
+        """Why the message must not go at all any more (a payment, dispute, hold or opt-out since scheduling).
+
+        An e-mail the engine consolidated goes on for the invoices still eligible, re-rendered without the
+        others; an e-mail a person wrote goes as written or not at all.
+        """
+        invoice_ids = self.listed_ids.get(message.id, set())
+        stopped = {invoice_id: "; ".join(self.stops.get(invoice_id, ["Invoice not found"]))
+                   for invoice_id in sorted(invoice_ids) if self.stops.get(invoice_id, True)}
+        engine_made = is_engine_message(message)
+        if stopped and not (engine_made and len(stopped) < len(invoice_ids)):
+            return next(iter(stopped.values()))
+        if engine_made:
+            rerender(self.session, message, self.org, self.steps.get(message.cadence_step_id),
+                     self.listed.get(message.id, []), exclude=set(stopped), today=self.today)
+        return _recipient_stop_reason(self.contacts.get(message.contact_id), self.today)
+
+    def _wait_reason(self, message: Message, zone: ZoneInfo) -> tuple[str, dt.datetime] | None:
+        """When the message may not go yet: why, and from when it may."""
+        now, policy = self.now, self.policy
+        if not may_send_at(now, zone, policy):
+            moment = next_allowed_moment(now, zone, policy)
+            if moment is None:
+                return "The policy allows no sending day.", now + dt.timedelta(days=1)
+            return f"Quiet hours: waits until {moment.astimezone(zone):%a %H:%M} in {zone.key}", moment
+        if message.cadence_step_id is not None:  # automated touches keep the gap and the weekly cap
+            moment, reason = earliest_touch(self.touches[message.customer_id], now, policy)
+            if reason is not None:
+                moment = next_allowed_moment(moment, zone, policy) or moment
+                return f"{reason}: waits until {moment.astimezone(zone):%a %d %b %H:%M} in {zone.key}", moment
+        cap = daily_cap(policy)
+        if self.sent_today >= cap:
+            tomorrow = (local_midnight(self.org, now) + dt.timedelta(days=1)).astimezone(dt.UTC)
+            moment = next_allowed_moment(tomorrow, zone, policy) or tomorrow
+            return f"Daily cap of {cap} reached", moment
+        return None
 
 
-def _recipient_stop_reason(session: Session, message: Message, today: dt.date) -> str | None:
-    contact = session.get(Contact, message.contact_id) if message.contact_id else None
+def _recipient_stop_reason(contact: Contact | None, today: dt.date) -> str | None:
     if contact is None or not contact.email:
         return "No recipient."
     if contact.opted_out_at is not None:
@@ -196,33 +301,14 @@ def _recipient_stop_reason(session: Session, message: Message, today: dt.date) -
     return None
 
 
-def _wait_reason(session, org, policy, message, zone, now) -> tuple[str, dt.datetime] | None:
-    """When the message may not go yet: why, and from when it may."""
-    if not may_send_at(now, zone, policy):
-        moment = next_allowed_moment(now, zone, policy)
-        if moment is None:
-            return "The policy allows no sending day.", now + dt.timedelta(days=1)
-        return f"Quiet hours: waits until {moment.astimezone(zone):%a %H:%M} in {zone.key}", moment
-    if message.cadence_step_id is not None:  # automated touches keep the gap and the weekly cap
-        moment, reason = earliest_touch(_recent_touches(session, message, policy, now), now, policy)
-        if reason is not None:
-            moment = next_allowed_moment(moment, zone, policy) or moment
-            return f"{reason}: waits until {moment.astimezone(zone):%a %d %b %H:%M} in {zone.key}", moment
-    cap = daily_cap(policy)
-    if (session.scalar(sent_today_count(org, now)) or 0) >= cap:
-        tomorrow = (local_midnight(org, now) + dt.timedelta(days=1)).astimezone(dt.UTC)
-        moment = next_allowed_moment(tomorrow, zone, policy) or tomorrow
-        return f"Daily cap of {cap} reached", moment
-    return None
-
-
-def _recent_touches(session: Session, message: Message, policy: Policy, now: dt.datetime) -> list[dt.datetime]:
-    """The customer's other e-mails that left (or may have) recently enough to matter for the touch rules."""
+def _recent_touches(session: Session, customer_ids: set[int], since: dt.datetime) -> dict[int, list[dt.datetime]]:
+    """Each customer's e-mails that left (or may have) since `since`: what the touch rules look back on."""
     when = func.coalesce(Message.sent_at, Message.updated_at)
-    since = now - max(WEEK, dt.timedelta(hours=policy.min_gap_hours))
-    return list(session.scalars(select(when).where(
-        Message.org_id == message.org_id, Message.customer_id == message.customer_id, Message.id != message.id,
-        Message.status.in_(TOUCHED), when >= since)))
+    touches: dict[int, list[dt.datetime]] = defaultdict(list)
+    for customer_id, moment in session.execute(select(Message.customer_id, when).where(
+            Message.customer_id.in_(customer_ids), Message.status.in_(TOUCHED), when >= since)):
+        touches[customer_id].append(moment)
+    return touches
 
 
 def _retry_later(message: Message, now: dt.datetime, error: str) -> str:
@@ -233,12 +319,6 @@ def _retry_later(message: Message, now: dt.datetime, error: str) -> str:
     message.scheduled_for = now + RETRY_DELAYS[message.attempts - 1]
     message.wait_reason, message.last_error = "Retrying after a temporary error", error[:2000]
     return "retry"
-
-
-def _mark_bounced(session: Session, message: Message, now: dt.datetime) -> None:
-    contact = session.get(Contact, message.contact_id) if message.contact_id else None
-    if contact is not None:
-        contact.bounce_kind, contact.bounced_at = "hard", now
 
 
 def _email_of(message: Message, org: Organization, sender: tuple[str, str], now: dt.datetime) -> EmailMessage:

@@ -32,7 +32,7 @@ from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentAppl
 from plixo.outreach.cadences import StepInput, create_cadence, tick
 from plixo.outreach.guardrails import in_quiet_hours, is_sending_day
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
-from plixo.outreach.outbox import PermanentFailure, TransientFailure, claim_due, deliver, reconcile_stuck
+from plixo.outreach.outbox import PermanentFailure, TransientFailure, claim_due, reconcile_stuck, send_leased
 from plixo.outreach.planner import daily_cap
 from plixo.queue.actions import log_promise, open_dispute, suppress_contact
 from plixo.queue.models import Hold
@@ -409,8 +409,7 @@ def _run_sender(session: Session, org_id: int, server: SimulatedMailServer, now:
     reconcile_stuck(session, now)
     try:
         with injected(maybe_crash):
-            for message_id in claim_due(session, now):
-                deliver(session, message_id, server, now, SENDER)
+            send_leased(session, claim_due(session, now), server, now, SENDER)
     except SimulatedCrash:
         session.rollback()
         report.crashes += 1

@@ -218,3 +218,37 @@ def test_an_engine_email_waits_out_the_gap_after_a_touch_sent_since(org, control
     deferred = state(org, message_id)
     assert deferred.scheduled_for == WEDNESDAY + dt.timedelta(hours=46) and sink[1].messages == []
     assert deferred.wait_reason.startswith("Keeps 48 h after the last touch")
+
+
+def test_a_second_sender_leaves_a_workspace_alone_while_another_holds_its_lease(org):
+    scheduled(org)
+    scheduled(org, email="ap@initech.example")
+    with tenant_scope(org.id):
+        assert len(claim_due(db.session, WEDNESDAY, limit=1)) == 1
+        assert claim_due(db.session, WEDNESDAY) == []  # the first sender's lease still runs
+
+
+def test_the_daily_cap_counts_the_sends_of_the_same_batch(org, transport, sink):
+    from plixo.outreach.models import Policy
+
+    scheduled(org)
+    second, _ = scheduled(org, email="ap@initech.example")
+    with tenant_scope(org.id):
+        policy = db.session.scalar(select(Policy))
+        policy.daily_cap_per_mailbox = 1
+        db.session.commit()
+    outcomes = send_due_messages(transport)
+    assert (outcomes["sent"], outcomes["deferred"]) == (1, 1) and len(sink[1].messages) == 1
+    assert "Daily cap of 1 reached" in state(org, second).wait_reason
+
+
+def test_an_address_refused_early_in_a_batch_stops_its_later_emails(org, transport, sink):
+    first, invoice = scheduled(org, email="nobody@bounce.example")
+    with tenant_scope(org.id):
+        contact_id = db.session.get(Message, first).contact_id
+        db.session.add(Message(org_id=org.id, idempotency_key="second", customer_id=invoice.customer_id,
+                               contact_id=contact_id, to_email="nobody@bounce.example", status="scheduled",
+                               subject="Again", body="Please pay.", scheduled_for=WEDNESDAY))
+        db.session.commit()
+    outcomes = send_due_messages(transport)
+    assert (outcomes["failed"], outcomes["cancelled"]) == (1, 1)

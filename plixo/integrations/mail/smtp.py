@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from ipaddress import ip_address
 
 from plixo.outreach.outbox import PermanentFailure, TransientFailure, UnknownOutcome
+
+TRUSTED_IDLE_SECONDS = 5
 
 
 def is_loopback(host: str) -> bool:
@@ -27,6 +30,7 @@ class SmtpTransport:
                  timeout: float = 30):
         self.host, self.port, self.username, self.password, self.timeout = host, port, username, password, timeout
         self._connection: smtplib.SMTP | None = None
+        self._last_used = 0.0
 
     def _connect(self) -> smtplib.SMTP:
         connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
@@ -43,8 +47,11 @@ class SmtpTransport:
 
     def _ready_connection(self) -> smtplib.SMTP:
         # A reused connection may have been closed by the server while idle; NOOP finds out before any
-        # message is handed over, so reconnecting then cannot duplicate anything.
+        # message is handed over, so reconnecting then cannot duplicate anything. Servers close idle
+        # connections after minutes, so one used a moment ago is trusted without asking.
         if self._connection is not None:
+            if time.monotonic() - self._last_used < TRUSTED_IDLE_SECONDS:
+                return self._connection
             try:
                 if self._connection.noop()[0] == 250:
                     return self._connection
@@ -61,6 +68,7 @@ class SmtpTransport:
         connection = self._ready_connection()
         try:
             refused = connection.send_message(email)
+            self._last_used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _text in error.recipients.values()]
             raise _by_code(min(codes), f"Recipient refused: {error.recipients}", bounce=True) from error
