@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from jobs.workspaces import workspace_ids
 from plixo.extensions import db
@@ -31,25 +32,30 @@ def send_due_messages(transport=None) -> dict[str, int]:
     outcomes: dict[str, int] = {"requeued": 0, "review_stranded": 0}
     started = time.monotonic()
     try:
-        for org_id in workspace_ids():
-            with tenant_scope(org_id):
-                _send_for_workspace(transport, outcomes, deadline=started + TIME_BUDGET_SECONDS)
+        # The sender commits once per e-mail. Through the pool, every commit also handed the connection back
+        # (a reset round trip) and took it again (a ping round trip); one connection kept for the run saves both.
+        with db.engine.connect() as connection:
+            with Session(bind=connection) as session:
+                org_ids = workspace_ids(session)
+            for org_id in org_ids:
+                with tenant_scope(org_id), Session(bind=connection, expire_on_commit=False) as session:
+                    _send_for_workspace(session, transport, outcomes, deadline=started + TIME_BUDGET_SECONDS)
     finally:
         if transport is not None:
             transport.close()
     return outcomes
 
 
-def _send_for_workspace(transport, outcomes: dict[str, int], deadline: float) -> None:
-    stranded = reconcile_stuck(db.session, utcnow())
+def _send_for_workspace(session: Session, transport, outcomes: dict[str, int], deadline: float) -> None:
+    stranded = reconcile_stuck(session, utcnow())
     outcomes["requeued"] += stranded["requeued"]
     outcomes["review_stranded"] += stranded["review"]
     if transport is None:
         return
     sender = ("", current_app.config["MAIL_FROM"])
     while time.monotonic() < deadline:
-        ids = claim_due(db.session, utcnow())
+        ids = claim_due(session, utcnow())
         if not ids:
             break
-        for outcome, count in send_leased(db.session, ids, transport, utcnow(), sender).items():
+        for outcome, count in send_leased(session, ids, transport, utcnow(), sender).items():
             outcomes[outcome] = outcomes.get(outcome, 0) + count

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
 from plixo.extensions import db
@@ -16,10 +17,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def workspace_ids() -> list[int]:
+def workspace_ids(session: Session | None = None) -> list[int]:
     """Every workspace's id, oldest first."""
     with unscoped():
-        return list(db.session.scalars(select(Organization.id).order_by(Organization.id)))
+        return list((session or db.session).scalars(select(Organization.id).order_by(Organization.id)))
 
 
 def for_each_workspace(what: str, work: Callable[[Organization], T]) -> dict[int, T]:

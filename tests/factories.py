@@ -11,12 +11,14 @@ from sqlalchemy import select
 from plixo.accounts.models import Invite, Membership, Organization, User
 from plixo.accounts.service import hash_password
 from plixo.extensions import db
+from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.model import TenantMixin, utcnow
 from plixo.outreach.models import Policy
 from plixo.tenancy import tenant_scope, unscoped
 
 PASSWORD = "test-password-long-enough"
+WORKSPACE_TIME_ZONE = "America/New_York"
 _seq = itertools.count(1)
 
 
@@ -45,9 +47,14 @@ def across_workspaces(statement) -> list:
     return rows
 
 
+def workspace_today(time_zone: str = WORKSPACE_TIME_ZONE) -> dt.date:
+    """Today where the workspace is: the date its services use, not the test machine's (CI runs on UTC)."""
+    return local_today(time_zone)
+
+
 def make_org(**overrides) -> Organization:
     n = next(_seq)
-    values = {"name": f"Workspace {n}", "slug": f"workspace-{n}", "time_zone": "America/New_York",
+    values = {"name": f"Workspace {n}", "slug": f"workspace-{n}", "time_zone": WORKSPACE_TIME_ZONE,
               "base_currency": "USD"}
     org = _add(Organization(**{**values, **overrides}))
     _add(Policy(org_id=org.id))
@@ -90,7 +97,7 @@ def make_contact(customer: Customer, **overrides) -> Contact:
 def make_invoice(org: Organization, customer: Customer | None = None, **overrides) -> Invoice:
     n = next(_seq)
     customer = customer or make_customer(org)
-    today = dt.date.today()
+    today = local_today(org.time_zone)
     values = {"number": f"INV-{n:06d}", "issue_date": today - dt.timedelta(days=40),
               "due_date": today - dt.timedelta(days=10), "currency": "USD", "amount_minor": 125_000,
               "balance_minor": 125_000, "status": "open", "source": "manual"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from plixo import audit
 from plixo.extensions import db
 from plixo.model import utcnow
@@ -33,7 +31,16 @@ from plixo.models import (
     WebhookEvent,
 )
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invite, make_invoice, make_org, make_user, membership_of
+from tests.factories import (
+    make_contact,
+    make_customer,
+    make_invite,
+    make_invoice,
+    make_org,
+    make_user,
+    membership_of,
+    workspace_today,
+)
 
 
 def populate_workspace(marker: str) -> dict[str, object]:
@@ -78,11 +85,11 @@ def _queue_rows(org, user, customer, contact, invoice, marker):
                                    description=f"{marker} dispute", opened_at=utcnow()))["dispute"]
     return {"payment_plan": plan, "note": note, "dispute": dispute, **_add(
         payment_plan_invoice=PaymentPlanInvoice(org_id=org.id, plan_id=plan.id, invoice_id=invoice.id),
-        plan_installment=PlanInstallment(org_id=org.id, plan_id=plan.id, due_date=dt.date.today(), amount_minor=1000),
+        plan_installment=PlanInstallment(org_id=org.id, plan_id=plan.id, due_date=workspace_today(), amount_minor=1000),
         note_mention=NoteMention(org_id=org.id, note_id=note.id, user_id=user.id),
         notification=Notification(org_id=org.id, user_id=user.id, kind="mention", text=f"{marker} notification"),
         promise=Promise(org_id=org.id, invoice_id=invoice.id, customer_id=customer.id, contact_id=contact.id,
-                        currency="USD", amount_minor=500, promised_date=dt.date.today()),
+                        currency="USD", amount_minor=500, promised_date=workspace_today()),
         hold=Hold(org_id=org.id, kind="hold", customer_id=customer.id, reason=f"{marker} hold"),
         approval=Approval(org_id=org.id, kind="payment_plan", subject_type="PaymentPlan", subject_id=plan.id,
                           reason=f"{marker} approval"),
@@ -112,7 +119,7 @@ def _other_rows(org, user, invoice, customer, marker):
                                  value=f"{marker}-value", code="invalid_amount", message=f"{marker} issue"),
         connection=Connection(org_id=org.id, kind="stripe", provider="stripe", display_name=f"{marker} Stripe",
                               secrets='{"key": "sk_test_marker"}'),
-        daily_snapshot=DailySnapshot(org_id=org.id, day=dt.date.today(), metrics={"marker": marker}),
+        daily_snapshot=DailySnapshot(org_id=org.id, day=workspace_today(), metrics={"marker": marker}),
         webhook_event=WebhookEvent(org_id=org.id, provider="stripe", event_id=f"evt_{marker}",
                                    event_type="test.marker", payload="{}"),
     )}

@@ -12,7 +12,7 @@ from plixo.extensions import db
 from plixo.outreach.models import Segment
 from plixo.tenancy import tenant_scope
 from tests.browser.test_shell import _sign_in
-from tests.factories import make_contact, make_customer, make_invoice
+from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ def test_wizard_creates_a_shadow_cadence(page, org, controller):
     with tenant_scope(org.id):
         customer = make_customer(org, name="Globex")
         make_contact(customer)
-        make_invoice(org, customer, number="INV-LIVE-7", due_date=dt.date.today() - dt.timedelta(days=20))
+        make_invoice(org, customer, number="INV-LIVE-7", due_date=workspace_today() - dt.timedelta(days=20))
         db.session.add(Segment(org_id=org.id, name="All overdue", rules={}))
         db.session.commit()
     _sign_in(page, controller)

@@ -12,7 +12,7 @@ from plixo.model import utcnow
 from plixo.queue.actions import refresh_queue
 from plixo.tenancy import tenant_scope
 from tests.browser.test_shell import _sign_in
-from tests.factories import make_contact, make_customer, make_invoice, make_user
+from tests.factories import make_contact, make_customer, make_invoice, make_user, workspace_today
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ def operator_queue(org):
         for n, days in enumerate((90, 60, 30), start=1):
             customer = make_customer(org, name=f"Customer {n} Ltd", owner_id=operator.id)
             make_contact(customer, email=f"ap@customer{n}.example")
-            make_invoice(org, customer, number=f"INV-{n}", due_date=dt.date.today() - dt.timedelta(days=days))
+            make_invoice(org, customer, number=f"INV-{n}", due_date=workspace_today() - dt.timedelta(days=days))
         refresh_queue(db.session, org, utcnow())
     db.session.commit()
     return operator

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from plixo.extensions import db
 from plixo.tenancy import tenant_scope
 from tests.browser.test_shell import _sign_in
-from tests.factories import make_contact, make_customer, make_invoice
+from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ def test_rule_builder_counts_live_and_saves(page, org, controller):
         for tier, days in (("low", 10), ("low", 45), ("high", 10)):
             customer = make_customer(org, risk_tier=tier)
             make_contact(customer)
-            make_invoice(org, customer, due_date=dt.date.today() - dt.timedelta(days=days))
+            make_invoice(org, customer, due_date=workspace_today() - dt.timedelta(days=days))
     db.session.commit()
     _sign_in(page, controller)
     page.goto("/admin/segments/new")

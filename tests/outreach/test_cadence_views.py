@@ -14,9 +14,9 @@ from plixo.outreach.cadences import StepInput, create_cadence
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.queue.models import Promise
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invoice, make_org
+from tests.factories import make_contact, make_customer, make_invoice, make_org, workspace_today
 
-TODAY = dt.date.today()
+TODAY = workspace_today()
 HX = {"HX-Request": "true", "HX-Target": "cadence-wizard"}
 REMINDER = ("3", "due_date", "Invoice {invoice_number} is overdue", "Hello {customer_name}, {amount_due} is due.", "")
 FOLLOW_UP = ("7", "previous_touch", "Following up on {invoice_number}", "Hello again {customer_name}.", "firm")

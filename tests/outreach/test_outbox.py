@@ -48,8 +48,8 @@ def scheduled(org, email="ap@globex.example", when=None, **invoice):
 
 
 def state(org, message_id) -> Message:
+    db.session.rollback()  # a fresh transaction: the sender committed on a connection of its own
     with tenant_scope(org.id):
-        db.session.expire_all()
         return db.session.get(Message, message_id)
 
 
@@ -91,6 +91,7 @@ def test_quiet_hours_at_send_time_defer_the_message(org, transport, sink, monkey
 def test_a_refused_mailbox_fails_the_message_and_marks_the_contact_bounced(org, transport):
     message_id, _ = scheduled(org, email="nobody@bounce.example")
     assert send_due_messages(transport)["failed"] == 1
+    db.session.rollback()
     with tenant_scope(org.id):
         contact = db.session.scalar(select(Contact).where(Contact.email == "nobody@bounce.example"))
         assert contact.bounce_kind == "hard"

@@ -11,9 +11,9 @@ from plixo.model import utcnow
 from plixo.outreach.models import Message, Segment
 from plixo.outreach.segments import SegmentError, SegmentRules, autopilot_blockers, bounce_rate, preview_segment
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invoice
+from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 
-TODAY = dt.date.today()
+TODAY = workspace_today()
 HX = {"HX-Request": "true"}
 
 

@@ -15,9 +15,9 @@ from plixo.queue.actions import ActionError, Installment
 from plixo.queue.models import Approval, Hold, Notification, PaymentPlan, Promise
 from plixo.queue.service import stopping_reasons
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invoice, make_user
+from tests.factories import make_contact, make_customer, make_invoice, make_user, workspace_today
 
-TODAY = dt.date.today()
+TODAY = workspace_today()
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from plixo.model import utcnow
 from plixo.queue.models import Hold, PaymentPlan, PaymentPlanInvoice
 from plixo.queue.service import eligible_clause, stopping_reasons
 from plixo.tenancy import tenant_scope
-from tests.factories import make_customer, make_invoice
+from tests.factories import make_customer, make_invoice, workspace_today
 
-TODAY = dt.date.today()
+TODAY = workspace_today()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from plixo.model import utcnow
 from plixo.outreach.models import Message
 from plixo.queue.actions import refresh_queue
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invoice
+from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 
 HX = {"HX-Request": "true"}
 
@@ -25,9 +25,9 @@ def ledger(org, controller):
         small = make_customer(org, name="Initech Payables")
         make_contact(small, email="ap@initech.example")
         invoices = {
-            "old": make_invoice(org, big, number="INV-OLD", due_date=dt.date.today() - dt.timedelta(days=120),
+            "old": make_invoice(org, big, number="INV-OLD", due_date=workspace_today() - dt.timedelta(days=120),
                                 balance_minor=4_800_000, amount_minor=4_800_000),
-            "new": make_invoice(org, small, number="INV-NEW", due_date=dt.date.today() - dt.timedelta(days=5)),
+            "new": make_invoice(org, small, number="INV-NEW", due_date=workspace_today() - dt.timedelta(days=5)),
             "paid": make_invoice(org, small, number="INV-PAID", status="paid", balance_minor=0),
         }
         refresh_queue(db.session, org, utcnow())
@@ -121,7 +121,7 @@ def test_preview_fills_merge_fields(client, ledger):
 
 def test_promise_in_the_past_is_refused(client, ledger, org):
     invoice = ledger["new"]
-    yesterday = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    yesterday = (workspace_today() - dt.timedelta(days=2)).isoformat()
     response = client.post(f"/work/queue/{invoice.id}/promise", headers=HX,
                            data={"amount": "100", "promised_date": yesterday})
     assert response.status_code == 422
