@@ -78,7 +78,9 @@ def test_free_mail_invite_shows_the_error_on_the_field(page, org, controller):
 
 def test_keyboard_only_sign_in_from_page_load(page, org, controller):
     page.goto("/login")
-    page.keyboard.type(controller.email)  # the e-mail field has focus on load
+    # The e-mail field takes focus on load; typing before it has would drop the first keys.
+    expect(page.get_by_label("E-mail")).to_be_focused()
+    page.keyboard.type(controller.email)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
