@@ -5,8 +5,9 @@ from rq import cron
 from jobs.autopilot import autopilot_tick
 from jobs.collections import refresh_all_queues
 from jobs.outbox import send_due_messages
-from jobs.queues import DEFAULT, SENDS
+from jobs.queues import DEFAULT, SENDS, WEBHOOKS
 from jobs.snapshots import take_daily_snapshots
+from jobs.webhooks import sweep_unapplied_events
 
 # Hourly, so every workspace gets its snapshot soon after its own local midnight.
 cron.register(take_daily_snapshots, DEFAULT, interval=3600)
@@ -16,3 +17,5 @@ cron.register(refresh_all_queues, DEFAULT, interval=3600)
 cron.register(send_due_messages, SENDS, interval=60)
 # Every five minutes: running cadences turn due steps into drafts (Shadow) and scheduled sends (Autopilot).
 cron.register(autopilot_tick, DEFAULT, interval=300)
+# Every minute: Stripe events whose job was lost, or that wait for another event, are applied again.
+cron.register(sweep_unapplied_events, WEBHOOKS, interval=60)

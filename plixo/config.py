@@ -78,6 +78,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "IDLE_TIMEOUT_MINUTES": _int("IDLE_TIMEOUT_MINUTES", 60),
         "PERMANENT_SESSION_LIFETIME": _int("SESSION_MAX_HOURS", 12) * 3600,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # The platform endpoint's signing secret: events of every connected account are signed with it.
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_WEBHOOK_TOLERANCE": _int("STRIPE_WEBHOOK_TOLERANCE", 300),
         "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After tells a locked-out client when to come back
         "INVITE_VALID_DAYS": _int("INVITE_VALID_DAYS", 7),
         "IMPORT_HEARTBEAT_SECONDS": _int("IMPORT_HEARTBEAT_SECONDS", 30),

@@ -100,13 +100,20 @@ class Payment(IdMixin, TenantMixin, TimestampMixin, Base):
     currency: Mapped[str] = CurrencyCode()
     amount_minor: Mapped[int] = Money()
     refunded_minor: Mapped[int] = Money()
+    reversed_minor: Mapped[int] = Money()  # taken back by a lost chargeback
     unapplied_minor: Mapped[int] = Money()  # overpayment held as customer credit
+    target_invoice_ids: Mapped[list] = mapped_column(default=list)  # what the payer said it was for
     received_at: Mapped[dt.datetime]
     provider: Mapped[str] = mapped_column(String(20), default="manual")  # stripe, erp, manual, demo
     provider_ref: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="succeeded")  # succeeded, refunded, failed
 
     applications: Mapped[list[PaymentApplication]] = relationship(back_populates="payment")
+
+    @property
+    def net_minor(self) -> int:
+        """What the customer still has paid after refunds and lost chargebacks."""
+        return max(self.amount_minor - self.refunded_minor - self.reversed_minor, 0)
 
 
 class PaymentApplication(IdMixin, TenantMixin, Base):

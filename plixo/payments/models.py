@@ -29,9 +29,24 @@ class WebhookEvent(IdMixin, Base):
     event_id: Mapped[str] = mapped_column(String(200))
     event_type: Mapped[str] = mapped_column(String(100))
     payload: Mapped[str] = mapped_column(Text)
-    # received, processing, processed, failed, ignored
+    # received, processed, waiting (for an event it depends on), failed, ignored
     status: Mapped[str] = mapped_column(String(20), default="received")
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[dt.datetime | None]
+
+
+class StripeAccount(IdMixin, Base):
+    """Which workspace a connected Stripe account belongs to: how a webhook finds its workspace.
+
+    Not a TenantMixin table, for the same reason as WebhookEvent: the receiver reads it before it knows the
+    workspace, and it holds nothing but the route (the account's secrets stay in the workspace's Connection).
+    """
+
+    __tablename__ = "stripe_accounts"
+    __table_args__ = (UniqueConstraint("account_id"), Index("ix_stripe_accounts_org", "org_id"))
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

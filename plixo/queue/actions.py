@@ -236,10 +236,15 @@ def _schedule_promise_reminder(session, org, invoice, promise, contact, now) -> 
     session.flush()
 
 
-def settle_promises(session: Session, org_id: int, today: dt.date, now: dt.datetime) -> dict[str, int]:
-    """Mark pending promises kept when payments since cover them, broken once their date has passed."""
+def settle_promises(session: Session, org_id: int, today: dt.date, now: dt.datetime,
+                    invoice_ids: list[int] | None = None) -> dict[str, int]:
+    """Mark pending promises (all, or those on the given invoices) kept when payments since cover them,
+    broken once their date has passed."""
     outcome = {"kept": 0, "broken": 0}
-    for promise in session.scalars(select(Promise).where(Promise.org_id == org_id, Promise.status == "pending")):
+    pending = select(Promise).where(Promise.org_id == org_id, Promise.status == "pending")
+    if invoice_ids is not None:
+        pending = pending.where(Promise.invoice_id.in_(invoice_ids))
+    for promise in session.scalars(pending):
         paid = session.scalar(select(func.coalesce(func.sum(PaymentApplication.amount_minor), 0))
                               .join(Payment, (Payment.id == PaymentApplication.payment_id)
                                     & (Payment.org_id == org_id))

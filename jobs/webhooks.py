@@ -1,0 +1,70 @@
+"""Applying stored Stripe events: one job per event row, exactly once however often it is enqueued."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from jobs.queues import WEBHOOKS, enqueue
+from jobs.tracking import tracked
+from plixo.accounts.models import Organization
+from plixo.extensions import db
+from plixo.failpoints import failpoint
+from plixo.model import utcnow
+from plixo.payments.apply import (
+    NotYetError,
+    UnusableEventError,
+    apply_event,
+    lock_workspace_payments,
+    waiting_events,
+)
+from plixo.payments.events import payload_of
+from plixo.payments.models import WebhookEvent
+from plixo.tenancy import unscoped
+
+FINISHED = ("processed", "ignored")
+LOST_AFTER = dt.timedelta(minutes=2)  # a stored event's job normally runs within seconds
+
+
+@tracked(WebhookEvent)
+def apply_webhook_event(event: WebhookEvent) -> None:
+    """Apply the event in one transaction with its new status, so a killed worker leaves it to apply again.
+
+    Runs in the event's workspace (set by `tracked`), behind the workspace's payment lock: a duplicate job,
+    or one re-enqueued by the sweeper, finds the event finished and does nothing.
+    """
+    lock_workspace_payments(db.session, event.org_id)
+    db.session.refresh(event)
+    if event.status in FINISHED or event.org_id is None:
+        return
+    org = db.session.get(Organization, event.org_id)
+    try:
+        with db.session.begin_nested():
+            event.status = apply_event(db.session, org, payload_of(event), utcnow())
+        event.processed_at, event.last_error = utcnow(), None
+    except NotYetError as waiting:
+        event.status, event.last_error = "waiting", str(waiting)
+    except UnusableEventError as unusable:
+        event.status, event.last_error = "failed", str(unusable)
+    failpoint("webhook_before_commit")
+    db.session.commit()
+    if event.status == "processed":
+        # What this event brought (a payment) may be what a waiting one (its refund) needed.
+        for waiting_id in waiting_events(db.session, event.org_id):
+            enqueue_event(waiting_id)
+
+
+def enqueue_event(event_id: int) -> None:
+    enqueue(WEBHOOKS, apply_webhook_event, event_id)
+
+
+def sweep_unapplied_events(lost_after: dt.timedelta = LOST_AFTER) -> int:
+    """Enqueue events whose job was lost (Redis restarted, a worker killed mid-apply) and those still waiting."""
+    lost = (WebhookEvent.status == "received") & (WebhookEvent.received_at < utcnow() - lost_after)
+    with unscoped():
+        ids = list(db.session.scalars(select(WebhookEvent.id).where(
+            WebhookEvent.org_id.is_not(None), lost | (WebhookEvent.status == "waiting"))))
+    for event_id in ids:
+        enqueue_event(event_id)
+    return len(ids)
