@@ -91,8 +91,9 @@ def start_worker(env: dict) -> subprocess.Popen:
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def deliver(port: int, deliveries: list[bytes], rate: float) -> tuple[list[float], float]:
-    """Post each body at start + i/rate from SENDERS keep-alive connections; acknowledgement times in ms."""
+def deliver(port: int, deliveries: list[bytes], rate: float) -> tuple[list[float], list[float], float]:
+    """Post each body at start + i/rate from SENDERS connections: acknowledgement times as the sender saw them
+    and as the server measured them (its Server-Timing header), in ms, and the seconds it all took."""
     due: queue.Queue = queue.Queue()
     timings: list[float] = []
     server_times: list[float] = []
@@ -130,10 +131,7 @@ def deliver(port: int, deliveries: list[bytes], rate: float) -> tuple[list[float
         thread.join()
     if failures:
         raise SystemExit(f"{len(failures)} deliveries were refused: {sorted(set(failures))}")
-    server_times.sort()
-    print(json.dumps({"server_p50_ms": server_times[len(server_times) // 2],
-                      "server_p99_ms": server_times[int(len(server_times) * 0.99) - 1]}))
-    return timings, time.perf_counter() - start
+    return timings, server_times, time.perf_counter() - start
 
 
 def wait_until_applied(app, org_id: int, expected: int, timeout: float) -> float:
@@ -206,7 +204,7 @@ def main() -> None:
     processes = [server] + ([start_worker(env)] if args.worker == "during" else [])
     try:
         wait_until_serving(args.port)
-        timings, elapsed = deliver(args.port, deliveries, args.rate)
+        timings, server_times, elapsed = deliver(args.port, deliveries, args.rate)
         if args.worker == "after":
             processes.append(start_worker(env))
         drain = wait_until_applied(app, org_id, len(events), timeout=600)
@@ -215,12 +213,15 @@ def main() -> None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
     timings.sort()
+    server_times.sort()
     result = {
         "deliveries": len(deliveries), "unique_events": len(events), "rate_target": args.rate,
         "acknowledged_per_second": round(len(deliveries) / elapsed, 1),
         "ack_p50_ms": round(statistics.median(timings), 1),
         "ack_p99_ms": round(timings[int(len(timings) * 0.99) - 1], 1),
         "ack_max_ms": round(timings[-1], 1),
+        "server_p50_ms": server_times[len(server_times) // 2],
+        "server_p99_ms": server_times[int(len(server_times) * 0.99) - 1],
         "worker": args.worker, "apply_seconds": round(drain, 1),
         "applied_per_second": round(len(events) / drain, 1) if args.worker == "after" else None,
         **check(app, org_id, invoice_ids),

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from plixo import audit
 from plixo.connectors.models import Connection
@@ -114,6 +114,10 @@ def _new_payment(session: Session, org, reference: str, amount: int, currency: s
                       received_at=received_at, provider="stripe", provider_ref=reference,
                       target_invoice_ids=[i.id for i in invoices], status="succeeded")
     session.add(payment)
+    # An application row per invoice the payer named, even while it gets nothing: it is how later events find
+    # every payment aimed at an invoice through the (org_id, invoice_id) index.
+    session.add_all(PaymentApplication(org_id=org.id, payment=payment, invoice_id=i.id, amount_minor=0)
+                    for i in invoices)
     session.flush()
     audit.record(session, org_id=org.id, actor=ACTOR, action="payments.received", subject=payment,
                  after={"amount_minor": amount, "currency": currency, "invoice_ids": payment.target_invoice_ids})
@@ -182,13 +186,11 @@ def _invoices_of(payment: Payment) -> set[int]:
 
 def _payment_group(session: Session, payment: Payment) -> tuple[list[Payment], set[int]]:
     """The Stripe payments linked to this one through shared invoices (transitively), and all their invoices."""
-    invoice_ids = _invoices_of(payment)
+    group, invoice_ids = [payment], _invoices_of(payment)
     while True:
-        customers = select(Invoice.customer_id).where(Invoice.id.in_(invoice_ids))
-        applied = select(PaymentApplication.payment_id).where(PaymentApplication.invoice_id.in_(invoice_ids))
-        candidates = session.scalars(select(Payment).where(
-            Payment.provider == "stripe", Payment.customer_id.in_(customers) | Payment.id.in_(applied))).all()
-        group = [p for p in {payment, *candidates} if _invoices_of(p) & invoice_ids]
+        aimed = select(PaymentApplication.payment_id).where(PaymentApplication.invoice_id.in_(invoice_ids))
+        group = session.scalars(select(Payment).where(Payment.provider == "stripe", Payment.id.in_(aimed))
+                                .options(selectinload(Payment.applications))).all() or group
         wider = invoice_ids.union(*(_invoices_of(p) for p in group))
         if wider == invoice_ids:
             return sorted(group, key=lambda p: (p.received_at, p.provider_ref or "")), invoice_ids
@@ -222,14 +224,11 @@ def _allocate(session: Session, payment: Payment, invoices: dict[int, Invoice], 
 
 def _set_application(session: Session, payment: Payment, existing: dict, invoice_id: int, share: int) -> None:
     application = existing.get(invoice_id)
-    if share and application is None:
+    if application is None:
         session.add(PaymentApplication(org_id=payment.org_id, payment=payment, invoice_id=invoice_id,
                                        amount_minor=share))
-    elif application is not None and share:
+    elif application.amount_minor != share:
         application.amount_minor = share
-    elif application is not None:
-        payment.applications.remove(application)
-        session.delete(application)
 
 
 def _update_status(session: Session, org, invoice: Invoice, before: tuple[int, str], now: dt.datetime) -> None:
