@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from jobs.queues import WEBHOOKS, enqueue
 from jobs.tracking import tracked
@@ -25,6 +25,8 @@ from plixo.tenancy import unscoped
 
 FINISHED = ("processed", "ignored")
 LOST_AFTER = dt.timedelta(minutes=2)  # a stored event's job normally runs within seconds
+WAIT_AT_MOST = dt.timedelta(days=1)  # Stripe delivers within minutes; after a day the payment is not Plixo's
+GAVE_UP = "No payment recorded by Plixo matches it (a payment made outside Plixo)."
 
 
 @tracked(WebhookEvent)
@@ -60,9 +62,15 @@ def enqueue_event(event_id: int) -> None:
 
 
 def sweep_unapplied_events(lost_after: dt.timedelta = LOST_AFTER) -> int:
-    """Enqueue events whose job was lost (Redis restarted, a worker killed mid-apply) and those still waiting."""
-    lost = (WebhookEvent.status == "received") & (WebhookEvent.received_at < utcnow() - lost_after)
+    """Enqueue events whose job was lost (Redis restarted, a worker killed mid-apply) and those still waiting;
+    stop waiting for what never came (a refund of a payment made outside Plixo)."""
+    now = utcnow()
+    lost = (WebhookEvent.status == "received") & (WebhookEvent.received_at < now - lost_after)
     with unscoped():
+        db.session.execute(update(WebhookEvent).where(
+            WebhookEvent.status == "waiting", WebhookEvent.received_at < now - WAIT_AT_MOST,
+        ).values(status="ignored", last_error=GAVE_UP))
+        db.session.commit()
         ids = list(db.session.scalars(select(WebhookEvent.id).where(
             WebhookEvent.org_id.is_not(None), lost | (WebhookEvent.status == "waiting"))))
     for event_id in ids:

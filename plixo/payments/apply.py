@@ -37,6 +37,10 @@ class NotYetError(Exception):
     """The event depends on another that has not arrived yet; apply it again later."""
 
 
+class NotFromPlixoError(Exception):
+    """The event concerns money on the connected account that Plixo did not ask for (no invoice metadata)."""
+
+
 class UnusableEventError(Exception):
     """The event can never be applied (it names nothing of this workspace); retrying will not help."""
 
@@ -52,7 +56,10 @@ def apply_event(session: Session, org, event: dict, now: dt.datetime) -> str:
     handler = HANDLERS.get(event["type"])
     if handler is None:
         return "ignored"
-    handler(session, org, event["data"]["object"], now, event.get("created"))
+    try:
+        handler(session, org, event["data"]["object"], now, event.get("created"))
+    except NotFromPlixoError:
+        return "ignored"
     return "processed"
 
 
@@ -91,16 +98,16 @@ def _on_payment_succeeded(session: Session, org, intent: dict, now: dt.datetime,
 
 def _record_payment(session: Session, org, reference: str, amount, currency, metadata, received_at: dt.datetime,
                     now: dt.datetime) -> None:
+    if INVOICES_KEY not in (metadata or {}):
+        raise NotFromPlixoError  # the account's other business: not ours to record
     if not isinstance(amount, int) or amount <= 0 or not isinstance(currency, str):
         raise UnusableEventError("The payment has no positive amount and currency.")
     payment = _stripe_payment(session, reference)
     if payment is None:
         payment = _new_payment(session, org, reference, amount, currency.upper(), _invoice_ids(metadata), received_at)
     else:
-        # Checkout and its PaymentIntent describe one payment: whichever arrives second only fills gaps.
+        # Checkout and its PaymentIntent describe one payment: the second to arrive only moves the date earlier.
         payment.received_at = min(payment.received_at, received_at)
-        payment.target_invoice_ids = payment.target_invoice_ids or _invoice_ids(metadata)
-        payment.status = "succeeded"
     _settle(session, org, payment, now)
 
 
@@ -125,8 +132,7 @@ def _new_payment(session: Session, org, reference: str, amount: int, currency: s
 
 
 def _on_payment_failed(session: Session, org, intent: dict, now: dt.datetime, _sent_at=None) -> None:
-    payment = _stripe_payment(session, intent["id"])
-    if payment is not None and payment.status == "succeeded":
+    if _stripe_payment(session, intent["id"]) is not None:
         return  # a failed attempt reported after the one that succeeded
     error = (intent.get("last_payment_error") or {}).get("message") or "The payment failed."
     invoice_ids = _invoice_ids(intent.get("metadata"))

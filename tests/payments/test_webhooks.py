@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import time
@@ -9,9 +10,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
 
+from jobs.webhooks import sweep_unapplied_events
 from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
 from plixo.disputes.models import Dispute
@@ -157,6 +159,19 @@ def test_refund_reopens_the_balance(anon, org, ledger):
     assert invoice_state(org, first) == [(40_000, "open")]
 
 
+def test_a_full_refund_stays_refunded_when_the_success_arrives_again_later(anon, org, ledger):
+    first, _ = ledger
+    post(anon, se.charge_refunded(ACCOUNT, "pi_full_refund", 100_000, 100_000))  # before its payment: waits
+    post(anon, se.intent_succeeded(ACCOUNT, "pi_full_refund", 100_000, [first.id]))
+    run_jobs()
+    post(anon, se.checkout_completed(ACCOUNT, "pi_full_refund", 100_000, [first.id]))
+    run_jobs()
+    assert invoice_state(org, first) == [(100_000, "open")]
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Payment.status)) == "refunded"
+    assert set(db.session.scalars(select(WebhookEvent.status))) == {"processed"}
+
+
 def test_chargeback_opens_a_dispute_and_a_lost_one_reopens_the_balance(anon, org, ledger):
     first, _ = ledger
     post(anon, se.intent_succeeded(ACCOUNT, "pi_d", 100_000, [first.id]))
@@ -195,6 +210,22 @@ def test_unknown_types_and_unknown_accounts_are_stored_and_ignored(anon, org, le
     run_jobs()
     assert sorted(db.session.scalars(select(WebhookEvent.status))) == ["ignored", "ignored"]
     assert invoice_state(org, ledger[0]) == [(100_000, "open")]
+
+
+def test_the_accounts_other_payments_are_ignored_and_orphan_refunds_stop_waiting(anon, org, ledger):
+    outside = se.intent_succeeded(ACCOUNT, "pi_shop", 5_000, [])
+    del outside["data"]["object"]["metadata"]["plixo_invoice_ids"]  # a sale the account made without Plixo
+    post(anon, outside)
+    post(anon, se.charge_refunded(ACCOUNT, "pi_shop", 5_000, 5_000))
+    run_jobs()
+    statuses = dict(db.session.execute(select(WebhookEvent.event_type, WebhookEvent.status)).all())
+    assert statuses == {"payment_intent.succeeded": "ignored", "charge.refunded": "waiting"}
+    db.session.execute(update(WebhookEvent).values(received_at=utcnow() - dt.timedelta(days=2)))
+    db.session.commit()
+    assert sweep_unapplied_events() == 0
+    assert set(db.session.scalars(select(WebhookEvent.status))) == {"ignored"}
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
 
 
 def test_a_payment_naming_another_workspaces_invoice_changes_nothing(anon, org, ledger):
