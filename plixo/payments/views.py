@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from jobs.webhooks import enqueue_event
@@ -17,6 +20,7 @@ from plixo.payments.models import WebhookEvent
 from plixo.security import public, requires
 
 bp = Blueprint("payments", __name__)
+log = logging.getLogger(__name__)
 EVENTS_SHOWN = 200
 MAX_EVENT_BYTES = 512 * 1024  # Stripe events are a few kilobytes; refuse to buffer more before verifying
 
@@ -29,9 +33,9 @@ def stripe_webhook():
     secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
     if not secret:
         return jsonify(error="Stripe webhooks are not configured on this server."), 503
-    if (request.content_length or 0) > MAX_EVENT_BYTES:
+    raw = request.stream.read(MAX_EVENT_BYTES + 1)  # bounded even when no Content-Length says how much comes
+    if len(raw) > MAX_EVENT_BYTES:
         return jsonify(error="The event is larger than any Stripe event."), 413
-    raw = request.get_data(cache=False)
     try:
         event = verified_event(raw, request.headers.get("Stripe-Signature"), secret,
                                current_app.config["STRIPE_WEBHOOK_TOLERANCE"])
@@ -40,7 +44,12 @@ def stripe_webhook():
     with db.engine.begin() as connection:
         new_id = store_stripe_event(connection, event, raw, utcnow())
     if new_id is not None:
-        enqueue_event(new_id)  # after the commit: the job must find the row
+        try:
+            enqueue_event(new_id)  # after the commit: the job must find the row
+        except RedisError:
+            # The event is stored: the sweeper enqueues it once Redis is back. Refusing would only make Stripe
+            # deliver it again.
+            log.warning("Stripe event %s stored but not enqueued: Redis is unavailable", event["id"])
     return jsonify(received=True)
 
 

@@ -10,6 +10,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
 
@@ -105,6 +106,18 @@ def test_an_oversized_body_is_refused_before_it_is_read(anon, ledger):
     response = anon.post("/webhooks/stripe", data=b"x" * (600 * 1024), content_type="application/json",
                          headers={"Stripe-Signature": "t=1,v1=0"})
     assert response.status_code == 413 and stored() == 0
+
+
+def test_an_event_stored_while_redis_is_down_is_acknowledged_and_applied_later(anon, org, ledger, monkeypatch):
+    def redis_down(_event_id):
+        raise RedisError("Connection refused")
+
+    monkeypatch.setattr("plixo.payments.views.enqueue_event", redis_down)
+    assert post(anon, se.intent_succeeded(ACCOUNT, "pi_outage", 100_000, [ledger[0].id])).status_code == 200
+    monkeypatch.undo()
+    assert sweep_unapplied_events(lost_after=dt.timedelta(0)) == 1
+    run_jobs()
+    assert invoice_state(org, ledger[0]) == [(0, "paid")]
 
 
 def test_without_a_configured_secret_nothing_is_accepted(app, anon, ledger):
