@@ -1,7 +1,7 @@
 """Applying Stripe events to the ledger, idempotently and in any order.
 
 Every handler folds the event's snapshot of a Stripe object into state that only moves one way (amounts
-refunded only grow, a payment once succeeded stays succeeded, a closed dispute never reopens), and then
+refunded or taken back only grow, a recorded payment is never un-recorded, a closed dispute never reopens), and then
 recomputes what follows from that state instead of adding deltas. So a duplicate changes nothing and
 events arriving out of order end where in-order delivery would. An event that needs another first (a refund
 of a payment not seen yet) raises NotYetError and is applied again once more events have arrived.

@@ -22,6 +22,7 @@ from plixo.security import public, requires
 bp = Blueprint("payments", __name__)
 log = logging.getLogger(__name__)
 EVENTS_SHOWN = 200
+EVENT_STATES = ("received", "processed", "waiting", "failed", "ignored")
 MAX_EVENT_BYTES = 512 * 1024  # Stripe events are a few kilobytes; refuse to buffer more before verifying
 
 
@@ -57,13 +58,14 @@ def stripe_webhook():
 @requires("connectors.manage")
 def stripe_events():
     status = request.args.get("status", "")
+    status = status if status in EVENT_STATES else ""  # an unknown state in the URL shows every event
     query = select(WebhookEvent).where(WebhookEvent.org_id == g.org.id)
     if status:
         query = query.where(WebhookEvent.status == status)
     events = db.session.scalars(query.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
                                 .limit(EVENTS_SHOWN)).all()
     return render_template("payments/events.html", events=events, status=status,
-                           statuses=("received", "processed", "waiting", "failed", "ignored"))
+                           statuses=EVENT_STATES)
 
 
 @bp.route("/admin/connectors/stripe/events/<webhook_event_id>/retry", methods=["POST"])

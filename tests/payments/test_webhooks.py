@@ -72,7 +72,8 @@ def stored() -> int:
 
 def invoice_state(org, *invoices):
     with tenant_scope(org.id):
-        return [(db.session.get(Invoice, i.id).balance_minor, db.session.get(Invoice, i.id).status) for i in invoices]
+        current = [db.session.get(Invoice, i.id) for i in invoices]
+        return [(i.balance_minor, i.status) for i in current]
 
 
 # Verification
