@@ -81,6 +81,17 @@ def load_config(overrides: dict | None = None) -> dict:
         # The platform endpoint's signing secret: events of every connected account are signed with it.
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_WEBHOOK_TOLERANCE": _int("STRIPE_WEBHOOK_TOLERANCE", 300),
+        # The platform's Connect application: its secret key and client id (ca_…). Without them a workspace can
+        # still connect with a restricted key of its own.
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_CLIENT_ID": os.environ.get("STRIPE_CLIENT_ID", ""),
+        # Where the Stripe library sends its requests; tests point both at a fake Stripe on loopback.
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "https://api.stripe.com"),
+        "STRIPE_CONNECT_BASE": os.environ.get("STRIPE_CONNECT_BASE", "https://connect.stripe.com"),
+        # The address payers reach the app at: links in e-mails (pay, portal) and Stripe's return URLs use it.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "PORTAL_LINK_DAYS": _int("PORTAL_LINK_DAYS", 60),
+        "PORTAL_SESSION_MINUTES": _int("PORTAL_SESSION_MINUTES", 30),
         "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After tells a locked-out client when to come back
         "INVITE_VALID_DAYS": _int("INVITE_VALID_DAYS", 7),
         "IMPORT_HEARTBEAT_SECONDS": _int("IMPORT_HEARTBEAT_SECONDS", 30),

@@ -19,7 +19,7 @@ NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ("Segments", "outreach.segments", "segments.manage"),
         ("Cadences", "outreach.cadences", "cadences.manage"),
         ("CSV Import", "imports.index", "imports.manage"),
-        ("Stripe events", "payments.stripe_events", "connectors.manage"),
+        ("Stripe", "payments.stripe_connector", "connectors.manage"),
         ("Users & Roles", "accounts.users", "users.manage"),
         ("Audit log", "ops.audit_log", "audit.view"),
     )),

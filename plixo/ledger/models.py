@@ -29,6 +29,8 @@ class Customer(IdMixin, TenantMixin, TimestampMixin, Base):
     time_zone: Mapped[str | None] = mapped_column(String(64))  # falls back to the workspace's
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     tags: Mapped[list] = mapped_column(default=list)
+    # Signed into every portal and pay link; bumping it revokes all links already sent to this customer.
+    portal_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     owner: Mapped[User | None] = relationship()
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer", order_by="Contact.id")

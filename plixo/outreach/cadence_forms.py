@@ -21,6 +21,7 @@ from plixo.outreach.cadences import MAX_STEPS, CadenceError, StepInput
 from plixo.outreach.models import Cadence, Segment
 from plixo.outreach.segments import SegmentRules, segment_clause
 from plixo.params import parse_id
+from plixo.portal.links import LinkMaker
 from plixo.queue.drafting import MERGE_FIELDS, fill
 from plixo.queue.inspector import Preview, drafted_email, merge_values, preview
 from plixo.queue.service import eligible_clause
@@ -123,13 +124,14 @@ def default_step(position: int, values: dict[str, str]) -> StepFields:
     return StepFields(str(FOLLOW_UP_DAYS), "previous_touch", subject, body)
 
 
-def step_preview(step: StepFields, invoice: Invoice | None, today: dt.date, sender_name: str) -> Preview:
+def step_preview(step: StepFields, invoice: Invoice | None, today: dt.date, sender_name: str,
+                 links: LinkMaker | None = None) -> Preview:
     """The step as the payer of `invoice` would read it, and what would block sending it.
 
     With no invoice to fill it with, only the problems that do not depend on one (unknown fields) are shown.
     """
     if invoice is not None:
-        return preview(step.subject, step.body, merge_values(invoice, today, sender_name))
+        return preview(step.subject, step.body, merge_values(invoice, today, sender_name, links))
     sample = dict.fromkeys(MERGE_FIELDS, "x")
     unknown = fill(step.subject, sample).problems + fill(step.body, sample).problems
     return Preview(step.subject, step.body, list(dict.fromkeys(unknown)))

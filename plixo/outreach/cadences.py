@@ -26,6 +26,7 @@ from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageI
 from plixo.outreach.planner import SendPlanner
 from plixo.outreach.segments import SegmentRules, segment_clause
 from plixo.outreach.service import policy_of
+from plixo.portal.links import LinkMaker, link_maker
 from plixo.queue.drafting import MERGE_FIELDS, fill, invoice_merge_values
 from plixo.queue.models import Hold
 from plixo.queue.service import eligible_clause
@@ -166,6 +167,7 @@ class DueInvoice:
     customer_name: str
     time_zone: str | None
     held: bool  # escalated to Shadow: drafts only, whatever the segment's mode
+    portal_version: int  # signed into the e-mail's links
 
 
 def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
@@ -176,7 +178,7 @@ def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
     cadences = session.scalars(select(Cadence).where(Cadence.org_id == org.id,
                                                      Cadence.status.in_(LAUNCH_STATUSES))
                                .order_by(Cadence.id)).all()
-    planner, contacts = None, None
+    planner, contacts, links = None, None, None
     planned: list[PlannedMessage] = []
     for cadence in cadences:
         if cadence.segment is None or not cadence.steps:
@@ -187,11 +189,13 @@ def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
         if planner is None:  # loaded once, and only when something is due
             planner = SendPlanner(session, org, policy_of(session, org.id), now)
             contacts = _recipients(session, org.id, today)
+            links = link_maker(session, org.id)
         autopilot = cadence.status == "active" and cadence.segment.mode == "autopilot"
         for (_customer, step_id), invoices in _consolidated(due).items():
             step = next(s for s in cadence.steps if s.id == step_id)
             message = _plan_message(org, step, invoices, contacts.get(invoices[0].customer_id),
-                                    planner if autopilot and not any(i.held for i in invoices) else None, today)
+                                    planner if autopilot and not any(i.held for i in invoices) else None, today,
+                                    links)
             planned.append(message)
             result.drafts += message.values["status"] == "draft"
             result.scheduled += message.values["status"] == "scheduled"
@@ -232,7 +236,7 @@ def _due_invoices(session: Session, org_id: int, cadence: Cadence, today: dt.dat
     rows = session.execute(
         select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor, Invoice.currency,
                Invoice.due_date, Customer.name, Customer.time_zone, shadow_hold.label("held"),
-               func.coalesce(done.c.done, 0), done.c.last)
+               Customer.portal_version, func.coalesce(done.c.done, 0), done.c.last)
         .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
         .outerjoin(done, done.c.invoice_id == Invoice.id)
         .where(Invoice.org_id == org_id, Invoice.status == "open", Invoice.due_date <= earliest_due,
@@ -285,10 +289,10 @@ class PlannedMessage:
 
 
 def _plan_message(org: Organization, step: CadenceStep, invoices: list[DueInvoice], contact: tuple[int, str] | None,
-                  planner: SendPlanner | None, today: dt.date) -> PlannedMessage:
+                  planner: SendPlanner | None, today: dt.date, links: LinkMaker) -> PlannedMessage:
     """A draft for review or, under Autopilot, a send scheduled at the first moment the guardrails allow."""
     first = invoices[0]
-    subject, body, problems = render_step(step, invoices, today, org.name)
+    subject, body, problems = render_step(step, invoices, today, org.name, links)
     values = {"org_id": org.id, "idempotency_key": key_of(step.id, first.id), "customer_id": first.customer_id,
               "invoice_id": first.id, "contact_id": contact[0] if contact else None,
               "to_email": contact[1] if contact else None, "cadence_step_id": step.id, "subject": subject,
@@ -348,12 +352,13 @@ def _write_messages_postgresql(session: Session, org_id: int, planned: list[Plan
                     {"org_id": org_id, "messages": messages, "invoices": invoices, "steps": steps})
 
 
-def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date,
-                sender_name: str) -> tuple[str, str, list[str]]:
+def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, sender_name: str,
+                links: LinkMaker) -> tuple[str, str, list[str]]:
     """The step's subject and body for one invoice or, consolidated, for several listed in one e-mail."""
     first = invoices[0]
     values = invoice_merge_values(first.customer_name, first.number, first.balance_minor, first.currency,
                                   first.due_date, today, sender_name)
+    values |= links.values(first.customer_id, first.portal_version, [i.id for i in invoices])
     if len(invoices) > 1:
         values |= _consolidated_values(invoices, today)
     subject, body = fill(step.subject, values), fill(step.body, values)
@@ -387,7 +392,7 @@ def listed_invoices(session: Session, org_id: int, message_ids: list[int]) -> di
     """The invoices each of these messages lists, as they are now (oldest due first), for re-rendering."""
     rows = session.execute(
         select(MessageInvoice.message_id, Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor,
-               Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone, false())
+               Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone, false(), Customer.portal_version)
         .join(Invoice, and_(Invoice.org_id == MessageInvoice.org_id, Invoice.id == MessageInvoice.invoice_id))
         .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
         .where(MessageInvoice.org_id == org_id, MessageInvoice.message_id.in_(message_ids))
@@ -399,7 +404,7 @@ def listed_invoices(session: Session, org_id: int, message_ids: list[int]) -> di
 
 
 def rerender(session: Session, message: Message, org: Organization, step: CadenceStep | None,
-             listed: list[DueInvoice], exclude: set[int], today: dt.date) -> None:
+             listed: list[DueInvoice], exclude: set[int], today: dt.date, links: LinkMaker) -> None:
     """Render an engine e-mail again just before it goes: balances as they are now (`listed`), and without the
     invoices (`exclude`) that stopped since it was scheduled."""
     if exclude:
@@ -409,5 +414,5 @@ def rerender(session: Session, message: Message, org: Organization, step: Cadenc
     invoices = [invoice for invoice in listed if invoice.id not in exclude]
     if step is None or not invoices:
         return
-    message.subject, message.body, _problems = render_step(step, invoices, today, org.name)
+    message.subject, message.body, _problems = render_step(step, invoices, today, org.name, links)
     message.invoice_id = invoices[0].id

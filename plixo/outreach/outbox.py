@@ -36,6 +36,7 @@ from plixo.outreach.cadences import is_engine_message, listed_invoices, rerender
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import CadenceStep, Message, MessageInvoice, Policy
 from plixo.outreach.planner import TOUCHED, WEEK, daily_cap, earliest_touch
+from plixo.portal.links import LinkMaker, link_maker
 from plixo.queue.service import stopping_reasons_by_invoice
 from plixo.tenancy import current_org_id
 
@@ -172,6 +173,7 @@ class _SendBatch:
     sent_today: int
     steps: dict[int, CadenceStep]
     listed: dict[int, list]  # engine message id -> its invoices as they are now, for re-rendering
+    links: LinkMaker
 
     @classmethod
     def load(cls, session: Session, ids: list[int], now: dt.datetime) -> _SendBatch:
@@ -204,6 +206,7 @@ class _SendBatch:
             steps={s.id: s for s in session.scalars(
                 select(CadenceStep).where(CadenceStep.id.in_({m.cadence_step_id for m in engine_made})))},
             listed=listed_invoices(session, org.id, [m.id for m in engine_made]),
+            links=link_maker(session, org.id),
         )
 
     def send(self, message: Message, transport: Transport, sender: tuple[str, str]) -> str:
@@ -265,7 +268,7 @@ class _SendBatch:
             return next(iter(stopped.values()))
         if engine_made:
             rerender(self.session, message, self.org, self.steps.get(message.cadence_step_id),
-                     self.listed.get(message.id, []), exclude=set(stopped), today=self.today)
+                     self.listed.get(message.id, []), exclude=set(stopped), today=self.today, links=self.links)
         return _recipient_stop_reason(self.contacts.get(message.contact_id), self.today)
 
     def _wait_reason(self, message: Message, zone: ZoneInfo) -> tuple[str, dt.datetime] | None:

@@ -44,6 +44,7 @@ from plixo.outreach.segments import (
 )
 from plixo.outreach.service import PolicyError, form_values, policy_of, update_policy
 from plixo.params import parse_id
+from plixo.portal.links import link_maker
 from plixo.queue.drafting import MERGE_FIELDS
 from plixo.queue.inspector import merge_values
 from plixo.security import can, requires
@@ -292,7 +293,7 @@ def _wizard_from_form() -> Wizard:
 def _sample_values(wizard: Wizard) -> dict[str, str]:
     segment = cadence_forms.workspace_segment(db.session, g.org.id, wizard.segment_id)
     invoice = cadence_forms.sample_invoice(db.session, g.org.id, segment, _today())
-    return merge_values(invoice, _today(), g.org.name) if invoice else {}
+    return merge_values(invoice, _today(), g.org.name, link_maker(db.session, g.org.id)) if invoice else {}
 
 
 def _edit_sequence(wizard: Wizard, action: str, raw_index: str) -> None:
@@ -328,7 +329,8 @@ def _check_through(wizard: Wizard, target: int) -> None:
 def _sequence_context(wizard: Wizard, segment: Segment | None) -> dict:
     invoice = cadence_forms.sample_invoice(db.session, g.org.id, segment, _today())
     shown = wizard.steps[wizard.previewing - 1] if wizard.steps else None
-    preview = cadence_forms.step_preview(shown, invoice, _today(), g.org.name) if shown else None
+    preview = (cadence_forms.step_preview(shown, invoice, _today(), g.org.name, link_maker(db.session, g.org.id))
+               if shown else None)
     return {"sample": invoice, "preview": preview, "merge_fields": MERGE_FIELDS, "anchors": ANCHOR_LABELS,
             "tones": TONES, "max_steps": MAX_STEPS}
 

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session, selectinload
 from plixo import audit
 from plixo.connectors.models import Connection
 from plixo.disputes.models import Dispute
+from plixo.integrations.stripe_gateway import TEST_EVENT_MARKER
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Invoice, Payment, PaymentApplication
+from plixo.payments.connector import record_test_received
 from plixo.payments.models import WebhookEvent
 from plixo.queue.actions import cancel_pending_sends, settle_promises
 from plixo.queue.service import refresh_priorities
@@ -306,6 +308,13 @@ def _on_account_updated(session: Session, org, account: dict, now: dt.datetime, 
                  before={"status": before}, after={"status": status})
 
 
+def _on_customer_created(session: Session, org, customer: dict, now: dt.datetime, _sent_at=None) -> None:
+    # Only the customer "Send test event" creates is Plixo's; any other is the account's own business.
+    nonce = (customer.get("metadata") or {}).get(TEST_EVENT_MARKER)
+    if not record_test_received(session, org.id, nonce, now):
+        raise NotFromPlixoError
+
+
 HANDLERS: dict[str, Callable] = {
     "checkout.session.completed": _on_checkout_completed,
     "payment_intent.succeeded": _on_payment_succeeded,
@@ -314,6 +323,7 @@ HANDLERS: dict[str, Callable] = {
     "charge.dispute.created": _on_dispute,
     "charge.dispute.closed": _on_dispute,
     "account.updated": _on_account_updated,
+    "customer.created": _on_customer_created,
 }
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Connection
 
-from plixo.payments.models import WebhookEvent
+from plixo.payments.models import StripeAccount, WebhookEvent
 
 UNROUTED = "No workspace is connected to this Stripe account."
 
@@ -30,18 +30,28 @@ _STORE = text("""
 """).bindparams(bindparam("received_at", type_=WebhookEvent.__table__.c.received_at.type))
 
 
-def store_stripe_event(connection: Connection, event: dict, raw_body: bytes, now: dt.datetime) -> int | None:
+def store_stripe_event(connection: Connection, event: dict, raw_body: bytes, now: dt.datetime,
+                       account: str | None = None) -> int | None:
     """Store a verified event once; the new row's id, or None when it was stored before or has no workspace.
 
     The unique (provider, event_id) index decides, so concurrent deliveries of one event store one row. An event
     for an account no workspace has connected is kept (the sender sees it acknowledged) but marked ignored.
     It runs on a bare connection: neither a workspace scope nor the ORM is needed to store one row.
+    `account` is the account an endpoint belongs to (a restricted-key account's own endpoint, whose events do
+    not name it); otherwise the event's `account` (Connect) routes it.
     """
     row = connection.execute(_STORE, {
-        "account": str(event.get("account") or ""), "event_id": event["id"], "event_type": event["type"][:100],
-        "payload": raw_body.decode("utf-8"), "received_at": now, "unrouted": UNROUTED,
+        "account": account or str(event.get("account") or ""), "event_id": event["id"],
+        "event_type": event["type"][:100], "payload": raw_body.decode("utf-8"), "received_at": now,
+        "unrouted": UNROUTED,
     }).first()
     return row.id if row is not None and row.org_id is not None else None
+
+
+def account_webhook_secret(connection: Connection, account_id: str) -> str | None:
+    """The signing secret of a restricted-key account's own endpoint (None for unknown or Connect accounts)."""
+    return connection.execute(select(StripeAccount.webhook_secret)
+                              .where(StripeAccount.account_id == account_id)).scalar()
 
 
 def payload_of(event: WebhookEvent) -> dict:

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from plixo.crypto import EncryptedText
 from plixo.model import Base, IdMixin, utcnow
 
 
@@ -49,4 +50,7 @@ class StripeAccount(IdMixin, Base):
 
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     account_id: Mapped[str] = mapped_column(String(100))
+    # An account connected with its own restricted key posts to its own endpoint, signed with this secret;
+    # accounts connected through Connect OAuth share the platform endpoint's secret (None here).
+    webhook_secret: Mapped[str | None] = mapped_column(EncryptedText)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

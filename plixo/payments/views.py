@@ -1,22 +1,44 @@
-"""The Stripe webhook endpoint and Admin → Stripe events (processing state, retry)."""
+"""Stripe: the webhook endpoints, Admin → Connectors → Stripe (connect, test, disconnect, events) and pay links."""
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 
-from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from jobs.webhooks import enqueue_event
-from plixo import audit
+from plixo import audit, tenancy
+from plixo.accounts.models import Organization
 from plixo.extensions import csrf, db, limiter
+from plixo.integrations import stripe_gateway as gateway
 from plixo.integrations.stripe_gateway import BadWebhookError, verified_event
+from plixo.ledger.models import Customer, Invoice
 from plixo.model import utcnow
 from plixo.params import parse_id
-from plixo.payments.events import store_stripe_event
+from plixo.payments import connector
+from plixo.payments.checkout import CheckoutError, payable, start_checkout
+from plixo.payments.connector import ConnectorError, stripe_connection
+from plixo.payments.events import account_webhook_secret, store_stripe_event
 from plixo.payments.models import WebhookEvent
+from plixo.portal.links import ExpiredLinkError, LinkError, read_pay_token
 from plixo.security import public, requires
 
 bp = Blueprint("payments", __name__)
@@ -42,8 +64,35 @@ def stripe_webhook():
                                current_app.config["STRIPE_WEBHOOK_TOLERANCE"])
     except BadWebhookError as refused:
         return jsonify(error=str(refused)), 400
+    _store_and_enqueue(event, raw)
+    return jsonify(received=True)
+
+
+@bp.route("/webhooks/stripe/accounts/<account_id>", methods=["POST"])
+@public
+@csrf.exempt  # as above: the endpoint's own signing secret proves the sender
+@limiter.exempt
+def stripe_account_webhook(account_id: str):
+    """Events of an account connected with its own restricted key, posted to the endpoint Plixo created there."""
+    raw = request.stream.read(MAX_EVENT_BYTES + 1)
+    if len(raw) > MAX_EVENT_BYTES:
+        return jsonify(error="The event is larger than any Stripe event."), 413
+    with db.engine.connect() as connection:
+        secret = account_webhook_secret(connection, account_id[:100])
+    if not secret:
+        return jsonify(error="No workspace receives events at this address."), 404
+    try:
+        event = verified_event(raw, request.headers.get("Stripe-Signature"), secret,
+                               current_app.config["STRIPE_WEBHOOK_TOLERANCE"])
+    except BadWebhookError as refused:
+        return jsonify(error=str(refused)), 400
+    _store_and_enqueue(event, raw, account=account_id)
+    return jsonify(received=True)
+
+
+def _store_and_enqueue(event: dict, raw: bytes, account: str | None = None) -> None:
     with db.engine.begin() as connection:
-        new_id = store_stripe_event(connection, event, raw, utcnow())
+        new_id = store_stripe_event(connection, event, raw, utcnow(), account=account)
     if new_id is not None:
         try:
             enqueue_event(new_id)  # after the commit: the job must find the row
@@ -51,7 +100,6 @@ def stripe_webhook():
             # The event is stored: the sweeper enqueues it once Redis is back. Refusing would only make Stripe
             # deliver it again.
             log.warning("Stripe event %s stored but not enqueued: Redis is unavailable", event["id"])
-    return jsonify(received=True)
 
 
 @bp.route("/admin/connectors/stripe/events")
@@ -86,3 +134,172 @@ def retry_stripe_event(webhook_event_id: str):
         enqueue_event(event.id)
         flash(f"{event.event_type} {event.event_id} queued to be applied again.", "success")
     return redirect(url_for("payments.stripe_events"))
+
+
+# --- Admin → Connectors → Stripe ---------------------------------------------------------------------------
+
+OAUTH_STATE_KEY = "stripe_oauth_state"
+
+
+@bp.route("/admin/connectors/stripe")
+@requires("connectors.manage")
+def stripe_connector():
+    connection = stripe_connection(db.session, g.org.id)
+    recent = db.session.scalars(select(WebhookEvent).where(WebhookEvent.org_id == g.org.id)
+                                .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(5)).all()
+    return render_template("payments/connector.html", status=connector.stripe_status(connection), recent=recent,
+                           connect_available=gateway.connect_available(),
+                           confirm_disconnect=request.args.get("confirm") == "disconnect")
+
+
+@bp.route("/admin/connectors/stripe/connect", methods=["POST"])
+@requires("connectors.manage")
+def start_stripe_oauth():
+    if not gateway.connect_available():
+        flash("Connecting with Stripe is not set up on this server; paste a restricted key instead.", "warning")
+        return redirect(url_for("payments.stripe_connector"))
+    state = secrets.token_urlsafe(24)
+    session[OAUTH_STATE_KEY] = {"state": state, "org_id": g.org.id}
+    return redirect(gateway.authorize_url(state, url_for("payments.finish_stripe_oauth", _external=True)))
+
+
+@bp.route("/admin/connectors/stripe/callback")
+@requires("connectors.manage")
+def finish_stripe_oauth():
+    expected = session.pop(OAUTH_STATE_KEY, None) or {}
+    state_ok = bool(expected.get("state")) and hmac.compare_digest(expected["state"], request.args.get("state", ""))
+    if not state_ok or expected.get("org_id") != g.org.id:
+        flash("That Stripe connection was not started from this workspace, or took too long. Please start again.",
+              "error")
+    elif request.args.get("error"):
+        flash(f"Stripe was not connected: {request.args.get('error_description') or request.args['error']}.",
+              "warning")
+    else:
+        _connect_or_flash(lambda: connector.connect_with_oauth_code(
+            db.session, g.org, current_user, request.args.get("code", "")[:200], utcnow()))
+    return redirect(url_for("payments.stripe_connector"))
+
+
+@bp.route("/admin/connectors/stripe/key", methods=["POST"])
+@requires("connectors.manage")
+def connect_stripe_key():
+    _connect_or_flash(lambda: connector.connect_with_restricted_key(
+        db.session, g.org, current_user, request.form.get("api_key", ""), utcnow()))
+    return redirect(url_for("payments.stripe_connector"))
+
+
+def _connect_or_flash(connect) -> None:
+    try:
+        connection = connect()
+    except ConnectorError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+        return
+    db.session.commit()
+    if connection.status == "active":
+        flash(f"Stripe account {connection.display_name} connected. Send a test event to check that webhooks "
+              "arrive.", "success")
+    else:
+        flash(f"Stripe account {connection.display_name} connected, but {connection.last_error}", "warning")
+
+
+@bp.route("/admin/connectors/stripe/test", methods=["POST"])
+@requires("connectors.manage")
+def send_stripe_test_event():
+    try:
+        connector.send_test_event(db.session, g.org, current_user, utcnow())
+    except ConnectorError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash("Test event requested. The badge turns green when Stripe's webhook arrives.", "info")
+    return redirect(url_for("payments.stripe_connector"))
+
+
+@bp.route("/admin/connectors/stripe/disconnect", methods=["POST"])
+@requires("connectors.manage")
+def disconnect_stripe():
+    if request.form.get("confirm") != "yes":
+        return redirect(url_for("payments.stripe_connector", confirm="disconnect"))
+    try:
+        connection = connector.disconnect(db.session, g.org, current_user, request.form.get("reason", ""))
+    except ConnectorError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash(connection.last_error or "Stripe disconnected. Pay links now tell payers to contact you.",
+              "warning" if connection.last_error else "success")
+    return redirect(url_for("payments.stripe_connector"))
+
+
+# --- {pay_link}: a stable link that opens Stripe Checkout for what is owed now -------------------------------
+
+@bp.route("/pay/<token>")
+@public
+@limiter.limit("30 per minute")
+def pay(token: str):
+    claim, customer = _pay_claim_or_page(token)
+    if customer is None:
+        return claim  # the error page
+    with tenancy.tenant_scope(claim.org_id):
+        invoices = _claimed_invoices(claim)
+        org = db.session.get(Organization, claim.org_id)
+        if not payable(invoices):
+            return _pay_page("payments/pay_result.html", org, outcome="already_paid", invoices=invoices)
+        try:
+            url = start_checkout(db.session, org, customer, invoices, _public_url("payments.pay_done", token=token))
+        except CheckoutError as refused:
+            db.session.rollback()
+            return _pay_page("payments/pay_result.html", org, outcome="unavailable", message=str(refused),
+                             invoices=invoices, status=409)
+        db.session.commit()
+        return redirect(url, code=303)
+
+
+@bp.route("/pay/<token>/done")
+@public
+@limiter.limit("30 per minute")
+def pay_done(token: str):
+    claim, customer = _pay_claim_or_page(token)
+    if customer is None:
+        return claim
+    with tenancy.tenant_scope(claim.org_id):
+        org = db.session.get(Organization, claim.org_id)
+        outcome = "paid" if request.args.get("checkout") == "paid" else "cancelled"
+        return _pay_page("payments/pay_result.html", org, outcome=outcome, invoices=_claimed_invoices(claim),
+                         retry_url=url_for("payments.pay", token=token))
+
+
+def _pay_claim_or_page(token: str):
+    """The link's claim and customer, or an error page (and None) for a bad, expired or revoked link."""
+    try:
+        claim = read_pay_token(token)
+    except LinkError as refused:
+        return _pay_page("payments/pay_result.html", None, outcome="bad_link", message=str(refused),
+                         status=410 if isinstance(refused, ExpiredLinkError) else 404), None
+    with tenancy.tenant_scope(claim.org_id):
+        customer = db.session.get(Customer, claim.customer_id)
+        if customer is None or customer.portal_version != claim.version:
+            message = "This link is no longer valid. Ask the sender for a new one."
+            return _pay_page("payments/pay_result.html", None, outcome="bad_link", message=message,
+                             status=410), None
+    return claim, customer
+
+
+def _claimed_invoices(claim) -> list[Invoice]:
+    rows = db.session.scalars(select(Invoice).where(Invoice.id.in_(claim.invoice_ids),
+                                                    Invoice.customer_id == claim.customer_id)).all()
+    return sorted(rows, key=lambda i: (i.due_date, i.id))
+
+
+def _public_url(endpoint: str, **values) -> str:
+    return current_app.config["PUBLIC_BASE_URL"] + url_for(endpoint, **values)
+
+
+def _pay_page(template: str, org, status: int = 200, **context):
+    response = make_response(render_template(template, org=org, **context), status)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the link is a credential: never pass it on
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -17,6 +17,7 @@ from plixo.money import format_money
 
 if TYPE_CHECKING:
     from plixo.ledger.models import Invoice
+    from plixo.portal.links import LinkMaker
 
 MERGE_FIELDS = {
     "customer_name": "The customer's name",
@@ -125,15 +126,19 @@ def choose_tone(policy_tone: str, days_past_due: int, risk_tier: str) -> str:
     return order[tone]
 
 
-def merge_values(invoice: Invoice, today: dt.date, sender_name: str) -> dict[str, str]:
-    """Merge-field values for this invoice (links stay empty until payments and the portal exist)."""
-    return invoice_merge_values(invoice.customer.name, invoice.number, invoice.balance_minor, invoice.currency,
-                                invoice.due_date, today, sender_name)
+def merge_values(invoice: Invoice, today: dt.date, sender_name: str,
+                 links: LinkMaker | None = None) -> dict[str, str]:
+    """Merge-field values for this invoice; the links need the workspace's LinkMaker (else they stay empty)."""
+    values = invoice_merge_values(invoice.customer.name, invoice.number, invoice.balance_minor, invoice.currency,
+                                  invoice.due_date, today, sender_name)
+    if links is not None:
+        values |= links.values(invoice.customer_id, invoice.customer.portal_version, [invoice.id])
+    return values
 
 
 def invoice_merge_values(customer_name: str, number: str, balance_minor: int, currency: str, due_date: dt.date,
                          today: dt.date, sender_name: str) -> dict[str, str]:
-    """Merge-field values from an invoice's columns (the engine reads columns, not whole rows)."""
+    """Merge-field values from an invoice's columns (the engine reads columns, not whole rows); no links."""
     return {
         "customer_name": customer_name,
         "invoice_number": number,

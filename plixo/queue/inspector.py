@@ -20,6 +20,7 @@ from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message, Policy
 from plixo.outreach.outbox import local_midnight
 from plixo.outreach.planner import TOUCHED
+from plixo.portal.links import link_maker
 from plixo.queue.drafting import TEMPLATES, choose_template, choose_tone, fill, merge_values
 from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, Promise
 from plixo.queue.service import OPEN_DISPUTE_STATUSES, stopping_reasons
@@ -163,7 +164,7 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
     pending_promise = any(p.status == "pending" for p in promises)
     chosen = template if template in TEMPLATES else choose_template(overdue, pending_promise)
     tone = choose_tone(policy.tone, overdue, invoice.customer.risk_tier)
-    values = merge_values(invoice, today, user.name)
+    values = merge_values(invoice, today, user.name, link_maker(session, org.id))
     if draft is not None and chosen != template:  # a saved draft wins unless a template was picked
         subject, body = draft.subject, draft.body
     else:

@@ -1,0 +1,1 @@
+"""The payer mini-portal: tokenized pages where a customer pays, plans, disputes, promises or opts out."""
