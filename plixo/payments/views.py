@@ -255,7 +255,9 @@ def pay(token: str):
             return _pay_page("payments/pay_result.html", org, outcome="unavailable", message=str(refused),
                              invoices=invoices, status=409)
         db.session.commit()
-        return redirect(url, code=303)
+        response = redirect(url, code=303)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
 
 @bp.route("/pay/<token>/done")
