@@ -82,6 +82,7 @@ def main() -> int:
         sink = start_dev_sink(INSTANCE_DIR / "dev-outbox")
         env.update(SMTP_HOST=sink.hostname, SMTP_PORT=str(sink.port), DEV_OUTBOX_DIR=str(INSTANCE_DIR / "dev-outbox"))
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "5000")
+    env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")  # pay and portal links in e-mails open here
     python = sys.executable
     logins = _prepare_database()
     processes: list[tuple[str, subprocess.Popen]] = []
