@@ -23,8 +23,11 @@ from tests.workspace_fixtures import populate_workspace
 MARKER = "ALPHAMARK"
 # Public routes whose URL token is itself the credential (an invite link, a payer's portal link): holding it
 # is what grants access, so "another workspace's token" is not a thing. Each has its own token tests.
-TOKEN_ROUTES = {"accounts.accept_invite"}
-SKIPPED = {"static"} | TOKEN_ROUTES
+TOKEN_ROUTES = {"accounts.accept_invite", "payments.pay", "payments.pay_done"}
+# A Stripe account's own webhook endpoint: only a body signed with that endpoint's secret is accepted
+# (tests/payments/test_connector.py), whoever posts it.
+SIGNED_ROUTES = {"payments.stripe_account_webhook"}
+SKIPPED = {"static"} | TOKEN_ROUTES | SIGNED_ROUTES
 
 
 def _snake(name: str) -> str:

@@ -7,7 +7,8 @@ from plixo.config import ConfigError
 from plixo.security import PERMISSIONS, PUBLIC, ROLES, role_can
 
 PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.signup", "accounts.accept_invite", "ops.healthz",
-                    "payments.stripe_webhook"}  # proven by Stripe's signature instead
+                    "payments.stripe_webhook", "payments.stripe_account_webhook",  # proven by Stripe's signature
+                    "payments.pay", "payments.pay_done"}  # the signed link in the payer's e-mail is the credential
 
 
 def test_every_view_declares_its_permission(app):
