@@ -16,8 +16,9 @@ from plixo.payments.apply import (
     NotYetError,
     UnusableEventError,
     apply_event,
+    events_waiting_for,
     lock_workspace_payments,
-    waiting_events,
+    recorded_payment,
 )
 from plixo.payments.events import payload_of
 from plixo.payments.models import WebhookEvent
@@ -41,9 +42,10 @@ def apply_webhook_event(event: WebhookEvent) -> None:
     if event.status in FINISHED or event.org_id is None:
         return
     org = db.session.get(Organization, event.org_id)
+    payload = payload_of(event)
     try:
         with db.session.begin_nested():
-            event.status = apply_event(db.session, org, payload_of(event), utcnow())
+            event.status = apply_event(db.session, org, payload, utcnow())
         event.processed_at, event.last_error = utcnow(), None
     except NotYetError as waiting:
         event.status, event.last_error = "waiting", str(waiting)
@@ -51,9 +53,10 @@ def apply_webhook_event(event: WebhookEvent) -> None:
         event.status, event.last_error = "failed", str(unusable)
     failpoint("webhook_before_commit")
     db.session.commit()
-    if event.status == "processed":
-        # What this event brought (a payment) may be what a waiting one (its refund) needed.
-        for waiting_id in waiting_events(db.session, event.org_id):
+    reference = recorded_payment(payload) if event.status == "processed" else None
+    if reference is not None:
+        # The payment this event recorded may be what waiting events (its refund, its dispute) needed.
+        for waiting_id in events_waiting_for(db.session, event.org_id, reference):
             enqueue_event(waiting_id)
 
 

@@ -327,6 +327,16 @@ HANDLERS: dict[str, Callable] = {
 }
 
 
-def waiting_events(session: Session, org_id: int) -> list[int]:
-    return list(session.scalars(select(WebhookEvent.id).where(WebhookEvent.org_id == org_id,
-                                                              WebhookEvent.status == "waiting")))
+def recorded_payment(event: dict) -> str | None:
+    """The PaymentIntent a payment event records (what refunds and disputes waiting for it name)."""
+    obj = event["data"]["object"]
+    if event["type"] == "checkout.session.completed":
+        return obj.get("payment_intent") if isinstance(obj.get("payment_intent"), str) else None
+    return obj.get("id") if event["type"] == "payment_intent.succeeded" else None
+
+
+def events_waiting_for(session: Session, org_id: int, reference: str) -> list[int]:
+    """Waiting events that name this PaymentIntent; few wait, so a text match over them is cheap."""
+    return list(session.scalars(select(WebhookEvent.id).where(
+        WebhookEvent.org_id == org_id, WebhookEvent.status == "waiting",
+        WebhookEvent.payload.contains(f'"{reference}"', autoescape=True))))

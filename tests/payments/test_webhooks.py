@@ -173,6 +173,20 @@ def test_refund_reopens_the_balance(anon, org, ledger):
     assert invoice_state(org, first) == [(40_000, "open")]
 
 
+def test_a_refund_before_its_payment_waits_and_is_applied_when_that_payment_arrives(anon, org, ledger):
+    first, _second = ledger
+    post(anon, se.charge_refunded(ACCOUNT, "pi_late", 100_000, 40_000))
+    post(anon, se.charge_refunded(ACCOUNT, "pi_other", 50_000, 50_000))
+    run_jobs()
+    post(anon, se.intent_succeeded(ACCOUNT, "pi_late", 100_000, [first.id]))
+    run_jobs()  # no sweep: recording pi_late wakes the refund that named it, and only that one
+    statuses = sorted(db.session.execute(select(WebhookEvent.event_type, WebhookEvent.status,
+                                                WebhookEvent.attempts)).all())
+    assert statuses == [("charge.refunded", "processed", 2), ("charge.refunded", "waiting", 1),
+                        ("payment_intent.succeeded", "processed", 1)]
+    assert invoice_state(org, first) == [(40_000, "open")]
+
+
 def test_a_full_refund_stays_refunded_when_the_success_arrives_again_later(anon, org, ledger):
     first, _ = ledger
     post(anon, se.charge_refunded(ACCOUNT, "pi_full_refund", 100_000, 100_000))  # before its payment: waits
