@@ -92,6 +92,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PORTAL_LINK_DAYS": _int("PORTAL_LINK_DAYS", 60),
         "PORTAL_SESSION_MINUTES": _int("PORTAL_SESSION_MINUTES", 30),
+        # Per payer (customer) and, separately, per address: what one link or one machine may do in the portal.
+        "PORTAL_RATE_LIMIT": os.environ.get("PORTAL_RATE_LIMIT", "20 per minute"),
+        "PORTAL_PAGE_RATE_LIMIT": os.environ.get("PORTAL_PAGE_RATE_LIMIT", "60 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After tells a locked-out client when to come back
         "INVITE_VALID_DAYS": _int("INVITE_VALID_DAYS", 7),
         "IMPORT_HEARTBEAT_SECONDS": _int("IMPORT_HEARTBEAT_SECONDS", 30),

@@ -220,6 +220,53 @@
     });
   });
 
+  // --- Payer portal: helpers for the payment plan form (it works without them; the server checks everything). ---
+  function planRows(form) { return Array.from(form.querySelectorAll("[data-installment-row]")); }
+
+  // Minor units as the plain decimal the amount field reads ("1250.00"); integers only, so nothing is rounded.
+  function minorToDecimal(minor, places) {
+    if (!places) return String(minor);
+    const digits = String(minor).padStart(places + 1, "0");
+    return digits.slice(0, -places) + "." + digits.slice(-places);
+  }
+
+  function splitPlan(form) {
+    const option = form.querySelector("[data-plan-invoice]").selectedOptions[0];
+    if (!option || !option.value) { showToast("Choose the invoice first.", "info"); return; }
+    const dated = planRows(form).filter(function (row) { return row.querySelector("input[type=date]").value; });
+    if (!dated.length) { showToast("Choose the installment dates first.", "info"); return; }
+    const balance = Number(option.getAttribute("data-balance-minor"));
+    const places = new Intl.NumberFormat("en", { style: "currency", currency: option.getAttribute("data-currency") })
+      .resolvedOptions().maximumFractionDigits;
+    const share = Math.floor(balance / dated.length);
+    planRows(form).forEach(function (row) { row.querySelector("[name=installment_amount]").value = ""; });
+    dated.forEach(function (row, index) {
+      const amount = index === dated.length - 1 ? balance - share * (dated.length - 1) : share;
+      row.querySelector("[name=installment_amount]").value = minorToDecimal(amount, places);
+    });
+  }
+
+  function addPlanRow(form) {
+    const rows = planRows(form);
+    if (rows.length >= Number(form.getAttribute("data-max-rows"))) {
+      showToast("A plan can have at most " + rows.length + " installments.", "info");
+      return;
+    }
+    const row = rows[rows.length - 1].cloneNode(true);
+    row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+    row.querySelectorAll(".label").forEach(function (label) {
+      label.textContent = label.textContent.replace(/\d+$/, String(rows.length + 1));
+    });
+    rows[rows.length - 1].after(row);
+  }
+
+  document.addEventListener("click", function (event) {
+    const form = event.target.closest("[data-plan-form]");
+    if (!form) return;
+    if (event.target.closest("[data-plan-split]")) splitPlan(form);
+    else if (event.target.closest("[data-plan-add]")) addPlanRow(form);
+  });
+
   document.addEventListener("keydown", onKeydown);
   document.addEventListener("click", onClick);
   document.addEventListener("change", onChange);

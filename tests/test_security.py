@@ -8,7 +8,11 @@ from plixo.security import PERMISSIONS, PUBLIC, ROLES, role_can
 
 PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.signup", "accounts.accept_invite", "ops.healthz",
                     "payments.stripe_webhook", "payments.stripe_account_webhook",  # proven by Stripe's signature
-                    "payments.pay", "payments.pay_done"}  # the signed link in the payer's e-mail is the credential
+                    "payments.pay", "payments.pay_done",  # the signed link in the payer's e-mail is the credential
+                    # the payer portal: a signed link, exchanged for a signed portal session (tests/portal/)
+                    "portal.open_link", "portal.home", "portal.confirm_opt_out", "portal.brand_stylesheet",
+                    "portal.logo", "portal.pay", "portal.propose_plan", "portal.open_dispute", "portal.log_promise",
+                    "portal.opt_out", "portal.leave"}
 
 
 def test_every_view_declares_its_permission(app):

@@ -21,7 +21,7 @@ from plixo import audit
 from plixo.accounts.models import Membership, Organization, User
 from plixo.disputes.models import Dispute, DisputeEvidence
 from plixo.ledger.aging import local_today
-from plixo.ledger.models import Contact, Invoice, Payment, PaymentApplication
+from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
 from plixo.money import format_money
 from plixo.outreach.guardrails import next_allowed_moment
 from plixo.outreach.models import Message, MessageInvoice, Policy
@@ -50,6 +50,21 @@ MAX_PROMISE_DAYS = 180
 MAX_SUBJECT = 300
 MAX_BODY = 20_000
 _MENTION = re.compile(r"(?<![\w.])@([A-Za-z][\w.-]{1,60})")
+
+
+# Who acts: a teammate, or a label for someone who is not one, such as "Payer portal (ap@globex.example)".
+Actor = User | str
+SOURCES = ("operator", "portal")  # where a promise, plan or dispute was recorded (Promise/PaymentPlan/Dispute.source)
+
+
+def _user_id(actor: Actor) -> int | None:
+    return None if isinstance(actor, str) else actor.id
+
+
+def _checked_source(source: str) -> str:
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    return source
 
 
 class ActionError(ValueError):
@@ -172,9 +187,11 @@ def cancel_pending_sends(session: Session, org_id: int, invoice_ids: list[int], 
 
 # --- Promises ------------------------------------------------------------------------------------------
 
-def log_promise(session: Session, org: Organization, invoice: Invoice, user: User, amount_minor: int | None,
-                promised_date: dt.date | None, contact_id: int | None, now: dt.datetime) -> Promise:
+def log_promise(session: Session, org: Organization, invoice: Invoice, actor: Actor, amount_minor: int | None,
+                promised_date: dt.date | None, contact_id: int | None, now: dt.datetime,
+                source: str = "operator") -> Promise:
     """Record a promise to pay part or all of the balance by a date, and a reminder the day before."""
+    source = _checked_source(source)
     today = local_today(org.time_zone, now)
     if amount_minor is None or amount_minor <= 0:
         raise ActionError("Enter the amount promised.", "amount")
@@ -193,12 +210,14 @@ def log_promise(session: Session, org: Organization, invoice: Invoice, user: Use
                     .values(status="cancelled", resolved_at=now).execution_options(synchronize_session=False))
     promise = Promise(org_id=org.id, invoice_id=invoice.id, customer_id=invoice.customer_id,
                       contact_id=contact.id if contact else None, currency=invoice.currency,
-                      amount_minor=amount_minor, promised_date=promised_date, created_by_id=user.id)
+                      amount_minor=amount_minor, promised_date=promised_date, source=source,
+                      created_by_id=_user_id(actor))
     session.add(promise)
     session.flush()
     _schedule_promise_reminder(session, org, invoice, promise, contact, now)
-    audit.record(session, org_id=org.id, actor=user, action="queue.promise_logged", subject=invoice,
-                 after={"promise_id": promise.id, "amount_minor": amount_minor, "date": promised_date.isoformat()})
+    audit.record(session, org_id=org.id, actor=actor, action="queue.promise_logged", subject=invoice,
+                 after={"promise_id": promise.id, "amount_minor": amount_minor, "date": promised_date.isoformat(),
+                        "source": source})
     _rescore(session, org, invoice.customer_id, now)
     return promise
 
@@ -282,9 +301,10 @@ class Installment:
     amount_minor: int
 
 
-def propose_plan(session: Session, org: Organization, invoice: Invoice, user: User,
-                 installments: list[Installment], now: dt.datetime) -> PaymentPlan:
+def propose_plan(session: Session, org: Organization, invoice: Invoice, actor: Actor,
+                 installments: list[Installment], now: dt.datetime, source: str = "operator") -> PaymentPlan:
     """Propose installments for the invoice's balance; within policy it is accepted, above it awaits approval."""
+    source = _checked_source(source)
     today = local_today(org.time_zone, now)
     if len(installments) < 2:
         raise ActionError("A plan needs at least two installments.", "installments")
@@ -299,63 +319,74 @@ def propose_plan(session: Session, org: Organization, invoice: Invoice, user: Us
     if total != invoice.balance_minor:
         raise ActionError(f"The installments add up to {format_money(total, invoice.currency)}, but the balance is "
                           f"{format_money(invoice.balance_minor, invoice.currency)}.", "installments")
-    _refuse_if_stopped(session, org, invoice, now)
+    # A collector may not plan around a hold or an opt-out. A payer asking for a plan is not outreach, so the
+    # request is taken, but the team decides it: a hold may be there for a reason the payer does not know.
+    stopped = stopping_reasons(session, invoice.id, today)
+    if stopped and source == "operator":
+        raise ActionError("No outreach on this invoice: " + "; ".join(stopped) + ".")
     policy = _policy(session, org.id)
     months = (dates[-1].year - today.year) * 12 + dates[-1].month - today.month
-    needs_approval = total > policy.plan_approval_minor or months > policy.plan_approval_months
+    needs_approval = bool(stopped) or total > policy.plan_approval_minor or months > policy.plan_approval_months
     plan = PaymentPlan(org_id=org.id, customer_id=invoice.customer_id, currency=invoice.currency, total_minor=total,
-                       status="pending_approval" if needs_approval else "accepted", proposed_by_id=user.id,
-                       decided_at=None if needs_approval else now)
+                       status="pending_approval" if needs_approval else "accepted", source=source,
+                       proposed_by_id=_user_id(actor), decided_at=None if needs_approval else now)
     session.add(plan)
     session.flush()
     session.add(PaymentPlanInvoice(org_id=org.id, plan_id=plan.id, invoice_id=invoice.id))
     session.add_all(PlanInstallment(org_id=org.id, plan_id=plan.id, due_date=i.due_date, amount_minor=i.amount_minor,
                                     paid_minor=0) for i in installments)
     session.flush()
-    audit.record(session, org_id=org.id, actor=user, action="queue.plan_proposed", subject=invoice,
+    audit.record(session, org_id=org.id, actor=actor, action="queue.plan_proposed", subject=invoice,
                  after={"plan_id": plan.id, "total_minor": total, "installments": len(installments),
-                        "status": plan.status})
+                        "status": plan.status, "source": source})
     if needs_approval:
-        _request_approval(session, org, user, "payment_plan", plan, total, invoice.currency, policy,
-                          f"Plan of {len(installments)} installments for {invoice.number}")
+        reason = f"Plan of {len(installments)} installments for {invoice.number}"
+        if stopped:
+            reason += " (outreach is stopped: " + "; ".join(stopped) + ")"
+        _request_approval(session, org, actor, "payment_plan", plan, total, invoice.currency, policy, reason,
+                          source)
     else:
-        cancel_pending_sends(session, org.id, [invoice.id], user, "Payment plan accepted")
+        cancel_pending_sends(session, org.id, [invoice.id], actor, "Payment plan accepted")
     return plan
 
 
-def _request_approval(session, org, user, kind, subject, amount_minor, currency, policy, reason) -> Approval:
+def _request_approval(session, org, actor, kind, subject, amount_minor, currency, policy, reason,
+                      source: str = "operator") -> Approval:
     approval = Approval(org_id=org.id, kind=kind, subject_type=type(subject).__name__, subject_id=subject.id,
                         currency=currency, amount_minor=amount_minor, approver_role=policy.approver_role,
-                        requested_by_id=user.id, reason=reason)
+                        requested_by_id=_user_id(actor), reason=reason, source=source)
     session.add(approval)
     session.flush()
-    audit.record(session, org_id=org.id, actor=user, action="approvals.requested", subject=approval,
+    audit.record(session, org_id=org.id, actor=actor, action="approvals.requested", subject=approval,
                  after={"kind": kind, "amount_minor": amount_minor})
     return approval
 
 
 # --- Disputes, holds, suppression, escalation, write-off ---------------------------------------------------
 
-def open_dispute(session: Session, org: Organization, invoice: Invoice, user: User, reason: str, note: str,
-                 evidence: tuple[str, bytes] | None, evidence_dir: Path, now: dt.datetime) -> Dispute:
+def open_dispute(session: Session, org: Organization, invoice: Invoice, actor: Actor, reason: str, note: str,
+                 evidence: tuple[str, bytes] | None, evidence_dir: Path, now: dt.datetime,
+                 source: str = "operator") -> Dispute:
     """Mark the invoice disputed: it leaves the queue and its pending sends are cancelled."""
+    source = _checked_source(source)
     if reason not in DISPUTE_REASONS:
         raise ActionError("Choose the reason for the dispute.", "reason")
     if invoice.status != "open":
         raise ActionError(f"Only open invoices can be disputed (this one is {invoice.status.replace('_', ' ')}).")
     stored = _checked_evidence(evidence) if evidence else None
     dispute = Dispute(org_id=org.id, invoice_id=invoice.id, customer_id=invoice.customer_id, reason=reason,
-                      description=note.strip()[:5000], source="operator", opened_at=now,
+                      description=note.strip()[:5000], source=source, opened_at=now,
                       sla_due_at=now + dt.timedelta(days=10))
     session.add(dispute)
     before = invoice.status
     invoice.status = "disputed"
     session.flush()
     if stored is not None:
-        _store_evidence(session, org, dispute, user, evidence[0], evidence[1], stored, evidence_dir, now)
-    cancel_pending_sends(session, org.id, [invoice.id], user, "Invoice disputed")
-    audit.record(session, org_id=org.id, actor=user, action="queue.dispute_opened", subject=invoice,
-                 before={"status": before}, after={"status": "disputed", "dispute_id": dispute.id, "reason": reason})
+        _store_evidence(session, org, dispute, actor, evidence[0], evidence[1], stored, evidence_dir, now)
+    cancel_pending_sends(session, org.id, [invoice.id], actor, "Invoice disputed")
+    audit.record(session, org_id=org.id, actor=actor, action="queue.dispute_opened", subject=invoice,
+                 before={"status": before}, after={"status": "disputed", "dispute_id": dispute.id, "reason": reason,
+                                                   "source": source})
     _rescore(session, org, invoice.customer_id, now)
     return dispute
 
@@ -372,7 +403,7 @@ def _checked_evidence(evidence: tuple[str, bytes]) -> tuple[str, str]:
     raise ActionError("Evidence must be a PDF, PNG or JPEG file.", "evidence")
 
 
-def _store_evidence(session, org, dispute, user, filename, data, kind, evidence_dir: Path, now) -> None:
+def _store_evidence(session, org, dispute, actor, filename, data, kind, evidence_dir: Path, now) -> None:
     content_type, suffix = kind
     digest = hashlib.sha256(data).hexdigest()
     folder = evidence_dir / str(org.id)
@@ -381,8 +412,8 @@ def _store_evidence(session, org, dispute, user, filename, data, kind, evidence_
     path.write_bytes(data)
     safe_name = re.sub(r"[^\w.\- ]", "_", Path(filename or "evidence").name)[:200] or "evidence"
     session.add(DisputeEvidence(org_id=org.id, dispute_id=dispute.id, filename=safe_name, content_type=content_type,
-                                size_bytes=len(data), sha256=digest, storage_path=str(path), uploaded_by_id=user.id,
-                                uploaded_at=now))
+                                size_bytes=len(data), sha256=digest, storage_path=str(path),
+                                uploaded_by_id=_user_id(actor), uploaded_at=now))
     session.flush()
 
 
@@ -421,6 +452,36 @@ def suppress_contact(session: Session, org: Organization, invoice: Invoice, user
     cancel_pending_sends(session, org.id, list(invoice_ids), user, f"Contact suppressed until {until:%d %b %Y}")
     audit.record(session, org_id=org.id, actor=user, action="queue.contact_suppressed", subject=contact,
                  after={"until": until.isoformat()}, reason=reason.strip())
+    return hold
+
+
+def active_opt_out(session: Session, org_id: int, customer_id: int) -> Hold | None:
+    """The customer's standing opt-out from reminders, if any (a released one no longer counts)."""
+    return session.scalar(select(Hold).where(Hold.org_id == org_id, Hold.customer_id == customer_id,
+                                             Hold.kind == "opt_out", Hold.invoice_id.is_(None),
+                                             Hold.released_at.is_(None)).order_by(Hold.id.desc()).limit(1))
+
+
+def record_opt_out(session: Session, org: Organization, customer: Customer, actor: Actor, reason: str,
+                   now: dt.datetime) -> Hold:
+    """The customer asked for no more reminders: every contact is marked opted out and a customer-wide opt-out hold
+    stops outreach on all its invoices (a stopping condition); drafts and scheduled e-mails are cancelled."""
+    if active_opt_out(session, org.id, customer.id) is not None:
+        raise ActionError("Reminders are already switched off for this customer.")
+    contacts = session.scalars(select(Contact).where(Contact.org_id == org.id, Contact.customer_id == customer.id,
+                                                     Contact.opted_out_at.is_(None))).all()
+    for contact in contacts:
+        contact.opted_out_at = now  # kept even if the hold is released: the address asked not to be written to
+    hold = Hold(org_id=org.id, kind="opt_out", customer_id=customer.id, reason=reason.strip()[:2000],
+                created_by_id=_user_id(actor))
+    session.add(hold)
+    session.flush()
+    invoice_ids = session.scalars(select(Invoice.id).where(Invoice.org_id == org.id,
+                                                           Invoice.customer_id == customer.id)).all()
+    cancel_pending_sends(session, org.id, list(invoice_ids), actor, "Customer opted out of reminders")
+    audit.record(session, org_id=org.id, actor=actor, action="queue.opted_out", subject=customer,
+                 after={"hold_id": hold.id, "contacts": [c.id for c in contacts]}, reason=reason.strip())
+    _rescore(session, org, customer.id, now)
     return hold
 
 

@@ -8,7 +8,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, DateTime, String, and_, bindparam, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from plixo.accounts.models import Organization, User
 from plixo.audit import AuditEvent
@@ -26,6 +26,8 @@ from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInv
 from plixo.queue.service import OPEN_DISPUTE_STATUSES, stopping_reasons
 
 TIMELINE_ITEMS = 30
+HOLD_TITLES = {"hold": "Hold placed", "suppression": "Contact suppressed", "opt_out": "Opted out of reminders",
+               "shadow": "Escalated to Shadow Mode"}
 TOUCH_STATUSES = ("scheduled", "sending", "sent")
 
 
@@ -65,6 +67,7 @@ class Inspection:
     steps: list[Step]
     promises: list[Promise]
     plans: list[PaymentPlan]
+    disputes: list[Dispute]
     timeline: list[TimelineItem]
     stops: list[str]
     draft: Message | None
@@ -177,7 +180,8 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
         exposure=_exposure(session, keys), contacts=contacts, recipient=recipient,
         guardrails=_guardrails(counts, policy, recipient, now, zone, stops),
         steps=_next_steps(counts, promises, contacts, recipient, overdue, today, stops),
-        promises=promises, plans=_plans(session, keys), timeline=_timeline(session, keys),
+        promises=promises, plans=_plans(session, keys), disputes=_disputes(session, keys),
+        timeline=_timeline(session, keys),
         stops=stops, draft=draft, subject=subject, body=body, template=chosen, tone=tone,
         preview=preview(subject, body, values), counts=counts, merge_values=values,
     )
@@ -208,6 +212,16 @@ def _plans_query():
 
 def _plans(session: Session, keys: dict) -> list[PaymentPlan]:
     return list(session.scalars(_plans_query(), keys))
+
+
+@cache
+def _disputes_query():
+    return (select(Dispute).where(Dispute.org_id == ORG, Dispute.invoice_id == INVOICE)
+            .options(selectinload(Dispute.evidence)).order_by(Dispute.opened_at.desc()))
+
+
+def _disputes(session: Session, keys: dict) -> list[Dispute]:
+    return list(session.scalars(_disputes_query(), keys))
 
 
 @dataclass(frozen=True)
@@ -332,8 +346,10 @@ def _timeline_query():
         .where(PaymentApplication.org_id == ORG, PaymentApplication.invoice_id == INVOICE),
         select(Note.created_at, literal("note"), no_text, Note.body, no_text, no_text, no_amount, no_text)
         .where(Note.org_id == ORG, Note.customer_id == CUSTOMER),
+        # The invoice's own holds, and the customer-wide ones (suppression, opt-out) that stop it as well.
         select(Hold.created_at, literal("hold"), Hold.kind, Hold.reason, no_text, no_text, no_amount, no_text)
-        .where(Hold.org_id == ORG, Hold.invoice_id == INVOICE),
+        .where(Hold.org_id == ORG, or_(Hold.invoice_id == INVOICE,
+                                       and_(Hold.invoice_id.is_(None), Hold.customer_id == CUSTOMER))),
         select(AuditEvent.created_at, literal("audit"), AuditEvent.action, AuditEvent.actor_label, AuditEvent.reason,
                no_text, no_amount, no_text)
         .where(AuditEvent.org_id == ORG, AuditEvent.subject_type == "Invoice", AuditEvent.subject_id == INVOICE),
@@ -355,6 +371,7 @@ def _timeline_item(row) -> TimelineItem:
     if row.kind == "note":
         return TimelineItem(row.at, "note", "Note", row.b)
     if row.kind == "hold":
-        return TimelineItem(row.at, "audit", f"{row.a.replace('_', ' ').capitalize()} placed", row.b)
+        return TimelineItem(row.at, "audit", HOLD_TITLES.get(row.a, f"{row.a.replace('_', ' ').capitalize()} placed"),
+                            row.b)
     detail = f"{row.b}: {row.c}" if row.c else row.b
     return TimelineItem(row.at, "audit", row.a.replace("_", " "), detail)

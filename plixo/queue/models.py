@@ -147,8 +147,14 @@ class Approval(IdMixin, TenantMixin, TimestampMixin, Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey(USER_FK, ondelete="SET NULL"))
     decided_at: Mapped[dt.datetime | None]
     reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(20), default="operator", server_default="operator")  # or portal
 
     requested_by = relationship("User", foreign_keys=[requested_by_id])
+
+    @property
+    def requested_in_portal(self) -> bool:
+        """Asked for by the payer in the portal (there is no requesting teammate)."""
+        return self.source == "portal"
 
 
 class Notification(IdMixin, TenantMixin, TimestampMixin, Base):

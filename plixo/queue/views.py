@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, g, make_response, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, make_response, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from jobs.outbox import send_due_messages
 from jobs.queues import SENDS, enqueue
 from plixo.accounts.models import Membership, User
+from plixo.disputes.models import DisputeEvidence
 from plixo.extensions import db, htmx
 from plixo.htmx import hx_trigger, toast
 from plixo.ledger.aging import BUCKET_NAMES, local_today
@@ -264,6 +265,11 @@ def propose_plan(invoice_id: int):
                                                        utcnow()), "Payment plan recorded.", "queue:changed")
 
 
+def evidence_dir() -> Path:
+    """Where dispute evidence is kept: under UPLOAD_DIR, outside the web root (never served as static)."""
+    return Path(current_app.config["UPLOAD_DIR"]) / "evidence"
+
+
 @bp.post("/queue/<int:invoice_id>/dispute")
 @requires("disputes.intake")
 def open_dispute(invoice_id: int):
@@ -271,10 +277,25 @@ def open_dispute(invoice_id: int):
     upload = request.files.get("evidence")
     evidence = (upload.filename or "evidence", upload.read(actions.MAX_EVIDENCE_BYTES + 1)) \
         if upload and upload.filename else None
-    evidence_dir = Path(current_app.config["UPLOAD_DIR"]) / "evidence"
     return _act(invoice, lambda: actions.open_dispute(
         db.session, g.org, invoice, current_user, request.form.get("reason", ""), request.form.get("note", ""),
-        evidence, evidence_dir, utcnow()), "Invoice marked disputed; it has left the queue.", "queue:removed")
+        evidence, evidence_dir(), utcnow()), "Invoice marked disputed; it has left the queue.", "queue:removed")
+
+
+@bp.route("/evidence/<int:dispute_evidence_id>")
+@requires("customers.view")
+def download_evidence(dispute_evidence_id: int):
+    evidence = get_or_404(db.session, DisputeEvidence, dispute_evidence_id)
+    path = Path(evidence.storage_path).resolve()
+    # Only files the dispute actions stored: a path pointing anywhere else is not served.
+    if not path.is_relative_to(evidence_dir().resolve()) or not path.is_file():
+        abort(404)
+    # Always a download, with the type checked at upload: a payer's file never renders inside Plixo's origin.
+    response = send_file(path, mimetype=evidence.content_type, as_attachment=True, download_name=evidence.filename,
+                         max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @bp.post("/queue/<int:invoice_id>/hold")

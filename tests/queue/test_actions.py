@@ -256,3 +256,53 @@ def test_large_write_offs_are_routed_to_legal(scoped, controller):
     large = make_invoice(scoped, balance_minor=900_000, amount_minor=900_000)  # policy threshold: 50,000
     assert actions.request_write_off(db.session, scoped, small, controller, "Dust", now()).approver_role == "controller"
     assert actions.request_write_off(db.session, scoped, large, controller, "Bankrupt", now()).approver_role == "legal"
+
+
+# Actions taken by someone who is not a teammate (the payer, in the portal)
+
+PAYER = "Payer portal (ap@globex.example)"
+
+
+def test_a_payers_promise_names_the_payer_and_its_source(scoped, invoice):
+    promise = actions.log_promise(db.session, scoped, invoice, PAYER, 50_000, TODAY + dt.timedelta(days=5), None,
+                                  now(), source="portal")
+    assert (promise.source, promise.created_by_id) == ("portal", None)
+    assert db.session.scalar(select(AuditEvent.actor_label).where(AuditEvent.action == "queue.promise_logged")) == PAYER
+
+
+def test_a_payers_plan_above_policy_is_decided_without_a_requester_to_notify(scoped, controller):
+    big = make_invoice(scoped, balance_minor=5_000_000, amount_minor=5_000_000)
+    plan = actions.propose_plan(db.session, scoped, big, PAYER, plan_of(2_500_000, 2_500_000), now(), source="portal")
+    approval = db.session.scalar(select(Approval).where(Approval.subject_id == plan.id))
+    assert approval.requested_in_portal and plan.source == "portal"
+    actions.decide_approval(db.session, scoped, approval, controller, "controller", True, "", now())
+    assert plan.status == "accepted" and db.session.scalars(select(Notification)).all() == []
+
+
+def test_a_payer_may_propose_a_plan_while_outreach_is_held_and_the_team_decides_it(scoped, controller, invoice):
+    actions.place_hold(db.session, scoped, invoice, controller, "Awaiting PO", None, now())
+    plan = actions.propose_plan(db.session, scoped, invoice, PAYER, plan_of(50_000, 50_000), now(), source="portal")
+    assert plan.status == "pending_approval"
+
+
+def test_an_unknown_source_is_a_programming_error(scoped, invoice):
+    with pytest.raises(ValueError, match="unknown source"):
+        actions.log_promise(db.session, scoped, invoice, PAYER, 100, TODAY, None, now(), source="fax")
+
+
+def test_an_opt_out_stops_every_invoice_of_the_customer_and_its_sends(scoped, controller, invoice):
+    values = {"customer_name": "Globex", "invoice_number": invoice.number}
+    message = actions.send_email(db.session, scoped, invoice, controller, "Invoice {invoice_number}",
+                                 "Hello {customer_name}", values, invoice.customer.contacts[0], now())
+    other = make_invoice(scoped, invoice.customer)
+    actions.record_opt_out(db.session, scoped, invoice.customer, PAYER, "Opted out in the portal", now())
+    assert message.status == "cancelled" and invoice.customer.contacts[0].opted_out_at is not None
+    assert stopping_reasons(db.session, other.id, TODAY) == ["Customer suppressed, held or opted out"]
+    assert audited("queue.opted_out")
+
+
+def test_opting_out_twice_is_refused(scoped, invoice):
+    actions.record_opt_out(db.session, scoped, invoice.customer, PAYER, "", now())
+    with pytest.raises(ActionError, match="already switched off"):
+        actions.record_opt_out(db.session, scoped, invoice.customer, PAYER, "", now())
+    assert len(db.session.scalars(select(Hold).where(Hold.kind == "opt_out")).all()) == 1
