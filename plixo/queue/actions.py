@@ -485,6 +485,19 @@ def record_opt_out(session: Session, org: Organization, customer: Customer, acto
     return hold
 
 
+def revoke_payer_links(session: Session, org: Organization, invoice: Invoice, user: User, reason: str) -> Customer:
+    """Make every pay and portal link sent to the invoice's customer stop working (a forwarded or leaked e-mail);
+    open portal sessions end too. E-mails the engine sends from now on carry new links."""
+    customer = invoice.customer
+    before = customer.portal_version
+    customer.portal_version = before + 1
+    session.flush()
+    audit.record(session, org_id=org.id, actor=user, action="queue.payer_links_revoked", subject=invoice,
+                 before={"portal_version": before}, after={"portal_version": customer.portal_version,
+                                                           "customer_id": customer.id}, reason=reason.strip()[:2000])
+    return customer
+
+
 def escalate_to_shadow(session: Session, org: Organization, invoice: Invoice, user: User, reason: str) -> Hold:
     """Take one invoice out of Autopilot: its e-mails become drafts that a person reviews and sends."""
     existing = session.scalar(select(Hold).where(Hold.org_id == org.id, Hold.invoice_id == invoice.id,

@@ -326,6 +326,15 @@ def escalate_to_shadow(invoice_id: int):
                 "Invoice back in Shadow Mode: its e-mails need review.", "queue:changed")
 
 
+@bp.post("/queue/<int:invoice_id>/revoke-links")
+@requires("holds.manage")
+def revoke_payer_links(invoice_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    return _act(invoice, lambda: actions.revoke_payer_links(db.session, g.org, invoice, current_user,
+                                                            request.form.get("reason", "")),
+                f"Earlier pay and portal links of {invoice.customer.name} no longer work.", "queue:changed")
+
+
 @bp.post("/queue/<int:invoice_id>/write-off")
 @requires("queue.work")
 def request_write_off(invoice_id: int):

@@ -14,7 +14,7 @@ from plixo.extensions import db
 from plixo.ledger.models import Customer, Invoice
 from plixo.outreach.cadences import StepInput, create_cadence, tick
 from plixo.outreach.models import Message, Segment
-from plixo.portal.links import link_maker, pay_url, read_pay_token, read_portal_token
+from plixo.portal.links import link_maker, pay_url, portal_url, read_pay_token, read_portal_token
 from plixo.queue.inspector import merge_values
 from plixo.tenancy import tenant_scope
 from tests.conftest import run_jobs
@@ -218,3 +218,19 @@ def test_paying_through_the_link_marks_the_invoices_paid(client, anon, org, ledg
     run_jobs()
     assert [(i.balance_minor, i.status) for i in (reload(org, Invoice, first.id), reload(org, Invoice, second.id))] \
         == [(0, "paid"), (0, "paid")]
+
+
+# Paying from the portal
+
+def test_the_portal_pays_the_invoices_the_payer_ticks_and_returns_to_the_portal(app, client, org, ledger,
+                                                                                fake_stripe):
+    connect_with_oauth(client, fake_stripe)
+    customer, _first, second = ledger
+    payer = app.test_client()
+    payer.get(urlsplit(portal_url(org.id, customer.id, customer.portal_version)).path)
+    response = payer.post("/portal/pay", data={"invoice_id": [second.id]})
+    (checkout,) = fake_stripe.sessions.values()
+    assert response.status_code == 303 and response.headers["Location"] == checkout["url"]
+    assert checkout["amount_total"] == 50_000 and checkout["metadata"]["plixo_invoice_ids"] == str(second.id)
+    assert checkout["success_url"] == "http://localhost/portal?checkout=paid"
+    assert "Your payment was received by Stripe" in payer.get("/portal?checkout=paid").get_data(as_text=True)

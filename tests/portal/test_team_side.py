@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from plixo.disputes.models import DisputeEvidence
 from plixo.extensions import db
+from plixo.ledger.models import Customer
 from plixo.queue.models import Approval, PaymentPlan
 from plixo.tenancy import tenant_scope
 from tests.conftest import sign_in
@@ -101,3 +102,19 @@ def test_rejecting_a_portal_plan_shows_the_payer_it_was_not_accepted(app, org, p
     approver.post(f"/work/approvals/{approval.id}/decide", data={"decision": "reject",
                                                                         "comment": "Too long"})
     assert "Not accepted" in payer.get("/portal").get_data(as_text=True)
+
+
+def test_the_team_revokes_a_customers_links_and_the_open_session_ends(client, payer, org, ledger):
+    response = client.post(f"/work/queue/{ledger.overdue.id}/revoke-links", data={"reason": "E-mail forwarded"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "no longer work" in response.headers.get("HX-Trigger", "")
+    assert reload(org, Customer, ledger.customer.id).portal_version == 2
+    assert payer.get("/portal").status_code == 410
+    assert "Revoke payment links" in inspector(client, ledger.overdue)
+    assert "payer links revoked" in inspector(client, ledger.overdue)  # on the invoice's timeline
+
+
+def test_revoking_links_is_for_collectors_only(client_as, org, ledger):
+    sales = client_as("sales")
+    assert sales.post(f"/work/queue/{ledger.overdue.id}/revoke-links").status_code == 403
+    assert reload(org, Customer, ledger.customer.id).portal_version == 1
