@@ -404,15 +404,16 @@ def listed_invoices(session: Session, org_id: int, message_ids: list[int]) -> di
 
 
 def rerender(session: Session, message: Message, org: Organization, step: CadenceStep | None,
-             listed: list[DueInvoice], exclude: set[int], today: dt.date, links: LinkMaker) -> None:
+             listed: list[DueInvoice], exclude: set[int], today: dt.date, links: LinkMaker) -> list[str]:
     """Render an engine e-mail again just before it goes: balances as they are now (`listed`), and without the
-    invoices (`exclude`) that stopped since it was scheduled."""
+    invoices (`exclude`) that stopped since it was scheduled. Returns what the new text lacks (empty: complete)."""
     if exclude:
         session.execute(delete(MessageInvoice).where(MessageInvoice.org_id == org.id,
                                                      MessageInvoice.message_id == message.id,
                                                      MessageInvoice.invoice_id.in_(exclude)))
     invoices = [invoice for invoice in listed if invoice.id not in exclude]
     if step is None or not invoices:
-        return
-    message.subject, message.body, _problems = render_step(step, invoices, today, org.name, links)
+        return []
+    message.subject, message.body, problems = render_step(step, invoices, today, org.name, links)
     message.invoice_id = invoices[0].id
+    return problems

@@ -19,7 +19,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Protocol
@@ -131,7 +131,7 @@ def claim_due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[in
 def send_leased(session: Session, ids: list[int], transport: Transport, now: dt.datetime,
                 sender: tuple[str, str]) -> Counter[str]:
     """Send the current workspace's leased messages `ids` in order, each only if it may still go; counts the
-    outcomes (sent, cancelled, deferred, failed, retry, review, skipped)."""
+    outcomes (sent, cancelled, deferred, failed, retry, review, review_needed, skipped)."""
     outcomes: Counter[str] = Counter()
     with _kept_after_commit(session):
         for start in range(0, len(ids), CHECK_EVERY):
@@ -174,6 +174,8 @@ class _SendBatch:
     steps: dict[int, CadenceStep]
     listed: dict[int, list]  # engine message id -> its invoices as they are now, for re-rendering
     links: LinkMaker
+    # Engine messages whose fresh rendering lacks a value (a {pay_link} once Stripe is gone): back to review.
+    render_problems: dict[int, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, session: Session, ids: list[int], now: dt.datetime) -> _SendBatch:
@@ -217,6 +219,12 @@ class _SendBatch:
         if stop:
             message.status, message.last_error = "cancelled", stop
             return "cancelled"
+        problems = self.render_problems.pop(message.id, None)
+        if problems:
+            # Never send a literal merge field: a person fixes what is missing and sends it.
+            message.status, message.scheduled_for = "draft", None
+            message.wait_reason = ("Needs review: " + " ".join(problems))[:200]
+            return "review_needed"
         zone = self.zones[message.customer_id]
         wait = self._wait_reason(message, zone)
         if wait is not None:
@@ -267,8 +275,11 @@ class _SendBatch:
         if stopped and not (engine_made and len(stopped) < len(invoice_ids)):
             return next(iter(stopped.values()))
         if engine_made:
-            rerender(self.session, message, self.org, self.steps.get(message.cadence_step_id),
-                     self.listed.get(message.id, []), exclude=set(stopped), today=self.today, links=self.links)
+            problems = rerender(self.session, message, self.org, self.steps.get(message.cadence_step_id),
+                                self.listed.get(message.id, []), exclude=set(stopped), today=self.today,
+                                links=self.links)
+            if problems:
+                self.render_problems[message.id] = problems
         return _recipient_stop_reason(self.contacts.get(message.contact_id), self.today)
 
     def _wait_reason(self, message: Message, zone: ZoneInfo) -> tuple[str, dt.datetime] | None:

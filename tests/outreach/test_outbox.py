@@ -164,7 +164,7 @@ def test_a_rejected_message_fails_without_marking_the_mailbox_bounced(org, trans
         assert db.session.scalar(select(Contact.bounce_kind).where(Contact.email == "ap@strict.example")) is None
 
 
-def _engine_email(org, controller, balances=(50_000,)):
+def _engine_email(org, controller, balances=(50_000,), body="{amount_due} is due."):
     """An Autopilot cadence e-mail scheduled by the engine for one customer's overdue invoices."""
     from plixo.outreach.cadences import StepInput, create_cadence, tick
     from plixo.outreach.models import Segment
@@ -178,7 +178,7 @@ def _engine_email(org, controller, balances=(50_000,)):
         segment = Segment(org_id=org.id, name="Everyone", rules={}, mode="autopilot")
         db.session.add(segment)
         db.session.flush()
-        step = StepInput(3, "due_date", "Invoice {invoice_number}", "{amount_due} is due.")
+        step = StepInput(3, "due_date", "Invoice {invoice_number}", body)
         create_cadence(db.session, org, controller, "Auto", segment.id, [step], "active", WEDNESDAY)
         assert tick(db.session, org, WEDNESDAY).scheduled == 1
         db.session.commit()
@@ -193,6 +193,24 @@ def test_an_engine_email_is_rendered_again_with_the_balance_at_send_time(org, co
     assert send_due_messages(transport)["sent"] == 1
     assert "$200.00 is due." in sink[1].messages[0].get_payload(decode=True).decode()
     assert state(org, message_id).body.startswith("$200.00 is due.")
+
+
+def test_an_engine_email_whose_pay_link_is_gone_returns_to_review_unsent(org, controller, transport, sink):
+    from plixo.connectors.models import Connection
+
+    with tenant_scope(org.id):
+        stripe = Connection(org_id=org.id, kind="stripe", provider="stripe", status="active", settings={})
+        db.session.add(stripe)
+        db.session.commit()
+    message_id, _invoices = _engine_email(org, controller, body="{amount_due} is due. Pay here: {pay_link}")
+    assert "/pay/" in state(org, message_id).body
+    with tenant_scope(org.id):
+        db.session.get(Connection, stripe.id).status = "disconnected"  # pay links no longer work
+        db.session.commit()
+    assert send_due_messages(transport)["review_needed"] == 1
+    message = state(org, message_id)
+    assert sink[1].messages == [] and message.status == "draft" and "{pay_link}" in message.body
+    assert message.wait_reason.startswith("Needs review: {pay_link} has no value")
 
 
 def test_a_consolidated_email_goes_on_without_the_invoice_paid_since(org, controller, transport, sink):
