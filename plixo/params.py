@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 MAX_ID = 2**63 - 1
 
@@ -23,3 +24,34 @@ def parse_date(raw: str | None) -> dt.date | None:
     except ValueError:
         return None
     return value if 1900 <= value.year <= 2999 else None
+
+
+_LONE_MARK_THEN_THREE = re.compile(r"^[^.,]*\d([.,])\d{3}$")  # "1,250" or "1.250"
+
+
+def parse_amount_input(raw: str | None, currency: str) -> int | None:
+    """Minor units of `currency` from an amount a person typed, in either decimal style ("1,250.50",
+    "1.250,50", "1 250,50", "$1250"), or None when it is not an amount or could be read two ways.
+
+    A lone separator followed by three digits is a thousands separator when it is a comma ("1,250": nobody
+    writes 1.25 that way); a lone point is refused rather than guessed ("1.250" is 1250 to a German reader and
+    1.25 to an American one), as is either mark for currencies with three decimal places. A promise or plan must
+    not be off by a factor of a thousand.
+    """
+    from plixo.imports.normalize import FieldIssue, NumberStyle, detect_number_style, parse_amount
+    from plixo.money import MoneyError, exponent
+
+    text = (raw or "").strip()
+    lone = _LONE_MARK_THEN_THREE.match(text)
+    try:
+        three_places = exponent(currency) >= 3
+    except MoneyError:
+        return None
+    if not text or (lone and (lone[1] == "." or three_places)):
+        return None
+    style = NumberStyle(False) if lone else NumberStyle(detect_number_style([text]).decimal_comma)
+    try:
+        minor, _fix = parse_amount(text, currency, style)
+    except FieldIssue:
+        return None
+    return minor

@@ -18,7 +18,7 @@ from plixo.htmx import render_page_or_block, toast
 from plixo.ledger.aging import BUCKET_NAMES, local_today
 from plixo.ledger.models import RISK_TIERS
 from plixo.model import utcnow
-from plixo.money import Money, MoneyError
+from plixo.money import Money
 from plixo.outreach import cadence_forms
 from plixo.outreach.cadence_forms import ANCHOR_LABELS, StepFields
 from plixo.outreach.cadences import (
@@ -43,7 +43,7 @@ from plixo.outreach.segments import (
     set_mode,
 )
 from plixo.outreach.service import PolicyError, form_values, policy_of, update_policy
-from plixo.params import parse_id
+from plixo.params import parse_amount_input, parse_id
 from plixo.portal.links import link_maker
 from plixo.queue.drafting import MERGE_FIELDS
 from plixo.queue.inspector import merge_values
@@ -80,13 +80,12 @@ def _today() -> dt.date:
 
 
 def _minor(raw: str, field: str) -> int | None:
-    raw = raw.replace(",", "").strip()
-    if not raw:
+    if not raw.strip():
         return None
-    try:
-        return Money.parse(raw, g.org.base_currency).minor
-    except MoneyError as error:
-        raise SegmentError(f"Enter an amount in {g.org.base_currency}, such as 5000.00.", field) from error
+    minor = parse_amount_input(raw, g.org.base_currency)
+    if minor is None:
+        raise SegmentError(f"Enter an amount in {g.org.base_currency}, such as 5000.00.", field)
+    return minor
 
 
 def _words(raw: str) -> tuple[str, ...]:

@@ -35,8 +35,7 @@ from plixo.extensions import db, limiter
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Invoice
 from plixo.model import utcnow
-from plixo.money import Money
-from plixo.params import parse_date, parse_id
+from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.portal import service
 from plixo.portal.links import ExpiredLinkError, LinkError, PortalClaim, read_portal_token
 from plixo.queue.actions import DISPUTE_REASONS, MAX_EVIDENCE_BYTES, ActionError, Installment
@@ -266,13 +265,6 @@ def _chosen_invoice() -> Invoice:
     return _own_invoice(raw)
 
 
-def _parse_amount(raw: str, currency: str) -> int | None:
-    try:
-        return Money.parse(raw.replace(",", "").replace(" ", ""), currency).minor
-    except (ValueError, ArithmeticError):
-        return None
-
-
 def _installments(currency: str) -> list[Installment]:
     dates, amounts = request.form.getlist("installment_date"), request.form.getlist("installment_amount")
     rows = [(d.strip(), a.strip()) for d, a in zip(dates, amounts, strict=False) if d.strip() or a.strip()]
@@ -280,7 +272,7 @@ def _installments(currency: str) -> list[Installment]:
         raise ActionError(f"A plan can have at most {MAX_PLAN_INSTALLMENTS} installments.", "installments")
     installments = []
     for number, (raw_date, raw_amount) in enumerate(rows, start=1):
-        due, amount = parse_date(raw_date), _parse_amount(raw_amount, currency)
+        due, amount = parse_date(raw_date), parse_amount_input(raw_amount, currency)
         if due is None or amount is None:
             raise ActionError(f"Installment {number} needs a date and an amount, such as 500.00.", "installments")
         installments.append(Installment(due, amount))
@@ -408,7 +400,7 @@ def log_promise():
     def act():
         invoice = _chosen_invoice()
         raw = request.form.get("amount", "").strip()
-        amount = _parse_amount(raw, invoice.currency)
+        amount = parse_amount_input(raw, invoice.currency)
         if raw and amount is None:
             raise ActionError("Enter the amount as a number, such as 1250.00.", "amount")
         return service.log_promise(db.session, g.payer, invoice, amount, parse_date(request.form.get("promised_date")),

@@ -21,9 +21,8 @@ from plixo.htmx import hx_trigger, toast
 from plixo.ledger.aging import BUCKET_NAMES, local_today
 from plixo.ledger.models import Customer, Invoice
 from plixo.model import utcnow
-from plixo.money import Money
 from plixo.outreach.models import Segment
-from plixo.params import parse_date, parse_id
+from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.queue import actions
 from plixo.queue.actions import DISPUTE_REASONS, ActionError, Installment
 from plixo.queue.drafting import MERGE_FIELDS, TEMPLATE_LABELS
@@ -224,15 +223,8 @@ def _parse_local_datetime(raw: str) -> dt.datetime | None:
 
 
 def _amount(field: str, currency: str) -> int | None:
-    return _parse_amount(request.form.get(field, ""), currency)
+    return parse_amount_input(request.form.get(field, ""), currency)
 
-
-def _parse_amount(raw: str, currency: str) -> int | None:
-    """Minor units from a typed amount ("1,250.00" or "1250"), None when it is not one."""
-    try:
-        return Money.parse(raw.replace(",", "").replace(" ", ""), currency).minor
-    except (ValueError, ArithmeticError):
-        return None
 
 
 @bp.post("/queue/<int:invoice_id>/promise")
@@ -257,7 +249,7 @@ def propose_plan(invoice_id: int):
     for index, (raw_date, raw_amount) in enumerate(zip(dates, amounts, strict=False)):
         if not raw_date.strip() and not raw_amount.strip():
             continue
-        due, amount = parse_date(raw_date), _parse_amount(raw_amount, invoice.currency)
+        due, amount = parse_date(raw_date), parse_amount_input(raw_amount, invoice.currency)
         if due is None or amount is None or index >= MAX_INSTALLMENTS:
             return _refused(ActionError(f"Installment {index + 1} needs a date and an amount.", "installments"))
         installments.append(Installment(due, amount))

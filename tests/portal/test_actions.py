@@ -97,6 +97,13 @@ def test_a_plan_on_an_invoice_the_team_holds_goes_to_the_team_even_within_policy
         assert approval.source == "portal" and "outreach is stopped: On hold" in approval.reason
 
 
+def test_an_amount_in_decimal_comma_style_is_read_as_the_payer_meant_it(payer, org, ledger):
+    payer.post("/portal/plan", data=plan_form(ledger.overdue.id, (in_days(14), "499,50"), (in_days(44), "500,50")))
+    with tenant_scope(org.id):
+        plan = db.session.scalar(select(PaymentPlan))
+        assert [i.amount_minor for i in plan.installments] == [49_950, 50_050]
+
+
 def test_a_plan_that_does_not_add_up_is_refused_with_the_reason(payer, org, ledger):
     response = payer.post("/portal/plan", data=plan_form(ledger.overdue.id, (in_days(14), "400"),
                                                           (in_days(44), "500")))
