@@ -8,7 +8,7 @@ from plixo.imports.models import ImportIssue, ImportRun
 from plixo.insights.models import DailySnapshot
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
-from plixo.payments.models import StripeAccount, WebhookEvent
+from plixo.payments.models import CheckoutSession, StripeAccount, WebhookEvent
 from plixo.queue.models import (
     Approval,
     Hold,
@@ -26,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "Cadence",
     "CadenceStep",
+    "CheckoutSession",
     "Connection",
     "Contact",
     "Customer",

@@ -156,11 +156,14 @@ class FakeStripe:
             return caller
         idempotency = headers.get("Idempotency-Key")
         if idempotency and (caller, idempotency) in self.idempotent:
-            status, body = self.idempotent[(caller, idempotency)]
+            seen_params, status, body = self.idempotent[(caller, idempotency)]
+            if seen_params != params:
+                return _error(400, "idempotency_error", "Keys for idempotent requests can only be used with the "
+                                                       "same parameters they were first used with.")
             return status, body, {}
         status, body, extra = self._route(method, path, params, caller, key)
-        if idempotency and method == "POST":
-            self.idempotent[(caller, idempotency)] = (status, body)
+        if idempotency and method == "POST" and status < 500:
+            self.idempotent[(caller, idempotency)] = (params, status, body)
         return status, body, extra
 
     def _caller(self, key: str | None, stripe_account: str | None):
@@ -188,12 +191,15 @@ class FakeStripe:
                                                        "for this endpoint: rak_webhook_write.")
             return self._webhook_endpoints(method, path, params, caller)
         if path.startswith("/v1/customers"):
+            if not self._allowed(key, "customers"):
+                return _error(403, "permission_error", "The provided key does not have the required permissions "
+                                                       "for this endpoint: rak_customer_write.")
             return self._customers(method, path, params, caller)
-        if method == "POST" and path == "/v1/checkout/sessions":
+        if path.startswith("/v1/checkout/sessions"):
             if not self._allowed(key, "checkout"):
                 return _error(403, "permission_error", "The provided key does not have the required permissions "
                                                        "for this endpoint: rak_checkout_session_write.")
-            return self._checkout(params, caller)
+            return self._checkout_sessions(method, path, params, caller)
         return _error(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
 
     def _authorize(self, params):
@@ -251,11 +257,27 @@ class FakeStripe:
             return 200, {"id": match[1], "object": "customer", "deleted": True}, {}
         return _error(404, "invalid_request_error", "Unrecognized request URL.")
 
+    def _checkout_sessions(self, method, path, params, caller):
+        if method == "POST" and path == "/v1/checkout/sessions":
+            return self._checkout(params, caller)
+        match = re.fullmatch(r"/v1/checkout/sessions/(\w+?)(/expire)?", path)
+        checkout = self.sessions.get(match[1]) if match else None
+        if checkout is None or checkout["account"] != caller:
+            return _error(404, "invalid_request_error", "No such checkout.session")
+        if match[2]:
+            if checkout["status"] != "open":
+                return _error(400, "invalid_request_error", "Only Checkout Sessions with a status in [\"open\"] "
+                                                            "can be expired.")
+            checkout["status"] = "expired"
+        return 200, checkout, {}
+
     def _checkout(self, params, caller):
         items = params.get("line_items") or []
         currencies = {item["price_data"]["currency"] for item in items}
         if not items or len(currencies) != 1:
             return _error(400, "invalid_request_error", "All line items must have the same currency.")
+        if any(len(str(value)) > 500 for value in (params.get("metadata") or {}).values()):
+            return _error(400, "invalid_request_error", "Metadata values can have up to 500 characters.")
         amount = sum(int(item["price_data"]["unit_amount"]) * int(item.get("quantity", 1)) for item in items)
         session_id = _new_id("cs_test")
         checkout = {"id": session_id, "object": "checkout.session", "mode": params.get("mode"),
@@ -263,7 +285,8 @@ class FakeStripe:
                     "payment_intent_metadata": (params.get("payment_intent_data") or {}).get("metadata", {}),
                     "success_url": params.get("success_url"), "cancel_url": params.get("cancel_url"),
                     "customer_email": params.get("customer_email"), "line_items": items, "status": "open",
-                    "account": caller, "url": f"{self.base}/c/pay/{session_id}"}
+                    "account": caller, "url": f"{self.base}/c/pay/{session_id}",
+                    "expires_at": int(params["expires_at"]) if params.get("expires_at") else None}
         self.sessions[session_id] = checkout
         return 200, checkout, {}
 

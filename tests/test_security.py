@@ -8,7 +8,8 @@ from plixo.security import PERMISSIONS, PUBLIC, ROLES, role_can
 
 PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.signup", "accounts.accept_invite", "ops.healthz",
                     "payments.stripe_webhook", "payments.stripe_account_webhook",  # proven by Stripe's signature
-                    "payments.pay", "payments.pay_done",  # the signed link in the payer's e-mail is the credential
+                    # a signed pay link in the payer's e-mail is the credential
+                    "payments.pay", "payments.start_payment", "payments.pay_done",
                     # the payer portal: a signed link, exchanged for a signed portal session (tests/portal/)
                     "portal.open_link", "portal.home", "portal.confirm_opt_out", "portal.brand_stylesheet",
                     "portal.logo", "portal.pay", "portal.propose_plan", "portal.open_dispute", "portal.log_promise",

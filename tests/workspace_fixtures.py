@@ -9,6 +9,7 @@ from plixo.models import (
     Approval,
     Cadence,
     CadenceStep,
+    CheckoutSession,
     Connection,
     DailySnapshot,
     Dispute,
@@ -122,4 +123,7 @@ def _other_rows(org, user, invoice, customer, marker):
         daily_snapshot=DailySnapshot(org_id=org.id, day=workspace_today(), metrics={"marker": marker}),
         webhook_event=WebhookEvent(org_id=org.id, provider="stripe", event_id=f"evt_{marker}",
                                    event_type="test.marker", payload="{}"),
+        checkout_session=CheckoutSession(org_id=org.id, customer_id=customer.id, stripe_session_id=f"cs_{marker}",
+                                         url=f"https://checkout.example/{marker}", invoice_ids=[invoice.id],
+                                         amount_minor=100, currency="USD", expires_at=utcnow()),
     )}

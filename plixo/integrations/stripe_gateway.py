@@ -175,11 +175,27 @@ def send_test_event(credentials: Credentials, nonce: str) -> None:
         raise _problem(error) from error
 
 
-def create_checkout_session(credentials: Credentials, params: dict, idempotency_key: str) -> str:
-    """A Checkout Session on the connected account; the URL of Stripe's payment page."""
+def create_checkout_session(credentials: Credentials, params: dict, idempotency_key: str) -> tuple[str, str]:
+    """A Checkout Session on the connected account: its id and the URL of Stripe's payment page."""
     client = _client(credentials.api_key, credentials.account_id)
     try:
         checkout = client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
     except stripe.StripeError as error:
         raise _problem(error) from error
-    return checkout["url"]
+    return checkout["id"], checkout["url"]
+
+
+def expire_checkout_session(credentials: Credentials, session_id: str) -> str:
+    """Close an open Checkout page so it can no longer take a payment; the session's status afterwards
+    ("expired", or "complete" when the payer finished paying on it first)."""
+    client = _client(credentials.api_key, credentials.account_id)
+    try:
+        return client.v1.checkout.sessions.expire(session_id)["status"]
+    except stripe.InvalidRequestError:
+        pass  # no longer open: ask what became of it
+    except stripe.StripeError as error:
+        raise _problem(error) from error
+    try:
+        return client.v1.checkout.sessions.retrieve(session_id)["status"]
+    except stripe.StripeError as error:
+        raise _problem(error) from error

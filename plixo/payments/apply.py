@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from plixo import audit
@@ -22,7 +22,7 @@ from plixo.integrations.stripe_gateway import TEST_EVENT_MARKER
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Invoice, Payment, PaymentApplication
 from plixo.payments.connector import record_test_received
-from plixo.payments.models import WebhookEvent
+from plixo.payments.models import CheckoutSession, WebhookEvent
 from plixo.queue.actions import cancel_pending_sends, settle_promises
 from plixo.queue.service import refresh_priorities
 
@@ -86,6 +86,9 @@ def _stripe_payment(session: Session, reference: str) -> Payment | None:
 
 
 def _on_checkout_completed(session: Session, org, session_object: dict, now: dt.datetime, _sent_at=None) -> None:
+    session.execute(update(CheckoutSession).where(CheckoutSession.org_id == org.id,
+                                                  CheckoutSession.stripe_session_id == session_object.get("id"))
+                    .values(status="complete").execution_options(synchronize_session=False))
     if session_object.get("payment_status") != "paid" or not session_object.get("payment_intent"):
         return  # an asynchronous method: payment_intent.succeeded brings the money later
     _record_payment(session, org, session_object["payment_intent"], session_object.get("amount_total"),

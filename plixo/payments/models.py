@@ -1,4 +1,4 @@
-"""Inbound provider events (Stripe webhooks)."""
+"""Stripe: inbound events, the account routes that deliver them, and the Checkout pages Plixo opened."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plixo.crypto import EncryptedText
-from plixo.model import Base, IdMixin, utcnow
+from plixo.model import Base, CurrencyCode, IdMixin, Money, TenantMixin, utcnow
 
 
 class WebhookEvent(IdMixin, Base):
@@ -53,4 +53,25 @@ class StripeAccount(IdMixin, Base):
     # An account connected with its own restricted key posts to its own endpoint, signed with this secret;
     # accounts connected through Connect OAuth share the platform endpoint's secret (None here).
     webhook_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CheckoutSession(IdMixin, TenantMixin, Base):
+    """A Stripe Checkout page Plixo opened for a customer's invoices: reused while it is open, expired on Stripe
+    before another is opened for any of the same invoices, so two pages can never both take the money."""
+
+    __tablename__ = "checkout_sessions"
+    __table_args__ = (
+        UniqueConstraint("org_id", "stripe_session_id"),
+        Index("ix_checkout_sessions_org_customer_status", "org_id", "customer_id", "status"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    stripe_session_id: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    invoice_ids: Mapped[list] = mapped_column(default=list)
+    amount_minor: Mapped[int] = Money()
+    currency: Mapped[str] = CurrencyCode()
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, expired, complete
+    expires_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -240,24 +240,50 @@ def disconnect_stripe():
 @public
 @limiter.limit("30 per minute")
 def pay(token: str):
+    """What the link pays, as owed now, behind a button: mail scanners that open links start nothing."""
     claim, customer = _pay_claim_or_page(token)
     if customer is None:
         return claim  # the error page
     with tenancy.tenant_scope(claim.org_id):
+        return _pay_overview(claim, token)
+
+
+@bp.route("/pay/<token>", methods=["POST"])
+@public
+@limiter.limit("10 per minute")
+def start_payment(token: str):
+    claim, customer = _pay_claim_or_page(token)
+    if customer is None:
+        return claim
+    with tenancy.tenant_scope(claim.org_id):
         invoices = _claimed_invoices(claim)
-        org = db.session.get(Organization, claim.org_id)
         if not payable(invoices):
-            return _pay_page("payments/pay_result.html", org, outcome="already_paid", invoices=invoices)
+            return _pay_overview(claim, token)
+        org = db.session.get(Organization, claim.org_id)
         try:
             url = start_checkout(db.session, org, customer, invoices, _public_url("payments.pay_done", token=token))
         except CheckoutError as refused:
-            db.session.rollback()
-            return _pay_page("payments/pay_result.html", org, outcome="unavailable", message=str(refused),
-                             invoices=invoices, status=409)
+            db.session.commit()  # what was learnt on the way (a page expired, Stripe's refusal) stays recorded
+            return _pay_page(org, "unavailable", status=409, message=str(refused), invoices=invoices, token=token)
         db.session.commit()
         response = redirect(url, code=303)
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
+
+
+def _pay_overview(claim, token: str):
+    org = db.session.get(Organization, claim.org_id)
+    invoices = _claimed_invoices(claim)
+    if not invoices:
+        return _bad_link("This link is not valid. Check that it was copied in full.", 404)
+    due = payable(invoices)
+    if due:
+        totals = {}
+        for invoice in due:
+            totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.balance_minor
+        return _pay_page(org, "pay", invoices=invoices, due=due, totals=totals, token=token)
+    outcome = "disputed" if any(i.status == "disputed" for i in invoices) else "already_paid"
+    return _pay_page(org, outcome, invoices=invoices)
 
 
 @bp.route("/pay/<token>/done")
@@ -270,8 +296,7 @@ def pay_done(token: str):
     with tenancy.tenant_scope(claim.org_id):
         org = db.session.get(Organization, claim.org_id)
         outcome = "paid" if request.args.get("checkout") == "paid" else "cancelled"
-        return _pay_page("payments/pay_result.html", org, outcome=outcome, invoices=_claimed_invoices(claim),
-                         retry_url=url_for("payments.pay", token=token))
+        return _pay_page(org, outcome, invoices=_claimed_invoices(claim), token=token)
 
 
 def _pay_claim_or_page(token: str):
@@ -279,14 +304,11 @@ def _pay_claim_or_page(token: str):
     try:
         claim = read_pay_token(token)
     except LinkError as refused:
-        return _pay_page("payments/pay_result.html", None, outcome="bad_link", message=str(refused),
-                         status=410 if isinstance(refused, ExpiredLinkError) else 404), None
+        return _bad_link(str(refused), 410 if isinstance(refused, ExpiredLinkError) else 404), None
     with tenancy.tenant_scope(claim.org_id):
         customer = db.session.get(Customer, claim.customer_id)
         if customer is None or customer.portal_version != claim.version:
-            message = "This link is no longer valid. Ask the sender for a new one."
-            return _pay_page("payments/pay_result.html", None, outcome="bad_link", message=message,
-                             status=410), None
+            return _bad_link("This link is no longer valid. Ask the sender for a new one.", 410), None
     return claim, customer
 
 
@@ -300,8 +322,13 @@ def _public_url(endpoint: str, **values) -> str:
     return current_app.config["PUBLIC_BASE_URL"] + url_for(endpoint, **values)
 
 
-def _pay_page(template: str, org, status: int = 200, **context):
-    response = make_response(render_template(template, org=org, **context), status)
+def _bad_link(message: str, status: int):
+    return _pay_page(None, "bad_link", status=status, message=message)
+
+
+def _pay_page(org, outcome: str, status: int = 200, **context):
+    response = make_response(render_template("payments/pay_result.html", org=org, outcome=outcome, **context),
+                             status)
     response.headers["Referrer-Policy"] = "no-referrer"  # the link is a credential: never pass it on
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -361,7 +361,7 @@ def pay():
     try:
         url = start_checkout(db.session, g.payer.org, g.payer.customer, invoices, _public_url("portal.home"))
     except CheckoutError as refused:
-        db.session.rollback()
+        db.session.commit()  # what was learnt on the way (a page expired, Stripe's refusal) stays recorded
         return _refused("pay", ActionError(str(refused), "invoice_id"), status=409)
     db.session.commit()
     return redirect(url, 303)

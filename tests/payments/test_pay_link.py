@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,10 +11,14 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
 from plixo.audit import AuditEvent
+from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.ledger.models import Customer, Invoice
 from plixo.outreach.cadences import StepInput, create_cadence, tick
 from plixo.outreach.models import Message, Segment
+from plixo.payments import checkout
+from plixo.payments.checkout import CheckoutError
+from plixo.payments.models import CheckoutSession
 from plixo.portal.links import link_maker, pay_url, portal_url, read_pay_token, read_portal_token
 from plixo.queue.inspector import merge_values
 from plixo.tenancy import tenant_scope
@@ -44,13 +49,24 @@ def reload(org, model, object_id):
 
 # Clicking the link
 
-def test_the_link_opens_checkout_on_the_connected_account_for_the_open_balance(client, anon, org, ledger,
-                                                                                fake_stripe):
-    account = connect_with_oauth(client, fake_stripe)
+def test_the_link_shows_what_is_owed_now_and_starts_nothing_until_asked(client, anon, org, ledger, fake_stripe):
+    connect_with_oauth(client, fake_stripe)
     customer, first, second = ledger
     response = anon.get(link_path(org, customer, first, second))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Pay $1,500.00" in page and "INV-1" in page and "INV-2" in page
+    assert response.headers["Referrer-Policy"] == "no-referrer"  # the link is a credential: never pass it on
+    assert fake_stripe.sessions == {}  # a mail scanner opening the link creates no Checkout page
+
+
+def test_paying_opens_checkout_on_the_connected_account_for_the_open_balance(client, anon, org, ledger,
+                                                                           fake_stripe):
+    account = connect_with_oauth(client, fake_stripe)
+    customer, first, second = ledger
+    response = anon.post(link_path(org, customer, first, second))
     (checkout,) = fake_stripe.sessions.values()
     assert response.status_code == 303 and response.headers["Location"] == checkout["url"]
+    assert response.headers["Referrer-Policy"] == "no-referrer"
     assert checkout["account"] == account  # Stripe-Account: the workspace's own Stripe account takes the money
     assert checkout["amount_total"] == 150_000 and checkout["currency"] == "usd"
     assert [item["price_data"]["product_data"]["name"] for item in checkout["line_items"]] == \
@@ -60,7 +76,7 @@ def test_the_link_opens_checkout_on_the_connected_account_for_the_open_balance(c
     assert checkout["payment_intent_metadata"]["plixo_invoice_ids"] == expected
     assert checkout["customer_email"] == "ap@globex.example"
     assert checkout["success_url"].endswith("/done?checkout=paid")
-    assert response.headers["Referrer-Policy"] == "no-referrer"  # the link is a credential: never pass it on
+    assert 1800 <= checkout["expires_at"] - time.time() <= 3600  # open for an hour at most
 
 
 def test_a_link_never_charges_a_stale_amount(client, anon, org, ledger, fake_stripe):
@@ -70,16 +86,50 @@ def test_a_link_never_charges_a_stale_amount(client, anon, org, ledger, fake_str
     with tenant_scope(org.id):
         db.session.get(Invoice, first.id).balance_minor = 40_000  # part was paid by bank transfer since
         db.session.commit()
-    anon.get(path)
+    anon.post(path)
     (checkout,) = fake_stripe.sessions.values()
     assert checkout["amount_total"] == 40_000
 
 
-def test_a_second_click_reuses_the_same_checkout(client, anon, org, ledger, fake_stripe):
+def test_a_second_click_reuses_the_open_checkout_page(client, anon, org, ledger, fake_stripe):
     connect_with_key(client, fake_stripe)
     customer, first, _second = ledger
     path = link_path(org, customer, first)
-    assert anon.get(path).headers["Location"] == anon.get(path).headers["Location"]
+    assert anon.post(path).headers["Location"] == anon.post(path).headers["Location"]
+    assert len(fake_stripe.sessions) == 1
+
+
+def test_the_portal_reuses_the_page_the_link_opened_for_the_same_invoices(app, client, anon, org, ledger,
+                                                                          fake_stripe):
+    connect_with_key(client, fake_stripe)
+    customer, first, _second = ledger
+    from_link = anon.post(link_path(org, customer, first)).headers["Location"]
+    payer = app.test_client()
+    payer.get(urlsplit(portal_url(org.id, customer.id, customer.portal_version)).path)
+    assert payer.post("/portal/pay", data={"invoice_id": [first.id]}).headers["Location"] == from_link
+    assert len(fake_stripe.sessions) == 1
+
+
+def test_a_new_amount_expires_the_old_page_so_it_cannot_also_be_paid(client, anon, org, ledger, fake_stripe):
+    connect_with_key(client, fake_stripe)
+    customer, first, second = ledger
+    anon.post(link_path(org, customer, first))
+    (old,) = fake_stripe.sessions
+    anon.post(link_path(org, customer, first, second))  # now both invoices: a page that covers the first again
+    assert fake_stripe.sessions[old]["status"] == "expired"
+    assert sorted(s["status"] for s in fake_stripe.sessions.values()) == ["expired", "open"]
+    with tenant_scope(org.id):
+        assert sorted(db.session.scalars(select(CheckoutSession.status))) == ["expired", "open"]
+
+
+def test_a_page_paid_a_moment_ago_is_not_replaced_by_another(client, anon, org, ledger, fake_stripe):
+    connect_with_key(client, fake_stripe)
+    customer, first, second = ledger
+    anon.post(link_path(org, customer, first))
+    (paid,) = fake_stripe.sessions
+    fake_stripe.sessions[paid]["status"] = "complete"  # paid on Stripe; the webhook has not arrived yet
+    response = anon.post(link_path(org, customer, first, second))
+    assert response.status_code == 409 and "was just made and is being processed" in response.get_data(as_text=True)
     assert len(fake_stripe.sessions) == 1
 
 
@@ -90,11 +140,19 @@ def test_a_paid_invoice_shows_already_paid_and_asks_stripe_nothing(client, anon,
         paid = db.session.get(Invoice, first.id)
         paid.balance_minor, paid.status = 0, "paid"
         db.session.commit()
-    response = anon.get(link_path(org, customer, first))
-    page = response.get_data(as_text=True)
-    assert response.headers["Referrer-Policy"] == "no-referrer"
-    assert response.status_code == 200 and "Already paid" in page and "nothing left to pay" in page
+    for response in (anon.get(link_path(org, customer, first)), anon.post(link_path(org, customer, first))):
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and "Already paid" in page and "nothing left to pay" in page
     assert fake_stripe.sessions == {}
+
+
+def test_a_disputed_invoice_is_shown_under_review_not_paid(anon, org, ledger):
+    customer, first, _second = ledger
+    with tenant_scope(org.id):
+        db.session.get(Invoice, first.id).status = "disputed"
+        db.session.commit()
+    page = anon.get(link_path(org, customer, first)).get_data(as_text=True)
+    assert "Under review" in page and "Already paid" not in page
 
 
 def test_only_what_is_still_open_is_charged(client, anon, org, ledger, fake_stripe):
@@ -103,27 +161,40 @@ def test_only_what_is_still_open_is_charged(client, anon, org, ledger, fake_stri
     with tenant_scope(org.id):
         db.session.get(Invoice, first.id).status = "disputed"
         db.session.commit()
-    anon.get(link_path(org, customer, first, second))
+    anon.post(link_path(org, customer, first, second))
     (checkout,) = fake_stripe.sessions.values()
     assert checkout["amount_total"] == 50_000 and checkout["metadata"]["plixo_invoice_ids"] == str(second.id)
 
 
 def test_without_stripe_the_payer_is_told_to_contact_the_company(anon, org, ledger, fake_stripe):
     customer, first, _second = ledger
-    response = anon.get(link_path(org, customer, first))
+    response = anon.post(link_path(org, customer, first))
     assert response.status_code == 409
     assert "does not take online payments yet" in response.get_data(as_text=True)
     assert fake_stripe.requests == []
 
 
-def test_when_stripe_fails_the_payer_gets_a_message_and_nothing_is_recorded(client, anon, org, ledger, fake_stripe):
+def test_when_stripe_refuses_the_payer_gets_a_plain_message_and_the_team_the_reason(client, anon, org, ledger,
+                                                                                    fake_stripe):
     connect_with_key(client, fake_stripe)
     fake_stripe.keys.clear()  # the key was rolled in the Stripe Dashboard
     customer, first, _second = ledger
-    response = anon.get(link_path(org, customer, first))
-    assert response.status_code == 409 and "Online payment is unavailable right now" in response.get_data(as_text=True)
+    response = anon.post(link_path(org, customer, first))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Online payment is unavailable right now" in page
+    assert "did not accept" not in page  # Stripe's wording is for the team, not the payer
     with tenant_scope(org.id):
         assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "payments.checkout_started")) is None
+        assert "Stripe did not accept the key" in db.session.scalar(select(Connection.last_error))
+    assert "Stripe did not accept the key" in client.get("/admin/connectors/stripe").get_data(as_text=True)
+
+
+def test_more_invoices_than_stripe_metadata_holds_are_refused_before_asking_stripe(org):
+    customer = Customer(id=1, org_id=org.id, external_id="C", name="Globex")
+    many = [Invoice(id=10**9 + n, org_id=org.id, customer_id=1, number=f"I{n}", currency="USD", balance_minor=100,
+                    status="open") for n in range(60)]
+    with pytest.raises(CheckoutError, match="more invoices than one payment can cover"):
+        checkout._checked(customer, many)
 
 
 def test_the_return_pages_thank_or_offer_to_try_again(anon, org, ledger):
@@ -169,9 +240,10 @@ def test_a_link_cannot_reach_another_customers_invoice(client, anon, org, ledger
     with tenant_scope(org.id):
         stranger = make_invoice(org, make_customer(org, name="Initech"), number="INV-X")
     db.session.commit()
-    # A validly signed link for Globex naming Initech's invoice (as a forged id would): nothing to pay.
-    response = anon.get(link_path(org, customer, stranger))
-    assert "INV-X" not in response.get_data(as_text=True) and fake_stripe.sessions == {}
+    # A validly signed link for Globex naming Initech's invoice (as a forged id would): not found, nothing shown.
+    for response in (anon.get(link_path(org, customer, stranger)), anon.post(link_path(org, customer, stranger))):
+        assert response.status_code == 404 and "INV-X" not in response.get_data(as_text=True)
+    assert fake_stripe.sessions == {}
 
 
 # The link in e-mails
@@ -211,7 +283,7 @@ def test_a_consolidated_reminder_links_to_paying_all_its_invoices(client, org, c
 def test_paying_through_the_link_marks_the_invoices_paid(client, anon, org, ledger, fake_stripe):
     connect_with_oauth(client, fake_stripe)
     customer, first, second = ledger
-    anon.get(link_path(org, customer, first, second))
+    anon.post(link_path(org, customer, first, second))
     (session_id,) = fake_stripe.sessions
     fake_stripe.complete_checkout(session_id)
     assert fake_stripe.deliver(anon) == [200, 200]
