@@ -58,7 +58,7 @@ def load_config(overrides: dict | None = None) -> dict:
         secret_key = _development_secret_key()
     production = env == "production"
     if production:
-        _require_for_production(overrides, ("REDIS_URL", "ENCRYPTION_KEYS"))
+        _require_for_production(overrides, ("REDIS_URL", "ENCRYPTION_KEYS", "PUBLIC_BASE_URL"))
     config = {
         "PLIXO_ENV": env,
         "SECRET_KEY": secret_key,
@@ -110,4 +110,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "DEV_OUTBOX_DIR": os.environ.get("DEV_OUTBOX_DIR", ""),  # `make run`'s mail sink, listed at Dev outbox
     }
     config.update(overrides)
+    if production and not config["PUBLIC_BASE_URL"].startswith("https://"):
+        # Payers open these links from their mailboxes, and Stripe posts webhooks to them: never over plain http.
+        raise ConfigError("PUBLIC_BASE_URL must be an https:// address when PLIXO_ENV=production")
     return config

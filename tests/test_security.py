@@ -105,6 +105,7 @@ def test_fragments_vary_on_hx_request(client):
 
 
 PRODUCTION = {"PLIXO_ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
+              "PUBLIC_BASE_URL": "https://pay.acme.example",
               "RATELIMIT_STORAGE_URI": "memory://", "ENCRYPTION_KEYS": "Q2hhbmdlTWVDaGFuZ2VNZUNoYW5nZU1lQ2hhbmdlTWU="}
 
 
@@ -114,13 +115,18 @@ def test_production_requires_a_secret_key(monkeypatch, redis_url):
         create_app({"PLIXO_ENV": "production", "REDIS_URL": redis_url})
 
 
-@pytest.mark.parametrize("missing", ["REDIS_URL", "ENCRYPTION_KEYS"])
-def test_production_requires_redis_and_encryption_keys(monkeypatch, redis_url, missing):
+@pytest.mark.parametrize("missing", ["REDIS_URL", "ENCRYPTION_KEYS", "PUBLIC_BASE_URL"])
+def test_production_requires_redis_encryption_keys_and_its_public_address(monkeypatch, redis_url, missing):
     monkeypatch.delenv(missing, raising=False)
     settings = {**PRODUCTION, "REDIS_URL": redis_url}
     settings.pop(missing)
     with pytest.raises(ConfigError, match=missing):
         create_app(settings)
+
+
+def test_production_links_use_https(redis_url):
+    with pytest.raises(ConfigError, match="https"):
+        create_app({**PRODUCTION, "REDIS_URL": redis_url, "PUBLIC_BASE_URL": "http://pay.acme.example"})
 
 
 def test_signed_in_pages_are_not_cached(client):

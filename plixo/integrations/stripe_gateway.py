@@ -146,8 +146,9 @@ def account_info(credentials: Credentials) -> AccountInfo:
 def create_webhook_endpoint(api_key: str, url: str) -> tuple[str, str]:
     """A webhook endpoint on the key's own account pointing at `url`: its id and signing secret."""
     try:
+        # Events in the API version this library (and apply.py) reads, whatever the account's default is.
         endpoint = _client(api_key).v1.webhook_endpoints.create(
-            {"url": url, "enabled_events": ENDPOINT_EVENTS, "description": "Plixo"})
+            {"url": url, "enabled_events": ENDPOINT_EVENTS, "description": "Plixo", "api_version": stripe.api_version})
     except stripe.StripeError as error:
         raise _problem(error) from error
     return endpoint["id"], endpoint["secret"]

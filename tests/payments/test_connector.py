@@ -7,6 +7,7 @@ import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import stripe
 from sqlalchemy import func, select, text
 
 from plixo.audit import AuditEvent
@@ -35,6 +36,10 @@ def stripe_approves(authorize_url: str) -> str:
         location = redirect.headers["Location"]
     parts = urlsplit(location)
     return f"{parts.path}?{parts.query}"
+
+
+def endpoint_params(fake) -> dict:
+    return next(r["params"] for r in fake.requests if r["path"] == "/v1/webhook_endpoints")
 
 
 def connection_of(org) -> Connection | None:
@@ -133,6 +138,7 @@ def test_a_restricted_key_connects_and_gets_its_own_webhook_endpoint(client, org
     assert endpoint["url"] == f"http://localhost/webhooks/stripe/accounts/{account}"
     assert "checkout.session.completed" in endpoint["enabled_events"]
     assert "customer.created" in endpoint["enabled_events"]
+    assert endpoint_params(fake_stripe)["api_version"] == stripe.api_version  # events in the shape apply.py reads
     route = db.session.scalar(select(StripeAccount))
     assert (route.account_id, route.webhook_secret) == (account, endpoint["secret"])
     assert json.loads(connection.secrets)["api_key"] == key
