@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -24,6 +26,8 @@ from plixo.integrations.stripe_gateway import AccountInfo, Credentials, StripePr
 from plixo.payments.models import StripeAccount
 
 RESTRICTED_KEY_PREFIXES = ("rk_live_", "rk_test_")
+ALREADY_TAKEN = "This Stripe account is already connected to another Plixo workspace. Disconnect it there first."
+log = logging.getLogger(__name__)
 
 
 class ConnectorError(ValueError):
@@ -81,14 +85,26 @@ def connect_with_restricted_key(session: Session, org: Organization, user: User,
     except StripeProblemError as problem:
         raise ConnectorError(str(problem)) from problem
     stored = {"mode": "key", "api_key": api_key, "webhook_endpoint_id": endpoint_id}
-    return _connected(session, org, user, info, stored, webhook_secret, now)
+    try:
+        return _connected(session, org, user, info, stored, webhook_secret, now)
+    except ConnectorError:
+        _release_on_stripe(stored, None)  # the endpoint just made must not post to an address nobody reads
+        raise
 
 
 def _refuse_if_taken(session: Session, org: Organization, account_id: str) -> None:
     owner = session.scalar(select(StripeAccount.org_id).where(StripeAccount.account_id == account_id))
     if owner is not None and owner != org.id:
-        raise ConnectorError("This Stripe account is already connected to another Plixo workspace. Disconnect it "
-                             "there first.")
+        raise ConnectorError(ALREADY_TAKEN)
+
+
+def _release_replaced(replaced: tuple[dict, str | None], stored: dict, account_id: str) -> None:
+    """A new connection replaces the old one: the old endpoint is deleted, and an OAuth grant for another
+    account (or one now connected by key) is revoked. Re-authorising the same account keeps its grant."""
+    old, old_account = replaced
+    if old.get("mode") == "key" or (old.get("mode") == "oauth" and (stored["mode"] != "oauth"
+                                                                    or old_account != account_id)):
+        _release_on_stripe(old, old_account)
 
 
 def _connected(session: Session, org: Organization, user: User, info: AccountInfo, stored: dict,
@@ -97,8 +113,15 @@ def _connected(session: Session, org: Organization, user: User, info: AccountInf
     connection = stripe_connection(session, org.id) or Connection(org_id=org.id, kind="stripe", provider="stripe",
                                                                   settings={})
     before = {"status": connection.status, "account": connection.external_account_id}
-    session.execute(delete(StripeAccount).where(StripeAccount.org_id == org.id))
-    session.add(StripeAccount(org_id=org.id, account_id=info.account_id, webhook_secret=webhook_secret))
+    replaced = (json.loads(connection.secrets or "{}"), connection.external_account_id)
+    try:
+        with session.begin_nested():  # another workspace may be connecting the same account at this moment
+            session.execute(delete(StripeAccount).where(StripeAccount.org_id == org.id))
+            session.add(StripeAccount(org_id=org.id, account_id=info.account_id, webhook_secret=webhook_secret))
+            session.flush()
+    except IntegrityError as taken:
+        raise ConnectorError(ALREADY_TAKEN) from taken
+    _release_replaced(replaced, stored, info.account_id)
     connection.external_account_id, connection.display_name = info.account_id, info.name[:200]
     connection.status = "active" if info.charges_enabled else "error"
     connection.last_error = None if info.charges_enabled else "Stripe has not enabled charges on this account yet."
@@ -144,8 +167,8 @@ def disconnect(session: Session, org: Organization, user: User, reason: str) -> 
     connection = stripe_connection(session, org.id)
     if connection is None or connection.status == "disconnected":
         raise ConnectorError("Stripe is not connected.")
-    warning = _release_on_stripe(connection)
     account = connection.external_account_id
+    warning = _release_on_stripe(json.loads(connection.secrets or "{}"), account)
     session.execute(delete(StripeAccount).where(StripeAccount.org_id == org.id))
     before = connection.status
     connection.status, connection.secrets, connection.last_error = "disconnected", None, warning
@@ -156,15 +179,19 @@ def disconnect(session: Session, org: Organization, user: User, reason: str) -> 
     return connection
 
 
-def _release_on_stripe(connection: Connection) -> str | None:
-    """Revoke Plixo's access on Stripe's side; a failure there must not keep the workspace connected."""
-    stored = json.loads(connection.secrets or "{}")
+def _release_on_stripe(stored: dict, account_id: str | None) -> str | None:
+    """Revoke Plixo's access on Stripe's side (the key's endpoint, or the OAuth grant); a warning for the person
+    when that fails, which must not keep the workspace connected."""
     try:
         if stored.get("mode") == "key":
             gateway.delete_webhook_endpoint(stored["api_key"], stored["webhook_endpoint_id"])
-        elif gateway.connect_available():
-            gateway.deauthorize(connection.external_account_id)
+        elif stored.get("mode") == "oauth":
+            if not gateway.connect_available():
+                return ("Disconnected here, but this server is no longer set up for Stripe Connect, so Stripe was "
+                        "not told. Remove Plixo in the Stripe Dashboard (Settings → Installed apps).")
+            gateway.deauthorize(account_id)
     except StripeProblemError as problem:
+        log.warning("Stripe access for %s was not revoked: %s", account_id, problem)
         return f"Disconnected here, but Stripe was not told: {problem} Remove Plixo in the Stripe Dashboard."
     return None
 

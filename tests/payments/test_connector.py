@@ -284,6 +284,36 @@ def test_disconnecting_an_oauth_account_deauthorizes_plixo_and_stops_routing(cli
     assert "Connect again below" in client.get(CONNECTOR).get_data(as_text=True)
 
 
+def test_disconnecting_without_connect_settings_warns_that_stripe_was_not_told(client, app, org, fake_stripe):
+    account = connect_with_oauth(client, fake_stripe)
+    app.config["STRIPE_CLIENT_ID"] = ""  # the server lost its Connect settings since
+    page = client.post(f"{CONNECTOR}/disconnect", data={"confirm": "yes"}, follow_redirects=True)
+    assert "Stripe was not told" in page.get_data(as_text=True) and account in fake_stripe.oauth_accounts
+    assert connection_of(org).status == "disconnected" and routes() == []
+
+
+# Replacing a connection
+
+def test_a_new_key_replaces_the_old_endpoint_instead_of_leaving_it_behind(client, org, fake_stripe):
+    connect_with_key(client, fake_stripe)
+    account, _key = connect_with_key(client, fake_stripe)
+    (endpoint,) = fake_stripe.endpoints.values()
+    assert endpoint["account"] == account and routes() == [(org.id, account)]
+
+
+def test_switching_from_connect_to_a_key_revokes_the_connect_grant(client, org, fake_stripe):
+    first = connect_with_oauth(client, fake_stripe)
+    second, _key = connect_with_key(client, fake_stripe)
+    assert first not in fake_stripe.oauth_accounts and routes() == [(org.id, second)]
+
+
+def test_authorising_the_same_account_again_keeps_its_grant(client, org, fake_stripe):
+    account = connect_with_oauth(client, fake_stripe)
+    fake_stripe.next_oauth_account = account
+    client.get(stripe_approves(client.post(f"{CONNECTOR}/connect").headers["Location"]))
+    assert account in fake_stripe.oauth_accounts and connection_of(org).status == "active"
+
+
 def test_operators_cannot_open_or_change_the_connector(client_as, org, fake_stripe):
     operator = client_as("operator")
     assert operator.get(CONNECTOR).status_code == 403
