@@ -1,0 +1,40 @@
+"""Report: the reply classifier on the labelled set, precision and recall per class.
+
+    python -m bench.replies [--file tests/mail/data/replies.jsonl]
+
+Prints a table (and the misclassified replies), then one JSON line last with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from plixo.mail.classifier import LABELS
+from plixo.mail.evaluation import evaluate
+
+DEFAULT = Path(__file__).resolve().parent.parent / "tests" / "mail" / "data" / "replies.jsonl"
+
+
+def _shown(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=Path, default=DEFAULT)
+    result = evaluate(parser.parse_args().file)
+    print(f"{'class':<14} {'precision':>9} {'recall':>7} {'support':>8}")
+    for label in LABELS:
+        print(f"{label:<14} {_shown(result.precision(label)):>9} {_shown(result.recall(label)):>7} "
+              f"{result.expected[label]:>8}")
+    for fact in ("amount", "date", "return_date"):
+        print(f"{fact:<14} read right {_shown(result.fact_accuracy(fact))} of {result.facts_checked[fact]}")
+    for reply_id, expected, predicted in result.mistakes:
+        print(f"  {reply_id}: expected {expected}, classified {predicted}")
+    print(json.dumps(result.as_dict()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The finance inbox: what payers write back, and how Plixo understands it."""

@@ -1,0 +1,298 @@
+"""What a payer's reply says, by transparent rules: each rule that matches adds its weight to one class, the
+highest total wins, and the rules that decided are returned so a person can see why.
+
+Classes: dispute, promise (with the amount and date when stated), already_paid, invoice_copy, out_of_office
+(with the return date), unsubscribe, other. Only what the payer wrote counts: the quoted reminder below a reply
+and the signature are cut off first, since they repeat the very words (amounts, "pay online", "dispute") the
+rules look for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from plixo.mail.dates import future_dates
+from plixo.params import parse_amount_input
+
+LABELS = ("dispute", "promise", "already_paid", "invoice_copy", "out_of_office", "unsubscribe", "other")
+# When two classes score the same, the one that must stop outreach soonest wins.
+PRIORITY = ("out_of_office", "unsubscribe", "dispute", "already_paid", "promise", "invoice_copy", "other")
+THRESHOLD = 3  # below this nothing is clear enough: "other", for a person to read
+
+_NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno)\s+(?:\w+\s+){0,2}$", re.I)
+_QUOTE_START = re.compile(
+    r"^\s*(?:on\b.{0,300}?\bwrote:\s*$|-{2,}\s*original message\s*-{2,}|_{8,}\s*$|from:\s.+$|"
+    r"le\b.{0,200}a écrit\s*:|am\b.{0,200}schrieb\b.*:)", re.I | re.M | re.S)
+_SIGNATURE = re.compile(r"^\s*--\s*$", re.M)
+_AUTO_HEADERS = {"auto-submitted": re.compile(r"auto-(replied|generated)", re.I),
+                 "x-autoreply": re.compile(r".+"), "x-autorespond": re.compile(r".+"),
+                 "precedence": re.compile(r"auto_reply", re.I)}
+_AUTO_SUBJECT = re.compile(r"\b(automatic reply|auto[- ]?reply|autoresponse|out of (the )?office|ooo|abwesenheit\w*"
+                           r"|absence|absent|away|on leave|vacation|r[ée]ponse automatique|respuesta autom[áa]tica)"
+                           r"\b", re.I)
+
+
+@dataclass(frozen=True)
+class Rule:
+    label: str
+    pattern: re.Pattern
+    weight: int
+    negatable: bool = False  # "have not paid" must not count as "paid"
+
+
+def _rule(label: str, pattern: str, weight: int, negatable: bool = False) -> Rule:
+    return Rule(label, re.compile(pattern, re.I), weight, negatable)
+
+
+RULES = (
+    # Out of office: written by an auto-responder.
+    _rule("out_of_office", r"\bout of (the |my )?office\b|\booo\b", 4),
+    _rule("out_of_office", r"\bon (annual |parental |maternity |paternity |sick |medical |holiday |vacation )?leave\b"
+                           r"|\bon (vacation|holiday|holidays)\b|\bannual leave\b|\bpublic holiday", 3),
+    _rule("out_of_office", r"\b(away|absent) from (the |my )?(office|desk)\b|\bcurrently (away|travell?ing|out)\b"
+                           r"|\blimited access to (my )?e-?mail\b|\bi am away\b|\bi'm away\b"
+                           r"|\bi am currently out\b", 3),
+    _rule("out_of_office", r"\b(will|shall) be (back|returning)\b|\breturning (to the office )?on\b|\bback in the "
+                           r"office\b|\bwill return\b|\bupon my return\b|\bin my absence\b|\bwhile i am away\b", 2),
+    _rule("out_of_office", r"\bthis is an automatic\b|\bautomatic reply\b|\bauto-?reply\b|\bautomated response\b", 3),
+    _rule("out_of_office", r"\b(back|return(ing)?) (on |in )?(mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul"
+                           r"|aug|sep|oct|nov|dec|\d)|\boff the grid\b|\bnicht im b[üu]ro\b|\babwesend\b"
+                           r"|\bfuera de la oficina\b|\babsente? du bureau\b|\ben cong[ée]s?\b", 2),
+    # Unsubscribe: stop writing to this address.
+    _rule("unsubscribe", r"\bunsubscribe\b|\bopt(ed)?[- ]out\b|\A\s*stop\s*[.!]*\s*\Z", 5),
+    _rule("unsubscribe", r"\baus (ihrem|dem|diesem) verteiler\b|\babmelden\b|\bkeine (weiteren )?(e-?mails|nachrichten)"
+                         r"|\bd[ée]sinscri\w*|\bne plus (me |nous )?(contacter|[ée]crire)|\bdarme de baja\b"
+                         r"|\bdejen de (enviar|escribir)", 5),
+    _rule("unsubscribe", r"\b(stop|cease|quit) (sending|e-?mailing|emailing|contacting|spamming|these|this)\b", 4),
+    _rule("unsubscribe", r"\bremove (me|my (e-?mail|address|name)|this (e-?mail|address))\b|\b(take|drop) me off\b"
+                         r"|\bremoved from (your|the|this) (list|mailing|distribution)", 5),
+    _rule("unsubscribe", r"\b(do not|don't|dont|never) (contact|e-?mail|email|message|write to) (me|us|this)\b"
+                         r"|\bno more (e-?mails|emails|messages|reminders)\b", 5),
+    # Dispute: the invoice itself is contested.
+    _rule("dispute", r"\b(dispute|disputing|disputed|contest|contesting|challenge|challenging|object to)\b", 5),
+    _rule("dispute", r"\b(incorrect|inaccurate|erroneous|discrepanc\w*|overcharg\w*|over-?bill\w*|double[- ]?(billed"
+                     r"|charged|invoiced)|billed twice|charged twice|invoiced twice)\b", 3),
+    _rule("dispute", r"\b(wrong|error|mistake)s?\b", 2),
+    _rule("dispute", r"\b(qty|quantity|quantities|price|pricing|amount|rate|hours|units|po|tax|vat|freight)\b[^.!?\n]"
+                     r"{0,15}\b(wrong|incorrect|off|too high|doesn't match|does not match)\b|\bwe (got|received|"
+                     r"ordered) \d+\b[^.!?\n]{0,25}\bnot \d+", 4),
+    _rule("dispute", r"\bduplicate\b|\b(void|cancel|withdraw|reissue|re-issue|re-?invoice|correct and resend)\b"
+                     r"[^.!?\n]{0,20}\b(it|this|the invoice|invoice|inv-?[\w-]+|against)\b|\b(reissue|re-issue)\b"
+                     r"|\breject (the|this) invoice\b|\binvalid\b|\bno record of (ordering|this order|a purchase|"
+                     r"the order|any order)", 4),
+    _rule("dispute", r"\bcancell?ed (this|the|our) (subscription|order|contract|service|account|agreement)\b"
+                     r"|\bkept billing\b|\bplease credit\b|\bcredit (it|this|us|inv)", 3),
+    _rule("dispute", r"\b(gutschrift|korrektur|reklamation|reklamieren|fehlerhaft|falsch|zahlung zur[üu]ck|halten "
+                     r"\w+ (die )?zahlung zur[üu]ck|widersprechen|litige|contestons|erron[ée]e?|avoir|reclamaci[óo]n"
+                     r"|disputa|incorrect[ao])\b", 4),
+    _rule("dispute", r"\b(damaged|defective|broken|faulty|missing (items?|parts?|units?)|short[- ]?shipped|short "
+                     r"shipment|not as ordered|not what we ordered|poor quality|quality (issue|problem)s?|returned "
+                     r"(the|it|them|goods|items))\b", 4),
+    _rule("dispute", r"\b(goods|items|shipment|order|parts|delivery|product|products|service|services|units|pallets?"
+                     r"|equipment|materials?|work)\b[^.!?\n]{0,40}\b(never|not|wasn't|weren't|was not|were not|hasn't|"
+                     r"haven't)\b[^.!?\n]{0,20}\b(arrived|delivered|received|completed|performed|rendered|provided)\b",
+          4),
+    _rule("dispute", r"\b(never|not|haven't|have not|didn't|did not) (yet )?(received|receive|get|got) (the |any |our )"
+                     r"?(goods|items|shipment|order|parts|delivery|product|products|service|units|pallets?|equipment)",
+          4),
+    _rule("dispute", r"\b(credit (note|memo)|refund|chargeback)\b", 2),
+    _rule("dispute", r"\b(won't|will not|refuse to|not going to|are not|aren't|we're not) (be )?(pay|paying|paid|"
+                     r"approve|approved|process|processed)\b", 3),
+    _rule("dispute", r"\b(not (authori[sz]ed|approved|ordered)|never ordered|did not order|didn't order|no (valid )?po"
+                     r"\b|wrong po\b|po (number )?(is )?(missing|incorrect|wrong))", 3),
+    _rule("dispute", r"\b(agreed|quoted|contract(ed)?|negotiated) (price|rate|terms|amount)|\b(does not|doesn't|do not"
+                     r"|don't) (match|agree|reflect)\b|\bnot (our|the) (agreed|quoted)", 3),
+    # Already paid: the money has left.
+    _rule("already_paid", r"\b(already|was|were|been|we|i|we've|i've|they|just) (paid|settled|remitted|wired)\b", 5,
+          True),
+    _rule("already_paid", r"\b(paid|settled) (it|this|that|the invoice|the balance|in full|online|by card"
+                          r"|by credit card|via)\b", 3, True),
+    _rule("already_paid", r"\ba [ée]t[ée] (r[ée]gl[ée]e?|pay[ée]e?)\b|\bavons (r[ée]gl[ée]|pay[ée])\b|\bvirement "
+                          r"(effectu[ée]|a [ée]t[ée])|\bwurde (bereits )?(bezahlt|[üu]berwiesen|beglichen)\b|\bhaben "
+                          r"\w+ (bereits )?(bezahlt|[üu]berwiesen|beglichen)\b|\bbereits (bezahlt|[üu]berwiesen)\b"
+                          r"|\bya (fue|ha sido) pagad[ao]\b|\bhemos pagado\b|\bse pag[óo]\b", 5),
+    _rule("already_paid", r"\bpayment (was|has been|had been|went|already) (sent|made|issued|processed|released|"
+                          r"initiated|out|paid|submitted|remitted|wired|completed|done|executed|effected|transferred"
+                          r"|credited)\b", 5, True),
+    _rule("already_paid", r"\b(check|cheque)\b[^.!?\n]{0,20}\b(was |has been |already )?(mailed|posted|sent|issued"
+                          r"|cut|cashed|deposited)\b", 4, True),
+    _rule("already_paid", r"\b(ach|wire|transfer|bacs|sepa|eft|bank transfer|payment)\b[^.!?\n]{0,20}\b(went out|was"
+                          r" sent|was initiated|was made|has been sent|cleared|completed|was processed|debited)\b", 4,
+          True),
+    _rule("already_paid", r"\bremittance\b|\bproof of payment\b|\bpayment (confirmation|receipt)\b|\bpaid in full\b"
+                          r"|\bpaid (on|via|through|by|last|yesterday|this morning|online)\b", 3, True),
+    _rule("already_paid", r"\b(transaction|payment|confirmation|reference|ref|trace|receipt)\.? ?(id|number|no\.?|#"
+                          r"|ref)?\s*[:#]?\s*[A-Z0-9-]*\d{4,}", 1),
+    # Promise: a commitment to pay.
+    _rule("promise", r"\b(will|we'll|i'll|shall|going to|gonna|plan to|intend to|expect to|aim to|hope to|should be "
+                     r"able to|can|could) (be able to )?(pay|remit|settle|send (you )?(the |a )?(payment|check|cheque|"
+                     r"wire|funds|balance)|process (the |this |your )?(payment|invoice)|wire|transfer|clear)\b", 4),
+    _rule("promise", r"\b(payment|invoice|it|this|balance|funds|check|cheque|wire)\b[^.!?\n]{0,30}\b(will|should|is "
+                     r"going to) (be )?(go(ing)? out|sent|made|issued|released|processed|paid|settled|scheduled|"
+                     r"included|wired|remitted|cut)\b", 4),
+    _rule("promise", r"\b(scheduled|queued|approved|set up|lined up|earmarked|included)\b[^.!?\n]{0,25}\b(payment|"
+                     r"pay(ment)? run|check run|cheque run|batch|release)\b|\bincluded in (the|our) next\b", 3),
+    _rule("promise", r"\b(will|we'll|i'll|shall|going to|can|could) (be able to )?send (you )?([$€£]|usd|eur|gbp|\d)"
+                     r"|\b(will|we'll|i'll|going to) (get|have) (this|it|the invoice|the balance|payment|that) (paid|"
+                     r"settled|processed|sent|out)\b|\bcommit(ted)? to (pay|paying|settl)", 4),
+    _rule("promise", r"\b(going out|goes out|will go out|should go out|will be released|to be released)\b", 3),
+    _rule("promise", r"\bapproved\b", 2, True),
+    _rule("promise", r"\b(payment|check|cheque|pay) (run|cycle|batch)\b", 2),
+    _rule("promise", r"\bse realizar[áa]\b|\bpagaremos\b|\bvamos a pagar\b|\bwerden\b[^.!?\n]{0,40}\b(zahlen|"
+                     r"[üu]berweisen|begleichen)\b|\bwir zahlen\b|\bzahlung erfolgt\b|\bnous (allons )?(payer|"
+                     r"r[ée]gler)|\bpaierons\b|\bsera (r[ée]gl[ée]e?|pay[ée]e?|effectu[ée])", 4),
+    _rule("promise", r"\b(next|upcoming|this week's|friday's|weekly|monthly) (check|cheque|payment|pay) (run|cycle|"
+                     r"batch)\b|\bpromise to pay\b|\bpayment plan\b", 3),
+    _rule("promise", r"\b(half|part|partial|the rest|remaining balance|remainder|installments?)\b", 1),
+    # Invoice copy: the payer needs the document, not a discussion.
+    _rule("invoice_copy", r"\bcop(y|ies) of (the |this |that |your |our |all )?(invoice|bill|statement)s?\b|\binvoice "
+                          r"cop(y|ies)\b|\b(re-?send|resend|re-send|send (us |me )?(over )?(a |the )?(copy|pdf))\b", 5),
+    _rule("invoice_copy", r"\bsend (it|this|the invoice|them|the bill) (again|over|through)\b|\b(pdf|copy) of it\b"
+                          r"|\b(forward|attach) (us |me )?(the|a|an) (invoice|bill|copy)\b", 4),
+    _rule("invoice_copy", r"\b(kopie|copie|copia)\b|\bals pdf\b|\bliegt uns\b[^.!?\n]{0,20}\bnicht vor\b|\bnicht "
+                          r"erhalten\b|\bpas re[çc]u\b|\bno (hemos )?recibido\b", 4),
+    _rule("invoice_copy", r"\b(w-?9|w8-?ben|statement of account|account statement|itemi[sz]ed (invoice|statement)"
+                          r"|original invoice|invoice (again|attached\?))\b|\bstatement\b", 3),
+    _rule("invoice_copy", r"\b(never|not|haven't|have not|didn't|did not) (yet |ever )?(received|receive|got|get|seen|"
+                          r"see) (the |this |that |an? |your |any )?(invoice|bill)s?\b|\bnot in our (system|records)\b"
+                          r"|\b(can't|cannot|unable to|couldn't) (find|locate) (the |this |that |an? )?(invoice|bill)",
+          4),
+)
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What a reply says: its class, how sure the rules are, why, and what it states."""
+
+    label: str
+    confidence: float
+    reasons: tuple[str, ...]
+    amount_minor: int | None = None  # promised amount, in the invoice's currency
+    promised_date: dt.date | None = None
+    return_date: dt.date | None = None
+
+
+def own_words(body: str) -> str:
+    """The reply without the message it quotes and without its signature."""
+    quote = _QUOTE_START.search(body)
+    text = body[:quote.start()] if quote else body
+    signature = _SIGNATURE.search(text)
+    text = text[:signature.start()] if signature else text
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">")).strip()
+
+
+def classify_reply(subject: str, body: str, received: dt.date, currency: str,
+                   headers: Mapping[str, str] | None = None) -> Understanding:
+    """Classify one reply received on `received` (a date in the workspace's time zone)."""
+    text = own_words(body)
+    scores = dict.fromkeys(LABELS, 0)
+    reasons: dict[str, list[str]] = {label: [] for label in LABELS}
+    for label, why, weight in _auto_reply_signals(subject, headers or {}):
+        scores[label] += weight
+        reasons[label].append(why)
+    for rule in RULES:
+        match = _first_match(rule, text)
+        if match is not None:
+            scores[rule.label] += rule.weight
+            reasons[rule.label].append(f"“{match.group(0).strip()}”")
+    label = max(PRIORITY, key=lambda name: (scores[name], -PRIORITY.index(name)))
+    if scores[label] < THRESHOLD:
+        label = "other"
+    runner_up = max((scores[name] for name in LABELS if name != label), default=0)
+    confidence = 0.5 if label == "other" else round(scores[label] / (scores[label] + runner_up), 2)
+    return Understanding(label, confidence, tuple(reasons[label]), *_stated_facts(label, text, received, currency))
+
+
+def _auto_reply_signals(subject: str, headers: Mapping[str, str]) -> list[tuple[str, str, int]]:
+    signals = []
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for name, pattern in _AUTO_HEADERS.items():
+        if name in lowered and pattern.search(lowered[name] or ""):
+            # Ticket systems and receipts auto-reply too: the header alone does not make an absence.
+            signals.append(("out_of_office", f"header {name}: {lowered[name]}", 2))
+    if _AUTO_SUBJECT.search(subject or ""):
+        signals.append(("out_of_office", f"subject “{subject.strip()[:80]}”", 4))
+    return signals
+
+
+def _first_match(rule: Rule, text: str) -> re.Match | None:
+    for match in rule.pattern.finditer(text):
+        if not (rule.negatable and _NEGATED.search(text[max(match.start() - 30, 0):match.start()])):
+            return match
+    return None
+
+
+def _stated_facts(label: str, text: str, received: dt.date, currency: str):
+    if label == "promise":
+        return promised_amount(text, currency), promised_date(text, received), None
+    if label == "out_of_office":
+        return None, None, return_date(text, received)
+    return None, None, None
+
+
+_BACK = re.compile(r"\b(back|return\w*|reopen\w*|resume|wieder|retour|de vuelta|regreso)\b", re.I)
+_UNTIL = re.compile(r"\b(until|till|til|through|bis|jusqu'?au|hasta)\b", re.I)
+
+
+def promised_date(text: str, received: dt.date) -> dt.date | None:
+    """The first date after today in the payer's words, else today itself ("we'll pay today")."""
+    dates = [value for _position, value in future_dates(text, received)]
+    return next((value for value in dates if value > received), dates[0] if dates else None)
+
+
+def return_date(text: str, received: dt.date) -> dt.date | None:
+    """When the writer is back: a date named after "back"/"returning", else the working day after the date they
+    are away "until", else the first date after today."""
+    dates = [(position, value) for position, value in future_dates(text, received) if value > received]
+    for keyword in _BACK.finditer(text):
+        after = [value for position, value in dates if 0 <= position - keyword.end() <= 40]
+        if after:
+            return after[0]
+    for keyword in _UNTIL.finditer(text):
+        after = [value for position, value in dates if 0 <= position - keyword.end() <= 25]
+        if after:
+            return _next_working_day(after[0])
+    return dates[0][1] if dates else None
+
+
+def _next_working_day(day: dt.date) -> dt.date:
+    day += dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_NUMBER = r"\d{1,3}(?:[,.\s]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_AMOUNT = re.compile(
+    rf"(?:(?P<symbol>[$€£¥])\s?|(?P<code>\b[A-Z]{{3}})\s?)(?P<number>{_NUMBER})"
+    rf"|(?P<bare>{_NUMBER})\s?(?P<after>[A-Z]{{3}}\b|dollars|euros?|pounds)"
+    rf"|\b(?:pay|paying|send|sending|remit|transfer|wire|payment of|amount of|sum of)\s+(?:you\s+|the\s+|an?\s+)?"
+    rf"(?:amount\s+of\s+)?"
+    rf"(?P<verb_number>{_NUMBER})\b(?!\s*(?:%|st|nd|rd|th|days?|weeks?|months?|of\b|/))")
+
+
+_PAYING_WORDS = re.compile(r"\b(pay|paying|send|sending|remit|wire|transfer|payment of|amount of|sum of|commit to "
+                           r"paying|the full)\s*$", re.I)
+
+
+def promised_amount(text: str, currency: str) -> int | None:
+    """The amount the payer says they will pay, in the invoice's currency (one written in another is not it):
+    the first one right after words of paying, else the first one at all."""
+    amounts = list(_amounts(text, currency))
+    paying = [minor for start, minor in amounts if _PAYING_WORDS.search(text[max(start - 25, 0):start])]
+    return (paying or [minor for _start, minor in amounts] or [None])[0]
+
+
+def _amounts(text: str, currency: str):
+    for match in _AMOUNT.finditer(text):
+        number = match["number"] or match["bare"] or match["verb_number"]
+        written_in = _SYMBOLS.get(match["symbol"] or "") or (match["code"] or match["after"] or "").upper()
+        if written_in and written_in not in (currency, "DOLLARS", "EUROS", "EURO", "POUNDS"):
+            continue
+        minor = parse_amount_input(number.replace(" ", ""), currency)
+        if minor is not None and minor > 0:
+            yield match.start(), minor

@@ -1,0 +1,118 @@
+"""The reply classifier: its figures on a labelled set of real-looking replies, and the rules behind them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from plixo.mail.classifier import LABELS, classify_reply, own_words, promised_amount
+from plixo.mail.dates import future_dates
+from plixo.mail.evaluation import evaluate
+
+REPLIES = Path(__file__).parent / "data" / "replies.jsonl"
+WEDNESDAY = dt.date(2026, 12, 2)
+# The floor each class must keep on the labelled set; the report (`python -m bench.replies`) gives
+# the figures themselves.
+MIN_PRECISION = MIN_RECALL = 0.8
+MIN_FACT_ACCURACY = 0.8
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    return evaluate(REPLIES)
+
+
+def test_the_labelled_set_has_at_least_sixty_replies_and_ten_per_class(evaluation):
+    assert evaluation.total >= 60 and all(evaluation.expected[label] >= 10 for label in LABELS)
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_each_class_keeps_its_precision_and_recall(evaluation, label):
+    precision, recall = evaluation.precision(label), evaluation.recall(label)
+    wrong = [m for m in evaluation.mistakes if label in m[1:]]
+    assert precision is not None and precision >= MIN_PRECISION, wrong
+    assert recall >= MIN_RECALL, wrong
+
+
+@pytest.mark.parametrize("fact", ["amount", "date", "return_date"])
+def test_stated_amounts_and_dates_are_read(evaluation, fact):
+    assert evaluation.facts_checked[fact] >= 3 and evaluation.fact_accuracy(fact) >= MIN_FACT_ACCURACY
+
+
+# The rules
+
+def classify(body: str, subject: str = "RE: Invoice INV-1042 is overdue", currency: str = "USD", **headers):
+    return classify_reply(subject, body, WEDNESDAY, currency, headers)
+
+
+def test_the_quoted_reminder_is_not_read_as_the_payers_words():
+    body = ("Thanks, we will pay on Friday.\n\nOn Mon, 30 Nov 2026 at 09:12, Acme AR <ar@acme.example> wrote:\n"
+            "> Invoice INV-1042 for $2,000.00 is overdue. If you dispute it, reply. To unsubscribe, click here.")
+    understood = classify(body)
+    assert understood.label == "promise" and understood.promised_date == dt.date(2026, 12, 4)
+    assert understood.amount_minor is None  # the $2,000.00 is the reminder's, not the payer's
+
+
+def test_outlook_quotes_and_signatures_are_cut_too():
+    body = ("ok\n--\nJane Doe | Accounts Payable\n-----Original Message-----\nFrom: Acme AR\nSubject: overdue\n"
+            "Please pay now.")
+    assert own_words(body) == "ok"
+
+
+def test_a_negated_payment_is_not_already_paid():
+    assert classify("We have not paid this yet because nobody approved it.").label != "already_paid"
+
+
+def test_an_auto_reply_header_alone_makes_an_out_of_office():
+    understood = classify("Thank you for your message. I will be back on December 9.", **{"Auto-Submitted":
+                                                                                          "auto-replied"})
+    assert understood.label == "out_of_office" and understood.return_date == dt.date(2026, 12, 9)
+    assert any("auto-submitted" in reason for reason in understood.reasons)
+
+
+def test_the_reasons_name_the_words_that_decided():
+    assert classify("We dispute the freight charge.").reasons == ("“dispute”",)
+
+
+def test_a_tie_goes_to_the_class_that_stops_outreach_first():
+    assert classify("We dispute the freight charge but will pay the rest Friday.").label == "dispute"
+
+
+def test_nothing_clear_is_other_for_a_person_to_read():
+    understood = classify("Who is this? Please call me.")
+    assert (understood.label, understood.confidence, understood.reasons) == ("other", 0.5, ())
+
+
+@pytest.mark.parametrize(("text", "currency", "minor"), [
+    ("we will pay $1,250.00 tomorrow", "USD", 125_000),
+    ("we can send USD 3,400 next week", "USD", 340_000),
+    ("Zahlung von € 980,50 folgt", "EUR", 98_050),
+    ("we'll pay 500 now and the rest later", "USD", 50_000),
+    ("we will pay £2,000 on the 15th", "USD", None),  # pounds are not this invoice's dollars
+    ("we will pay on the 15th", "USD", None),
+])
+def test_a_promised_amount_is_read_in_the_invoices_currency(text, currency, minor):
+    assert promised_amount(text, currency) == minor
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("by Friday", dt.date(2026, 12, 4)),
+    ("next Tuesday", dt.date(2026, 12, 8)),
+    ("tomorrow", dt.date(2026, 12, 3)),
+    ("end of the month", dt.date(2026, 12, 31)),
+    ("on the 15th", dt.date(2026, 12, 15)),
+    ("Dec 10", dt.date(2026, 12, 10)),
+    ("10 December", dt.date(2026, 12, 10)),
+    ("12/10", dt.date(2026, 12, 10)),
+    ("January 5", dt.date(2027, 1, 5)),
+    ("2026-12-20", dt.date(2026, 12, 20)),
+    ("15.12.2026", dt.date(2026, 12, 15)),
+])
+def test_dates_are_resolved_from_the_day_the_reply_arrived(text, expected):
+    assert future_dates(text, WEDNESDAY)[0][1] == expected
+
+
+def test_past_dates_and_vague_ones_are_not_promises():
+    assert future_dates("paid on Nov 20, more next week", WEDNESDAY) == []
