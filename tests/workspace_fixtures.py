@@ -28,6 +28,7 @@ from plixo.models import (
     PaymentPlanInvoice,
     PlanInstallment,
     Promise,
+    Reply,
     Segment,
     WebhookEvent,
 )
@@ -123,6 +124,9 @@ def _other_rows(org, user, invoice, customer, marker):
         daily_snapshot=DailySnapshot(org_id=org.id, day=workspace_today(), metrics={"marker": marker}),
         webhook_event=WebhookEvent(org_id=org.id, provider="stripe", event_id=f"evt_{marker}",
                                    event_type="test.marker", payload="{}"),
+        reply=Reply(org_id=org.id, header_message_id=f"<{marker}@reply>", customer_id=customer.id,
+                    invoice_id=invoice.id, matched_by="sender", from_email=f"{marker.lower()}@payer.example",
+                    subject=f"{marker} reply", body=f"{marker} body", received_at=utcnow(), label="other"),
         checkout_session=CheckoutSession(org_id=org.id, customer_id=customer.id, stripe_session_id=f"cs_{marker}",
                                          url=f"https://checkout.example/{marker}", invoice_ids=[invoice.id],
                                          amount_minor=100, currency="USD", expires_at=utcnow()),

@@ -54,7 +54,8 @@ _MENTION = re.compile(r"(?<![\w.])@([A-Za-z][\w.-]{1,60})")
 
 # Who acts: a teammate, or a label for someone who is not one, such as "Payer portal (ap@globex.example)".
 Actor = User | str
-SOURCES = ("operator", "portal")  # where a promise, plan or dispute was recorded (Promise/PaymentPlan/Dispute.source)
+# Where a promise, plan or dispute was recorded (Promise/PaymentPlan/Dispute.source).
+SOURCES = ("operator", "portal", "email")
 
 
 def _user_id(actor: Actor) -> int | None:

@@ -15,6 +15,7 @@ from plixo.audit import AuditEvent
 from plixo.disputes.models import Dispute
 from plixo.ledger.aging import aging_bucket, days_past_due, local_today
 from plixo.ledger.models import Contact, Invoice, Payment, PaymentApplication
+from plixo.mail.models import Reply
 from plixo.money import format_money
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message, Policy
@@ -26,6 +27,9 @@ from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInv
 from plixo.queue.service import OPEN_DISPUTE_STATUSES, stopping_reasons
 
 TIMELINE_ITEMS = 30
+REPLY_LABELS = {"dispute": "dispute", "promise": "promise to pay", "already_paid": "says already paid",
+                "invoice_copy": "asks for a copy", "out_of_office": "out of office", "unsubscribe": "unsubscribe",
+                "other": "to read"}
 HOLD_TITLES = {"hold": "Hold placed", "suppression": "Contact suppressed", "opt_out": "Opted out of reminders",
                "shadow": "Escalated to Shadow Mode"}
 TOUCH_STATUSES = ("scheduled", "sending", "sent")
@@ -66,6 +70,7 @@ class Inspection:
     guardrails: list[Guardrail]
     steps: list[Step]
     promises: list[Promise]
+    suggested_promise: Reply | None  # a reply that promised payment, not yet confirmed as a promise
     plans: list[PaymentPlan]
     disputes: list[Dispute]
     timeline: list[TimelineItem]
@@ -180,7 +185,8 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
         exposure=_exposure(session, keys), contacts=contacts, recipient=recipient,
         guardrails=_guardrails(counts, policy, recipient, now, zone, stops),
         steps=_next_steps(counts, promises, contacts, recipient, overdue, today, stops),
-        promises=promises, plans=_plans(session, keys), disputes=_disputes(session, keys),
+        promises=promises, suggested_promise=_suggested_promise(session, keys, promises),
+        plans=_plans(session, keys), disputes=_disputes(session, keys),
         timeline=_timeline(session, keys),
         stops=stops, draft=draft, subject=subject, body=body, template=chosen, tone=tone,
         preview=preview(subject, body, values), counts=counts, merge_values=values,
@@ -212,6 +218,20 @@ def _plans_query():
 
 def _plans(session: Session, keys: dict) -> list[PaymentPlan]:
     return list(session.scalars(_plans_query(), keys))
+
+
+@cache
+def _suggested_promise_query():
+    return (select(Reply).where(Reply.org_id == ORG, Reply.invoice_id == INVOICE, Reply.label == "promise")
+            .order_by(Reply.received_at.desc()).limit(1))
+
+
+def _suggested_promise(session: Session, keys: dict, promises: list[Promise]) -> Reply | None:
+    """The latest reply promising payment, unless a promise was logged after it (it was confirmed or replaced)."""
+    reply = session.scalar(_suggested_promise_query(), keys)
+    if reply is None or any(p.created_at >= reply.received_at for p in promises):
+        return None
+    return reply
 
 
 @cache
@@ -353,6 +373,11 @@ def _timeline_query():
         select(AuditEvent.created_at, literal("audit"), AuditEvent.action, AuditEvent.actor_label, AuditEvent.reason,
                no_text, no_amount, no_text)
         .where(AuditEvent.org_id == ORG, AuditEvent.subject_type == "Invoice", AuditEvent.subject_id == INVOICE),
+        # Replies about this invoice, and the customer's replies that name no invoice.
+        select(Reply.received_at, literal("reply"), Reply.label, Reply.from_email, Reply.body, Reply.outcome,
+               no_amount, no_text)
+        .where(Reply.org_id == ORG, or_(Reply.invoice_id == INVOICE,
+                                        and_(Reply.invoice_id.is_(None), Reply.customer_id == CUSTOMER))),
     ]
     timeline = union_all(*parts).subquery("timeline")
     return select(timeline).order_by(timeline.c.at.desc()).limit(TIMELINE_ITEMS)
@@ -370,6 +395,9 @@ def _timeline_item(row) -> TimelineItem:
         return TimelineItem(row.at, "payment", f"Payment of {format_money(row.amount, row.currency)} applied")
     if row.kind == "note":
         return TimelineItem(row.at, "note", "Note", row.b)
+    if row.kind == "reply":
+        return TimelineItem(row.at, "reply", f"Reply from {row.b} · {REPLY_LABELS.get(row.a, row.a)}",
+                            f"{row.d} {row.c}".strip())
     if row.kind == "hold":
         return TimelineItem(row.at, "audit", HOLD_TITLES.get(row.a, f"{row.a.replace('_', ' ').capitalize()} placed"),
                             row.b)

@@ -1,0 +1,192 @@
+"""A payer's reply, from raw e-mail to what Plixo does about it.
+
+The reply is matched to the outbox message it answers by In-Reply-To/References (the Message-IDs Plixo set),
+else to the customer by the sender's address and to the invoice by a number it mentions. It is classified
+(plixo.mail.classifier) and acted on:
+
+- dispute: the invoice is disputed, flagged "from e-mail, needs review";
+- promise: a suggested promise (amount and date) waits for an operator to confirm it in the inspector;
+- out of office: the customer's outreach pauses until the return date (a week when none is given);
+- unsubscribe: the customer is opted out;
+- already paid: the invoice is held for a week while someone checks the remittance;
+- invoice copy and other: nothing automatic; the reply is on the timeline for the team.
+
+The same e-mail ingested twice is one reply (its Message-ID is unique per workspace).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import hashlib
+import re
+from email.message import EmailMessage
+from email.utils import parseaddr, parsedate_to_datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plixo import audit
+from plixo.accounts.models import Organization
+from plixo.ledger.models import Contact, Customer, Invoice
+from plixo.mail.classifier import Understanding, classify_reply, own_words
+from plixo.mail.models import Reply
+from plixo.money import format_money
+from plixo.outreach.models import Message
+from plixo.queue import actions
+from plixo.queue.actions import ActionError
+from plixo.queue.models import Hold
+
+PAUSE_WITHOUT_RETURN_DATE = dt.timedelta(days=7)
+CHECK_PAYMENT_FOR = dt.timedelta(days=7)
+_MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.datetime) -> Reply:
+    """Store, match, classify and act on one inbound e-mail (idempotent on its Message-ID)."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    header_id = (str(parsed["Message-ID"] or "").strip() or f"<{hashlib.sha256(raw).hexdigest()}@plixo.unknown>")
+    existing = session.scalar(select(Reply).where(Reply.org_id == org.id,
+                                                  Reply.header_message_id == header_id[:300]))
+    if existing is not None:
+        return existing
+    sender = parseaddr(str(parsed["From"] or ""))[1].lower()
+    subject, text = str(parsed["Subject"] or "")[:300], _text_of(parsed)
+    received_at = _received_at(parsed, now)
+    message, customer, invoice, matched_by = _match(session, org, parsed, sender, subject + "\n" + text)
+    currency = invoice.currency if invoice is not None else org.base_currency
+    understood = classify_reply(subject, text, received_at.astimezone(ZoneInfo(org.time_zone)).date(), currency,
+                                {name: str(value) for name, value in parsed.items()})
+    reply = Reply(org_id=org.id, header_message_id=header_id[:300], message_id=message.id if message else None,
+                  customer_id=customer.id if customer else None, invoice_id=invoice.id if invoice else None,
+                  matched_by=matched_by, from_email=sender[:320], subject=subject, body=own_words(text)[:20_000],
+                  received_at=received_at, label=understood.label, confidence_pct=round(understood.confidence * 100),
+                  reasons=list(understood.reasons), currency=currency, amount_minor=understood.amount_minor,
+                  promised_date=understood.promised_date, return_date=understood.return_date)
+    session.add(reply)
+    session.flush()
+    if message is not None and message.replied_at is None:
+        message.replied_at = received_at
+    reply.outcome = _act(session, org, reply, customer, invoice, understood, now)[:300]
+    audit.record(session, org_id=org.id, actor=f"Reply from {sender or 'unknown sender'}", action="mail.reply_received",
+                 subject=invoice or customer or reply,
+                 after={"reply_id": reply.id, "label": reply.label, "matched_by": matched_by, "outcome": reply.outcome})
+    return reply
+
+
+def _text_of(parsed: EmailMessage) -> str:
+    part = parsed.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    content = part.get_content()
+    return _TAGS.sub(" ", content) if part.get_content_subtype() == "html" else content
+
+
+def _received_at(parsed: EmailMessage, now: dt.datetime) -> dt.datetime:
+    try:
+        sent = parsedate_to_datetime(str(parsed["Date"]))
+    except (TypeError, ValueError):
+        return now
+    if sent.tzinfo is None or sent > now + dt.timedelta(hours=1):
+        return now  # no zone, or a sender's clock in the future: the moment it arrived is what is known
+    return sent.astimezone(dt.UTC)
+
+
+# --- Matching -----------------------------------------------------------------------------------------------
+
+def _match(session: Session, org: Organization, parsed: EmailMessage, sender: str, text: str):
+    """(message, customer, invoice, how) for the reply: its thread first, else its sender and an invoice number."""
+    thread = _MESSAGE_IDS.findall(f"{parsed['In-Reply-To'] or ''} {parsed['References'] or ''}")
+    if thread:
+        message = session.scalar(select(Message).where(Message.org_id == org.id,
+                                                       Message.message_id_header.in_(thread))
+                                 .order_by(Message.id.desc()).limit(1))
+        if message is not None:
+            invoice = session.get(Invoice, message.invoice_id) if message.invoice_id else None
+            return message, session.get(Customer, message.customer_id), invoice, "thread"
+    customer = _customer_of_sender(session, org, sender)
+    if customer is None:
+        return None, None, None, "none"
+    invoice = _mentioned_invoice(session, org, customer, text)
+    if invoice is not None:
+        return None, customer, invoice, "invoice_number"
+    last = session.scalar(select(Message).where(Message.org_id == org.id, Message.customer_id == customer.id,
+                                                Message.status == "sent").order_by(Message.sent_at.desc()).limit(1))
+    invoice = session.get(Invoice, last.invoice_id) if last is not None and last.invoice_id else None
+    return last, customer, invoice, "sender"
+
+
+def _customer_of_sender(session: Session, org: Organization, sender: str) -> Customer | None:
+    if not sender:
+        return None
+    contact = session.scalar(select(Contact).where(Contact.org_id == org.id, func.lower(Contact.email) == sender)
+                             .order_by(Contact.id).limit(1))
+    return session.get(Customer, contact.customer_id) if contact is not None else None
+
+
+def _mentioned_invoice(session: Session, org: Organization, customer: Customer, text: str) -> Invoice | None:
+    invoices = session.scalars(select(Invoice).where(Invoice.org_id == org.id, Invoice.customer_id == customer.id,
+                                                     Invoice.status.in_(("open", "disputed")))).all()
+    mentioned = [i for i in invoices if re.search(rf"(?<![\w-]){re.escape(i.number)}(?![\w-])", text, re.I)]
+    return mentioned[0] if len(mentioned) == 1 else None
+
+
+# --- Acting on it -------------------------------------------------------------------------------------------
+
+def _act(session: Session, org: Organization, reply: Reply, customer: Customer | None, invoice: Invoice | None,
+         understood: Understanding, now: dt.datetime) -> str:
+    if customer is None:
+        return "Not matched to a customer: for the team to read."
+    actor = f"Reply from {reply.from_email}"
+    handler = _HANDLERS.get(understood.label)
+    try:
+        return handler(session, org, reply, customer, invoice, actor, now) if handler else "For the team to read."
+    except ActionError as refused:
+        return f"Nothing done automatically: {refused.message}"
+
+
+def _on_dispute(session, org, reply, customer, invoice, actor, now) -> str:
+    if invoice is None:
+        return "Reads as a dispute, but names no invoice: for the team to review."
+    dispute = actions.open_dispute(session, org, invoice, actor, "other", reply.body, None, Path("."), now,
+                                   source="email")
+    dispute.needs_review = True
+    return f"Invoice {invoice.number} disputed (from e-mail, needs review)."
+
+
+def _on_promise(session, org, reply, customer, invoice, actor, now) -> str:
+    what = format_money(reply.amount_minor, reply.currency) if reply.amount_minor else "the balance"
+    when = f" by {reply.promised_date:%-d %b %Y}" if reply.promised_date else ""
+    return f"Suggested promise: {what}{when}. Confirm it in the inspector."
+
+
+def _on_out_of_office(session, org, reply, customer, invoice, actor, now) -> str:
+    today = reply.received_at.astimezone(ZoneInfo(org.time_zone)).date()
+    until = reply.return_date if reply.return_date and reply.return_date > today \
+        else today + PAUSE_WITHOUT_RETURN_DATE
+    session.add(Hold(org_id=org.id, kind="hold", customer_id=customer.id, until=until,
+                     reason=f"Out of office (auto-reply from {reply.from_email})"))
+    session.flush()
+    return f"Outreach to {customer.name} paused until {until:%-d %b %Y}."
+
+
+def _on_unsubscribe(session, org, reply, customer, invoice, actor, now) -> str:
+    actions.record_opt_out(session, org, customer, actor, f"Asked by reply: {reply.body[:200]}", now)
+    return f"{customer.name} opted out of reminders."
+
+
+def _on_already_paid(session, org, reply, customer, invoice, actor, now) -> str:
+    until = reply.received_at.astimezone(ZoneInfo(org.time_zone)).date() + CHECK_PAYMENT_FOR
+    session.add(Hold(org_id=org.id, kind="hold", customer_id=customer.id, invoice_id=invoice.id if invoice else None,
+                     until=until, reason="Payer says it is paid: check the remittance"))
+    session.flush()
+    held = f"Invoice {invoice.number}" if invoice else f"{customer.name}'s outreach"
+    return f"{held} held until {until:%-d %b %Y} while the payment is checked."
+
+
+_HANDLERS = {"dispute": _on_dispute, "promise": _on_promise, "out_of_office": _on_out_of_office,
+             "unsubscribe": _on_unsubscribe, "already_paid": _on_already_paid}

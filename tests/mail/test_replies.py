@@ -1,0 +1,165 @@
+"""Replies as Plixo receives them: matched to what they answer, understood, and acted on once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from plixo.disputes.models import Dispute
+from plixo.extensions import db
+from plixo.ledger.models import Contact, Invoice
+from plixo.mail.models import Reply
+from plixo.mail.replies import ingest_reply
+from plixo.outreach.models import Message, MessageInvoice
+from plixo.queue.models import Hold
+from plixo.queue.service import stopping_reasons
+from plixo.tenancy import tenant_scope
+from tests.factories import make_contact, make_customer, make_invoice, make_org, workspace_today
+
+NOW = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)  # a Wednesday
+THREAD = "<0f3a9c.41@acme.example>"
+
+
+@pytest.fixture
+def sent(org):
+    """Globex, its overdue INV-7001, and the reminder Plixo sent about it."""
+    with tenant_scope(org.id):
+        org.time_zone = "UTC"
+        customer = make_customer(org, name="Globex", time_zone="UTC")
+        make_contact(customer, email="ap@globex.example")
+        invoice = make_invoice(org, customer, number="INV-7001", amount_minor=125_000, balance_minor=125_000)
+        reminder = Message(org_id=org.id, idempotency_key="reminder-7001", customer_id=customer.id,
+                           invoice_id=invoice.id, to_email="ap@globex.example", status="sent",
+                           subject="Invoice INV-7001 is overdue", body="Please pay.", sent_at=NOW,
+                           message_id_header=THREAD)
+        scheduled = Message(org_id=org.id, idempotency_key="next-7001", customer_id=customer.id,
+                            invoice_id=invoice.id, to_email="ap@globex.example", status="scheduled",
+                            subject="Second reminder", body="Please pay.", scheduled_for=NOW + dt.timedelta(days=3))
+        db.session.add_all([reminder, scheduled])
+        db.session.flush()
+        db.session.add(MessageInvoice(org_id=org.id, message_id=scheduled.id, invoice_id=invoice.id))
+        db.session.commit()
+    return customer, invoice, reminder, scheduled
+
+
+def raw_reply(body: str, subject: str = "RE: Invoice INV-7001 is overdue", sender: str = "AP <ap@globex.example>",
+              in_reply_to: str | None = THREAD, message_id: str = "<reply-1@globex.example>", **headers) -> bytes:
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = sender, "ar@acme.example", subject
+    reply["Message-ID"], reply["Date"] = message_id, format_datetime(NOW)
+    if in_reply_to:
+        reply["In-Reply-To"], reply["References"] = in_reply_to, in_reply_to
+    for name, value in headers.items():
+        reply[name.replace("_", "-")] = value
+    reply.set_content(body + "\n\nOn Mon, 30 Nov 2026, Acme AR <ar@acme.example> wrote:\n> Please pay $1,250.00.\n"
+                             "> If you dispute this invoice, reply. To unsubscribe, click here.")
+    return reply.as_bytes()
+
+
+def ingest(org, raw: bytes) -> Reply:
+    with tenant_scope(org.id):
+        reply = ingest_reply(db.session, org, raw, NOW)
+        db.session.commit()
+        return reply
+
+
+def reload(org, model, object_id):
+    with tenant_scope(org.id):
+        return db.session.get(model, object_id)
+
+
+def test_a_reply_in_the_thread_is_matched_to_its_message_and_invoice(org, sent):
+    _customer, invoice, reminder, _scheduled = sent
+    reply = ingest(org, raw_reply("Thanks, we will pay $1,250.00 on Friday."))
+    assert (reply.matched_by, reply.message_id, reply.invoice_id) == ("thread", reminder.id, invoice.id)
+    assert reload(org, Message, reminder.id).replied_at == NOW
+    assert reply.body == "Thanks, we will pay $1,250.00 on Friday."  # the quoted reminder is not kept
+
+
+def test_a_promise_becomes_a_suggestion_the_operator_confirms(client, org, sent):
+    _customer, invoice, _reminder, _scheduled = sent
+    reply = ingest(org, raw_reply("We will pay $1,000.00 on Friday."))
+    assert (reply.label, reply.amount_minor, reply.promised_date) == ("promise", 100_000, dt.date(2026, 12, 4))
+    assert "Suggested promise: $1,000.00 by 4 Dec 2026" in reply.outcome
+    panel = client.get(f"/work/queue/{invoice.id}", headers={"HX-Request": "true", "HX-Target": "inspector"}) \
+        .get_data(as_text=True)
+    assert 'id="suggested-promise"' in panel and 'value="1000.00"' in panel and 'value="2026-12-04"' in panel
+    assert "Reply from ap@globex.example · promise to pay" in panel  # on the timeline
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(func.count()).select_from(Dispute)) == 0
+
+
+def test_a_dispute_reply_opens_a_dispute_from_email_that_needs_review(org, sent):
+    _customer, invoice, _reminder, scheduled = sent
+    ingest(org, raw_reply("We dispute this invoice: the parts arrived damaged."))
+    with tenant_scope(org.id):
+        dispute = db.session.scalar(select(Dispute))
+        assert (dispute.source, dispute.needs_review, dispute.invoice_id) == ("email", True, invoice.id)
+        assert "arrived damaged" in dispute.description
+    assert reload(org, Invoice, invoice.id).status == "disputed"
+    assert reload(org, Message, scheduled.id).status == "cancelled"
+
+
+def test_the_same_email_twice_is_one_reply_and_one_dispute(org, sent):
+    raw = raw_reply("We dispute this invoice: wrong quantity.")
+    ingest(org, raw)
+    ingest(org, raw)
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(func.count()).select_from(Reply)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Dispute)) == 1
+
+
+def test_an_out_of_office_pauses_the_customer_until_the_return_date(org, sent):
+    _customer, invoice, _reminder, _scheduled = sent
+    reply = ingest(org, raw_reply("I am out of the office and will be back on December 9.",
+                                  subject="Automatic reply: Invoice INV-7001 is overdue",
+                                  Auto_Submitted="auto-replied"))
+    assert reply.label == "out_of_office" and reply.return_date == dt.date(2026, 12, 9)
+    with tenant_scope(org.id):
+        hold = db.session.scalar(select(Hold))
+        assert (hold.until, hold.invoice_id) == (dt.date(2026, 12, 9), None)
+        assert stopping_reasons(db.session, invoice.id, workspace_today("UTC")) != []
+
+
+def test_an_unsubscribe_reply_opts_the_customer_out(org, sent):
+    customer, _invoice, _reminder, _scheduled = sent
+    ingest(org, raw_reply("Please remove me from your mailing list."))
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Contact.opted_out_at)) is not None
+        assert db.session.scalar(select(Hold.kind).where(Hold.customer_id == customer.id)) == "opt_out"
+
+
+def test_already_paid_holds_the_invoice_while_the_payment_is_checked(org, sent):
+    _customer, invoice, _reminder, _scheduled = sent
+    reply = ingest(org, raw_reply("This was paid on Nov 20, ref 88123."))
+    with tenant_scope(org.id):
+        hold = db.session.scalar(select(Hold))
+    assert (hold.invoice_id, hold.until) == (invoice.id, dt.date(2026, 12, 9))
+    assert "held until 9 Dec 2026" in reply.outcome
+
+
+def test_without_thread_headers_the_sender_and_invoice_number_match_it(org, sent):
+    _customer, invoice, _reminder, _scheduled = sent
+    reply = ingest(org, raw_reply("Can you send a copy of INV-7001?", subject="invoice", in_reply_to=None,
+                                  sender="ap@GLOBEX.example"))
+    assert (reply.matched_by, reply.invoice_id, reply.label) == ("invoice_number", invoice.id, "invoice_copy")
+    assert reply.outcome == "For the team to read."
+
+
+def test_a_stranger_is_kept_unmatched_and_changes_nothing(org, sent):
+    reply = ingest(org, raw_reply("We dispute this.", sender="x@unknown.example", in_reply_to=None))
+    assert (reply.matched_by, reply.customer_id) == ("none", None) and "Not matched" in reply.outcome
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(func.count()).select_from(Dispute)) == 0
+
+
+def test_another_workspaces_thread_is_not_matched(org, sent):
+    other = make_org(name="Other Co")
+    db.session.commit()
+    reply = ingest(other, raw_reply("We dispute this invoice."))  # In-Reply-To names org's message
+    assert (reply.matched_by, reply.message_id) == ("none", None)
+    assert reload(org, Invoice, sent[1].id).status == "open"
