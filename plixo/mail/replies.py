@@ -11,7 +11,9 @@ else to the customer by the sender's address and to the invoice by a number it m
 - already paid: the invoice is held for a week while someone checks the remittance;
 - invoice copy and other: nothing automatic; the reply is on the timeline for the team.
 
-The same e-mail ingested twice is one reply (its Message-ID is unique per workspace).
+A delivery status notification (RFC 3464) is not a reply: it marks the recipient bounced, hard (the address is
+gone: no more e-mails to it, and the queue flags its invoices so someone fixes the contact) or soft (a full
+mailbox: sending goes on). The same e-mail ingested twice is one reply (its Message-ID is unique per workspace).
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.dateti
     sender = parseaddr(str(parsed["From"] or ""))[1].lower()
     subject, text = str(parsed["Subject"] or "")[:300], _text_of(parsed)
     received_at = _received_at(parsed, now)
+    bounces = delivery_failures(parsed)
+    if bounces:
+        return _record_bounces(session, org, parsed, header_id[:300], sender, subject, bounces, received_at, now)
     message, customer, invoice, matched_by = _match(session, org, parsed, sender, subject + "\n" + text)
     currency = invoice.currency if invoice is not None else org.base_currency
     understood = classify_reply(subject, text, received_at.astimezone(ZoneInfo(org.time_zone)).date(), currency,
@@ -76,6 +81,79 @@ def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.dateti
                  subject=invoice or customer or reply,
                  after={"reply_id": reply.id, "label": reply.label, "matched_by": matched_by, "outcome": reply.outcome})
     return reply
+
+
+# --- Bounces (RFC 3464 delivery status notifications) -------------------------------------------------------
+
+def delivery_failures(parsed: EmailMessage) -> list[tuple[str, str, str]]:
+    """(recipient, "hard" or "soft", status and diagnostic) for each recipient a delivery report says failed or
+    is delayed; empty for anything that is not a delivery report."""
+    if parsed.get_content_type() != "multipart/report":
+        return []
+    failures = []
+    for part in parsed.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        for block in part.get_payload()[1:]:  # the first block is about the message, the rest one per recipient
+            kind = _bounce_kind(str(block.get("Action") or ""), str(block.get("Status") or ""))
+            recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
+            if kind and recipient:
+                detail = f"{block.get('Status') or ''} {block.get('Diagnostic-Code') or ''}".strip()
+                failures.append((recipient.split(";", 1)[-1].strip().lower(), kind, detail[:200]))
+    return failures
+
+
+def _bounce_kind(action: str, status: str) -> str | None:
+    action, status = action.strip().lower(), status.strip()
+    if action == "failed" or status.startswith("5."):
+        return "hard"
+    if action == "delayed" or status.startswith("4."):
+        return "soft"
+    return None
+
+
+def _record_bounces(session: Session, org: Organization, parsed: EmailMessage, header_id: str, sender: str,
+                    subject: str, bounces: list[tuple[str, str, str]], received_at: dt.datetime,
+                    now: dt.datetime) -> Reply:
+    bounced_message = _reported_message(session, org, parsed)
+    outcomes, customer_id = [], None
+    for recipient, kind, detail in bounces:
+        contacts = session.scalars(select(Contact).where(Contact.org_id == org.id,
+                                                         func.lower(Contact.email) == recipient)).all()
+        for contact in contacts:
+            if contact.bounce_kind != "hard":  # a soft bounce never softens a hard one
+                contact.bounce_kind = kind
+            contact.bounced_at, customer_id = received_at, contact.customer_id
+            audit.record(session, org_id=org.id, actor="Mail server", action=f"mail.{kind}_bounce", subject=contact,
+                         after={"email": recipient, "detail": detail})
+            actions.rescore_customer(session, org, contact.customer_id, now)
+        outcomes.append(f"{recipient}: {kind} bounce ({detail or 'no detail'})"
+                        + (": fix the contact" if kind == "hard" and contacts else "")
+                        + ("" if contacts else ", not a contact of this workspace"))
+    if bounced_message is not None:
+        customer_id = bounced_message.customer_id
+    reply = Reply(org_id=org.id, header_message_id=header_id, customer_id=customer_id,
+                  message_id=bounced_message.id if bounced_message else None,
+                  invoice_id=bounced_message.invoice_id if bounced_message else None,
+                  matched_by="thread" if bounced_message else ("sender" if customer_id else "none"),
+                  from_email=sender[:320], subject=subject, body="", received_at=received_at, label="bounce",
+                  confidence_pct=100, reasons=[detail for _r, _k, detail in bounces], outcome="; ".join(outcomes)[:300])
+    session.add(reply)
+    session.flush()
+    return reply
+
+
+def _reported_message(session: Session, org: Organization, parsed: EmailMessage) -> Message | None:
+    """The outbox message a delivery report is about, by the Message-ID of the original it returns."""
+    for part in parsed.walk():
+        if part.get_content_type() in ("text/rfc822-headers", "message/rfc822"):
+            payload = part.get_payload()
+            original = payload[0] if isinstance(payload, list) else email.message_from_string(str(payload))
+            ids = _MESSAGE_IDS.findall(str(original.get("Message-ID") or ""))
+            if ids:
+                return session.scalar(select(Message).where(Message.org_id == org.id,
+                                                            Message.message_id_header == ids[0]))
+    return None
 
 
 def _text_of(parsed: EmailMessage) -> str:

@@ -81,7 +81,8 @@ def _policy(session: Session, org_id: int) -> Policy:
     return session.scalar(select(Policy).where(Policy.org_id == org_id))
 
 
-def _rescore(session: Session, org: Organization, customer_id: int, now: dt.datetime) -> None:
+def rescore_customer(session: Session, org: Organization, customer_id: int, now: dt.datetime) -> None:
+    """Score the customer's open invoices again (after something about the customer changed)."""
     ids = session.scalars(select(Invoice.id).where(Invoice.org_id == org.id, Invoice.customer_id == customer_id,
                                                    Invoice.status == "open")).all()
     refresh_priorities(session, org.id, org.base_currency, local_today(org.time_zone, now), ids)
@@ -219,7 +220,7 @@ def log_promise(session: Session, org: Organization, invoice: Invoice, actor: Ac
     audit.record(session, org_id=org.id, actor=actor, action="queue.promise_logged", subject=invoice,
                  after={"promise_id": promise.id, "amount_minor": amount_minor, "date": promised_date.isoformat(),
                         "source": source})
-    _rescore(session, org, invoice.customer_id, now)
+    rescore_customer(session, org, invoice.customer_id, now)
     return promise
 
 
@@ -388,7 +389,7 @@ def open_dispute(session: Session, org: Organization, invoice: Invoice, actor: A
     audit.record(session, org_id=org.id, actor=actor, action="queue.dispute_opened", subject=invoice,
                  before={"status": before}, after={"status": "disputed", "dispute_id": dispute.id, "reason": reason,
                                                    "source": source})
-    _rescore(session, org, invoice.customer_id, now)
+    rescore_customer(session, org, invoice.customer_id, now)
     return dispute
 
 
@@ -482,7 +483,7 @@ def record_opt_out(session: Session, org: Organization, customer: Customer, acto
     cancel_pending_sends(session, org.id, list(invoice_ids), actor, "Customer opted out of reminders")
     audit.record(session, org_id=org.id, actor=actor, action="queue.opted_out", subject=customer,
                  after={"hold_id": hold.id, "contacts": [c.id for c in contacts]}, reason=reason.strip())
-    _rescore(session, org, customer.id, now)
+    rescore_customer(session, org, customer.id, now)
     return hold
 
 

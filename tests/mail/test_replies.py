@@ -163,3 +163,55 @@ def test_another_workspaces_thread_is_not_matched(org, sent):
     reply = ingest(other, raw_reply("We dispute this invoice."))  # In-Reply-To names org's message
     assert (reply.matched_by, reply.message_id) == ("none", None)
     assert reload(org, Invoice, sent[1].id).status == "open"
+
+
+# Bounces
+
+def delivery_report(recipient: str, action: str, status: str, original_id: str | None = THREAD) -> bytes:
+    """A delivery status notification as mail servers send it (RFC 3464)."""
+    original = f"Message-ID: {original_id}\r\nSubject: Invoice INV-7001 is overdue\r\n" if original_id else ""
+    return (
+        "From: Mail Delivery Subsystem <mailer-daemon@mx.globex.example>\r\n"
+        "To: ar@acme.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <dsn-{action}@mx.globex.example>\r\nDate: {format_datetime(NOW)}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.globex.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; {status} mailbox problem\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{original}\r\n--B--\r\n"
+    ).encode()
+
+
+def test_a_hard_bounce_marks_the_contact_and_flags_its_invoices_to_fix_it(org, sent):
+    customer, invoice, reminder, _scheduled = sent
+    reply = ingest(org, delivery_report("ap@globex.example", "failed", "5.1.1"))
+    assert (reply.label, reply.message_id, reply.customer_id) == ("bounce", reminder.id, customer.id)
+    assert "ap@globex.example: hard bounce (5.1.1" in reply.outcome and "fix the contact" in reply.outcome
+    with tenant_scope(org.id):
+        contact = db.session.scalar(select(Contact))
+        assert (contact.bounce_kind, contact.deliverable) == ("hard", False)
+        flags = db.session.get(Invoice, invoice.id).priority_detail
+    assert "contact e-mail bouncing" in flags["why"]
+
+
+def test_a_delayed_delivery_is_a_soft_bounce_and_sending_goes_on(org, sent):
+    ingest(org, delivery_report("ap@globex.example", "delayed", "4.2.2"))
+    with tenant_scope(org.id):
+        contact = db.session.scalar(select(Contact))
+    assert (contact.bounce_kind, contact.deliverable) == ("soft", True)
+
+
+def test_a_soft_bounce_never_softens_a_hard_one(org, sent):
+    ingest(org, delivery_report("ap@globex.example", "failed", "5.1.1"))
+    ingest(org, delivery_report("ap@globex.example", "delayed", "4.2.2"))
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Contact.bounce_kind)) == "hard"
+
+
+def test_a_bounce_for_an_address_nobody_has_changes_nothing(org, sent):
+    reply = ingest(org, delivery_report("who@else.example", "failed", "5.1.1", original_id=None))
+    assert reply.customer_id is None and "not a contact of this workspace" in reply.outcome
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Contact.bounce_kind)) is None
