@@ -12,6 +12,9 @@ from plixo.mail.dates import future_dates
 from plixo.mail.evaluation import evaluate
 
 REPLIES = Path(__file__).parent / "data" / "replies.jsonl"
+# Written separately and never used to tune the rules: the figure to expect on replies the rules have not seen.
+HOLDOUT = Path(__file__).parent / "data" / "replies_holdout.jsonl"
+MIN_HOLDOUT_ACCURACY = 0.8
 WEDNESDAY = dt.date(2026, 12, 2)
 # The floor each class must keep on the labelled set; the report (`python -m bench.replies`) gives
 # the figures themselves.
@@ -39,6 +42,11 @@ def test_each_class_keeps_its_precision_and_recall(evaluation, label):
 @pytest.mark.parametrize("fact", ["amount", "date", "return_date"])
 def test_stated_amounts_and_dates_are_read(evaluation, fact):
     assert evaluation.facts_checked[fact] >= 3 and evaluation.fact_accuracy(fact) >= MIN_FACT_ACCURACY
+
+
+def test_unseen_replies_keep_most_of_that_accuracy():
+    holdout = evaluate(HOLDOUT)
+    assert holdout.total >= 49 and holdout.correct / holdout.total >= MIN_HOLDOUT_ACCURACY, holdout.mistakes
 
 
 # The rules
