@@ -107,7 +107,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "ar@plixo.localhost"),
-        "DEV_OUTBOX_DIR": os.environ.get("DEV_OUTBOX_DIR", ""),  # `make run`'s mail sink, listed at Dev outbox
+        "DEV_OUTBOX_DIR": os.environ.get("DEV_OUTBOX_DIR", ""),
+        # The SPF include that authorises the servers Plixo sends through; sending domains must publish it.
+        "SPF_INCLUDE": os.environ.get("SPF_INCLUDE", "_spf.plixo.localhost"),
+        # Nameservers for the deliverability checks (comma-separated); unset, the system's resolver.
+        "DNS_NAMESERVERS": os.environ.get("DNS_NAMESERVERS", ""),
+        "DNS_PORT": _int("DNS_PORT", 53),  # `make run`'s mail sink, listed at Dev outbox
     }
     config.update(overrides)
     if production and not config["PUBLIC_BASE_URL"].startswith("https://"):

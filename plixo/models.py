@@ -7,7 +7,7 @@ from plixo.disputes.models import Dispute, DisputeEvidence
 from plixo.imports.models import ImportIssue, ImportRun
 from plixo.insights.models import DailySnapshot
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
-from plixo.mail.models import Reply
+from plixo.mail.models import Reply, SendingDomain
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
 from plixo.payments.models import CheckoutSession, StripeAccount, WebhookEvent
 from plixo.queue.models import (
@@ -55,6 +55,7 @@ __all__ = [
     "Promise",
     "Reply",
     "Segment",
+    "SendingDomain",
     "StripeAccount",
     "User",
     "WebhookEvent",

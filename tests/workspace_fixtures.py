@@ -30,6 +30,7 @@ from plixo.models import (
     Promise,
     Reply,
     Segment,
+    SendingDomain,
     WebhookEvent,
 )
 from plixo.tenancy import tenant_scope
@@ -127,6 +128,8 @@ def _other_rows(org, user, invoice, customer, marker):
         reply=Reply(org_id=org.id, header_message_id=f"<{marker}@reply>", customer_id=customer.id,
                     invoice_id=invoice.id, matched_by="sender", from_email=f"{marker.lower()}@payer.example",
                     subject=f"{marker} reply", body=f"{marker} body", received_at=utcnow(), label="other"),
+        sending_domain=SendingDomain(org_id=org.id, domain=f"{marker.lower()}.example", dkim_selector="plixo202612",
+                                     dkim_private_key=f"{marker} key", dkim_public_key=f"{marker}pub", checks={}),
         checkout_session=CheckoutSession(org_id=org.id, customer_id=customer.id, stripe_session_id=f"cs_{marker}",
                                          url=f"https://checkout.example/{marker}", invoice_ids=[invoice.id],
                                          amount_minor=100, currency="USD", expires_at=utcnow()),

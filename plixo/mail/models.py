@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from plixo.crypto import EncryptedText
 from plixo.model import Base, IdMixin, TenantMixin, utcnow
 
 
@@ -38,3 +39,25 @@ class Reply(IdMixin, TenantMixin, Base):
     return_date: Mapped[dt.date | None]
     outcome: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SendingDomain(IdMixin, TenantMixin, Base):
+    """A domain the workspace sends from: the DNS records it must publish, and what DNS said when last asked."""
+
+    __tablename__ = "sending_domains"
+    __table_args__ = (UniqueConstraint("org_id", "domain"),)
+
+    domain: Mapped[str] = mapped_column(String(253))
+    dkim_selector: Mapped[str] = mapped_column(String(63))
+    dkim_private_key: Mapped[str] = mapped_column(EncryptedText)  # PEM, encrypted at rest
+    dkim_public_key: Mapped[str] = mapped_column(Text)  # base64 DER, as the DNS record carries it
+    # {"spf": {"state": "verified|missing|mismatch", "found": "...", "expected": "..."}, "dkim": ..., "dmarc": ...}
+    checks: Mapped[dict] = mapped_column(default=dict)
+    checked_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @property
+    def ready_for_autopilot(self) -> bool:
+        """Only once SPF, DKIM and DMARC all verify: before that, mail from it may land in spam."""
+        checks = self.checks or {}
+        return all(checks.get(record, {}).get("state") == "verified" for record in ("spf", "dkim", "dmarc"))
