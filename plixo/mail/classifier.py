@@ -23,10 +23,13 @@ PRIORITY = ("out_of_office", "unsubscribe", "dispute", "already_paid", "promise"
 THRESHOLD = 3  # below this nothing is clear enough: "other", for a person to read
 
 _NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno)\s+(?:\w+\s+){0,2}$", re.I)
+# Only [ \t] at line starts: \s there would also eat newlines and make each search quadratic on blank lines.
 _QUOTE_START = re.compile(
-    r"^\s*(?:on\b.{0,300}?\bwrote:\s*$|-{2,}\s*original message\s*-{2,}|_{8,}\s*$|from:\s.+$|"
-    r"le\b.{0,200}a écrit\s*:|am\b.{0,200}schrieb\b.*:)", re.I | re.M | re.S)
-_SIGNATURE = re.compile(r"^\s*--\s*$", re.M)
+    r"^[ \t]*(?:on\b.{0,300}?\bwrote:[ \t]*$|-{2,}[ \t]*original message[ \t]*-{2,}|_{8,}[ \t]*$"
+    r"|(?:from|von|de|van)[ \t]*:[ \t].+$|le\b.{0,200}?a écrit[ \t]*:|am\b.{0,200}?schrieb\b.{0,100}?:"
+    r"|op\b.{0,200}?schreef\b.{0,100}?:|el\b.{0,200}?escribi[óo][ \t]*:)", re.I | re.M | re.S)
+_SIGNATURE = re.compile(r"^[ \t]*--[ \t]*$", re.M)
+MAX_READ = 50_000  # characters of a reply the rules read: a payer's answer is never longer
 _AUTO_HEADERS = {"auto-submitted": re.compile(r"auto-(replied|generated)", re.I),
                  "x-autoreply": re.compile(r".+"), "x-autorespond": re.compile(r".+"),
                  "precedence": re.compile(r"auto_reply", re.I)}
@@ -57,20 +60,21 @@ RULES = (
                            r"|\bi am currently out\b", 3),
     _rule("out_of_office", r"\b(will|shall) be (back|returning)\b|\breturning (to the office )?on\b|\bback in the "
                            r"office\b|\bwill return\b|\bupon my return\b|\bin my absence\b|\bwhile i am away\b", 2),
-    _rule("out_of_office", r"\bthis is an automatic\b|\bautomatic reply\b|\bauto-?reply\b|\bautomated response\b", 3),
+    # Not "automated response": ticket systems acknowledge with that, and they are not absences.
+    _rule("out_of_office", r"\bthis is an automatic reply\b|\bautomatic reply\b|\bauto-?reply\b", 3),
     _rule("out_of_office", r"\b(back|return(ing)?) (on |in )?(mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul"
                            r"|aug|sep|oct|nov|dec|\d)|\boff the grid\b|\bnicht im b[üu]ro\b|\babwesend\b"
                            r"|\bfuera de la oficina\b|\babsente? du bureau\b|\ben cong[ée]s?\b", 2),
     # Unsubscribe: stop writing to this address.
-    _rule("unsubscribe", r"\bunsubscribe\b|\bopt(ed)?[- ]out\b|\A\s*stop\s*[.!]*\s*\Z", 5),
+    _rule("unsubscribe", r"\bunsubscribe\b|\bopt(ed)?[- ]out\b|\A\s*stop\s*[.!]*\s*\Z", 5, True),
     _rule("unsubscribe", r"\baus (ihrem|dem|diesem) verteiler\b|\babmelden\b|\bkeine (weiteren )?(e-?mails|nachrichten)"
                          r"|\bd[ée]sinscri\w*|\bne plus (me |nous )?(contacter|[ée]crire)|\bdarme de baja\b"
                          r"|\bdejen de (enviar|escribir)", 5),
     _rule("unsubscribe", r"\b(stop|cease|quit) (sending|e-?mailing|emailing|contacting|spamming|these|this)\b", 4),
     _rule("unsubscribe", r"\bremove (me|my (e-?mail|address|name)|this (e-?mail|address))\b|\b(take|drop) me off\b"
                          r"|\bremoved from (your|the|this) (list|mailing|distribution)", 5),
-    _rule("unsubscribe", r"\b(do not|don't|dont|never) (contact|e-?mail|email|message|write to) (me|us|this)\b"
-                         r"|\bno more (e-?mails|emails|messages|reminders)\b", 5),
+    _rule("unsubscribe", r"\b(do not|don't|dont|never) (contact|e-?mail|email|message|write to) (me|us|this)\b", 5),
+    _rule("unsubscribe", r"\bno more (e-?mails|emails|messages|reminders)\b", 3),
     # Dispute: the invoice itself is contested.
     _rule("dispute", r"\b(dispute|disputing|disputed|contest|contesting|challenge|challenging|object to)\b", 5),
     _rule("dispute", r"\b(incorrect|inaccurate|erroneous|discrepanc\w*|overcharg\w*|over-?bill\w*|double[- ]?(billed"
@@ -177,6 +181,7 @@ class Understanding:
 
 def own_words(body: str) -> str:
     """The reply without the message it quotes and without its signature."""
+    body = body[:MAX_READ]
     quote = _QUOTE_START.search(body)
     text = body[:quote.start()] if quote else body
     signature = _SIGNATURE.search(text)

@@ -42,9 +42,11 @@ def future_dates(text: str, received: dt.date) -> list[tuple[int, dt.date]]:
             if any(match.start() in span or match.end() + 3 in span for span in taken):
                 continue  # "Friday, 4 December": the day-month already read, and the weekday only names it
             value = _resolve(kind, match, received)
-            if value is not None and value >= received:
+            if value is None:
+                continue
+            taken.append(range(match.start(), match.end()))  # a past date's digits are not read again as a day
+            if value >= received:
                 found[match.start()] = value
-                taken.append(range(match.start(), match.end()))
     return sorted(found.items())
 
 
@@ -79,11 +81,14 @@ def _in_year(received: dt.date, month: int, day: int, year: str | None) -> dt.da
     return dt.date(received.year + 1, month, day) if (received - value).days > 60 else value
 
 
-def _day_of_month(received: dt.date, day: int) -> dt.date:
-    if day >= received.day:
-        return received.replace(day=day)
-    following = (received.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    return following.replace(day=day)
+def _day_of_month(received: dt.date, day: int) -> dt.date | None:
+    """"The 15th": this month's, or next month's once it has passed; "the 31st" of a shorter month is its last day."""
+    if not 1 <= day <= 31:
+        return None
+    month = received.replace(day=1)
+    if day < received.day:
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return month.replace(day=min(day, calendar.monthrange(month.year, month.month)[1]))
 
 
 def _relative(phrase: str, received: dt.date) -> dt.date | None:

@@ -22,6 +22,7 @@ import datetime as dt
 import email
 import email.policy
 import hashlib
+import html
 import re
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
@@ -29,6 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -43,21 +45,26 @@ from plixo.queue.actions import ActionError
 from plixo.queue.models import Hold
 
 PAUSE_WITHOUT_RETURN_DATE = dt.timedelta(days=7)
+LONGEST_PAUSE = dt.timedelta(days=30)  # "on leave until September" must not silence a customer for months
 CHECK_PAYMENT_FOR = dt.timedelta(days=7)
-_MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
-_TAGS = re.compile(r"<[^>]+>")
+TRUST_DATE_HEADER_FOR = dt.timedelta(days=2)  # older than this, the header is wrong or the mail sat somewhere
+MAX_RAW_BYTES = 5 * 1024 * 1024
+_MESSAGE_IDS = re.compile(r"<[^<>\s]{1,250}>")
+_QUOTED_HTML = re.compile(r"<blockquote\b.*?</blockquote>|<div[^>]*(?:gmail_quote|divRplyFwdMsg|moz-cite-prefix)"
+                          r"[^>]*>.*|<(style|script)\b.*?</\1>", re.I | re.S)
+_TAGS = re.compile(r"<[^<>]{0,2000}>")
 
 
 def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.datetime) -> Reply:
     """Store, match, classify and act on one inbound e-mail (idempotent on its Message-ID)."""
+    raw = raw[:MAX_RAW_BYTES]
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    header_id = (str(parsed["Message-ID"] or "").strip() or f"<{hashlib.sha256(raw).hexdigest()}@plixo.unknown>")
-    existing = session.scalar(select(Reply).where(Reply.org_id == org.id,
-                                                  Reply.header_message_id == header_id[:300]))
+    header_id = _header(parsed, "Message-ID").strip()[:300] or f"<{hashlib.sha256(raw).hexdigest()}@plixo.unknown>"
+    existing = _stored(session, org, header_id)
     if existing is not None:
         return existing
-    sender = parseaddr(str(parsed["From"] or ""))[1].lower()
-    subject, text = str(parsed["Subject"] or "")[:300], _text_of(parsed)
+    sender = parseaddr(_header(parsed, "From"))[1].lower()
+    subject, text = _header(parsed, "Subject")[:300], _text_of(parsed)
     received_at = _received_at(parsed, now)
     bounces = delivery_failures(parsed)
     if bounces:
@@ -65,15 +72,19 @@ def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.dateti
     message, customer, invoice, matched_by = _match(session, org, parsed, sender, subject + "\n" + text)
     currency = invoice.currency if invoice is not None else org.base_currency
     understood = classify_reply(subject, text, received_at.astimezone(ZoneInfo(org.time_zone)).date(), currency,
-                                {name: str(value) for name, value in parsed.items()})
+                                {name: _header(parsed, name) for name in parsed})
     reply = Reply(org_id=org.id, header_message_id=header_id[:300], message_id=message.id if message else None,
                   customer_id=customer.id if customer else None, invoice_id=invoice.id if invoice else None,
                   matched_by=matched_by, from_email=sender[:320], subject=subject, body=own_words(text)[:20_000],
                   received_at=received_at, label=understood.label, confidence_pct=round(understood.confidence * 100),
                   reasons=list(understood.reasons), currency=currency, amount_minor=understood.amount_minor,
                   promised_date=understood.promised_date, return_date=understood.return_date)
-    session.add(reply)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same e-mail fetched by two workers at once: one reply
+            session.add(reply)
+            session.flush()
+    except IntegrityError:
+        return _stored(session, org, header_id)
     if message is not None and message.replied_at is None:
         message.replied_at = received_at
     reply.outcome = _act(session, org, reply, customer, invoice, understood, now)[:300]
@@ -94,12 +105,14 @@ def delivery_failures(parsed: EmailMessage) -> list[tuple[str, str, str]]:
     for part in parsed.walk():
         if part.get_content_type() != "message/delivery-status":
             continue
-        for block in part.get_payload()[1:]:  # the first block is about the message, the rest one per recipient
+        blocks = part.get_payload()
+        for block in blocks if isinstance(blocks, list) else []:  # per-message fields, then one block per recipient
             kind = _bounce_kind(str(block.get("Action") or ""), str(block.get("Status") or ""))
             recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
             if kind and recipient:
                 detail = f"{block.get('Status') or ''} {block.get('Diagnostic-Code') or ''}".strip()
-                failures.append((recipient.split(";", 1)[-1].strip().lower(), kind, detail[:200]))
+                address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
+                failures.append((address, kind, detail[:200]))
     return failures
 
 
@@ -118,8 +131,7 @@ def _record_bounces(session: Session, org: Organization, parsed: EmailMessage, h
     bounced_message = _reported_message(session, org, parsed)
     outcomes, customer_id = [], None
     for recipient, kind, detail in bounces:
-        contacts = session.scalars(select(Contact).where(Contact.org_id == org.id,
-                                                         func.lower(Contact.email) == recipient)).all()
+        contacts = _bounced_contacts(session, org, bounced_message, recipient)
         for contact in contacts:
             if contact.bounce_kind != "hard":  # a soft bounce never softens a hard one
                 contact.bounce_kind = kind
@@ -129,7 +141,7 @@ def _record_bounces(session: Session, org: Organization, parsed: EmailMessage, h
             actions.rescore_customer(session, org, contact.customer_id, now)
         outcomes.append(f"{recipient}: {kind} bounce ({detail or 'no detail'})"
                         + (": fix the contact" if kind == "hard" and contacts else "")
-                        + ("" if contacts else ", not a contact of this workspace"))
+                        + ("" if contacts else ", not the recipient of an e-mail Plixo sent: nothing marked"))
     if bounced_message is not None:
         customer_id = bounced_message.customer_id
     reply = Reply(org_id=org.id, header_message_id=header_id, customer_id=customer_id,
@@ -141,6 +153,16 @@ def _record_bounces(session: Session, org: Organization, parsed: EmailMessage, h
     session.add(reply)
     session.flush()
     return reply
+
+
+def _bounced_contacts(session: Session, org: Organization, message: Message | None, recipient: str) -> list[Contact]:
+    """Anyone can send something shaped like a delivery report: it only counts for the recipient of a message
+    Plixo sent, whose Message-ID the report returns."""
+    if message is None or message.status != "sent" or (message.to_email or "").lower() != recipient:
+        return []
+    return list(session.scalars(select(Contact).where(Contact.org_id == org.id,
+                                                      Contact.customer_id == message.customer_id,
+                                                      func.lower(Contact.email) == recipient)))
 
 
 def _reported_message(session: Session, org: Organization, parsed: EmailMessage) -> Message | None:
@@ -156,21 +178,43 @@ def _reported_message(session: Session, org: Organization, parsed: EmailMessage)
     return None
 
 
+def _stored(session: Session, org: Organization, header_id: str) -> Reply | None:
+    return session.scalar(select(Reply).where(Reply.org_id == org.id, Reply.header_message_id == header_id))
+
+
+def _header(parsed: EmailMessage, name: str) -> str:
+    """A header as text; a malformed one is read raw rather than refused (the reply still counts)."""
+    try:
+        return str(parsed[name] or "")
+    except (IndexError, ValueError, TypeError, LookupError):
+        raw = parsed.get_all(name, failobj=[""])
+        return str(raw[0]) if raw else ""
+
+
 def _text_of(parsed: EmailMessage) -> str:
-    part = parsed.get_body(preferencelist=("plain", "html"))
-    if part is None:
+    try:
+        part = parsed.get_body(preferencelist=("plain", "html"))
+        if part is None:
+            return ""
+        try:
+            content = part.get_content()
+        except (LookupError, ValueError):  # an unknown charset: read the bytes as UTF-8, replacing what is not
+            content = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+    except (KeyError, ValueError, TypeError):
         return ""
-    content = part.get_content()
-    return _TAGS.sub(" ", content) if part.get_content_subtype() == "html" else content
+    if part.get_content_subtype() != "html":
+        return content
+    # The quoted reminder of an HTML reply sits in a blockquote or a mail client's quote block: drop it first.
+    return html.unescape(_TAGS.sub(" ", _QUOTED_HTML.sub(" ", content[:MAX_RAW_BYTES])))
 
 
 def _received_at(parsed: EmailMessage, now: dt.datetime) -> dt.datetime:
     try:
-        sent = parsedate_to_datetime(str(parsed["Date"]))
-    except (TypeError, ValueError):
+        sent = parsedate_to_datetime(_header(parsed, "Date"))
+    except (TypeError, ValueError, IndexError):
         return now
-    if sent.tzinfo is None or sent > now + dt.timedelta(hours=1):
-        return now  # no zone, or a sender's clock in the future: the moment it arrived is what is known
+    if sent.tzinfo is None or not now - TRUST_DATE_HEADER_FOR <= sent <= now + dt.timedelta(hours=1):
+        return now  # no zone, or a clock far off: the moment it arrived is what is known
     return sent.astimezone(dt.UTC)
 
 
@@ -178,36 +222,38 @@ def _received_at(parsed: EmailMessage, now: dt.datetime) -> dt.datetime:
 
 def _match(session: Session, org: Organization, parsed: EmailMessage, sender: str, text: str):
     """(message, customer, invoice, how) for the reply: its thread first, else its sender and an invoice number."""
-    thread = _MESSAGE_IDS.findall(f"{parsed['In-Reply-To'] or ''} {parsed['References'] or ''}")
+    thread = _MESSAGE_IDS.findall(f"{_header(parsed, 'In-Reply-To')} {_header(parsed, 'References')}")[:50]
+    customer_ids = _customers_of_sender(session, org, sender)
     if thread:
         message = session.scalar(select(Message).where(Message.org_id == org.id,
                                                        Message.message_id_header.in_(thread))
                                  .order_by(Message.id.desc()).limit(1))
         if message is not None:
             invoice = session.get(Invoice, message.invoice_id) if message.invoice_id else None
-            return message, session.get(Customer, message.customer_id), invoice, "thread"
-    customer = _customer_of_sender(session, org, sender)
-    if customer is None:
+            # Anyone can reply in a thread (a forward, a guessed Message-ID): only the customer's own contacts
+            # are acted on; anyone else's reply is kept for the team to read.
+            how = "thread" if message.customer_id in customer_ids else "thread_stranger"
+            return message, session.get(Customer, message.customer_id), invoice, how
+    if not customer_ids:
         return None, None, None, "none"
-    invoice = _mentioned_invoice(session, org, customer, text)
+    invoice = _mentioned_invoice(session, org, customer_ids, text)
     if invoice is not None:
-        return None, customer, invoice, "invoice_number"
-    last = session.scalar(select(Message).where(Message.org_id == org.id, Message.customer_id == customer.id,
-                                                Message.status == "sent").order_by(Message.sent_at.desc()).limit(1))
-    invoice = session.get(Invoice, last.invoice_id) if last is not None and last.invoice_id else None
-    return last, customer, invoice, "sender"
+        return None, session.get(Customer, invoice.customer_id), invoice, "invoice_number"
+    if len(customer_ids) > 1:
+        return None, None, None, "ambiguous_sender"  # a shared AP address and no invoice named: whose is it?
+    return None, session.get(Customer, customer_ids[0]), None, "sender"
 
 
-def _customer_of_sender(session: Session, org: Organization, sender: str) -> Customer | None:
+def _customers_of_sender(session: Session, org: Organization, sender: str) -> list[int]:
     if not sender:
-        return None
-    contact = session.scalar(select(Contact).where(Contact.org_id == org.id, func.lower(Contact.email) == sender)
-                             .order_by(Contact.id).limit(1))
-    return session.get(Customer, contact.customer_id) if contact is not None else None
+        return []
+    return list(session.scalars(select(Contact.customer_id).distinct()
+                                .where(Contact.org_id == org.id, func.lower(Contact.email) == sender)))
 
 
-def _mentioned_invoice(session: Session, org: Organization, customer: Customer, text: str) -> Invoice | None:
-    invoices = session.scalars(select(Invoice).where(Invoice.org_id == org.id, Invoice.customer_id == customer.id,
+def _mentioned_invoice(session: Session, org: Organization, customer_ids: list[int], text: str) -> Invoice | None:
+    """The one open or disputed invoice of these customers the text names by number (none when it names several)."""
+    invoices = session.scalars(select(Invoice).where(Invoice.org_id == org.id, Invoice.customer_id.in_(customer_ids),
                                                      Invoice.status.in_(("open", "disputed")))).all()
     mentioned = [i for i in invoices if re.search(rf"(?<![\w-]){re.escape(i.number)}(?![\w-])", text, re.I)]
     return mentioned[0] if len(mentioned) == 1 else None
@@ -219,6 +265,8 @@ def _act(session: Session, org: Organization, reply: Reply, customer: Customer |
          understood: Understanding, now: dt.datetime) -> str:
     if customer is None:
         return "Not matched to a customer: for the team to read."
+    if reply.matched_by == "thread_stranger":
+        return "Sent by someone who is not a contact of this customer: for the team to read; nothing done."
     actor = f"Reply from {reply.from_email}"
     handler = _HANDLERS.get(understood.label)
     try:
@@ -230,6 +278,8 @@ def _act(session: Session, org: Organization, reply: Reply, customer: Customer |
 def _on_dispute(session, org, reply, customer, invoice, actor, now) -> str:
     if invoice is None:
         return "Reads as a dispute, but names no invoice: for the team to review."
+    if invoice.status != "open":
+        return f"Reads as a dispute of {invoice.number}, which is {invoice.status}: for the team to review."
     dispute = actions.open_dispute(session, org, invoice, actor, "other", reply.body, None, Path("."), now,
                                    source="email")
     dispute.needs_review = True
@@ -246,6 +296,12 @@ def _on_out_of_office(session, org, reply, customer, invoice, actor, now) -> str
     today = reply.received_at.astimezone(ZoneInfo(org.time_zone)).date()
     until = reply.return_date if reply.return_date and reply.return_date > today \
         else today + PAUSE_WITHOUT_RETURN_DATE
+    until = min(until, today + LONGEST_PAUSE)
+    active = session.scalar(select(Hold).where(Hold.org_id == org.id, Hold.customer_id == customer.id,
+                                               Hold.invoice_id.is_(None), Hold.kind == "hold",
+                                               Hold.released_at.is_(None), Hold.until >= until))
+    if active is not None:
+        return f"Outreach to {customer.name} is already paused until {active.until:%-d %b %Y}."
     session.add(Hold(org_id=org.id, kind="hold", customer_id=customer.id, until=until,
                      reason=f"Out of office (auto-reply from {reply.from_email})"))
     session.flush()
@@ -253,17 +309,31 @@ def _on_out_of_office(session, org, reply, customer, invoice, actor, now) -> str
 
 
 def _on_unsubscribe(session, org, reply, customer, invoice, actor, now) -> str:
-    actions.record_opt_out(session, org, customer, actor, f"Asked by reply: {reply.body[:200]}", now)
-    return f"{customer.name} opted out of reminders."
+    """The sender's own address stops getting reminders; the customer's other contacts are the team's call."""
+    contacts = session.scalars(select(Contact).where(Contact.org_id == org.id, Contact.customer_id == customer.id,
+                                                     func.lower(Contact.email) == reply.from_email,
+                                                     Contact.opted_out_at.is_(None))).all()
+    if not contacts:
+        return f"Asks to stop, but {reply.from_email} is not a contact of {customer.name}: for the team to read."
+    for contact in contacts:
+        contact.opted_out_at = now
+        audit.record(session, org_id=org.id, actor=actor, action="mail.contact_opted_out", subject=contact,
+                     reason=reply.body[:500])
+    invoice_ids = session.scalars(select(Message.invoice_id).where(
+        Message.org_id == org.id, Message.contact_id.in_([c.id for c in contacts]),
+        Message.status.in_(("draft", "scheduled")), Message.invoice_id.is_not(None))).all()
+    actions.cancel_pending_sends(session, org.id, list(set(invoice_ids)), actor, "The recipient asked to stop")
+    return f"{reply.from_email} opted out of reminders."
 
 
 def _on_already_paid(session, org, reply, customer, invoice, actor, now) -> str:
+    if invoice is None:
+        return "Says it is paid, but names no invoice: for the team to check."
     until = reply.received_at.astimezone(ZoneInfo(org.time_zone)).date() + CHECK_PAYMENT_FOR
-    session.add(Hold(org_id=org.id, kind="hold", customer_id=customer.id, invoice_id=invoice.id if invoice else None,
+    session.add(Hold(org_id=org.id, kind="hold", customer_id=customer.id, invoice_id=invoice.id,
                      until=until, reason="Payer says it is paid: check the remittance"))
     session.flush()
-    held = f"Invoice {invoice.number}" if invoice else f"{customer.name}'s outreach"
-    return f"{held} held until {until:%-d %b %Y} while the payment is checked."
+    return f"Invoice {invoice.number} held until {until:%-d %b %Y} while the payment is checked."
 
 
 _HANDLERS = {"dispute": _on_dispute, "promise": _on_promise, "out_of_office": _on_out_of_office,

@@ -122,5 +122,13 @@ def test_dates_are_resolved_from_the_day_the_reply_arrived(text, expected):
     assert future_dates(text, WEDNESDAY)[0][1] == expected
 
 
+def test_a_past_dates_digits_are_not_read_again_as_a_day():
+    assert future_dates("The Nov 20th invoice will be paid next week", WEDNESDAY) == []
+
+
+def test_the_31st_of_a_short_month_is_its_last_day():
+    assert future_dates("we pay on the 31st", dt.date(2027, 2, 2))[0][1] == dt.date(2027, 2, 28)
+
+
 def test_past_dates_and_vague_ones_are_not_promises():
     assert future_dates("paid on Nov 20, more next week", WEDNESDAY) == []

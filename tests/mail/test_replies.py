@@ -30,14 +30,15 @@ def sent(org):
     with tenant_scope(org.id):
         org.time_zone = "UTC"
         customer = make_customer(org, name="Globex", time_zone="UTC")
-        make_contact(customer, email="ap@globex.example")
+        contact = make_contact(customer, email="ap@globex.example")
         invoice = make_invoice(org, customer, number="INV-7001", amount_minor=125_000, balance_minor=125_000)
         reminder = Message(org_id=org.id, idempotency_key="reminder-7001", customer_id=customer.id,
-                           invoice_id=invoice.id, to_email="ap@globex.example", status="sent",
+                           invoice_id=invoice.id, contact_id=contact.id, to_email="ap@globex.example", status="sent",
                            subject="Invoice INV-7001 is overdue", body="Please pay.", sent_at=NOW,
                            message_id_header=THREAD)
         scheduled = Message(org_id=org.id, idempotency_key="next-7001", customer_id=customer.id,
-                            invoice_id=invoice.id, to_email="ap@globex.example", status="scheduled",
+                            invoice_id=invoice.id, contact_id=contact.id, to_email="ap@globex.example",
+                            status="scheduled",
                             subject="Second reminder", body="Please pay.", scheduled_for=NOW + dt.timedelta(days=3))
         db.session.add_all([reminder, scheduled])
         db.session.flush()
@@ -125,12 +126,17 @@ def test_an_out_of_office_pauses_the_customer_until_the_return_date(org, sent):
         assert stopping_reasons(db.session, invoice.id, workspace_today("UTC")) != []
 
 
-def test_an_unsubscribe_reply_opts_the_customer_out(org, sent):
-    customer, _invoice, _reminder, _scheduled = sent
-    ingest(org, raw_reply("Please remove me from your mailing list."))
+def test_an_unsubscribe_reply_opts_the_senders_address_out(org, sent):
+    customer, _invoice, _reminder, scheduled = sent
     with tenant_scope(org.id):
-        assert db.session.scalar(select(Contact.opted_out_at)) is not None
-        assert db.session.scalar(select(Hold.kind).where(Hold.customer_id == customer.id)) == "opt_out"
+        colleague = make_contact(customer, email="cfo@globex.example", is_primary=False)
+        db.session.commit()
+    reply = ingest(org, raw_reply("Please remove me from your mailing list."))
+    assert reply.outcome == "ap@globex.example opted out of reminders."
+    with tenant_scope(org.id):
+        assert db.session.get(Contact, colleague.id).opted_out_at is None  # the others are the team's call
+        assert db.session.scalar(select(Contact.opted_out_at).where(Contact.email == "ap@globex.example"))
+    assert reload(org, Message, scheduled.id).status == "cancelled"
 
 
 def test_already_paid_holds_the_invoice_while_the_payment_is_checked(org, sent):
@@ -212,6 +218,69 @@ def test_a_soft_bounce_never_softens_a_hard_one(org, sent):
 
 def test_a_bounce_for_an_address_nobody_has_changes_nothing(org, sent):
     reply = ingest(org, delivery_report("who@else.example", "failed", "5.1.1", original_id=None))
-    assert reply.customer_id is None and "not a contact of this workspace" in reply.outcome
+    assert reply.customer_id is None and "nothing marked" in reply.outcome
     with tenant_scope(org.id):
         assert db.session.scalar(select(Contact.bounce_kind)) is None
+
+
+# What a reply must never be able to do
+
+def test_a_stranger_replying_in_the_thread_changes_nothing(org, sent):
+    _customer, invoice, _reminder, _scheduled = sent
+    reply = ingest(org, raw_reply("Unsubscribe. Also we dispute this.", sender="someone@lawfirm.example"))
+    assert reply.matched_by == "thread_stranger" and "nothing done" in reply.outcome
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Contact.opted_out_at)) is None
+    assert reload(org, Invoice, invoice.id).status == "open"
+
+
+def test_a_forged_delivery_report_cannot_bounce_someone_else(org, sent):
+    _customer, _invoice, _reminder, _scheduled = sent
+    with tenant_scope(org.id):
+        other = make_contact(make_customer(org, name="Initech"), email="boss@initech.example")
+        db.session.commit()
+    # Sent by Globex's payer, citing Globex's real reminder, naming Initech's address.
+    ingest(org, delivery_report("boss@initech.example", "failed", "5.1.1"))
+    assert reload(org, Contact, other.id).bounce_kind is None
+
+
+def test_a_shared_ap_address_acts_only_on_the_invoice_the_reply_names(org, sent):
+    _customer, globex_invoice, _reminder, _scheduled = sent
+    with tenant_scope(org.id):
+        initech = make_customer(org, name="Initech")
+        make_contact(initech, email="ap@globex.example")  # one AP team pays for both companies
+        initech_invoice = make_invoice(org, initech, number="INV-9001")
+        db.session.commit()
+    ingest(org, raw_reply("We dispute INV-9001: wrong quantity.", in_reply_to=None, subject="INV-9001"))
+    assert reload(org, Invoice, initech_invoice.id).status == "disputed"
+    assert reload(org, Invoice, globex_invoice.id).status == "open"
+
+
+def test_a_dispute_naming_no_invoice_is_left_for_the_team(org, sent):
+    _customer, invoice, _reminder, _scheduled = sent
+    reply = ingest(org, raw_reply("We dispute the March freight charge.", in_reply_to=None, subject="freight"))
+    assert "names no invoice" in reply.outcome and reload(org, Invoice, invoice.id).status == "open"
+
+
+def test_an_html_reply_is_read_without_the_reminder_it_quotes(org, sent):
+    message = EmailMessage()
+    message["From"], message["Subject"], message["Message-ID"] = "ap@globex.example", "RE: INV-7001", "<h@g>"
+    message["In-Reply-To"] = THREAD
+    message.set_content("<p>Thanks, noted.</p><div class=\"gmail_quote\"><blockquote>If it has already been paid, "
+                        "thank you. Unsubscribe here. Tell us when payment will be made.</blockquote></div>",
+                        subtype="html")
+    reply = ingest(org, message.as_bytes())
+    assert reply.label == "other" and reply.body == "Thanks, noted."
+
+
+def test_malformed_mail_is_still_stored(org, sent):
+    raw = (b"From: ap@globex.example\r\nMessage-ID: \xe2\x80\xb9\r\nSubject: x\r\n"
+           b"Content-Type: text/plain; charset=x-unknown\r\n\r\nWe will pay on Friday.\r\n")
+    reply = ingest(org, raw)
+    assert reply.id is not None and reply.label == "promise"
+
+
+def test_an_out_of_office_never_pauses_a_customer_for_months(org, sent):
+    ingest(org, raw_reply("I am on leave and will be back on 1 September 2027.", subject="Out of office"))
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Hold.until)) == dt.date(2027, 1, 1)
