@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from plixo.imports.normalize import FieldIssue, NumberStyle, detect_number_style, parse_amount
+from plixo.money import MoneyError, exponent
+
 MAX_ID = 2**63 - 1
 
 
@@ -38,9 +41,6 @@ def parse_amount_input(raw: str | None, currency: str) -> int | None:
     1.25 to an American one), as is either mark for currencies with three decimal places. A promise or plan must
     not be off by a factor of a thousand.
     """
-    from plixo.imports.normalize import FieldIssue, NumberStyle, detect_number_style, parse_amount
-    from plixo.money import MoneyError, exponent
-
     text = (raw or "").strip()
     lone = _LONE_MARK_THEN_THREE.match(text)
     try:

@@ -41,9 +41,13 @@ class CheckoutError(ValueError):
     """Payment cannot start; the message is for the payer."""
 
 
+def is_payable(invoice: Invoice) -> bool:
+    return invoice.status in PAYABLE_STATUSES and invoice.balance_minor > 0
+
+
 def payable(invoices: list[Invoice]) -> list[Invoice]:
     """The invoices that still have something to pay, in the order given."""
-    return [i for i in invoices if i.status in PAYABLE_STATUSES and i.balance_minor > 0]
+    return [i for i in invoices if is_payable(i)]
 
 
 def start_checkout(session: Session, org: Organization, customer: Customer, invoices: list[Invoice],

@@ -56,16 +56,7 @@ def stripe_webhook():
     secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
     if not secret:
         return jsonify(error="Stripe webhooks are not configured on this server."), 503
-    raw = request.stream.read(MAX_EVENT_BYTES + 1)  # bounded even when no Content-Length says how much comes
-    if len(raw) > MAX_EVENT_BYTES:
-        return jsonify(error="The event is larger than any Stripe event."), 413
-    try:
-        event = verified_event(raw, request.headers.get("Stripe-Signature"), secret,
-                               current_app.config["STRIPE_WEBHOOK_TOLERANCE"])
-    except BadWebhookError as refused:
-        return jsonify(error=str(refused)), 400
-    _store_and_enqueue(event, raw)
-    return jsonify(received=True)
+    return _receive(secret)
 
 
 @bp.route("/webhooks/stripe/accounts/<account_id>", methods=["POST"])
@@ -74,19 +65,24 @@ def stripe_webhook():
 @limiter.exempt
 def stripe_account_webhook(account_id: str):
     """Events of an account connected with its own restricted key, posted to the endpoint Plixo created there."""
-    raw = request.stream.read(MAX_EVENT_BYTES + 1)
-    if len(raw) > MAX_EVENT_BYTES:
-        return jsonify(error="The event is larger than any Stripe event."), 413
     with db.engine.connect() as connection:
         secret = account_webhook_secret(connection, account_id[:100])
     if not secret:
         return jsonify(error="No workspace receives events at this address."), 404
+    return _receive(secret, account=account_id)
+
+
+def _receive(secret: str, account: str | None = None):
+    """Verify the raw body against `secret`, store the event once and acknowledge it."""
+    raw = request.stream.read(MAX_EVENT_BYTES + 1)  # bounded even when no Content-Length says how much comes
+    if len(raw) > MAX_EVENT_BYTES:
+        return jsonify(error="The event is larger than any Stripe event."), 413
     try:
         event = verified_event(raw, request.headers.get("Stripe-Signature"), secret,
                                current_app.config["STRIPE_WEBHOOK_TOLERANCE"])
     except BadWebhookError as refused:
         return jsonify(error=str(refused)), 400
-    _store_and_enqueue(event, raw, account=account_id)
+    _store_and_enqueue(event, raw, account=account)
     return jsonify(received=True)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from plixo.accounts.models import Organization
 from plixo.disputes.models import Dispute
 from plixo.ledger.models import Contact, Customer, Invoice
+from plixo.payments.checkout import is_payable
 from plixo.portal.links import LinkError, PortalClaim
 from plixo.queue import actions
 from plixo.queue.actions import DISPUTE_REASONS, EVIDENCE_TYPES, ActionError, Installment
@@ -87,7 +88,7 @@ class InvoiceLine:
 
     @property
     def payable(self) -> bool:
-        return self.invoice.status == "open" and self.invoice.balance_minor > 0
+        return is_payable(self.invoice)
 
     @property
     def disputed(self) -> bool:
@@ -162,7 +163,7 @@ def payer_invoice(session: Session, payer: Payer, invoice_id: int | None) -> Inv
 # --- What the payer may do ---------------------------------------------------------------------------------
 
 def _require_payable(invoice: Invoice, doing: str) -> None:
-    if invoice.status != "open" or invoice.balance_minor <= 0:
+    if not is_payable(invoice):
         state = "paid" if invoice.balance_minor <= 0 else invoice.status.replace("_", " ")
         raise ActionError(f"Invoice {invoice.number} is {state}, so you cannot {doing} for it.", "invoice_id")
 
