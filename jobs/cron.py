@@ -4,6 +4,7 @@ from rq import cron
 
 from jobs.autopilot import autopilot_tick
 from jobs.collections import refresh_all_queues
+from jobs.inbox import read_all_inboxes
 from jobs.outbox import send_due_messages
 from jobs.queues import DEFAULT, SENDS, WEBHOOKS
 from jobs.snapshots import take_daily_snapshots
@@ -19,3 +20,5 @@ cron.register(send_due_messages, SENDS, interval=60)
 cron.register(autopilot_tick, DEFAULT, interval=300)
 # Every minute: Stripe events whose job was lost, or that wait for another event, are applied again.
 cron.register(sweep_unapplied_events, WEBHOOKS, interval=60)
+# Every two minutes: replies in connected inboxes are read, so disputes and out-of-office notes act quickly.
+cron.register(read_all_inboxes, DEFAULT, interval=120)

@@ -8,27 +8,19 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from jobs.workspaces import workspace_ids
+from plixo.accounts.models import Organization
 from plixo.extensions import db
-from plixo.integrations.mail.smtp import SmtpTransport
+from plixo.mail.inbox import Outbound, outbound_for
 from plixo.model import utcnow
 from plixo.outreach.outbox import claim_due, reconcile_stuck, send_leased
-from plixo.tenancy import tenant_scope
+from plixo.tenancy import current_org_id, tenant_scope
 
 TIME_BUDGET_SECONDS = 50  # under the one-minute cron interval, so runs rarely overlap
 
 
-def transport_from_config() -> SmtpTransport | None:
-    config = current_app.config
-    if not config.get("SMTP_HOST"):
-        return None
-    return SmtpTransport(config["SMTP_HOST"], config["SMTP_PORT"], config.get("SMTP_USERNAME") or None,
-                         config.get("SMTP_PASSWORD") or None)
-
-
 def send_due_messages(transport=None) -> dict[str, int]:
-    """In each workspace, flag messages stranded mid-send, then lease and send due ones in batches over one
-    connection."""
-    transport = transport or transport_from_config()
+    """In each workspace, flag messages stranded mid-send, then lease and send due ones in batches through the
+    workspace's inbox (one connection for the run). A `transport` given here serves every workspace instead."""
     outcomes: dict[str, int] = {"requeued": 0, "review_stranded": 0}
     started = time.monotonic()
     try:
@@ -50,12 +42,18 @@ def _send_for_workspace(session: Session, transport, outcomes: dict[str, int], d
     stranded = reconcile_stuck(session, utcnow())
     outcomes["requeued"] += stranded["requeued"]
     outcomes["review_stranded"] += stranded["review"]
-    if transport is None:
+    org = session.get(Organization, current_org_id())
+    outbound = (Outbound(transport, ("", current_app.config["MAIL_FROM"]), None) if transport is not None
+                else outbound_for(session, org))
+    if outbound is None:
         return
-    sender = ("", current_app.config["MAIL_FROM"])
-    while time.monotonic() < deadline:
-        ids = claim_due(session, utcnow())
-        if not ids:
-            break
-        for outcome, count in send_leased(session, ids, transport, utcnow(), sender).items():
-            outcomes[outcome] = outcomes.get(outcome, 0) + count
+    try:
+        while time.monotonic() < deadline:
+            ids = claim_due(session, utcnow())
+            if not ids:
+                break
+            for outcome, count in send_leased(session, ids, outbound.transport, utcnow(), outbound.sender).items():
+                outcomes[outcome] = outcomes.get(outcome, 0) + count
+    finally:
+        if transport is None:
+            outbound.transport.close()

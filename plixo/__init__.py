@@ -63,6 +63,7 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.accounts.views import bp as accounts_bp
     from plixo.imports.views import bp as imports_bp
     from plixo.insights.views import bp as insights_bp
+    from plixo.mail.inbox_views import bp as inbox_bp
     from plixo.mail.views import bp as mail_bp
     from plixo.ops.views import bp as ops_bp
     from plixo.outreach.views import bp as outreach_bp
@@ -70,7 +71,8 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.portal.views import bp as portal_bp
     from plixo.queue.views import bp as queue_bp
 
-    for bp in (accounts_bp, imports_bp, insights_bp, mail_bp, ops_bp, outreach_bp, payments_bp, portal_bp, queue_bp):
+    for bp in (accounts_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, outreach_bp, payments_bp, portal_bp,
+               queue_bp):
         app.register_blueprint(bp)
 
 

@@ -20,6 +20,7 @@ NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ("Cadences", "outreach.cadences", "cadences.manage"),
         ("CSV Import", "imports.index", "imports.manage"),
         ("Stripe", "payments.stripe_connector", "connectors.manage"),
+        ("Email", "inbox.connector", "connectors.manage"),
         ("Deliverability", "mail.deliverability", "connectors.manage"),
         ("Users & Roles", "accounts.users", "users.manage"),
         ("Audit log", "ops.audit_log", "audit.view"),

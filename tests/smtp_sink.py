@@ -10,6 +10,7 @@ import email
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from plixo.devmail import free_loopback_port
 
@@ -17,6 +18,7 @@ from plixo.devmail import free_loopback_port
 @dataclass
 class Sink:
     messages: list = field(default_factory=list)
+    raw: list = field(default_factory=list)  # the bytes as received, for checking signatures
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook name
         if address.endswith("@bounce.example"):
@@ -29,12 +31,21 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         if any(rcpt.endswith("@strict.example") for rcpt in envelope.rcpt_tos):
             return "554 5.7.1 Message content rejected"
+        self.raw.append(envelope.content)
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 Message accepted for delivery"
 
 
-def start_sink() -> tuple[Controller, Sink]:
+def start_sink(users: dict[str, str] | None = None) -> tuple[Controller, Sink]:
+    """The sink; with `users`, it offers AUTH and accepts only those usernames and passwords."""
     sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_loopback_port())
+    options = {}
+    if users is not None:
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            if not isinstance(auth_data, LoginPassword):
+                return AuthResult(success=False, handled=False)
+            return AuthResult(success=users.get(auth_data.login.decode()) == auth_data.password.decode(), handled=False)
+        options = {"authenticator": authenticate, "auth_require_tls": False}
+    controller = Controller(sink, hostname="127.0.0.1", port=free_loopback_port(), **options)
     controller.start()
     return controller, sink

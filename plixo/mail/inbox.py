@@ -1,0 +1,248 @@
+"""The finance inbox: the workspace's own mailbox, which reminders are sent from and replies are read from.
+
+A workspace has at most one connected inbox (Microsoft 365, Gmail, or SMTP + IMAP); connecting another replaces
+it. Its secrets are encrypted at rest on the Connection. Sending goes through `outbound_for`, which also signs
+with the sending domain's DKIM key over SMTP; reading goes through `fetch_replies`, which hands every new e-mail
+to the reply intake and remembers where it stopped, so nothing is read twice and nothing old is acted on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plixo import audit
+from plixo.accounts.models import Organization, User
+from plixo.connectors.models import Connection
+from plixo.integrations.mail.imap import ImapMailbox, MailboxError, Position
+from plixo.integrations.mail.smtp import DkimKey, SmtpTransport, is_loopback
+from plixo.mail.models import SendingDomain
+from plixo.mail.replies import ingest_reply
+from plixo.outreach.outbox import PermanentFailure, TransientFailure
+
+PROVIDERS = {"microsoft": "Microsoft 365", "gmail": "Gmail", "smtp": "SMTP and IMAP"}
+READ_PER_RUN = 200  # a backlog is read over several runs rather than one long one
+_HOST = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class InboxError(ValueError):
+    """An inbox that cannot be connected or used; the message says what to do."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class MailServerSettings:
+    """What the SMTP + IMAP form asks for. One sign-in serves both servers, as with every mainstream host."""
+
+    address: str
+    display_name: str
+    smtp_host: str
+    smtp_port: int
+    imap_host: str
+    imap_port: int
+    username: str
+    password: str
+
+    def public(self) -> dict:
+        """Everything but the password: what the connection keeps in clear and the form shows again."""
+        return {"address": self.address, "display_name": self.display_name, "smtp_host": self.smtp_host,
+                "smtp_port": self.smtp_port, "imap_host": self.imap_host, "imap_port": self.imap_port,
+                "username": self.username}
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """How one workspace's e-mails leave: the transport, and the name and address they come from."""
+
+    transport: object
+    sender: tuple[str, str]
+    connection: Connection | None
+
+
+def email_connection(session: Session, org_id: int) -> Connection | None:
+    """The workspace's inbox, connected or failing (a disconnected one is kept only for its history)."""
+    return session.scalar(select(Connection).where(
+        Connection.org_id == org_id, Connection.kind == "email", Connection.status.in_(("active", "error")))
+        .order_by(Connection.updated_at.desc()).limit(1))
+
+
+def last_email_connection(session: Session, org_id: int) -> Connection | None:
+    """The inbox connected most recently, whatever its state: what the connector page shows."""
+    return email_connection(session, org_id) or session.scalar(
+        select(Connection).where(Connection.org_id == org_id, Connection.kind == "email")
+        .order_by(Connection.updated_at.desc()).limit(1))
+
+
+# --- SMTP + IMAP ---------------------------------------------------------------------------------------------
+
+def mail_server_settings(form, kept: dict | None = None, kept_password: str = "") -> MailServerSettings:
+    """Read and check the SMTP + IMAP form; a blank password keeps the one already stored."""
+    kept = kept or {}
+    address = _address(form.get("address", ""))
+    settings = MailServerSettings(
+        address=address, display_name=form.get("display_name", "").strip()[:100],
+        smtp_host=_host(form, "smtp_host"), smtp_port=_port(form, "smtp_port"),
+        imap_host=_host(form, "imap_host"), imap_port=_port(form, "imap_port"),
+        username=(form.get("username", "").strip() or address)[:320],
+        password=form.get("password", "") or (kept_password if kept.get("address") else ""))
+    if not settings.password:
+        raise InboxError("Enter the mailbox password (or an app password, if the provider asks for one).", "password")
+    return settings
+
+
+def connect_mail_servers(session: Session, org: Organization, user: User, settings: MailServerSettings,
+                         now: dt.datetime) -> Connection:
+    """Sign in to both servers before keeping anything; reading starts with mail that arrives from now on."""
+    try:
+        _smtp_transport(settings.public(), settings.password).check()
+    except PermanentFailure as refused:
+        raise InboxError(f"SMTP: {refused}", "password") from refused
+    except TransientFailure as failed:
+        raise InboxError(f"SMTP: {failed}", "smtp_host") from failed
+    try:
+        with _imap_mailbox(settings.public(), settings.password) as mailbox:
+            position = mailbox.position()
+    except MailboxError as failed:
+        raise InboxError(f"IMAP: {failed}", "imap_host") from failed
+    state = settings.public() | {"imap_uidvalidity": position.uidvalidity, "imap_last_uid": position.last_uid}
+    return _connected(session, org, user, "smtp", settings.address, settings.display_name, state,
+                      {"password": settings.password}, now)
+
+
+def _smtp_transport(settings: dict, password: str, dkim_key: DkimKey | None = None) -> SmtpTransport:
+    return SmtpTransport(settings["smtp_host"], settings["smtp_port"], settings["username"], password,
+                         timeout=20, dkim_key=dkim_key)
+
+
+def _imap_mailbox(settings: dict, password: str) -> ImapMailbox:
+    return ImapMailbox(settings["imap_host"], settings["imap_port"], settings["username"], password, timeout=20)
+
+
+def _address(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as bad:
+        raise InboxError(f"Enter the mailbox's e-mail address: {bad}", "address") from bad
+
+
+def _host(form, field: str) -> str:
+    host = form.get(field, "").strip().lower().rstrip(".")
+    if not _HOST.match(host):
+        raise InboxError("Enter the server's name, such as smtp.example.com (without a port or https://).", field)
+    if is_loopback(host) and current_app.config["PLIXO_ENV"] == "production":
+        raise InboxError("A mail server on Plixo's own machine cannot be used; enter your provider's server.", field)
+    return host
+
+
+def _port(form, field: str) -> int:
+    try:
+        port = int(str(form.get(field, "")).strip())
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise InboxError("Enter the port, a number such as 587 (SMTP) or 993 (IMAP).", field)
+    return port
+
+
+# --- Any provider ----------------------------------------------------------------------------------------------
+
+def _connected(session: Session, org: Organization, user: User, provider: str, address: str, name: str,
+               settings: dict, secrets: dict, now: dt.datetime) -> Connection:
+    """Keep the new connection and retire any other inbox: e-mails must come from one mailbox at a time."""
+    previous = email_connection(session, org.id)
+    if previous is not None and previous.provider != provider:
+        _retire(session, org, user, previous, f"Replaced by {PROVIDERS[provider]} ({address}).")
+    connection = session.scalar(select(Connection).where(Connection.org_id == org.id, Connection.kind == "email",
+                                                         Connection.provider == provider))
+    before = None if connection is None else {"status": connection.status, "address": connection.display_name}
+    if connection is None:
+        connection = Connection(org_id=org.id, kind="email", provider=provider)
+        session.add(connection)
+    connection.status, connection.last_error, connection.display_name = "active", None, address
+    connection.external_account_id, connection.settings = address, settings | {"display_name": name}
+    connection.secrets, connection.connected_by_id, connection.last_sync_at = json.dumps(secrets), user.id, None
+    connection.updated_at = now
+    session.flush()
+    audit.record(session, org_id=org.id, actor=user, action="connectors.email_connected", subject=connection,
+                 before=before, after={"status": "active", "provider": provider, "address": address})
+    return connection
+
+
+def disconnect_inbox(session: Session, org: Organization, user: User, reason: str) -> Connection:
+    """Stop sending from and reading the mailbox; its secrets are erased. Scheduled e-mails wait."""
+    connection = email_connection(session, org.id)
+    if connection is None:
+        raise InboxError("No inbox is connected.")
+    _retire(session, org, user, connection, reason.strip()[:2000])
+    return connection
+
+
+def _retire(session: Session, org: Organization, user: User, connection: Connection, reason: str) -> None:
+    before = connection.status
+    connection.status, connection.secrets, connection.last_error = "disconnected", None, None
+    audit.record(session, org_id=org.id, actor=user, action="connectors.email_disconnected", subject=connection,
+                 before={"status": before, "address": connection.display_name},
+                 after={"status": "disconnected"}, reason=reason)
+
+
+def secrets_of(connection: Connection) -> dict:
+    return json.loads(connection.secrets or "{}")
+
+
+def outbound_for(session: Session, org: Organization) -> Outbound | None:
+    """How the workspace sends now: through its connected inbox, else the server's own SMTP (development and
+    workspaces that have not connected one), else not at all."""
+    config = current_app.config
+    connection = email_connection(session, org.id)
+    if connection is not None and connection.provider == "smtp":
+        settings = connection.settings
+        transport = _smtp_transport(settings, secrets_of(connection).get("password", ""),
+                                    dkim_key_for(session, org.id, settings["address"]))
+        return Outbound(transport, (settings.get("display_name") or "", settings["address"]), connection)
+    if connection is not None:
+        return None  # the other providers' transports are not wired here yet
+    if not config.get("SMTP_HOST") or last_email_connection(session, org.id) is not None:
+        return None  # a workspace that disconnected its inbox waits for it: never a different sender unasked
+    transport = SmtpTransport(config["SMTP_HOST"], config["SMTP_PORT"], config.get("SMTP_USERNAME") or None,
+                              config.get("SMTP_PASSWORD") or None,
+                              dkim_key=dkim_key_for(session, org.id, config["MAIL_FROM"]))
+    return Outbound(transport, ("", config["MAIL_FROM"]), None)
+
+
+def dkim_key_for(session: Session, org_id: int, address: str) -> DkimKey | None:
+    """The DKIM key of the sender's domain, when the workspace has added that domain on the Deliverability page."""
+    domain = address.rsplit("@", 1)[-1].lower()
+    sending = session.scalar(select(SendingDomain).where(SendingDomain.org_id == org_id,
+                                                         SendingDomain.domain == domain))
+    return None if sending is None else DkimKey(sending.domain, sending.dkim_selector, sending.dkim_private_key)
+
+
+def fetch_replies(session: Session, org: Organization, connection: Connection, now: dt.datetime) -> int:
+    """Read what arrived since the last run into the reply intake; returns how many e-mails were read.
+
+    The position is saved with the replies it covers (one commit by the caller), so a crash re-reads them and
+    the intake, idempotent on Message-ID, keeps each once.
+    """
+    settings = connection.settings
+    try:
+        with _imap_mailbox(settings, secrets_of(connection).get("password", "")) as mailbox:
+            since = Position(settings["imap_uidvalidity"], settings["imap_last_uid"])
+            position, raws = mailbox.read_after(since, READ_PER_RUN)
+    except MailboxError as failed:
+        connection.status, connection.last_error = "error", f"Reading replies failed: {failed}"[:2000]
+        return 0
+    for raw in raws:
+        ingest_reply(session, org, raw, now)
+    connection.settings = settings | {"imap_uidvalidity": position.uidvalidity, "imap_last_uid": position.last_uid}
+    connection.status, connection.last_error, connection.last_sync_at = "active", None, now
+    return len(raws)

@@ -1,0 +1,85 @@
+"""Admin → Connectors → Email: connect the finance inbox, see its state, read replies now, disconnect."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from plixo.extensions import db
+from plixo.mail import inbox
+from plixo.mail.inbox import InboxError
+from plixo.model import utcnow
+from plixo.security import requires
+
+bp = Blueprint("inbox", __name__, url_prefix="/admin/connectors/email")
+
+
+@bp.route("")
+@requires("connectors.manage")
+def connector():
+    connection = inbox.last_email_connection(db.session, g.org.id)
+    return render_template("mail/inbox.html", connection=connection, providers=inbox.PROVIDERS,
+                           form=_form_values(connection), errors={},
+                           confirm_disconnect=request.args.get("confirm") == "disconnect",
+                           reauthorise=request.args.get("reauthorise") == "1")
+
+
+def _form_values(connection) -> dict:
+    if connection is not None and connection.provider == "smtp":
+        return dict(connection.settings or {})
+    return {"smtp_port": 587, "imap_port": 993}
+
+
+@bp.route("/smtp", methods=["POST"])
+@requires("connectors.manage")
+def connect_mail_servers():
+    connection = inbox.last_email_connection(db.session, g.org.id)
+    kept = connection.settings if connection is not None and connection.provider == "smtp" else {}
+    kept_password = inbox.secrets_of(connection).get("password", "") if kept else ""
+    try:
+        settings = inbox.mail_server_settings(request.form, kept, kept_password)
+        connection = inbox.connect_mail_servers(db.session, g.org, current_user, settings, utcnow())
+    except InboxError as refused:
+        db.session.rollback()
+        typed = {name: request.form.get(name, "")[:320] for name in
+                 ("address", "display_name", "smtp_host", "smtp_port", "imap_host", "imap_port", "username")}
+        return render_template("mail/inbox.html", connection=inbox.last_email_connection(db.session, g.org.id),
+                               providers=inbox.PROVIDERS, form=typed, errors={refused.field or "form": str(refused)},
+                               confirm_disconnect=False, reauthorise=True), 422
+    db.session.commit()
+    flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every two "
+          "minutes.", "success")
+    return redirect(url_for("inbox.connector"))
+
+
+@bp.route("/sync", methods=["POST"])
+@requires("connectors.manage")
+def read_replies_now():
+    connection = inbox.email_connection(db.session, g.org.id)
+    if connection is None:
+        flash("No inbox is connected.", "error")
+        return redirect(url_for("inbox.connector"))
+    count = inbox.fetch_replies(db.session, g.org, connection, utcnow())
+    db.session.commit()
+    if connection.status == "error":
+        flash(connection.last_error, "error")
+    else:
+        flash(f"{count} new e-mail{'' if count == 1 else 's'} read." if count else "No new e-mails.", "success")
+    return redirect(url_for("inbox.connector"))
+
+
+@bp.route("/disconnect", methods=["POST"])
+@requires("connectors.manage")
+def disconnect():
+    if request.form.get("confirm") != "yes":
+        return redirect(url_for("inbox.connector", confirm="disconnect"))
+    try:
+        connection = inbox.disconnect_inbox(db.session, g.org, current_user, request.form.get("reason", ""))
+    except InboxError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash(f"{connection.display_name} disconnected. Scheduled e-mails wait until an inbox is connected again.",
+              "success")
+    return redirect(url_for("inbox.connector"))
