@@ -267,6 +267,21 @@
     else if (event.target.closest("[data-plan-add]")) addPlanRow(form);
   });
 
+  // Charts: a canvas names the JSON block holding its labels and series; the figures table stays for screen readers.
+  function drawCharts() {
+    if (!window.Chart) return;
+    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      const data = JSON.parse(document.getElementById(canvas.getAttribute("data-chart")).textContent);
+      const series = canvas.getAttribute("data-series");
+      new window.Chart(canvas, {
+        type: canvas.getAttribute("data-kind"),
+        data: { labels: data.labels, datasets: [{ data: data[series], spanGaps: true, borderWidth: 2 }] },
+        options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
+      });
+    });
+  }
+  window.addEventListener("load", drawCharts);
+
   document.addEventListener("keydown", onKeydown);
   document.addEventListener("click", onClick);
   document.addEventListener("change", onChange);

@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from plixo.accounts.models import Invite, Membership, Organization, User
 from plixo.accounts.service import hash_password
+from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer, Invoice
+from plixo.mail.models import SendingDomain
 from plixo.model import TenantMixin, utcnow
 from plixo.outreach.models import Policy
 from plixo.tenancy import tenant_scope, unscoped
@@ -102,3 +104,17 @@ def make_invoice(org: Organization, customer: Customer | None = None, **override
               "due_date": today - dt.timedelta(days=10), "currency": "USD", "amount_minor": 125_000,
               "balance_minor": 125_000, "status": "open", "source": "manual"}
     return _add(Invoice(org_id=org.id, customer_id=customer.id, **{**values, **overrides}))
+
+
+def make_ready_sender(org: Organization, address: str = "ar@acme.example") -> SendingDomain:
+    """A connected inbox (SMTP + IMAP) at `address` whose domain passed its SPF, DKIM and DMARC checks: what
+    Autopilot needs from deliverability. No server is contacted."""
+    domain = address.rsplit("@", 1)[1]
+    _add(Connection(org_id=org.id, kind="email", provider="smtp", status="active", display_name=address,
+                    external_account_id=address, secrets='{"password": "x"}',
+                    settings={"address": address, "display_name": "", "smtp_host": "127.0.0.1", "smtp_port": 1,
+                              "imap_host": "127.0.0.1", "imap_port": 1, "username": address,
+                              "imap_uidvalidity": 1, "imap_last_uid": 0}))
+    verified = {record: {"state": "verified", "found": "", "expected": ""} for record in ("spf", "dkim", "dmarc")}
+    return _add(SendingDomain(org_id=org.id, domain=domain, dkim_selector="plixo1", dkim_private_key="unused",
+                              dkim_public_key="", checks=verified, checked_at=utcnow()))

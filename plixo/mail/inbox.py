@@ -21,14 +21,13 @@ from sqlalchemy.orm import Session
 from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.connectors.models import Connection
-from plixo.integrations.mail.imap import ImapMailbox, MailboxError, Position
+from plixo.integrations.mail.imap import ImapMailbox, MailboxError
+from plixo.integrations.mail.outcomes import PermanentFailure, TransientFailure
 from plixo.integrations.mail.smtp import DkimKey, SmtpTransport, is_loopback
 from plixo.mail.models import SendingDomain
-from plixo.mail.replies import ingest_reply
-from plixo.outreach.outbox import PermanentFailure, TransientFailure
 
 PROVIDERS = {"microsoft": "Microsoft 365", "gmail": "Gmail", "smtp": "SMTP and IMAP"}
-READ_PER_RUN = 200  # a backlog is read over several runs rather than one long one
+
 _HOST = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -110,7 +109,7 @@ def connect_mail_servers(session: Session, org: Organization, user: User, settin
     except TransientFailure as failed:
         raise InboxError(f"SMTP: {failed}", "smtp_host") from failed
     try:
-        with _imap_mailbox(settings.public(), settings.password) as mailbox:
+        with imap_mailbox(settings.public(), settings.password) as mailbox:
             position = mailbox.position()
     except MailboxError as failed:
         raise InboxError(f"IMAP: {failed}", "imap_host") from failed
@@ -124,7 +123,7 @@ def _smtp_transport(settings: dict, password: str, dkim_key: DkimKey | None = No
                          timeout=20, dkim_key=dkim_key)
 
 
-def _imap_mailbox(settings: dict, password: str) -> ImapMailbox:
+def imap_mailbox(settings: dict, password: str) -> ImapMailbox:
     return ImapMailbox(settings["imap_host"], settings["imap_port"], settings["username"], password, timeout=20)
 
 
@@ -219,30 +218,20 @@ def outbound_for(session: Session, org: Organization) -> Outbound | None:
     return Outbound(transport, ("", config["MAIL_FROM"]), None)
 
 
+def sender_address(session: Session, org_id: int) -> str | None:
+    """The address the workspace's e-mails leave from now (None: they cannot leave at all)."""
+    connection = email_connection(session, org_id)
+    if connection is not None:
+        return connection.settings.get("address") or connection.display_name
+    config = current_app.config
+    if config.get("SMTP_HOST") and last_email_connection(session, org_id) is None:
+        return config["MAIL_FROM"]
+    return None
+
+
 def dkim_key_for(session: Session, org_id: int, address: str) -> DkimKey | None:
     """The DKIM key of the sender's domain, when the workspace has added that domain on the Deliverability page."""
     domain = address.rsplit("@", 1)[-1].lower()
     sending = session.scalar(select(SendingDomain).where(SendingDomain.org_id == org_id,
                                                          SendingDomain.domain == domain))
     return None if sending is None else DkimKey(sending.domain, sending.dkim_selector, sending.dkim_private_key)
-
-
-def fetch_replies(session: Session, org: Organization, connection: Connection, now: dt.datetime) -> int:
-    """Read what arrived since the last run into the reply intake; returns how many e-mails were read.
-
-    The position is saved with the replies it covers (one commit by the caller), so a crash re-reads them and
-    the intake, idempotent on Message-ID, keeps each once.
-    """
-    settings = connection.settings
-    try:
-        with _imap_mailbox(settings, secrets_of(connection).get("password", "")) as mailbox:
-            since = Position(settings["imap_uidvalidity"], settings["imap_last_uid"])
-            position, raws = mailbox.read_after(since, READ_PER_RUN)
-    except MailboxError as failed:
-        connection.status, connection.last_error = "error", f"Reading replies failed: {failed}"[:2000]
-        return 0
-    for raw in raws:
-        ingest_reply(session, org, raw, now)
-    connection.settings = settings | {"imap_uidvalidity": position.uidvalidity, "imap_last_uid": position.last_uid}
-    connection.status, connection.last_error, connection.last_sync_at = "active", None, now
-    return len(raws)

@@ -8,6 +8,7 @@ from flask_login import current_user
 from plixo.extensions import db
 from plixo.mail import inbox
 from plixo.mail.inbox import InboxError
+from plixo.mail.replies import fetch_replies
 from plixo.model import utcnow
 from plixo.security import requires
 
@@ -59,7 +60,7 @@ def read_replies_now():
     if connection is None:
         flash("No inbox is connected.", "error")
         return redirect(url_for("inbox.connector"))
-    count = inbox.fetch_replies(db.session, g.org, connection, utcnow())
+    count = fetch_replies(db.session, g.org, connection, utcnow())
     db.session.commit()
     if connection.status == "error":
         flash(connection.last_error, "error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plixo.crypto import EncryptedText
@@ -55,6 +55,11 @@ class SendingDomain(IdMixin, TenantMixin, Base):
     checks: Mapped[dict] = mapped_column(default=dict)
     checked_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Warmup: a new domain may send only `warmup_cap` e-mails a day, doubling each sending day while its bounce
+    # rate stays low, until the policy's cap; `warmup_day` is the workspace day the cap was last set for.
+    warmup_cap: Mapped[int] = mapped_column(default=20, server_default="20")
+    warmup_day: Mapped[dt.date | None]
+    warmup_paused: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @property
     def ready_for_autopilot(self) -> bool:

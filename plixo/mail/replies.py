@@ -35,8 +35,11 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization
+from plixo.connectors.models import Connection
+from plixo.integrations.mail.imap import MailboxError, Position
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.mail.classifier import Understanding, classify_reply, own_words
+from plixo.mail.inbox import imap_mailbox, secrets_of
 from plixo.mail.models import Reply
 from plixo.money import format_money
 from plixo.outreach.models import Message
@@ -44,6 +47,7 @@ from plixo.queue import actions
 from plixo.queue.actions import ActionError
 from plixo.queue.models import Hold
 
+READ_PER_RUN = 200  # a backlog is read over several runs rather than one long one
 PAUSE_WITHOUT_RETURN_DATE = dt.timedelta(days=7)
 LONGEST_PAUSE = dt.timedelta(days=30)  # "on leave until September" must not silence a customer for months
 CHECK_PAYMENT_FOR = dt.timedelta(days=7)
@@ -53,6 +57,27 @@ _MESSAGE_IDS = re.compile(r"<[^<>\s]{1,250}>")
 _QUOTED_HTML = re.compile(r"<blockquote\b.*?</blockquote>|<div[^>]*(?:gmail_quote|divRplyFwdMsg|moz-cite-prefix)"
                           r"[^>]*>.*|<(style|script)\b.*?</\1>", re.I | re.S)
 _TAGS = re.compile(r"<[^<>]{0,2000}>")
+
+
+def fetch_replies(session: Session, org: Organization, connection: Connection, now: dt.datetime) -> int:
+    """Read what arrived since the last run into the reply intake; returns how many e-mails were read.
+
+    The position is saved with the replies it covers (one commit by the caller), so a crash re-reads them and
+    the intake, idempotent on Message-ID, keeps each once.
+    """
+    settings = connection.settings
+    try:
+        with imap_mailbox(settings, secrets_of(connection).get("password", "")) as mailbox:
+            since = Position(settings["imap_uidvalidity"], settings["imap_last_uid"])
+            position, raws = mailbox.read_after(since, READ_PER_RUN)
+    except MailboxError as failed:
+        connection.status, connection.last_error = "error", f"Reading replies failed: {failed}"[:2000]
+        return 0
+    for raw in raws:
+        ingest_reply(session, org, raw, now)
+    connection.settings = settings | {"imap_uidvalidity": position.uidvalidity, "imap_last_uid": position.last_uid}
+    connection.status, connection.last_error, connection.last_sync_at = "active", None, now
+    return len(raws)
 
 
 def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.datetime) -> Reply:
@@ -139,6 +164,8 @@ def _record_bounces(session: Session, org: Organization, parsed: EmailMessage, h
             audit.record(session, org_id=org.id, actor="Mail server", action=f"mail.{kind}_bounce", subject=contact,
                          after={"email": recipient, "detail": detail})
             actions.rescore_customer(session, org, contact.customer_id, now)
+        if contacts and kind == "hard":
+            bounced_message.bounced_at = received_at  # counts toward its sending domain's bounce rate
         outcomes.append(f"{recipient}: {kind} bounce ({detail or 'no detail'})"
                         + (": fix the contact" if kind == "hard" and contacts else "")
                         + ("" if contacts else ", not the recipient of an e-mail Plixo sent: nothing marked"))

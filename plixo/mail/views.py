@@ -15,7 +15,10 @@ from plixo.mail.deliverability import (
     resolver_from_config,
 )
 from plixo.mail.models import SendingDomain
+from plixo.mail.sending import bounce_stats, daily_history, end_warmup, ramp, warm
 from plixo.model import utcnow
+from plixo.outreach.models import Policy
+from plixo.outreach.planner import daily_cap
 from plixo.security import requires
 from plixo.tenancy import get_or_404
 
@@ -27,8 +30,37 @@ bp = Blueprint("mail", __name__, url_prefix="/admin/deliverability")
 def deliverability():
     domains = db.session.scalars(select(SendingDomain).where(SendingDomain.org_id == g.org.id)
                                  .order_by(SendingDomain.domain)).all()
-    return render_template("mail/deliverability.html", domains=[(d, records_to_publish(d)) for d in domains],
-                           typed=request.args.get("domain", ""))
+    policy_cap = daily_cap(db.session.scalar(select(Policy)))
+    now = utcnow()
+    return render_template("mail/deliverability.html", typed=request.args.get("domain", ""), policy_cap=policy_cap,
+                           confirm_skip=request.args.get("confirm_skip", type=int),
+                           domains=[(d, records_to_publish(d), _health(d, policy_cap, now)) for d in domains])
+
+
+def _health(sending: SendingDomain, policy_cap: int, now) -> dict:
+    """The domain's sending figures: 30-day bounces, the warmup ramp, and the daily history for the charts."""
+    history = daily_history(db.session, g.org.id, sending.domain, now, g.org.time_zone)
+    return {
+        "stats": bounce_stats(db.session, g.org.id, sending.domain, now),
+        "ramp": ramp(sending, policy_cap), "warm": warm(sending, policy_cap),
+        "chart": {"labels": [day.strftime("%d %b") for day, _sent, _bounced in history],
+                  "sent": [sent for _day, sent, _bounced in history],
+                  "bounce_rate": [round(100 * bounced / sent, 1) if sent else None
+                                  for _day, sent, bounced in history]},
+        "history": history,
+    }
+
+
+@bp.route("/domains/<int:sending_domain_id>/warmup", methods=["POST"])
+@requires("connectors.manage")
+def skip_warmup(sending_domain_id: int):
+    sending = get_or_404(db.session, SendingDomain, sending_domain_id)
+    if request.form.get("confirm") != "yes":
+        return redirect(url_for("mail.deliverability", confirm_skip=sending.id) + f"#domain-{sending.id}")
+    end_warmup(db.session, g.org, current_user, sending, daily_cap(db.session.scalar(select(Policy))))
+    db.session.commit()
+    flash(f"{sending.domain} now sends up to the policy's daily cap.", "success")
+    return redirect(url_for("mail.deliverability") + f"#domain-{sending.id}")
 
 
 @bp.route("/domains", methods=["POST"])

@@ -93,6 +93,7 @@ class Message(IdMixin, TenantMixin, TimestampMixin, Base):
         Index("ix_messages_org_customer", "org_id", "customer_id", "created_at"),
         Index("ix_messages_org_invoice", "org_id", "invoice_id"),
         Index("ix_messages_org_header", "org_id", "message_id_header"),
+        Index("ix_messages_org_sender_domain_sent", "org_id", "sender_domain", "sent_at"),
     )
 
     idempotency_key: Mapped[str] = mapped_column(String(200))
@@ -110,6 +111,10 @@ class Message(IdMixin, TenantMixin, TimestampMixin, Base):
     sent_at: Mapped[dt.datetime | None]
     provider_message_id: Mapped[str | None] = mapped_column(String(300))
     message_id_header: Mapped[str | None] = mapped_column(String(300))
+    sender_domain: Mapped[str | None] = mapped_column(String(253))  # the From domain it left with: warmup, bounces
+    bounced_at: Mapped[dt.datetime | None]  # the recipient's server refused it for good (now or by a report)
+    # The mailbox provider's draft (Microsoft Graph): a retry after a crash looks for it in Sent Items first.
+    provider_draft_id: Mapped[str | None] = mapped_column(String(300))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -30,8 +29,11 @@ from sqlalchemy.orm import Session, scoped_session
 
 from plixo.accounts.models import Organization
 from plixo.failpoints import failpoint
+from plixo.integrations.mail.outcomes import PermanentFailure, TransientFailure, Transport, UnknownOutcome
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer
+from plixo.mail.models import SendingDomain
+from plixo.mail.sending import advance_warmup, domain_of, todays_cap
 from plixo.outreach.cadences import is_engine_message, listed_invoices, rerender
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import CadenceStep, Message, MessageInvoice, Policy
@@ -45,29 +47,6 @@ BATCH = 200
 CHECK_EVERY = 25  # messages per batch load: stops and caps are at most this many sends old when checked
 SEND_LOCK = 72_516  # advisory-lock namespace of claiming a workspace's sends
 RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30))
-
-
-class PermanentFailure(Exception):  # noqa: N818 - outcomes, named for what happened
-    """The server refused the message for good: the mailbox (a bounce) or the message itself."""
-
-    def __init__(self, message: str, bounce: bool = False):
-        super().__init__(message)
-        self.bounce = bounce
-
-
-class TransientFailure(Exception):  # noqa: N818
-    """Nothing was accepted and trying later may work (connection refused, 4xx)."""
-
-
-class UnknownOutcome(Exception):  # noqa: N818
-    """The connection broke while the message was being handed over: it may or may not have left."""
-
-
-class Transport(Protocol):
-    def send(self, email: EmailMessage) -> str:
-        """Hand the message over; returns the provider's id for it."""
-
-    def close(self) -> None: ...
 
 
 def message_id_header(message: Message, domain: str) -> str:
@@ -135,7 +114,7 @@ def send_leased(session: Session, ids: list[int], transport: Transport, now: dt.
     outcomes: Counter[str] = Counter()
     with _kept_after_commit(session):
         for start in range(0, len(ids), CHECK_EVERY):
-            batch = _SendBatch.load(session, ids[start:start + CHECK_EVERY], now)
+            batch = _SendBatch.load(session, ids[start:start + CHECK_EVERY], now, domain_of(sender[1]))
             outcomes["skipped"] += len(ids[start:start + CHECK_EVERY]) - len(batch.messages)
             for message in batch.messages:
                 outcomes[batch.send(message, transport, sender)] += 1
@@ -174,11 +153,14 @@ class _SendBatch:
     steps: dict[int, CadenceStep]
     listed: dict[int, list]  # engine message id -> its invoices as they are now, for re-rendering
     links: LinkMaker
+    sender_domain: str
+    daily_limit: int  # the policy's cap, or the sending domain's warmup cap while that is lower
+    warming_up: bool
     # Engine messages whose fresh rendering lacks a value (a {pay_link} once Stripe is gone): back to review.
     render_problems: dict[int, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, session: Session, ids: list[int], now: dt.datetime) -> _SendBatch:
+    def load(cls, session: Session, ids: list[int], now: dt.datetime, sender_domain: str) -> _SendBatch:
         org = session.get(Organization, current_org_id())
         today = local_today(org.time_zone, now)
         messages = list(session.scalars(select(Message).where(Message.id.in_(ids), Message.status == "sending")
@@ -195,6 +177,9 @@ class _SendBatch:
         customer_ids = {m.customer_id for m in messages}
         engine_made = [m for m in messages if is_engine_message(m)]
         policy = session.scalar(select(Policy))
+        sending = session.scalar(select(SendingDomain).where(SendingDomain.domain == sender_domain))
+        if sending is not None:
+            advance_warmup(session, sending, today, now, daily_cap(policy))
         return cls(
             session=session, now=now, org=org, policy=policy, today=today,
             messages=messages, listed_ids=listed_ids,
@@ -209,6 +194,8 @@ class _SendBatch:
                 select(CadenceStep).where(CadenceStep.id.in_({m.cadence_step_id for m in engine_made})))},
             listed=listed_invoices(session, org.id, [m.id for m in engine_made]),
             links=link_maker(session, org.id),
+            sender_domain=sender_domain, daily_limit=todays_cap(sending, daily_cap(policy)),
+            warming_up=todays_cap(sending, daily_cap(policy)) < daily_cap(policy),
         )
 
     def send(self, message: Message, transport: Transport, sender: tuple[str, str]) -> str:
@@ -233,6 +220,7 @@ class _SendBatch:
             return "deferred"
         email = _email_of(message, self.org, sender, self.now)
         message.message_id_header, message.status = email["Message-ID"], "delivering"
+        message.sender_domain = self.sender_domain
         # One commit records the outcomes since the last hand-over and this one: from here on a crash means
         # "outcome unknown" for this message, never "send again".
         self.session.commit()
@@ -248,6 +236,8 @@ class _SendBatch:
             provider_id = transport.send(email)
         except PermanentFailure as error:
             message.status, message.last_error = "failed", str(error)[:2000]
+            if error.bounce:
+                message.bounced_at = self.now
             if error.bounce and message.contact_id in self.contacts:
                 contact = self.contacts[message.contact_id]
                 contact.bounce_kind, contact.bounced_at = "hard", self.now
@@ -295,11 +285,12 @@ class _SendBatch:
             if reason is not None:
                 moment = next_allowed_moment(moment, zone, policy) or moment
                 return f"{reason}: waits until {moment.astimezone(zone):%a %d %b %H:%M} in {zone.key}", moment
-        cap = daily_cap(policy)
-        if self.sent_today >= cap:
+        if self.sent_today >= self.daily_limit:
             tomorrow = (local_midnight(self.org, now) + dt.timedelta(days=1)).astimezone(dt.UTC)
             moment = next_allowed_moment(tomorrow, zone, policy) or tomorrow
-            return f"Daily cap of {cap} reached", moment
+            if self.warming_up:
+                return f"Warmup cap of {self.daily_limit} for {self.sender_domain} reached", moment
+            return f"Daily cap of {self.daily_limit} reached", moment
         return None
 
 

@@ -17,6 +17,9 @@ from plixo.accounts.models import Organization, User
 from plixo.insights.service import contact_coverage
 from plixo.ledger.aging import AGING_BUCKETS, BUCKET_NAMES
 from plixo.ledger.models import RISK_TIERS, Contact, Customer, Invoice
+from plixo.mail.inbox import sender_address
+from plixo.mail.models import SendingDomain
+from plixo.mail.sending import bounce_stats, domain_of
 from plixo.money import ISO_CURRENCIES, format_money
 from plixo.outreach.models import Message, Segment
 from plixo.queue.service import eligible_clause
@@ -188,7 +191,26 @@ def autopilot_blockers(session: Session, org_id: int, now: dt.datetime) -> list[
     if rate >= BOUNCE_GATE:
         blockers.append(f"The bounce rate over {BOUNCE_WINDOW_DAYS} days is {rate:.1%}; it must stay under "
                         f"{BOUNCE_GATE:.0%}.")
-    return blockers
+    return blockers + sending_blockers(session, org_id, now)
+
+
+def sending_blockers(session: Session, org_id: int, now: dt.datetime) -> list[str]:
+    """What stands between the workspace's sender and unattended sending: a connected inbox, a sending domain whose
+    SPF, DKIM and DMARC verify, and a domain bounce rate under the gate."""
+    address = sender_address(session, org_id)
+    if address is None:
+        return ["Connect the finance inbox first (Admin → Connectors → Email)."]
+    domain = domain_of(address)
+    sending = session.scalar(select(SendingDomain).where(SendingDomain.org_id == org_id,
+                                                         SendingDomain.domain == domain))
+    if sending is None or not sending.ready_for_autopilot:
+        return [f"{domain} is not ready for Autopilot: add it on Admin → Deliverability and publish its SPF, DKIM "
+                "and DMARC records until all three verify."]
+    stats = bounce_stats(session, org_id, domain, now)
+    if stats.meaningful and stats.rate >= BOUNCE_GATE:
+        return [f"{domain} bounced {stats.rate:.1%} of its e-mails over {BOUNCE_WINDOW_DAYS} days; it must stay "
+                f"under {BOUNCE_GATE:.0%}."]
+    return []
 
 
 def set_mode(session: Session, org: Organization, user: User, segment: Segment, mode: str,

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from plixo.disputes.models import Dispute
 from plixo.ledger.aging import aging_bucket, days_past_due
 from plixo.ledger.models import Contact, Customer, Invoice
+from plixo.mail.sending import strained_domains
 from plixo.money import exponent, format_money
 from plixo.queue.models import Hold, PaymentPlan, PaymentPlanInvoice, Promise
 
@@ -50,6 +51,9 @@ AMOUNT_POINTS_CAP = 250
 # Signals that need a person now. Each outweighs any aging and amount, so a small invoice with a broken
 # promise still rises above a large quiet one; among flagged items, aging and amount order them.
 FLAG_POINTS = {"promise_broken": 1200, "promise_due": 1100, "dispute": 1000, "bounce": 900}
+# While the sending domain's bounce rate is high, each further bounce hurts every customer's reminders: contacts
+# to fix then come before disputes.
+STRAINED_DOMAIN_POINTS = 150
 
 # Indicative rates to the US dollar, used only to rank invoices in other currencies against each other;
 # amounts shown and stored are always in the invoice's own currency.
@@ -73,6 +77,7 @@ class PriorityFacts:
     promise_broken_on: dt.date | None = None  # when the latest broken promise fell due, if recent
     customer_disputing: bool = False  # another invoice of this customer is in an open dispute
     bounce_prone: bool = False  # no deliverable contact, or the primary contact bounced lately
+    domain_bounce_rate: float = 0.0  # the sending domain's 30-day bounce rate, when high enough to act on
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +150,10 @@ def queue_priority(facts: PriorityFacts, today: dt.date) -> Priority:
                                     FLAG_POINTS["promise_due"]))
     if facts.customer_disputing:
         components.append(Component("dispute", "customer has an open dispute", FLAG_POINTS["dispute"]))
-    if facts.bounce_prone:
+    if facts.bounce_prone and facts.domain_bounce_rate:
+        label = f"contact e-mail bouncing, sending domain at {facts.domain_bounce_rate:.1%}"
+        components.append(Component("bounce", label, FLAG_POINTS["bounce"] + STRAINED_DOMAIN_POINTS))
+    elif facts.bounce_prone:
         components.append(Component("bounce", "contact e-mail bouncing", FLAG_POINTS["bounce"]))
     risk = RISK_POINTS.get(facts.risk_tier, RISK_POINTS["medium"])
     components.append(Component("risk", f"{facts.risk_tier} risk" if facts.risk_tier == "high" else "", risk))
@@ -253,12 +261,12 @@ def _facts_query(org_id: int, today: dt.date, invoice_ids: Iterable[int] | None)
     return query
 
 
-def _priority_of(row, workspace_currency: str, today: dt.date) -> Priority:
+def _priority_of(row, workspace_currency: str, today: dt.date, domain_bounce_rate: float = 0.0) -> Priority:
     return queue_priority(PriorityFacts(
         due_date=row.due_date, balance_minor=row.balance_minor, currency=row.currency,
         workspace_currency=workspace_currency, risk_tier=row.risk_tier, promise_date=row.promise_date,
         promise_broken_on=row.promise_broken_on, customer_disputing=bool(row.customer_disputing),
-        bounce_prone=bool(row.bounce_prone)), today)
+        bounce_prone=bool(row.bounce_prone), domain_bounce_rate=domain_bounce_rate), today)
 
 
 def stored_detail(priority: Priority) -> dict:
@@ -274,8 +282,12 @@ def refresh_priorities(session: Session, org_id: int, workspace_currency: str, t
                        invoice_ids: Iterable[int] | None = None) -> int:
     """Recompute stored scores of open invoices (all, or the given ones); returns how many changed."""
     changed = []
-    for row in session.execute(_facts_query(org_id, today, invoice_ids)):
-        priority = _priority_of(row, workspace_currency, today)
+    strain = None  # asked for only when some invoice has a bouncing contact
+    for row in session.execute(_facts_query(org_id, today, invoice_ids)).all():
+        if row.bounce_prone and strain is None:
+            strain = max(strained_domains(session, org_id, dt.datetime.combine(today, dt.time(12), dt.UTC)).values(),
+                         default=0.0)
+        priority = _priority_of(row, workspace_currency, today, strain or 0.0)
         detail = stored_detail(priority)
         if priority.score != row.priority or detail != row.priority_detail:
             changed.append({"invoice_id": row.id, "priority": priority.score, "detail": detail})

@@ -11,7 +11,7 @@ from plixo.model import utcnow
 from plixo.outreach.models import Message, Segment
 from plixo.outreach.segments import SegmentError, SegmentRules, autopilot_blockers, bounce_rate, preview_segment
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invoice, workspace_today
+from tests.factories import make_contact, make_customer, make_invoice, make_ready_sender, workspace_today
 
 TODAY = workspace_today()
 HX = {"HX-Request": "true"}
@@ -124,10 +124,43 @@ def test_autopilot_is_refused_while_coverage_is_low_and_says_why(client, org, le
 
 
 def test_autopilot_switches_on_when_the_gate_holds(client, org, ledger):
+    make_ready_sender(org)
+    db.session.commit()
     segment_id = shadow_segment(org)
     client.post(f"/admin/segments/{segment_id}/mode", data={"mode": "autopilot"})
     with tenant_scope(org.id):
         assert db.session.get(Segment, segment_id).mode == "autopilot"
+
+
+def test_autopilot_needs_a_connected_inbox_and_a_verified_sending_domain(client, org, ledger):
+    segment_id = shadow_segment(org)
+    page = client.post(f"/admin/segments/{segment_id}/mode", data={"mode": "autopilot"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Connect the finance inbox first" in page
+    with tenant_scope(org.id):
+        sending = make_ready_sender(org)
+        sending.checks = sending.checks | {"dmarc": {"state": "missing", "found": "", "expected": ""}}
+        db.session.commit()
+    page = client.post(f"/admin/segments/{segment_id}/mode", data={"mode": "autopilot"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "acme.example is not ready for Autopilot" in page
+    with tenant_scope(org.id):
+        assert db.session.get(Segment, segment_id).mode == "shadow"
+
+
+def test_a_sending_domain_bouncing_too_much_blocks_autopilot(org, ledger):
+    now = utcnow()
+    make_ready_sender(org)
+    with tenant_scope(org.id):
+        contact = make_contact(make_customer(org))
+        for n in range(50):
+            db.session.add(Message(org_id=org.id, idempotency_key=f"d{n}", customer_id=contact.customer_id,
+                                   contact_id=contact.id, status="sent", sender_domain="acme.example",
+                                   sent_at=now - dt.timedelta(days=3),
+                                   bounced_at=now - dt.timedelta(days=2) if n < 2 else None))
+        db.session.flush()
+        assert any("acme.example bounced 4.0%" in b for b in autopilot_blockers(db.session, org.id, now))
+        assert not any("acme.example" in b for b in autopilot_blockers(db.session, org.id, now + dt.timedelta(days=40)))
 
 
 def test_ar_manager_cannot_switch_on_autopilot(client_as, org, ledger):

@@ -14,7 +14,7 @@ from ipaddress import ip_address
 
 import dkim
 
-from plixo.outreach.outbox import PermanentFailure, TransientFailure, UnknownOutcome
+from plixo.integrations.mail.outcomes import PermanentFailure, TransientFailure, UnknownOutcome
 
 TRUSTED_IDLE_SECONDS = 5
 IMPLICIT_TLS_PORT = 465
