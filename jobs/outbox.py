@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from jobs.workspaces import workspace_ids
 from plixo.accounts.models import Organization
 from plixo.extensions import db
-from plixo.mail.inbox import Outbound, outbound_for
+from plixo.mail.inbox import Outbound, after_sending, outbound_for
 from plixo.model import utcnow
 from plixo.outreach.outbox import claim_due, reconcile_stuck, send_leased
 from plixo.tenancy import current_org_id, tenant_scope
@@ -39,12 +39,13 @@ def send_due_messages(transport=None) -> dict[str, int]:
 
 
 def _send_for_workspace(session: Session, transport, outcomes: dict[str, int], deadline: float) -> None:
-    stranded = reconcile_stuck(session, utcnow())
-    outcomes["requeued"] += stranded["requeued"]
-    outcomes["review_stranded"] += stranded["review"]
     org = session.get(Organization, current_org_id())
     outbound = (Outbound(transport, ("", current_app.config["MAIL_FROM"]), None) if transport is not None
                 else outbound_for(session, org))
+    stranded = reconcile_stuck(session, utcnow(),
+                               resumable=outbound is not None and getattr(outbound.transport, "keeps_drafts", False))
+    outcomes["requeued"] += stranded["requeued"]
+    outcomes["review_stranded"] += stranded["review"]
     if outbound is None:
         return
     try:
@@ -55,5 +56,7 @@ def _send_for_workspace(session: Session, transport, outcomes: dict[str, int], d
             for outcome, count in send_leased(session, ids, outbound.transport, utcnow(), outbound.sender).items():
                 outcomes[outcome] = outcomes.get(outcome, 0) + count
     finally:
+        after_sending(outbound)
+        session.commit()
         if transport is None:
             outbound.transport.close()

@@ -108,6 +108,14 @@ def load_config(overrides: dict | None = None) -> dict:
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "ar@plixo.localhost"),
         "DEV_OUTBOX_DIR": os.environ.get("DEV_OUTBOX_DIR", ""),
+        # Microsoft 365 inboxes: Plixo's app registration (Entra ID), and where Microsoft's sign-in and Graph are.
+        "MS_CLIENT_ID": os.environ.get("MS_CLIENT_ID", ""),
+        "MS_CLIENT_SECRET": os.environ.get("MS_CLIENT_SECRET", ""),
+        "MS_TENANT": os.environ.get("MS_TENANT", "organizations"),
+        "MS_AUTHORITY_HOST": os.environ.get("MS_AUTHORITY_HOST", "https://login.microsoftonline.com"),
+        "MS_GRAPH_BASE": os.environ.get("MS_GRAPH_BASE", "https://graph.microsoft.com/v1.0"),
+        # A CA file to trust for the mailbox providers' HTTPS instead of the system's (tests: a fake on loopback).
+        "MAIL_CA_BUNDLE": os.environ.get("MAIL_CA_BUNDLE", ""),
         # The SPF include that authorises the servers Plixo sends through; sending domains must publish it.
         "SPF_INCLUDE": os.environ.get("SPF_INCLUDE", "_spf.plixo.localhost"),
         # Nameservers for the deliverability checks (comma-separated); unset, the system's resolver.

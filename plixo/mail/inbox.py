@@ -22,6 +22,13 @@ from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.connectors.models import Connection
 from plixo.integrations.mail.imap import ImapMailbox, MailboxError
+from plixo.integrations.mail.microsoft import (
+    GraphMailbox,
+    GraphTransport,
+    MicrosoftApp,
+    MicrosoftError,
+    SignedIn,
+)
 from plixo.integrations.mail.outcomes import PermanentFailure, TransientFailure
 from plixo.integrations.mail.smtp import DkimKey, SmtpTransport, is_loopback
 from plixo.mail.models import SendingDomain
@@ -153,6 +160,43 @@ def _port(form, field: str) -> int:
     return port
 
 
+# --- Microsoft 365 ---------------------------------------------------------------------------------------------
+
+def microsoft_app() -> MicrosoftApp | None:
+    """Plixo's Microsoft app registration, when this server has one."""
+    return MicrosoftApp.from_config(current_app.config)
+
+
+def connect_microsoft(session: Session, org: Organization, user: User, signed_in: SignedIn,
+                      now: dt.datetime) -> Connection:
+    """Keep the signed-in mailbox; reading starts with mail that arrives from now on."""
+    mailbox = GraphMailbox(microsoft_app(), signed_in.token_cache, signed_in.account_id, signed_in.address)
+    try:
+        position = mailbox.latest_position()
+    except MicrosoftError as failed:
+        raise InboxError(f"Signed in, but the inbox of {signed_in.address} could not be read: {failed}") from failed
+    settings = {"address": signed_in.address, "tenant_id": signed_in.tenant_id,
+                "account_id": signed_in.account_id, "delta_link": position}
+    return _connected(session, org, user, "microsoft", signed_in.address, signed_in.display_name, settings,
+                      {"token_cache": mailbox.cache.serialize()}, now)
+
+
+def graph_mailbox(connection: Connection) -> GraphMailbox:
+    """The connection's mailbox; refreshed tokens are written back to the connection (encrypted) as they come."""
+    def keep_tokens(state: str) -> None:
+        connection.secrets = json.dumps(secrets_of(connection) | {"token_cache": state})
+
+    settings = connection.settings
+    return GraphMailbox(microsoft_app(), secrets_of(connection).get("token_cache", ""), settings["account_id"],
+                        settings["address"], on_tokens_changed=keep_tokens)
+
+
+def needs_reauthorising(connection: Connection, problem: str) -> None:
+    """The provider refuses the stored sign-in: nothing is sent or read until someone signs in again."""
+    connection.status, connection.last_error = "error", f"Re-authorise the mailbox: {problem}"[:2000]
+    connection.settings = connection.settings | {"needs_reauth": True}
+
+
 # --- Any provider ----------------------------------------------------------------------------------------------
 
 def _connected(session: Session, org: Organization, user: User, provider: str, address: str, name: str,
@@ -208,14 +252,27 @@ def outbound_for(session: Session, org: Organization) -> Outbound | None:
         transport = _smtp_transport(settings, secrets_of(connection).get("password", ""),
                                     dkim_key_for(session, org.id, settings["address"]))
         return Outbound(transport, (settings.get("display_name") or "", settings["address"]), connection)
+    if connection is not None and connection.provider == "microsoft":
+        if connection.settings.get("needs_reauth") or microsoft_app() is None:
+            return None
+        settings = connection.settings
+        return Outbound(GraphTransport(graph_mailbox(connection)),
+                        (settings.get("display_name") or "", settings["address"]), connection)
     if connection is not None:
-        return None  # the other providers' transports are not wired here yet
+        return None  # a provider this server cannot send through
     if not config.get("SMTP_HOST") or last_email_connection(session, org.id) is not None:
         return None  # a workspace that disconnected its inbox waits for it: never a different sender unasked
     transport = SmtpTransport(config["SMTP_HOST"], config["SMTP_PORT"], config.get("SMTP_USERNAME") or None,
                               config.get("SMTP_PASSWORD") or None,
                               dkim_key=dkim_key_for(session, org.id, config["MAIL_FROM"]))
     return Outbound(transport, ("", config["MAIL_FROM"]), None)
+
+
+def after_sending(outbound: Outbound) -> None:
+    """What sending learnt about the mailbox: a refused sign-in stops further sends until re-authorised."""
+    problem = getattr(outbound.transport, "auth_problem", None)
+    if problem and outbound.connection is not None:
+        needs_reauthorising(outbound.connection, problem)
 
 
 def sender_address(session: Session, org_id: int) -> str | None:

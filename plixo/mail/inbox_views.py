@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+import hmac
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from plixo.extensions import db
+from plixo.integrations.mail.microsoft import MicrosoftError, finish_sign_in, start_sign_in
 from plixo.mail import inbox
 from plixo.mail.inbox import InboxError
 from plixo.mail.replies import fetch_replies
@@ -13,16 +16,22 @@ from plixo.model import utcnow
 from plixo.security import requires
 
 bp = Blueprint("inbox", __name__, url_prefix="/admin/connectors/email")
+MICROSOFT_FLOW_KEY = "microsoft_sign_in"
 
 
 @bp.route("")
 @requires("connectors.manage")
 def connector():
     connection = inbox.last_email_connection(db.session, g.org.id)
-    return render_template("mail/inbox.html", connection=connection, providers=inbox.PROVIDERS,
-                           form=_form_values(connection), errors={},
-                           confirm_disconnect=request.args.get("confirm") == "disconnect",
-                           reauthorise=request.args.get("reauthorise") == "1")
+    return _page(connection, _form_values(connection), {},
+                 confirm_disconnect=request.args.get("confirm") == "disconnect",
+                 reauthorise=request.args.get("reauthorise") == "1")
+
+
+def _page(connection, form: dict, errors: dict, confirm_disconnect: bool = False, reauthorise: bool = False):
+    return render_template("mail/inbox.html", connection=connection, providers=inbox.PROVIDERS, form=form,
+                           errors=errors, confirm_disconnect=confirm_disconnect, reauthorise=reauthorise,
+                           microsoft_available=inbox.microsoft_app() is not None)
 
 
 def _form_values(connection) -> dict:
@@ -44,12 +53,53 @@ def connect_mail_servers():
         db.session.rollback()
         typed = {name: request.form.get(name, "")[:320] for name in
                  ("address", "display_name", "smtp_host", "smtp_port", "imap_host", "imap_port", "username")}
-        return render_template("mail/inbox.html", connection=inbox.last_email_connection(db.session, g.org.id),
-                               providers=inbox.PROVIDERS, form=typed, errors={refused.field or "form": str(refused)},
-                               confirm_disconnect=False, reauthorise=True), 422
+        return _page(inbox.last_email_connection(db.session, g.org.id), typed,
+                     {refused.field or "form": str(refused)}, reauthorise=True), 422
     db.session.commit()
     flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every two "
           "minutes.", "success")
+    return redirect(url_for("inbox.connector"))
+
+
+@bp.route("/microsoft", methods=["POST"])
+@requires("connectors.manage")
+def start_microsoft():
+    app = inbox.microsoft_app()
+    if app is None:
+        flash("Microsoft 365 is not set up on this server (MS_CLIENT_ID and MS_CLIENT_SECRET).", "warning")
+        return redirect(url_for("inbox.connector"))
+    try:
+        flow = start_sign_in(app, url_for("inbox.finish_microsoft", _external=True))
+    except MicrosoftError as failed:
+        flash(str(failed), "error")
+        return redirect(url_for("inbox.connector"))
+    session[MICROSOFT_FLOW_KEY] = {"flow": {k: v for k, v in flow.items() if k != "auth_uri"}, "org_id": g.org.id}
+    return redirect(flow["auth_uri"])
+
+
+@bp.route("/microsoft/callback")
+@requires("connectors.manage")
+def finish_microsoft():
+    started = session.pop(MICROSOFT_FLOW_KEY, None) or {}
+    flow = started.get("flow") or {}
+    same = bool(flow.get("state")) and hmac.compare_digest(str(flow["state"]), request.args.get("state", ""))
+    if not same or started.get("org_id") != g.org.id:
+        flash("That Microsoft sign-in was not started from this workspace, or took too long. Please start again.",
+              "error")
+    elif request.args.get("error"):
+        flash("Microsoft 365 was not connected: "
+              f"{request.args.get('error_description') or request.args['error']}"[:500], "warning")
+    else:
+        try:
+            signed_in = finish_sign_in(inbox.microsoft_app(), flow, request.args.to_dict())
+            connection = inbox.connect_microsoft(db.session, g.org, current_user, signed_in, utcnow())
+        except (MicrosoftError, InboxError) as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+        else:
+            db.session.commit()
+            flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every "
+                  "two minutes.", "success")
     return redirect(url_for("inbox.connector"))
 
 

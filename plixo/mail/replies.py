@@ -11,6 +11,9 @@ else to the customer by the sender's address and to the invoice by a number it m
 - already paid: the invoice is held for a week while someone checks the remittance;
 - invoice copy and other: nothing automatic; the reply is on the timeline for the team.
 
+New e-mails come from the connected inbox (fetch_replies: IMAP, or Microsoft Graph's delta of the inbox), read
+from where the last run stopped.
+
 A delivery status notification (RFC 3464) is not a reply: it marks the recipient bounced, hard (the address is
 gone: no more e-mails to it, and the queue flags its invoices so someone fixes the contact) or soft (a full
 mailbox: sending goes on). The same e-mail ingested twice is one reply (its Message-ID is unique per workspace).
@@ -37,9 +40,10 @@ from plixo import audit
 from plixo.accounts.models import Organization
 from plixo.connectors.models import Connection
 from plixo.integrations.mail.imap import MailboxError, Position
+from plixo.integrations.mail.microsoft import NETWORK_ERRORS, MicrosoftError, NeedsReauthorising
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.mail.classifier import Understanding, classify_reply, own_words
-from plixo.mail.inbox import imap_mailbox, secrets_of
+from plixo.mail.inbox import graph_mailbox, imap_mailbox, needs_reauthorising, secrets_of
 from plixo.mail.models import Reply
 from plixo.money import format_money
 from plixo.outreach.models import Message
@@ -60,24 +64,37 @@ _TAGS = re.compile(r"<[^<>]{0,2000}>")
 
 
 def fetch_replies(session: Session, org: Organization, connection: Connection, now: dt.datetime) -> int:
-    """Read what arrived since the last run into the reply intake; returns how many e-mails were read.
+    """Read what arrived in the connected inbox since the last run into the reply intake; returns how many e-mails
+    were read. A mailbox that cannot be read is marked on its connection and read again on the next run.
 
     The position is saved with the replies it covers (one commit by the caller), so a crash re-reads them and
     the intake, idempotent on Message-ID, keeps each once.
     """
-    settings = connection.settings
     try:
-        with imap_mailbox(settings, secrets_of(connection).get("password", "")) as mailbox:
-            since = Position(settings["imap_uidvalidity"], settings["imap_last_uid"])
-            position, raws = mailbox.read_after(since, READ_PER_RUN)
-    except MailboxError as failed:
+        position, raws = _read_mailbox(connection)
+    except NeedsReauthorising as refused:
+        needs_reauthorising(connection, str(refused))
+        return 0
+    except (MailboxError, MicrosoftError, *NETWORK_ERRORS) as failed:
         connection.status, connection.last_error = "error", f"Reading replies failed: {failed}"[:2000]
         return 0
     for raw in raws:
         ingest_reply(session, org, raw, now)
-    connection.settings = settings | {"imap_uidvalidity": position.uidvalidity, "imap_last_uid": position.last_uid}
+    connection.settings = connection.settings | position
     connection.status, connection.last_error, connection.last_sync_at = "active", None, now
     return len(raws)
+
+
+def _read_mailbox(connection: Connection) -> tuple[dict, list[bytes]]:
+    """New e-mails in the inbox, and the settings that record where reading stopped."""
+    settings = connection.settings
+    if connection.provider == "microsoft":
+        link, raws = graph_mailbox(connection).read_after(settings["delta_link"], READ_PER_RUN)
+        return {"delta_link": link}, raws
+    with imap_mailbox(settings, secrets_of(connection).get("password", "")) as mailbox:
+        since = Position(settings["imap_uidvalidity"], settings["imap_last_uid"])
+        position, raws = mailbox.read_after(since, READ_PER_RUN)
+    return {"imap_uidvalidity": position.uidvalidity, "imap_last_uid": position.last_uid}, raws
 
 
 def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.datetime) -> Reply:

@@ -68,21 +68,29 @@ def sent_today_count(org: Organization, now: dt.datetime):
         func.coalesce(Message.sent_at, Message.updated_at) >= local_midnight(org, now))
 
 
-def reconcile_stuck(session: Session, now: dt.datetime) -> dict[str, int]:
+def reconcile_stuck(session: Session, now: dt.datetime, resumable: bool = False) -> dict[str, int]:
     """The current workspace's messages whose sender died: back to the queue if never handed over, else
-    flagged for review."""
+    flagged for review. With a transport that keeps drafts (`resumable`), one handed over as a draft goes back to
+    the queue too: its next attempt checks the mailbox's Sent Items and the draft before sending anything."""
     expired = Message.claimed_until < now
     requeued = session.execute(
         update(Message).where(Message.status == "sending", expired)
         .values(status="scheduled", claimed_until=None, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
+    resumed = 0
+    if resumable:
+        resumed = session.execute(
+            update(Message).where(Message.status == "delivering", expired, Message.provider_draft_id.is_not(None))
+            .values(status="scheduled", scheduled_for=now, claimed_until=None, updated_at=now,
+                    wait_reason="Checking the mailbox's Sent Items before sending again")
+            .execution_options(synchronize_session=False)).rowcount
     flagged = session.execute(
         update(Message).where(Message.status == "delivering", expired)
         .values(status="review", last_error="The sender stopped while handing this e-mail over; check the "
                                             "mailbox's sent items before sending it again.", updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
     session.commit()
-    return {"requeued": requeued or 0, "review": flagged or 0}
+    return {"requeued": (requeued or 0) + (resumed or 0), "review": flagged or 0}
 
 
 def claim_due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[int]:
@@ -221,19 +229,27 @@ class _SendBatch:
         email = _email_of(message, self.org, sender, self.now)
         message.message_id_header, message.status = email["Message-ID"], "delivering"
         message.sender_domain = self.sender_domain
+        prior_draft = message.provider_draft_id
+        if getattr(transport, "keeps_drafts", False):
+            message.provider_draft_id = prior_draft or ""  # "" : a draft may be made; none is known yet
         # One commit records the outcomes since the last hand-over and this one: from here on a crash means
         # "outcome unknown" for this message, never "send again".
         self.session.commit()
         failpoint("outbox_before_send")
-        outcome = self._hand_over(message, email, transport)
+        outcome = self._hand_over(message, email, transport, prior_draft)
         if outcome in ("sent", "review"):  # it left, or may have: it counts as a touch and toward the cap
             self.sent_today += 1
             self.touches[message.customer_id].append(self.now)
         return outcome
 
-    def _hand_over(self, message: Message, email: EmailMessage, transport: Transport) -> str:
+    def _hand_over(self, message: Message, email: EmailMessage, transport: Transport,
+                   prior_draft: str | None) -> str:
         try:
-            provider_id = transport.send(email)
+            if getattr(transport, "keeps_drafts", False):
+                provider_id = transport.send(email, draft_id=prior_draft,
+                                             keep_draft=lambda draft: self._keep_draft(message, draft))
+            else:
+                provider_id = transport.send(email)
         except PermanentFailure as error:
             message.status, message.last_error = "failed", str(error)[:2000]
             if error.bounce:
@@ -251,6 +267,12 @@ class _SendBatch:
         message.status, message.sent_at, message.provider_message_id = "sent", self.now, provider_id
         message.claimed_until = None
         return "sent"
+
+    def _keep_draft(self, message: Message, draft_id: str) -> None:
+        """Record the provider's draft before it is sent: from then on a retry can find out what became of it."""
+        message.provider_draft_id = draft_id
+        self.session.commit()
+        failpoint("outbox_after_draft")
 
     def _stop_reason(self, message: Message) -> str | None:
         """Why the message must not go at all any more (a payment, dispute, hold or opt-out since scheduling).
@@ -317,6 +339,12 @@ def _recent_touches(session: Session, customer_ids: set[int], since: dt.datetime
 
 
 def _retry_later(message: Message, now: dt.datetime, error: str) -> str:
+    if message.attempts > len(RETRY_DELAYS) and message.provider_draft_id:
+        # A draft was handed to the mailbox: it may have been sent by one of the attempts.
+        message.status = "review"
+        message.last_error = (f"Gave up after {message.attempts} attempts; check the mailbox's Sent Items before "
+                              f"sending it again: {error}")[:2000]
+        return "review"
     if message.attempts > len(RETRY_DELAYS):
         message.status, message.last_error = "failed", f"Gave up after {message.attempts} attempts: {error}"[:2000]
         return "failed"

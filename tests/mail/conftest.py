@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from email.message import EmailMessage
 from email.utils import format_datetime
+from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
+from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.outreach.models import Message, MessageInvoice
 from plixo.tenancy import tenant_scope
+from tests import fake_microsoft
 from tests.factories import make_contact, make_customer, make_invoice
 
 NOW = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)  # a Wednesday
@@ -54,3 +58,39 @@ def raw_reply(body: str, subject: str = "RE: Invoice INV-7001 is overdue", sende
     return reply.as_bytes()
 
 
+# --- The finance inbox on Microsoft 365 (a fake Microsoft on loopback) ---------------------------------------
+
+EMAIL_CONNECTOR = "/admin/connectors/email"
+
+
+@pytest.fixture
+def fake(app):
+    server = fake_microsoft.start()
+    saved = {name: app.config[name] for name in ("MS_CLIENT_ID", "MS_CLIENT_SECRET", "MS_AUTHORITY_HOST",
+                                                 "MS_GRAPH_BASE", "MAIL_CA_BUNDLE")}
+    app.config.update(MS_CLIENT_ID=server.client_id, MS_CLIENT_SECRET=server.client_secret,
+                      MS_AUTHORITY_HOST=server.base, MS_GRAPH_BASE=server.graph, MAIL_CA_BUNDLE=server.ca_file)
+    yield server
+    app.config.update(saved)
+    server.stop()
+
+
+def sign_in(client, fake, answer=None) -> str:
+    """Start the sign-in in Plixo, let the fake Microsoft answer (by default: signed in), return the page after."""
+    started = client.post(f"{EMAIL_CONNECTOR}/microsoft")
+    assert started.status_code == 302 and started.headers["Location"].startswith(fake.base)
+    back = urlsplit((answer or fake.authorize)(started.headers["Location"]))
+    return client.get(f"{back.path}?{back.query}", follow_redirects=True).get_data(as_text=True)
+
+
+def connection_of(org) -> Connection | None:
+    db.session.rollback()
+    with tenant_scope(org.id):
+        return db.session.scalar(select(Connection).where(Connection.kind == "email"))
+
+
+@pytest.fixture
+def connected(client, org, fake):
+    page = sign_in(client, fake)
+    assert "ar@acme.example connected" in page
+    return connection_of(org)
