@@ -190,7 +190,7 @@ def own_words(body: str) -> str:
 
 
 def classify_reply(subject: str, body: str, received: dt.date, currency: str,
-                   headers: Mapping[str, str] | None = None) -> Understanding:
+                   headers: Mapping[str, str] | None = None, month_first: bool = True) -> Understanding:
     """Classify one reply received on `received` (a date in the workspace's time zone)."""
     text = own_words(body)
     scores = dict.fromkeys(LABELS, 0)
@@ -208,7 +208,8 @@ def classify_reply(subject: str, body: str, received: dt.date, currency: str,
         label = "other"
     runner_up = max((scores[name] for name in LABELS if name != label), default=0)
     confidence = 0.5 if label == "other" else round(scores[label] / (scores[label] + runner_up), 2)
-    return Understanding(label, confidence, tuple(reasons[label]), *_stated_facts(label, text, received, currency))
+    return Understanding(label, confidence, tuple(reasons[label]), *_stated_facts(label, text, received, currency,
+                                                                                     month_first))
 
 
 def _auto_reply_signals(subject: str, headers: Mapping[str, str]) -> list[tuple[str, str, int]]:
@@ -230,11 +231,11 @@ def _first_match(rule: Rule, text: str) -> re.Match | None:
     return None
 
 
-def _stated_facts(label: str, text: str, received: dt.date, currency: str):
+def _stated_facts(label: str, text: str, received: dt.date, currency: str, month_first: bool = True):
     if label == "promise":
-        return promised_amount(text, currency), promised_date(text, received), None
+        return promised_amount(text, currency), promised_date(text, received, month_first), None
     if label == "out_of_office":
-        return None, None, return_date(text, received)
+        return None, None, return_date(text, received, month_first)
     return None, None, None
 
 
@@ -242,16 +243,17 @@ _BACK = re.compile(r"\b(back|return\w*|reopen\w*|resume|wieder|retour|de vuelta|
 _UNTIL = re.compile(r"\b(until|till|til|through|bis|jusqu'?au|hasta)\b", re.I)
 
 
-def promised_date(text: str, received: dt.date) -> dt.date | None:
+def promised_date(text: str, received: dt.date, month_first: bool = True) -> dt.date | None:
     """The first date after today in the payer's words, else today itself ("we'll pay today")."""
-    dates = [value for _position, value in future_dates(text, received)]
+    dates = [value for _position, value in future_dates(text, received, month_first)]
     return next((value for value in dates if value > received), dates[0] if dates else None)
 
 
-def return_date(text: str, received: dt.date) -> dt.date | None:
+def return_date(text: str, received: dt.date, month_first: bool = True) -> dt.date | None:
     """When the writer is back: a date named after "back"/"returning", else the working day after the date they
     are away "until", else the first date after today."""
-    dates = [(position, value) for position, value in future_dates(text, received) if value > received]
+    dates = [(position, value) for position, value in future_dates(text, received, month_first)
+             if value > received]
     for keyword in _BACK.finditer(text):
         after = [value for position, value in dates if 0 <= position - keyword.end() <= 40]
         if after:
@@ -277,7 +279,10 @@ _AMOUNT = re.compile(
     rf"|(?P<bare>{_NUMBER})\s?(?P<after>[A-Z]{{3}}\b|dollars|euros?|pounds)"
     rf"|\b(?:pay|paying|send|sending|remit|transfer|wire|payment of|amount of|sum of)\s+(?:you\s+|the\s+|an?\s+)?"
     rf"(?:amount\s+of\s+)?"
-    rf"(?P<verb_number>{_NUMBER})\b(?!\s*(?:%|st|nd|rd|th|days?|weeks?|months?|of\b|/))")
+    rf"(?P<verb_number>{_NUMBER})\b(?!\s*(?:%|st|nd|rd|th|days?|weeks?|months?|of\b|/|"
+    # "pay 3 invoices", "pay in 2 instalments": a count, not an amount
+    rf"(?:more\s+|open\s+|outstanding\s+|overdue\s+)?(?:invoices?|bills?|items?|instal+ments?|payments?|times|parts|"
+    rf"cheques?|checks?|transfers?|tranches?)\b))")
 
 
 _PAYING_WORDS = re.compile(r"\b(pay|paying|send|sending|remit|wire|transfer|payment of|amount of|sum of|commit to "

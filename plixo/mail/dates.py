@@ -33,15 +33,29 @@ _PATTERNS = [
 ]
 
 
-def future_dates(text: str, received: dt.date) -> list[tuple[int, dt.date]]:
-    """(position, date) of every date in `text` on or after `received`, in the order they are written."""
+# Where 12/10 means December 10th; elsewhere it is 12 October. Either way 25/12 and 12/25 read themselves.
+_MONTH_FIRST_ZONES = {"Pacific/Honolulu", "Asia/Manila", "America/Puerto_Rico", "Pacific/Guam"}
+_MONTH_FIRST_PREFIXES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+                         "America/Phoenix", "America/Anchorage", "America/Detroit", "America/Boise", "America/Juneau",
+                         "America/Indiana/", "America/Kentucky/", "America/North_Dakota/", "America/Menominee",
+                         "America/Adak", "America/Sitka", "America/Nome", "America/Yakutat", "US/")
+
+
+def month_first_zone(zone: str | None) -> bool:
+    """Whether people in this time zone write month before day (the United States and a few others)."""
+    return bool(zone) and (zone in _MONTH_FIRST_ZONES or zone.startswith(_MONTH_FIRST_PREFIXES))
+
+
+def future_dates(text: str, received: dt.date, month_first: bool = True) -> list[tuple[int, dt.date]]:
+    """(position, date) of every date in `text` on or after `received`, in the order they are written. An
+    ambiguous 12/10 is read month first or day first as `month_first` says."""
     found: dict[int, dt.date] = {}
     taken: list[range] = []
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(text):
             if any(match.start() in span or match.end() + 3 in span for span in taken):
                 continue  # "Friday, 4 December": the day-month already read, and the weekday only names it
-            value = _resolve(kind, match, received)
+            value = _resolve(kind, match, received, month_first)
             if value is None:
                 continue
             taken.append(range(match.start(), match.end()))  # a past date's digits are not read again as a day
@@ -50,7 +64,7 @@ def future_dates(text: str, received: dt.date) -> list[tuple[int, dt.date]]:
     return sorted(found.items())
 
 
-def _resolve(kind: str, match: re.Match, received: dt.date) -> dt.date | None:
+def _resolve(kind: str, match: re.Match, received: dt.date, month_first: bool = True) -> dt.date | None:
     try:
         if kind == "iso":
             return dt.date(int(match[1]), int(match[2]), int(match[3]))
@@ -60,8 +74,11 @@ def _resolve(kind: str, match: re.Match, received: dt.date) -> dt.date | None:
             return _in_year(received, _month(match[2]), int(match[1]), match[3])
         if kind == "dotted":
             return dt.date(int(match[3]), int(match[2]), int(match[1]))
-        if kind == "slashed":  # month/day, as US payers write it
-            return _in_year(received, int(match[1]), int(match[2]), match[3])
+        if kind == "slashed":
+            first, second = int(match[1]), int(match[2])
+            if first > 12 or (second <= 12 and not month_first):
+                first, second = second, first  # day/month
+            return _in_year(received, first, second, match[3])
         if kind == "relative":
             return _relative(match[1].lower(), received)
         return _day_of_month(received, int(match[1] or match[2]))

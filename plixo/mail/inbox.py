@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.connectors.models import Connection
+from plixo.integrations.mail.drafts import DraftTransport
 from plixo.integrations.mail.imap import ImapMailbox, MailboxError
 from plixo.integrations.mail.microsoft import (
     GraphMailbox,
-    GraphTransport,
     MicrosoftApp,
     MicrosoftError,
     SignedIn,
@@ -256,7 +256,7 @@ def outbound_for(session: Session, org: Organization) -> Outbound | None:
         if connection.settings.get("needs_reauth") or microsoft_app() is None:
             return None
         settings = connection.settings
-        return Outbound(GraphTransport(graph_mailbox(connection)),
+        return Outbound(DraftTransport(graph_mailbox(connection)),
                         (settings.get("display_name") or "", settings["address"]), connection)
     if connection is not None:
         return None  # a provider this server cannot send through

@@ -39,10 +39,12 @@ from sqlalchemy.orm import Session
 from plixo import audit
 from plixo.accounts.models import Organization
 from plixo.connectors.models import Connection
+from plixo.integrations.mail.drafts import NETWORK_ERRORS
 from plixo.integrations.mail.imap import MailboxError, Position
-from plixo.integrations.mail.microsoft import NETWORK_ERRORS, MicrosoftError, NeedsReauthorising
+from plixo.integrations.mail.outcomes import NeedsReauthorising, ProviderError
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.mail.classifier import Understanding, classify_reply, own_words
+from plixo.mail.dates import month_first_zone
 from plixo.mail.inbox import graph_mailbox, imap_mailbox, needs_reauthorising, secrets_of
 from plixo.mail.models import Reply
 from plixo.money import format_money
@@ -75,7 +77,7 @@ def fetch_replies(session: Session, org: Organization, connection: Connection, n
     except NeedsReauthorising as refused:
         needs_reauthorising(connection, str(refused))
         return 0
-    except (MailboxError, MicrosoftError, *NETWORK_ERRORS) as failed:
+    except (MailboxError, ProviderError, *NETWORK_ERRORS) as failed:
         connection.status, connection.last_error = "error", f"Reading replies failed: {failed}"[:2000]
         return 0
     for raw in raws:
@@ -113,8 +115,9 @@ def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.dateti
         return _record_bounces(session, org, parsed, header_id[:300], sender, subject, bounces, received_at, now)
     message, customer, invoice, matched_by = _match(session, org, parsed, sender, subject + "\n" + text)
     currency = invoice.currency if invoice is not None else org.base_currency
-    understood = classify_reply(subject, text, received_at.astimezone(ZoneInfo(org.time_zone)).date(), currency,
-                                {name: _header(parsed, name) for name in parsed})
+    zone = (customer.time_zone if customer else None) or org.time_zone
+    understood = classify_reply(subject, text, _senders_day(parsed, received_at, zone), currency,
+                                {name: _header(parsed, name) for name in parsed}, month_first_zone(zone))
     reply = Reply(org_id=org.id, header_message_id=header_id[:300], message_id=message.id if message else None,
                   customer_id=customer.id if customer else None, invoice_id=invoice.id if invoice else None,
                   matched_by=matched_by, from_email=sender[:320], subject=subject, body=own_words(text)[:20_000],
@@ -253,13 +256,28 @@ def _text_of(parsed: EmailMessage) -> str:
 
 
 def _received_at(parsed: EmailMessage, now: dt.datetime) -> dt.datetime:
+    sent = _trusted_date_header(parsed, now)
+    return now if sent is None else sent.astimezone(dt.UTC)  # else the moment it arrived is what is known
+
+
+def _trusted_date_header(parsed: EmailMessage, now: dt.datetime) -> dt.datetime | None:
+    """The Date header, in the sender's own offset, unless it has no zone or the sender's clock is far off."""
     try:
         sent = parsedate_to_datetime(_header(parsed, "Date"))
     except (TypeError, ValueError, IndexError):
-        return now
+        return None
     if sent.tzinfo is None or not now - TRUST_DATE_HEADER_FOR <= sent <= now + dt.timedelta(hours=1):
-        return now  # no zone, or a clock far off: the moment it arrived is what is known
-    return sent.astimezone(dt.UTC)
+        return None
+    return sent
+
+
+def _senders_day(parsed: EmailMessage, received_at: dt.datetime, zone: str) -> dt.date:
+    """The day it was for the sender when they wrote: "tomorrow" and "Friday" count from there. The Date header
+    carries the sender's offset; without one, the customer's time zone, else the workspace's."""
+    written = _trusted_date_header(parsed, received_at + dt.timedelta(minutes=1))
+    if written is not None:
+        return written.date()
+    return received_at.astimezone(ZoneInfo(zone)).date()
 
 
 # --- Matching -----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, scoped_session
 
@@ -50,8 +52,11 @@ RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(m
 
 
 def message_id_header(message: Message, domain: str) -> str:
-    """The RFC 5322 Message-ID: derived from the idempotency key, so every attempt carries the same one."""
-    digest = hashlib.sha256(f"{message.org_id}:{message.idempotency_key}".encode()).hexdigest()[:24]
+    """The RFC 5322 Message-ID: derived from the idempotency key, so every attempt carries the same one, and keyed
+    with the app's secret, so nobody can forge the ID of a reminder they did not receive (replies are matched by
+    it)."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"{message.org_id}:{message.idempotency_key}".encode(), hashlib.sha256).hexdigest()[:32]
     return f"<{digest}.{message.id}@{domain}>"
 
 
@@ -361,7 +366,8 @@ def _email_of(message: Message, org: Organization, sender: tuple[str, str], now:
     email["To"] = message.to_email
     email["Subject"] = message.subject
     email["Date"] = format_datetime(now)
-    email["Message-ID"] = message_id_header(message, address.rsplit("@", 1)[-1])
+    # A retry keeps the ID the first attempt went out with: the provider's Sent Items are searched by it.
+    email["Message-ID"] = message.message_id_header or message_id_header(message, address.rsplit("@", 1)[-1])
     email["X-Plixo-Message"] = str(message.id)
     email.set_content(message.body)
     return email

@@ -132,3 +132,33 @@ def test_the_31st_of_a_short_month_is_its_last_day():
 
 def test_past_dates_and_vague_ones_are_not_promises():
     assert future_dates("paid on Nov 20, more next week", WEDNESDAY) == []
+
+
+@pytest.mark.parametrize(("text", "month_first", "expected"), [
+    ("We will pay on 12/10.", True, dt.date(2026, 12, 10)),
+    ("We will pay on 10/12.", False, dt.date(2026, 12, 10)),
+    ("We will pay on 12/10.", False, None),  # 12 October: already past, so not a date they promise
+    ("We will pay on 25/12.", True, dt.date(2026, 12, 25)),  # no 25th month: day first whatever the habit
+    ("We will pay on 12/25.", False, dt.date(2026, 12, 25)),
+])
+def test_an_ambiguous_slashed_date_follows_the_senders_habit(text, month_first, expected):
+    understood = classify_reply("Re: invoice", text, dt.date(2026, 12, 2), "USD", month_first=month_first)
+    assert understood.promised_date == expected
+
+
+def test_month_first_is_the_habit_in_us_time_zones_only():
+    from plixo.mail.dates import month_first_zone
+
+    assert month_first_zone("America/Chicago") and month_first_zone("America/Indiana/Indianapolis")
+    assert not month_first_zone("Europe/Paris") and not month_first_zone("America/Sao_Paulo")
+    assert not month_first_zone(None)
+
+
+@pytest.mark.parametrize("text", ["We will pay 3 invoices on Friday.", "We will pay 2 open invoices this week.",
+                                  "We can pay in 3 instalments."])
+def test_a_count_after_pay_is_not_an_amount(text):
+    assert promised_amount(text, "USD") is None
+
+
+def test_a_bare_number_after_pay_is_still_an_amount():
+    assert promised_amount("We will pay 1250 on Friday.", "USD") == 125_000

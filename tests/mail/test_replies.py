@@ -244,3 +244,13 @@ def test_an_out_of_office_never_pauses_a_customer_for_months(org, sent):
     ingest(org, raw_reply("I am on leave and will be back on 1 September 2027.", subject="Out of office"))
     with tenant_scope(org.id):
         assert db.session.scalar(select(Hold.until)) == dt.date(2027, 1, 1)
+
+
+def test_relative_dates_count_from_the_senders_own_day(org, sent):
+    # 23:30 on Wednesday 2 December in California is already Thursday in the workspace's UTC.
+    raw = raw_reply("We will pay tomorrow.", message_id="<late@globex.example>")
+    raw = raw.replace(b"Date: Wed, 02 Dec 2026 15:00:00 +0000", b"Date: Wed, 02 Dec 2026 23:30:00 -0800")
+    with tenant_scope(org.id):
+        reply = ingest_reply(db.session, org, raw, dt.datetime(2026, 12, 3, 7, 31, tzinfo=dt.UTC))
+        db.session.commit()
+    assert (reply.label, reply.promised_date) == ("promise", dt.date(2026, 12, 3))

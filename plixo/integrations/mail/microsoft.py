@@ -21,21 +21,23 @@ import jwt
 import msal
 import requests
 
-from plixo.integrations.mail.outcomes import PermanentFailure, TransientFailure, UnknownOutcome
+from plixo.integrations.mail.drafts import NETWORK_ERRORS
+from plixo.integrations.mail.outcomes import (
+    NeedsReauthorising,
+    PermanentFailure,
+    ProviderError,
+    TransientFailure,
+    UnknownOutcome,
+)
 
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 SCOPES = ["User.Read", "Mail.ReadWrite", "Mail.Send"]
 TIMEOUT_SECONDS = 20
 CLOCK_SKEW_SECONDS = 120
-NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout)
 
 
-class MicrosoftError(Exception):
+class MicrosoftError(ProviderError):
     """Microsoft could not be used; the message says what happened, for a person."""
-
-
-class NeedsReauthorising(MicrosoftError):  # noqa: N818 - named for what the person must do
-    """The stored sign-in no longer works (revoked, expired, password changed): someone must sign in again."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def verify_id_token(app: MicrosoftApp, token: str, nonce: str) -> dict:
     return claims
 
 
-class GraphMailbox:
+class GraphMailbox:  # a DraftMailbox
     """One mailbox through Graph, with tokens from the connection's msal cache, refreshed when Graph says so."""
 
     def __init__(self, app: MicrosoftApp, token_cache: str, account_id: str, address: str,
@@ -233,57 +235,13 @@ class GraphMailbox:
             raise _failure_of(response, "create the draft")
         return _json(response)["id"]
 
-    def send_draft(self, draft_id: str) -> requests.Response:
-        return self.call("POST", f"/me/messages/{draft_id}/send")
-
-
-class GraphTransport:
-    """The outbox's transport for a Microsoft 365 mailbox.
-
-    Each e-mail becomes a draft whose id the outbox records before asking Graph to send it. An attempt that follows
-    one whose outcome is unknown first looks for the e-mail in Sent Items, then at the draft: a draft that is no
-    longer one was taken for sending (Graph sends asynchronously and files the copy a moment later), and one still
-    waiting is sent. So a crash or a dropped connection never sends twice and never loses an e-mail.
-    """
-
-    keeps_drafts = True
-
-    def __init__(self, mailbox: GraphMailbox):
-        self.mailbox = mailbox
-        self.auth_problem: str | None = None
-
-    def send(self, email: EmailMessage, draft_id: str | None = None,
-             keep_draft: Callable[[str], None] | None = None) -> str:
-        if self.auth_problem:
-            raise TransientFailure(self.auth_problem)
-        try:
-            if draft_id is not None:  # an earlier attempt may have sent it
-                sent = self.mailbox.in_sent_items(email["Message-ID"])
-                if sent:
-                    return sent
-                if draft_id:
-                    return self._send_draft(draft_id) if self.mailbox.is_draft(draft_id) else draft_id
-            draft = self.mailbox.create_draft(email)
-            if keep_draft is not None:
-                keep_draft(draft)
-            return self._send_draft(draft)
-        except NeedsReauthorising as problem:
-            self.auth_problem = str(problem)
-            raise TransientFailure(str(problem)) from problem
-        except (MicrosoftError, *NETWORK_ERRORS) as error:
-            # Nothing was sent: a draft alone reaches nobody, and a lost send request is checked by the retry.
-            raise TransientFailure(f"Microsoft 365: {error}") from error
-
-    def _send_draft(self, draft_id: str) -> str:
-        response = self.mailbox.send_draft(draft_id)
-        if response.status_code == 202:
+    def send_draft(self, draft_id: str) -> str:
+        response = self.call("POST", f"/me/messages/{draft_id}/send")
+        if response.status_code == 202:  # accepted: Graph sends it and files the copy in Sent Items shortly
             return draft_id
         if response.status_code == 404:
             raise UnknownOutcome("The draft disappeared from the mailbox before Microsoft confirmed sending it.")
         raise _failure_of(response, "send")
-
-    def close(self) -> None:
-        self.mailbox.http.close()
 
 
 def _graph_message(email: EmailMessage, address: str) -> dict:

@@ -28,3 +28,11 @@ class Transport(Protocol):
         """Hand the message over; returns the provider's id for it."""
 
     def close(self) -> None: ...
+
+
+class ProviderError(Exception):
+    """A mailbox provider's API could not be used; the message says what happened, for a person."""
+
+
+class NeedsReauthorising(ProviderError):  # noqa: N818 - named for what the person must do
+    """The stored sign-in no longer works (revoked, expired, password changed): someone must sign in again."""
