@@ -28,7 +28,7 @@ import hashlib
 import html
 import re
 from email.message import EmailMessage
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -110,7 +110,7 @@ def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.dateti
     sender = parseaddr(_header(parsed, "From"))[1].lower()
     subject, text = _header(parsed, "Subject")[:300], _text_of(parsed)
     received_at = _received_at(parsed, now)
-    bounces = delivery_failures(parsed)
+    bounces = delivery_failures(parsed) or notice_failures(parsed, sender, subject, text)
     if bounces:
         return _record_bounces(session, org, parsed, header_id[:300], sender, subject, bounces, received_at, now)
     message, customer, invoice, matched_by = _match(session, org, parsed, sender, subject + "\n" + text)
@@ -159,6 +159,35 @@ def delivery_failures(parsed: EmailMessage) -> list[tuple[str, str, str]]:
                 address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
                 failures.append((address, kind, detail[:200]))
     return failures
+
+
+_MAIL_SYSTEMS = re.compile(r"^(mailer-daemon|postmaster|microsoftexchange[0-9a-f]*|mail-daemon)@", re.I)
+_NOTICE_SUBJECTS = re.compile(r"^(undeliverable|undelivered mail|delivery status notification|mail delivery "
+                              r"(failed|failure|subsystem)|returned mail|failure notice)", re.I)
+_ENHANCED_STATUS = re.compile(r"\b([45])\.\d{1,3}\.\d{1,3}\b")
+
+
+def notice_failures(parsed: EmailMessage, sender: str, subject: str, text: str) -> list[tuple[str, str, str]]:
+    """A provider's bounce notice without a machine-readable report (Exchange Online's and some hosts' are only
+    prose plus the original message): the status code in the prose and the original's recipient. Like any
+    report, it only counts for a message Plixo sent (checked when it is recorded)."""
+    if not (_MAIL_SYSTEMS.match(sender) and _NOTICE_SUBJECTS.match(subject.strip())):
+        return []
+    status = _ENHANCED_STATUS.search(text)
+    original = _returned_original(parsed)
+    if status is None or original is None:
+        return []
+    recipients = [address.lower() for _name, address in getaddresses(original.get_all("To", []))]
+    kind = "hard" if status[1] == "5" else "soft"
+    return [(address, kind, status[0]) for address in recipients if address]
+
+
+def _returned_original(parsed: EmailMessage) -> EmailMessage | None:
+    for part in parsed.walk():
+        if part.get_content_type() in ("text/rfc822-headers", "message/rfc822"):
+            payload = part.get_payload()
+            return payload[0] if isinstance(payload, list) else email.message_from_string(str(payload))
+    return None
 
 
 def _bounce_kind(action: str, status: str) -> str | None:
@@ -214,15 +243,11 @@ def _bounced_contacts(session: Session, org: Organization, message: Message | No
 
 def _reported_message(session: Session, org: Organization, parsed: EmailMessage) -> Message | None:
     """The outbox message a delivery report is about, by the Message-ID of the original it returns."""
-    for part in parsed.walk():
-        if part.get_content_type() in ("text/rfc822-headers", "message/rfc822"):
-            payload = part.get_payload()
-            original = payload[0] if isinstance(payload, list) else email.message_from_string(str(payload))
-            ids = _MESSAGE_IDS.findall(str(original.get("Message-ID") or ""))
-            if ids:
-                return session.scalar(select(Message).where(Message.org_id == org.id,
-                                                            Message.message_id_header == ids[0]))
-    return None
+    original = _returned_original(parsed)
+    ids = _MESSAGE_IDS.findall(str(original.get("Message-ID") or "")) if original is not None else []
+    if not ids:
+        return None
+    return session.scalar(select(Message).where(Message.org_id == org.id, Message.message_id_header == ids[0]))
 
 
 def _stored(session: Session, org: Organization, header_id: str) -> Reply | None:

@@ -254,3 +254,35 @@ def test_relative_dates_count_from_the_senders_own_day(org, sent):
         reply = ingest_reply(db.session, org, raw, dt.datetime(2026, 12, 3, 7, 31, tzinfo=dt.UTC))
         db.session.commit()
     assert (reply.label, reply.promised_date) == ("promise", dt.date(2026, 12, 3))
+
+
+def exchange_notice(sender: str = "postmaster@acme.onmicrosoft.com", status: str = "5.1.10") -> bytes:
+    """An Exchange Online non-delivery notice: prose, and the original attached, without a delivery report."""
+    notice = EmailMessage()
+    notice["From"], notice["To"] = sender, "ar@acme.example"
+    notice["Subject"], notice["Message-ID"] = "Undeliverable: Invoice INV-7001 is overdue", "<ndr-1@outlook.example>"
+    notice["Date"] = format_datetime(NOW)
+    notice.set_content("Your message to ap@globex.example couldn't be delivered.\n\nDiagnostic information for "
+                       f"administrators:\nRemote Server returned '550 {status} RESOLVER.ADR.RecipientNotFound'")
+    original = EmailMessage()
+    original["From"], original["To"], original["Message-ID"] = "ar@acme.example", "ap@globex.example", THREAD
+    original["Subject"] = "Invoice INV-7001 is overdue"
+    original.set_content("Please pay.")
+    notice.add_attachment(original)
+    return notice.as_bytes()
+
+
+def test_a_providers_notice_without_a_report_still_marks_the_hard_bounce(org, sent):
+    _customer, _invoice, reminder, _scheduled = sent
+    reply = ingest(org, exchange_notice())
+    assert (reply.label, reply.message_id) == ("bounce", reminder.id)
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Contact.bounce_kind)) == "hard"
+        assert db.session.get(Message, reminder.id).bounced_at is not None
+
+
+def test_a_notice_from_anyone_but_a_mail_system_marks_nothing(org, sent):
+    reply = ingest(org, exchange_notice(sender="ap@globex.example"))
+    assert reply.label != "bounce"
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Contact.bounce_kind)) is None
