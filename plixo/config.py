@@ -114,6 +114,14 @@ def load_config(overrides: dict | None = None) -> dict:
         "MS_TENANT": os.environ.get("MS_TENANT", "organizations"),
         "MS_AUTHORITY_HOST": os.environ.get("MS_AUTHORITY_HOST", "https://login.microsoftonline.com"),
         "MS_GRAPH_BASE": os.environ.get("MS_GRAPH_BASE", "https://graph.microsoft.com/v1.0"),
+        # Gmail inboxes: Plixo's Google OAuth client, and where Google's sign-in and the Gmail API are.
+        "GOOGLE_CLIENT_ID": os.environ.get("GOOGLE_CLIENT_ID", ""),
+        "GOOGLE_CLIENT_SECRET": os.environ.get("GOOGLE_CLIENT_SECRET", ""),
+        "GOOGLE_AUTH_URI": os.environ.get("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/v2/auth"),
+        "GOOGLE_TOKEN_URI": os.environ.get("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token"),
+        "GOOGLE_CERTS_URL": os.environ.get("GOOGLE_CERTS_URL", "https://www.googleapis.com/oauth2/v1/certs"),
+        "GOOGLE_REVOKE_URI": os.environ.get("GOOGLE_REVOKE_URI", "https://oauth2.googleapis.com/revoke"),
+        "GMAIL_API_BASE": os.environ.get("GMAIL_API_BASE", "https://gmail.googleapis.com/gmail/v1"),
         # A CA file to trust for the mailbox providers' HTTPS instead of the system's (tests: a fake on loopback).
         "MAIL_CA_BUNDLE": os.environ.get("MAIL_CA_BUNDLE", ""),
         # The SPF include that authorises the servers Plixo sends through; sending domains must publish it.

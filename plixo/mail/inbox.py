@@ -22,6 +22,9 @@ from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.connectors.models import Connection
 from plixo.integrations.mail.drafts import DraftTransport
+from plixo.integrations.mail.gmail import GmailMailbox, GoogleApp
+from plixo.integrations.mail.gmail import SignedIn as GmailSignIn
+from plixo.integrations.mail.gmail import revoke as revoke_google_access
 from plixo.integrations.mail.imap import ImapMailbox, MailboxError
 from plixo.integrations.mail.microsoft import (
     GraphMailbox,
@@ -29,7 +32,7 @@ from plixo.integrations.mail.microsoft import (
     MicrosoftError,
     SignedIn,
 )
-from plixo.integrations.mail.outcomes import PermanentFailure, TransientFailure
+from plixo.integrations.mail.outcomes import PermanentFailure, ProviderError, TransientFailure
 from plixo.integrations.mail.smtp import DkimKey, SmtpTransport, is_loopback
 from plixo.mail.models import SendingDomain
 
@@ -197,6 +200,35 @@ def needs_reauthorising(connection: Connection, problem: str) -> None:
     connection.settings = connection.settings | {"needs_reauth": True}
 
 
+# --- Gmail -----------------------------------------------------------------------------------------------------
+
+def google_app() -> GoogleApp | None:
+    """Plixo's Google OAuth client, when this server has one."""
+    return GoogleApp.from_config(current_app.config)
+
+
+def connect_gmail(session: Session, org: Organization, user: User, signed_in: GmailSignIn,
+                  now: dt.datetime) -> Connection:
+    """Keep the signed-in Gmail mailbox; reading starts with mail that arrives from now on."""
+    mailbox = GmailMailbox(google_app(), signed_in.token, signed_in.address)
+    try:
+        position = mailbox.latest_position()
+    except ProviderError as failed:
+        raise InboxError(f"Signed in, but the inbox of {signed_in.address} could not be read: {failed}") from failed
+    return _connected(session, org, user, "gmail", signed_in.address, "", {"address": signed_in.address,
+                                                                          "history_id": position},
+                      mailbox.stored(), now)
+
+
+def gmail_mailbox(connection: Connection) -> GmailMailbox:
+    """The connection's Gmail mailbox; refreshed tokens are written back to the connection (encrypted)."""
+    def keep_tokens(stored: dict) -> None:
+        connection.secrets = json.dumps(stored)
+
+    return GmailMailbox(google_app(), secrets_of(connection), connection.settings["address"],
+                        on_tokens_changed=keep_tokens)
+
+
 # --- Any provider ----------------------------------------------------------------------------------------------
 
 def _connected(session: Session, org: Organization, user: User, provider: str, address: str, name: str,
@@ -226,8 +258,17 @@ def disconnect_inbox(session: Session, org: Organization, user: User, reason: st
     connection = email_connection(session, org.id)
     if connection is None:
         raise InboxError("No inbox is connected.")
+    warning = _withdraw_access(connection)
     _retire(session, org, user, connection, reason.strip()[:2000])
+    connection.last_error = warning
     return connection
+
+
+def _withdraw_access(connection: Connection) -> str | None:
+    """Tell the provider Plixo no longer needs the access it was granted, where it offers a way to."""
+    if connection.provider == "gmail" and google_app() is not None:
+        return revoke_google_access(google_app(), secrets_of(connection))
+    return None
 
 
 def _retire(session: Session, org: Organization, user: User, connection: Connection, reason: str) -> None:
@@ -252,12 +293,13 @@ def outbound_for(session: Session, org: Organization) -> Outbound | None:
         transport = _smtp_transport(settings, secrets_of(connection).get("password", ""),
                                     dkim_key_for(session, org.id, settings["address"]))
         return Outbound(transport, (settings.get("display_name") or "", settings["address"]), connection)
-    if connection is not None and connection.provider == "microsoft":
-        if connection.settings.get("needs_reauth") or microsoft_app() is None:
+    if connection is not None and connection.provider in API_MAILBOXES:
+        mailbox = api_mailbox(connection)
+        if mailbox is None:
             return None
         settings = connection.settings
-        return Outbound(DraftTransport(graph_mailbox(connection)),
-                        (settings.get("display_name") or "", settings["address"]), connection)
+        return Outbound(DraftTransport(mailbox), (settings.get("display_name") or "", settings["address"]),
+                        connection)
     if connection is not None:
         return None  # a provider this server cannot send through
     if not config.get("SMTP_HOST") or last_email_connection(session, org.id) is not None:
@@ -266,6 +308,19 @@ def outbound_for(session: Session, org: Organization) -> Outbound | None:
                               config.get("SMTP_PASSWORD") or None,
                               dkim_key=dkim_key_for(session, org.id, config["MAIL_FROM"]))
     return Outbound(transport, ("", config["MAIL_FROM"]), None)
+
+
+API_MAILBOXES = ("microsoft", "gmail")
+
+
+def api_mailbox(connection: Connection) -> GraphMailbox | GmailMailbox | None:
+    """The mailbox behind a Microsoft 365 or Gmail connection; None while it must be re-authorised or while this
+    server has no app registration for its provider."""
+    if connection.settings.get("needs_reauth"):
+        return None
+    if connection.provider == "microsoft":
+        return graph_mailbox(connection) if microsoft_app() is not None else None
+    return gmail_mailbox(connection) if google_app() is not None else None
 
 
 def after_sending(outbound: Outbound) -> None:

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_login import current_user
 
 from plixo.extensions import db
+from plixo.integrations.mail import gmail
 from plixo.integrations.mail.microsoft import MicrosoftError, finish_sign_in, start_sign_in
 from plixo.mail import inbox
 from plixo.mail.inbox import InboxError
@@ -17,6 +18,7 @@ from plixo.security import requires
 
 bp = Blueprint("inbox", __name__, url_prefix="/admin/connectors/email")
 MICROSOFT_FLOW_KEY = "microsoft_sign_in"
+GMAIL_FLOW_KEY = "gmail_sign_in"
 
 
 @bp.route("")
@@ -31,7 +33,8 @@ def connector():
 def _page(connection, form: dict, errors: dict, confirm_disconnect: bool = False, reauthorise: bool = False):
     return render_template("mail/inbox.html", connection=connection, providers=inbox.PROVIDERS, form=form,
                            errors=errors, confirm_disconnect=confirm_disconnect, reauthorise=reauthorise,
-                           microsoft_available=inbox.microsoft_app() is not None)
+                           microsoft_available=inbox.microsoft_app() is not None,
+                           gmail_available=inbox.google_app() is not None)
 
 
 def _form_values(connection) -> dict:
@@ -103,6 +106,44 @@ def finish_microsoft():
     return redirect(url_for("inbox.connector"))
 
 
+@bp.route("/gmail", methods=["POST"])
+@requires("connectors.manage")
+def start_gmail():
+    app = inbox.google_app()
+    if app is None:
+        flash("Gmail is not set up on this server (GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET).", "warning")
+        return redirect(url_for("inbox.connector"))
+    url, saved = gmail.start_sign_in(app, url_for("inbox.finish_gmail", _external=True))
+    session[GMAIL_FLOW_KEY] = {"saved": saved, "org_id": g.org.id}
+    return redirect(url)
+
+
+@bp.route("/gmail/callback")
+@requires("connectors.manage")
+def finish_gmail():
+    started = session.pop(GMAIL_FLOW_KEY, None) or {}
+    saved = started.get("saved") or {}
+    same = bool(saved.get("state")) and hmac.compare_digest(str(saved["state"]), request.args.get("state", ""))
+    if not same or started.get("org_id") != g.org.id:
+        flash("That Google sign-in was not started from this workspace, or took too long. Please start again.",
+              "error")
+    elif request.args.get("error"):
+        flash(f"Gmail was not connected: {request.args.get('error_description') or request.args['error']}"[:500],
+              "warning")
+    else:
+        try:
+            signed_in = gmail.finish_sign_in(inbox.google_app(), saved, request.args.to_dict())
+            connection = inbox.connect_gmail(db.session, g.org, current_user, signed_in, utcnow())
+        except (gmail.GmailError, InboxError) as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+        else:
+            db.session.commit()
+            flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every "
+                  "two minutes.", "success")
+    return redirect(url_for("inbox.connector"))
+
+
 @bp.route("/sync", methods=["POST"])
 @requires("connectors.manage")
 def read_replies_now():
@@ -131,6 +172,6 @@ def disconnect():
         flash(str(refused), "error")
     else:
         db.session.commit()
-        flash(f"{connection.display_name} disconnected. Scheduled e-mails wait until an inbox is connected again.",
-              "success")
+        flash(connection.last_error or f"{connection.display_name} disconnected. Scheduled e-mails wait until an "
+              "inbox is connected again.", "warning" if connection.last_error else "success")
     return redirect(url_for("inbox.connector"))

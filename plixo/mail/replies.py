@@ -45,7 +45,15 @@ from plixo.integrations.mail.outcomes import NeedsReauthorising, ProviderError
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.mail.classifier import Understanding, classify_reply, own_words
 from plixo.mail.dates import month_first_zone
-from plixo.mail.inbox import graph_mailbox, imap_mailbox, needs_reauthorising, secrets_of
+from plixo.mail.inbox import (
+    API_MAILBOXES,
+    api_mailbox,
+    gmail_mailbox,
+    graph_mailbox,
+    imap_mailbox,
+    needs_reauthorising,
+    secrets_of,
+)
 from plixo.mail.models import Reply
 from plixo.money import format_money
 from plixo.outreach.models import Message
@@ -72,6 +80,8 @@ def fetch_replies(session: Session, org: Organization, connection: Connection, n
     The position is saved with the replies it covers (one commit by the caller), so a crash re-reads them and
     the intake, idempotent on Message-ID, keeps each once.
     """
+    if connection.provider in API_MAILBOXES and api_mailbox(connection) is None:
+        return 0  # waiting to be re-authorised: asking again would only be refused again
     try:
         position, raws = _read_mailbox(connection)
     except NeedsReauthorising as refused:
@@ -93,6 +103,9 @@ def _read_mailbox(connection: Connection) -> tuple[dict, list[bytes]]:
     if connection.provider == "microsoft":
         link, raws = graph_mailbox(connection).read_after(settings["delta_link"], READ_PER_RUN)
         return {"delta_link": link}, raws
+    if connection.provider == "gmail":
+        history_id, raws = gmail_mailbox(connection).read_after(settings["history_id"], READ_PER_RUN)
+        return {"history_id": history_id}, raws
     with imap_mailbox(settings, secrets_of(connection).get("password", "")) as mailbox:
         since = Position(settings["imap_uidvalidity"], settings["imap_last_uid"])
         position, raws = mailbox.read_after(since, READ_PER_RUN)

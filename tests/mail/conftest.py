@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from plixo.connectors.models import Connection
 from plixo.extensions import db
-from plixo.outreach.models import Message, MessageInvoice
+from plixo.model import utcnow
+from plixo.outreach.models import Message, MessageInvoice, Policy
 from plixo.tenancy import tenant_scope
-from tests import fake_microsoft
+from tests import fake_google, fake_microsoft
 from tests.factories import make_contact, make_customer, make_invoice
 
 NOW = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)  # a Wednesday
@@ -94,3 +95,73 @@ def connected(client, org, fake):
     page = sign_in(client, fake)
     assert "ar@acme.example connected" in page
     return connection_of(org)
+
+
+# --- The finance inbox on Gmail (a fake Google on loopback) ---------------------------------------------------
+
+@pytest.fixture
+def google(app):
+    server = fake_google.start()
+    names = ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_AUTH_URI", "GOOGLE_TOKEN_URI", "GOOGLE_CERTS_URL",
+             "GOOGLE_REVOKE_URI", "GMAIL_API_BASE", "MAIL_CA_BUNDLE")
+    saved = {name: app.config[name] for name in names}
+    app.config.update(GOOGLE_CLIENT_ID=server.client_id, GOOGLE_CLIENT_SECRET=server.client_secret,
+                      GOOGLE_AUTH_URI=server.auth_uri, GOOGLE_TOKEN_URI=server.token_uri,
+                      GOOGLE_CERTS_URL=server.certs_url, GOOGLE_REVOKE_URI=server.revoke_uri,
+                      GMAIL_API_BASE=server.gmail, MAIL_CA_BUNDLE=server.ca_file)
+    yield server
+    app.config.update(saved)
+    server.stop()
+
+
+def sign_in_with_google(client, google, answer=None) -> str:
+    """Start the Gmail sign-in in Plixo, let the fake Google answer (by default: signed in), return the page."""
+    started = client.post(f"{EMAIL_CONNECTOR}/gmail")
+    assert started.status_code == 302 and started.headers["Location"].startswith(google.base)
+    back = urlsplit((answer or google.authorize)(started.headers["Location"]))
+    return client.get(f"{back.path}?{back.query}", follow_redirects=True).get_data(as_text=True)
+
+
+@pytest.fixture
+def gmail_connected(client, org, google):
+    page = sign_in_with_google(client, google)
+    assert "ar@acme.example connected" in page, page
+    return connection_of(org)
+
+
+# --- Sending through a connected inbox ----------------------------------------------------------------------
+
+def due(sent_fixture) -> int:
+    """Make the scheduled reminder of the `sent` fixture due now; returns its id."""
+    customer, _invoice, _reminder, scheduled = sent_fixture
+    with tenant_scope(customer.org_id):
+        message = db.session.get(Message, scheduled.id)
+        message.scheduled_for = utcnow() - dt.timedelta(minutes=1)
+        db.session.commit()
+    return scheduled.id
+
+
+def due_again(org, message_id, **changes) -> None:
+    """The message is due once more (as a retry or a resumed send would be)."""
+    db.session.rollback()  # a fresh transaction: the sender committed on a connection of its own
+    with tenant_scope(org.id):
+        message = db.session.get(Message, message_id)
+        message.scheduled_for = utcnow() - dt.timedelta(minutes=1)
+        for name, value in changes.items():
+            setattr(message, name, value)
+        db.session.commit()
+
+
+def message_of(org, message_id) -> Message:
+    db.session.rollback()
+    with tenant_scope(org.id):
+        return db.session.get(Message, message_id)
+
+
+@pytest.fixture
+def open_all_week(org):
+    """Every day, no quiet hours: sending tests must not depend on when the suite runs."""
+    with tenant_scope(org.id):
+        policy = db.session.scalar(select(Policy).where(Policy.org_id == org.id))
+        policy.sending_days, policy.quiet_hours_start, policy.quiet_hours_end = list(range(7)), dt.time(0), dt.time(0)
+        db.session.commit()

@@ -4,7 +4,6 @@ fake Microsoft on loopback, driven by the real msal and requests."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from urllib.parse import urlsplit
@@ -17,49 +16,11 @@ from jobs.outbox import send_due_messages
 from plixo.audit import AuditEvent
 from plixo.extensions import db
 from plixo.mail.models import Reply
-from plixo.model import utcnow
-from plixo.outreach.models import Message
 from plixo.tenancy import tenant_scope
-from tests.mail.conftest import connection_of, raw_reply, sign_in
+from tests.mail.conftest import connection_of, due, due_again, message_of, raw_reply, sign_in
 
 PAGE = "/admin/connectors/email"
-
-
-def due(sent_fixture) -> int:
-    """Make the scheduled reminder of the `sent` fixture due now; returns its id."""
-    customer, _invoice, _reminder, scheduled = sent_fixture
-    with tenant_scope(customer.org_id):
-        message = db.session.get(Message, scheduled.id)
-        message.scheduled_for = utcnow() - dt.timedelta(minutes=1)
-        db.session.commit()
-    return scheduled.id
-
-
-def due_again(org, message_id, **changes) -> None:
-    """The message is due once more (as a retry or a resumed send would be)."""
-    db.session.rollback()  # a fresh transaction: the sender committed on a connection of its own
-    with tenant_scope(org.id):
-        message = db.session.get(Message, message_id)
-        message.scheduled_for = utcnow() - dt.timedelta(minutes=1)
-        for name, value in changes.items():
-            setattr(message, name, value)
-        db.session.commit()
-
-
-def message_of(org, message_id) -> Message:
-    db.session.rollback()
-    with tenant_scope(org.id):
-        return db.session.get(Message, message_id)
-
-
-@pytest.fixture(autouse=True)
-def open_all_week(org):
-    from plixo.outreach.models import Policy
-
-    with tenant_scope(org.id):
-        policy = db.session.scalar(select(Policy).where(Policy.org_id == org.id))
-        policy.sending_days, policy.quiet_hours_start, policy.quiet_hours_end = list(range(7)), dt.time(0), dt.time(0)
-        db.session.commit()
+pytestmark = pytest.mark.usefixtures("open_all_week")
 
 
 # --- Sign-in ---------------------------------------------------------------------------------------------------
