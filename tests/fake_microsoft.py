@@ -558,6 +558,13 @@ class FakeMicrosoft:
             return _not_found()
         return _Reply(200, stored.raw or _mime_of(stored.message), {"Content-Type": "text/plain"})
 
+    def _delete_message(self, call: _Call) -> _Reply:
+        """Graph moves a deleted item to Deleted Items; here it simply goes, which is all a client can tell."""
+        if self._find(call.user, call.args[0]) is None:
+            return _not_found()
+        del self.messages[call.args[0]]
+        return _Reply(204)
+
     def _send(self, call: _Call) -> _Reply | None:
         script = self.send_script.pop(0) if self.send_script else None
         if script is not None and script[0] == "status":
@@ -667,6 +674,7 @@ _GRAPH_ROUTES: list[tuple[str, re.Pattern[str], frozenset[str], Callable[..., _R
     ("GET", re.compile(r"(?i)/me/messages/([^/]+)"), _MAIL_LIST, FakeMicrosoft._get_message),
     ("GET", re.compile(r"(?i)/me/messages/([^/]+)/\$value"), _MAIL_READ, FakeMicrosoft._get_mime),
     ("POST", re.compile(r"(?i)/me/messages/([^/]+)/send"), _MAIL_SEND, FakeMicrosoft._send),
+    ("DELETE", re.compile(r"(?i)/me/messages/([^/]+)"), _MAIL_WRITE, FakeMicrosoft._delete_message),
     ("GET", re.compile(r"(?i)/me/mailFolders/([^/]+)/messages"), _MAIL_LIST, FakeMicrosoft._list_folder),
     ("GET", re.compile(r"(?i)/me/mailFolders/([^/]+)/messages/delta"), _MAIL_LIST, FakeMicrosoft._delta),
 ]

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -35,6 +35,7 @@ from plixo.integrations.mail.microsoft import (
 from plixo.integrations.mail.outcomes import PermanentFailure, ProviderError, TransientFailure
 from plixo.integrations.mail.smtp import DkimKey, SmtpTransport, is_loopback
 from plixo.mail.models import SendingDomain
+from plixo.outreach.models import Message
 
 PROVIDERS = {"microsoft": "Microsoft 365", "gmail": "Gmail", "smtp": "SMTP and IMAP"}
 
@@ -95,17 +96,21 @@ def last_email_connection(session: Session, org_id: int) -> Connection | None:
 # --- SMTP + IMAP ---------------------------------------------------------------------------------------------
 
 def mail_server_settings(form, kept: dict | None = None, kept_password: str = "") -> MailServerSettings:
-    """Read and check the SMTP + IMAP form; a blank password keeps the one already stored."""
+    """Read and check the SMTP + IMAP form. A blank password keeps the stored one, but only for the very same
+    servers, account and address: the stored password must never be handed to a server someone just typed in."""
     kept = kept or {}
     address = _address(form.get("address", ""))
     settings = MailServerSettings(
         address=address, display_name=form.get("display_name", "").strip()[:100],
         smtp_host=_host(form, "smtp_host"), smtp_port=_port(form, "smtp_port"),
         imap_host=_host(form, "imap_host"), imap_port=_port(form, "imap_port"),
-        username=(form.get("username", "").strip() or address)[:320],
-        password=form.get("password", "") or (kept_password if kept.get("address") else ""))
+        username=(form.get("username", "").strip() or address)[:320], password=form.get("password", ""))
+    if not settings.password and kept and all(kept.get(k) == v for k, v in settings.public().items()
+                                              if k != "display_name"):
+        settings = replace(settings, password=kept_password)
     if not settings.password:
-        raise InboxError("Enter the mailbox password (or an app password, if the provider asks for one).", "password")
+        raise InboxError("Enter the mailbox password (or an app password, if the provider asks for one). It is "
+                         "needed again whenever a server, the username or the address changes.", "password")
     return settings
 
 
@@ -233,7 +238,14 @@ def gmail_mailbox(connection: Connection) -> GmailMailbox:
 
 def _connected(session: Session, org: Organization, user: User, provider: str, address: str, name: str,
                settings: dict, secrets: dict, now: dt.datetime) -> Connection:
-    """Keep the new connection and retire any other inbox: e-mails must come from one mailbox at a time."""
+    """Keep the new connection and retire any other inbox: e-mails must come from one mailbox at a time.
+
+    Re-authorising the same mailbox keeps where reading stopped, so replies that arrived while it was failing are
+    still read; another mailbox starts at its own end.
+    """
+    last = last_email_connection(session, org.id)
+    if last is not None and (last.provider, last.display_name) != (provider, address):
+        _hand_drafts_to_people(session, last)
     previous = email_connection(session, org.id)
     if previous is not None and previous.provider != provider:
         _retire(session, org, user, previous, f"Replaced by {PROVIDERS[provider]} ({address}).")
@@ -243,6 +255,9 @@ def _connected(session: Session, org: Organization, user: User, provider: str, a
     if connection is None:
         connection = Connection(org_id=org.id, kind="email", provider=provider)
         session.add(connection)
+    elif connection.status != "disconnected" and connection.display_name == address:
+        settings = settings | {key: connection.settings[key] for key in READING_POSITION[provider]
+                               if key in (connection.settings or {})}
     connection.status, connection.last_error, connection.display_name = "active", None, address
     connection.external_account_id, connection.settings = address, settings | {"display_name": name}
     connection.secrets, connection.connected_by_id, connection.last_sync_at = json.dumps(secrets), user.id, None
@@ -251,6 +266,22 @@ def _connected(session: Session, org: Organization, user: User, provider: str, a
     audit.record(session, org_id=org.id, actor=user, action="connectors.email_connected", subject=connection,
                  before=before, after={"status": "active", "provider": provider, "address": address})
     return connection
+
+
+READING_POSITION = {"smtp": ("imap_uidvalidity", "imap_last_uid"), "microsoft": ("delta_link",),
+                    "gmail": ("history_id",)}
+
+
+def _hand_drafts_to_people(session: Session, mailbox: Connection) -> None:
+    """E-mails handed to the old mailbox as drafts and not known to be sent: only that mailbox can tell whether
+    they left, so a person checks its sent items rather than the new mailbox sending them again."""
+    session.execute(
+        update(Message).where(Message.org_id == mailbox.org_id, Message.provider_draft_id.is_not(None),
+                              Message.status.in_(("scheduled", "sending", "delivering")))
+        .values(status="review", claimed_until=None,
+                last_error=f"Was being sent from {mailbox.display_name} when the inbox changed: check that "
+                           "mailbox's sent items before sending it again.")
+        .execution_options(synchronize_session=False))
 
 
 def disconnect_inbox(session: Session, org: Organization, user: User, reason: str) -> Connection:

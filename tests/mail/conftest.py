@@ -15,8 +15,9 @@ from plixo.extensions import db
 from plixo.model import utcnow
 from plixo.outreach.models import Message, MessageInvoice, Policy
 from plixo.tenancy import tenant_scope
-from tests import fake_google, fake_microsoft
+from tests import fake_google, fake_imap, fake_microsoft
 from tests.factories import make_contact, make_customer, make_invoice
+from tests.smtp_sink import start_sink
 
 NOW = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)  # a Wednesday
 THREAD = "<0f3a9c.41@acme.example>"
@@ -165,3 +166,19 @@ def open_all_week(org):
         policy = db.session.scalar(select(Policy).where(Policy.org_id == org.id))
         policy.sending_days, policy.quiet_hours_start, policy.quiet_hours_end = list(range(7)), dt.time(0), dt.time(0)
         db.session.commit()
+
+
+# --- The finance inbox over SMTP + IMAP (aiosmtpd and a small IMAP server on loopback) ------------------------
+
+PASSWORD = "app-password-1"
+
+
+@pytest.fixture
+def servers():
+    """An SMTP server and an IMAP server, both asking for ar@acme.example's password."""
+    controller, sink = start_sink(users={"ar@acme.example": PASSWORD})
+    mailbox, imap_server, imap_port = fake_imap.serve()
+    mailbox.users = {"ar@acme.example": PASSWORD}
+    yield sink, mailbox, {"smtp_port": controller.port, "imap_port": imap_port}
+    controller.stop()
+    imap_server.shutdown()

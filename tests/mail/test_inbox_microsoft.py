@@ -101,10 +101,56 @@ def test_graph_sending_later_after_a_202_with_retry_after_is_never_sent_again(or
     fake.send_retry_after = "30"  # accepted now, filed in Sent Items only later
     message_id = due(sent)
     assert send_due_messages()["sent"] == 1
-    # A retry of the same message (as after a crash) finds the draft gone and does not send it again.
+    # A retry of the same message (as after a crash) finds the draft gone and not yet filed: it waits, sending nothing.
     due_again(org, message_id, status="scheduled")
+    assert send_due_messages()["retry"] == 1
+    fake.clock = lambda: time.time() + 60  # Graph has filed it in Sent Items by the next attempt
+    due_again(org, message_id)
     assert send_due_messages()["sent"] == 1
     assert fake.times_sent(message_of(org, message_id).message_id_header) == 1
+
+
+def test_a_draft_someone_deleted_is_never_recorded_as_sent(org, connected, fake, sent):
+    fake.send_script = [("status", 503, None)]
+    message_id = due(sent)
+    send_due_messages()
+    fake.messages.pop(message_of(org, message_id).provider_draft_id)  # someone deletes the odd draft in Outlook
+    for _attempt in range(3):
+        due_again(org, message_id)
+        send_due_messages()
+    message = message_of(org, message_id)
+    assert message.status == "review" and "Sent Items" in message.last_error and fake.sent == []
+
+
+def test_a_retry_sends_the_email_as_it_is_now_not_the_old_draft(org, connected, fake, sent):
+    fake.send_script = [("status", 503, None)]
+    message_id = due(sent)
+    send_due_messages()
+    old_draft = message_of(org, message_id).provider_draft_id
+    due_again(org, message_id, body="Please pay the new balance.")
+    assert send_due_messages()["sent"] == 1
+    assert fake.sent[0]["body"]["content"].startswith("Please pay the new balance.")
+    assert old_draft not in fake.messages and message_of(org, message_id).provider_draft_id != old_draft
+
+
+def test_re_authorising_the_same_mailbox_keeps_where_reading_stopped(client, org, connected, fake, sent):
+    fake.revoke_refresh_tokens()
+    fake.expire_access_tokens()
+    fake.deliver(raw_reply("We dispute this invoice.", message_id="<during-outage@globex.example>"))
+    assert read_all_inboxes() == {org.id: 0} and connection_of(org).status == "error"
+    assert "ar@acme.example connected" in sign_in(client, fake)
+    assert read_all_inboxes() == {org.id: 1}  # the reply that came while it was failing
+
+
+def test_switching_mailboxes_hands_half_sent_drafts_to_a_person(client, org, connected, fake, sent, servers):
+    fake.send_script = [("status", 503, None)]
+    message_id = due(sent)
+    send_due_messages()
+    _sink, _mailbox, ports = servers
+    client.post(f"{PAGE}/smtp", data={"address": "ar@acme.example", "smtp_host": "127.0.0.1", "imap_host": "127.0.0.1",
+                                       "password": "app-password-1", **ports})
+    message = message_of(org, message_id)
+    assert message.status == "review" and "check that mailbox's sent items" in message.last_error
 
 
 def test_an_expired_access_token_is_refreshed_and_kept(org, connected, fake, sent):
@@ -146,14 +192,14 @@ def test_a_connection_lost_after_graph_accepted_the_send_is_resolved_without_sen
     assert fake.times_sent(message_of(org, message_id).message_id_header) == 1
 
 
-def test_a_draft_never_sent_is_sent_on_the_retry(org, connected, fake, sent):
+def test_a_draft_never_sent_is_replaced_and_sent_on_the_retry(org, connected, fake, sent):
     fake.send_script = [("status", 503, None)]
     message_id = due(sent)
     send_due_messages()
     draft = message_of(org, message_id).provider_draft_id
     due_again(org, message_id)
     assert send_due_messages()["sent"] == 1
-    assert message_of(org, message_id).provider_draft_id == draft  # the same draft, not a second one
+    assert message_of(org, message_id).provider_draft_id != draft and draft not in fake.messages  # replaced
     assert len(fake.sent) == 1
 
 

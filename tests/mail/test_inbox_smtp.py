@@ -20,26 +20,12 @@ from plixo.integrations.mail.imap import ImapMailbox, MailboxError
 from plixo.mail.deliverability import records_to_publish
 from plixo.mail.models import Reply, SendingDomain
 from plixo.tenancy import tenant_scope
-from tests import fake_imap
 from tests.conftest import run_jobs
 from tests.factories import make_org
-from tests.mail.conftest import raw_reply
-from tests.smtp_sink import start_sink
+from tests.mail.conftest import PASSWORD, raw_reply
 
 PAGE = "/admin/connectors/email"
-PASSWORD = "app-password-1"
 WEDNESDAY = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def servers():
-    """An SMTP server and an IMAP server, both asking for ar@acme.example's password."""
-    controller, sink = start_sink(users={"ar@acme.example": PASSWORD})
-    mailbox, imap_server, imap_port = fake_imap.serve()
-    mailbox.users = {"ar@acme.example": PASSWORD}
-    yield sink, mailbox, {"smtp_port": controller.port, "imap_port": imap_port}
-    controller.stop()
-    imap_server.shutdown()
 
 
 @pytest.fixture(autouse=True)
@@ -276,3 +262,11 @@ def test_the_cron_job_reads_replies_on_a_real_worker(client, org, servers, sent)
     run_jobs()
     with tenant_scope(org.id):
         assert db.session.scalar(select(Reply.label)) == "dispute"
+
+
+def test_the_stored_password_is_never_sent_to_a_server_typed_in_since(client, org, servers):
+    _sink, _mailbox, ports = servers
+    connect(client, org, ports)
+    response = client.post(f"{PAGE}/smtp", data=form(ports, password="", smtp_host="localhost"))
+    assert response.status_code == 422 and "needed again whenever a server" in response.get_data(as_text=True)
+    assert connection_of(org).settings["smtp_host"] == "127.0.0.1"

@@ -1,10 +1,12 @@
 """Sending through a mailbox provider's drafts (Microsoft Graph, Gmail): the way to never send twice.
 
 Each e-mail becomes a draft whose id the outbox records before asking the provider to send it. An attempt that
-follows one whose outcome is unknown first looks for the e-mail among the sent messages, then at the draft: a
-draft that is no longer one was taken for sending (providers send asynchronously and file the copy a moment
-later), and one still waiting is sent. So a crash or a dropped connection never sends twice and never loses an
-e-mail.
+follows one whose outcome is unknown first looks for the e-mail among the sent messages, then at the draft. A
+draft still waiting was never sent: it is replaced by one with the e-mail as it is now (amounts may have changed)
+and sent. A draft that is gone but not (yet) among the sent messages is either being sent (providers send
+asynchronously and file the copy a moment later) or was deleted by someone: the attempt is tried again later,
+and if the e-mail never shows up among the sent ones the outbox hands it to a person. So a crash or a dropped
+connection never sends twice, and an e-mail is never recorded as sent unless the mailbox shows it was.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class DraftMailbox(Protocol):
 
     def create_draft(self, email: EmailMessage) -> str: ...
 
+    def delete_draft(self, draft_id: str) -> None: ...
+
     def send_draft(self, draft_id: str) -> str:
         """Ask the provider to send the draft; its id for the sent message. Raises the outbox's outcomes."""
 
@@ -52,8 +56,11 @@ class DraftTransport:
                 sent = self.mailbox.in_sent_items(email["Message-ID"])
                 if sent:
                     return sent
+                if draft_id and not self.mailbox.is_draft(draft_id):
+                    raise TransientFailure("The draft has left the mailbox's drafts but is not among its sent "
+                                           "e-mails yet; checking again shortly before doing anything.")
                 if draft_id:
-                    return self.mailbox.send_draft(draft_id) if self.mailbox.is_draft(draft_id) else draft_id
+                    self.mailbox.delete_draft(draft_id)  # never sent: replaced by the e-mail as it is now
             draft = self.mailbox.create_draft(email)
             if keep_draft is not None:
                 keep_draft(draft)

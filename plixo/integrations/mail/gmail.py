@@ -257,6 +257,11 @@ class GmailMailbox:  # a DraftMailbox
             raise _failure_of(response, "create the draft")
         return _json(response)["id"]
 
+    def delete_draft(self, draft_id: str) -> None:
+        response = self.call("DELETE", f"/drafts/{draft_id}")
+        if response.status_code not in (200, 204, 404):
+            _checked(response)
+
     def send_draft(self, draft_id: str) -> str:
         response = self.call("POST", "/drafts/send", json={"id": draft_id})
         if response.status_code == 200:

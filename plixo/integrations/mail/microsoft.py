@@ -235,6 +235,11 @@ class GraphMailbox:  # a DraftMailbox
             raise _failure_of(response, "create the draft")
         return _json(response)["id"]
 
+    def delete_draft(self, draft_id: str) -> None:
+        response = self.call("DELETE", f"/me/messages/{draft_id}")
+        if response.status_code not in (204, 404):
+            _checked(response)
+
     def send_draft(self, draft_id: str) -> str:
         response = self.call("POST", f"/me/messages/{draft_id}/send")
         if response.status_code == 202:  # accepted: Graph sends it and files the copy in Sent Items shortly
