@@ -26,6 +26,7 @@ import email
 import email.policy
 import hashlib
 import html
+import logging
 import re
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
@@ -61,6 +62,7 @@ from plixo.queue import actions
 from plixo.queue.actions import ActionError
 from plixo.queue.models import Hold
 
+log = logging.getLogger(__name__)
 READ_PER_RUN = 200  # a backlog is read over several runs rather than one long one
 PAUSE_WITHOUT_RETURN_DATE = dt.timedelta(days=7)
 LONGEST_PAUSE = dt.timedelta(days=30)  # "on leave until September" must not silence a customer for months
@@ -91,10 +93,22 @@ def fetch_replies(session: Session, org: Organization, connection: Connection, n
         connection.status, connection.last_error = "error", f"Reading replies failed: {failed}"[:2000]
         return 0
     for raw in raws:
-        ingest_reply(session, org, raw, now)
+        _ingest_one(session, org, raw, now)
     connection.settings = connection.settings | position
     connection.status, connection.last_error, connection.last_sync_at = "active", None, now
     return len(raws)
+
+
+def _ingest_one(session: Session, org: Organization, raw: bytes, now: dt.datetime) -> None:
+    """One e-mail in its own savepoint: an e-mail that cannot be understood (or one a concurrent read stored a
+    moment ago) must not hold back the rest of the inbox run after run."""
+    try:
+        with session.begin_nested():
+            ingest_reply(session, org, raw, now)
+    except IntegrityError:
+        pass  # the same e-mail, stored by another read at the same moment
+    except Exception:
+        log.exception("Workspace %s: an inbound e-mail could not be read and was skipped", org.id)
 
 
 def _read_mailbox(connection: Connection) -> tuple[dict, list[bytes]]:

@@ -4,6 +4,7 @@ own address (DKIM-signed for its sending domain), reading replies once, failures
 from __future__ import annotations
 
 import datetime as dt
+import imaplib
 import json
 
 import dkim
@@ -17,6 +18,7 @@ from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.integrations.mail.imap import ImapMailbox, MailboxError
+from plixo.mail import replies as replies_module
 from plixo.mail.deliverability import records_to_publish
 from plixo.mail.models import Reply, SendingDomain
 from plixo.tenancy import tenant_scope
@@ -270,3 +272,34 @@ def test_the_stored_password_is_never_sent_to_a_server_typed_in_since(client, or
     response = client.post(f"{PAGE}/smtp", data=form(ports, password="", smtp_host="localhost"))
     assert response.status_code == 422 and "needed again whenever a server" in response.get_data(as_text=True)
     assert connection_of(org).settings["smtp_host"] == "127.0.0.1"
+
+
+def test_one_email_that_cannot_be_read_does_not_hold_back_the_others(client, org, servers, sent, monkeypatch):
+    _sink, mailbox, ports = servers
+    connect(client, org, ports)
+    mailbox.append(raw_reply("Poison", message_id="<poison@globex.example>"))
+    mailbox.append(raw_reply("We dispute this invoice."))
+    real = replies_module.ingest_reply
+
+    def choking(session, org_, raw, now):
+        if b"<poison@globex.example>" in raw:
+            raise ValueError("unreadable")
+        return real(session, org_, raw, now)
+
+    monkeypatch.setattr(replies_module, "ingest_reply", choking)
+    assert read_all_inboxes() == {org.id: 2}
+    with tenant_scope(org.id):
+        assert db.session.scalars(select(Reply.header_message_id)).all() == ["<reply-1@globex.example>"]
+    assert connection_of(org).settings["imap_last_uid"] == 2
+
+
+def test_a_server_that_drops_the_session_mid_read_is_reported_not_raised(client, org, servers, sent, monkeypatch):
+    _sink, _mailbox, ports = servers
+    connect(client, org, ports)
+
+    def dropped(self, since, limit):
+        raise imaplib.IMAP4.abort("socket error: EOF")
+
+    monkeypatch.setattr(ImapMailbox, "_read_after", dropped)
+    page = client.post(f"{PAGE}/sync", follow_redirects=True).get_data(as_text=True)
+    assert "stopped answering properly" in page and connection_of(org).status == "error"

@@ -144,10 +144,12 @@ def verify_id_token(app: GoogleApp, token: str, nonce: str) -> dict:
 def revoke(app: GoogleApp, stored: dict) -> str | None:
     """Withdraw Plixo's access at Google; a warning for the person when Google could not be told."""
     try:
-        response = app.http().post(app.revoke_uri, params={"token": stored.get("refresh_token", "")},
+        # In the body, never the address: a failed request's error text names its URL.
+        response = app.http().post(app.revoke_uri, data={"token": stored.get("refresh_token", "")},
                                    timeout=TIMEOUT_SECONDS)
-    except NETWORK_ERRORS as error:
-        return f"Disconnected here, but Google was not told ({error}). Remove Plixo at myaccount.google.com."
+    except NETWORK_ERRORS:
+        return "Disconnected here, but Google could not be reached to withdraw access. Remove Plixo at " \
+               "myaccount.google.com."
     if response.status_code not in (200, 400):  # 400: the grant was already gone
         return "Disconnected here, but Google was not told. Remove Plixo at myaccount.google.com."
     return None

@@ -6,6 +6,7 @@ import contextlib
 import imaplib
 import re
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from plixo.integrations.mail.smtp import is_loopback
@@ -74,6 +75,10 @@ class ImapMailbox:
 
     def position(self) -> Position:
         """The folder's current end: reading from here on sees only mail that arrives later."""
+        with self._answering():
+            return self._position()
+
+    def _position(self) -> Position:
         status = self._ok(self._imap.status(self.folder, "(UIDNEXT UIDVALIDITY)"), "read the folder status")
         found = {}
         for uidnext, uidvalidity in _STATUS.findall(status[0] or b""):
@@ -86,12 +91,26 @@ class ImapMailbox:
         return Position(found["validity"], found["next"] - 1)
 
     def read_after(self, since: Position, limit: int) -> tuple[Position, list[bytes]]:
+        with self._answering():
+            return self._read_after(since, limit)
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Whatever goes wrong mid-session is the mailbox's problem to report, never a crash."""
+        try:
+            yield
+        except imaplib.IMAP4.error as error:  # includes abort: the server dropped the session
+            raise MailboxError(f"{self.host} stopped answering properly: {_text(error)}") from error
+        except (OSError, ssl.SSLError) as error:
+            raise MailboxError(f"Lost the connection to {self.host}: {error}") from error
+
+    def _read_after(self, since: Position, limit: int) -> tuple[Position, list[bytes]]:
         """Up to `limit` messages that arrived after `since`, oldest first, and the position after them.
 
         When the server renumbered the folder (a new UIDVALIDITY) the old position means nothing: reading
         restarts from the folder's end rather than re-reading years of mail.
         """
-        now = self.position()
+        now = self._position()
         if now.uidvalidity != since.uidvalidity:
             return now, []
         typ, data = self._imap.uid("SEARCH", None, f"UID {since.last_uid + 1}:*")
