@@ -53,8 +53,11 @@ def _send_for_workspace(session: Session, transport, outcomes: dict[str, int], d
             ids = claim_due(session, utcnow())
             if not ids:
                 break
-            for outcome, count in send_leased(session, ids, outbound.transport, utcnow(), outbound.sender).items():
+            sent = send_leased(session, ids, outbound.transport, utcnow(), outbound.sender)
+            for outcome, count in sent.items():
                 outcomes[outcome] = outcomes.get(outcome, 0) + count
+            if sent.get("mailbox_unavailable"):
+                break  # the mailbox cannot take any: the next run asks again
     finally:
         after_sending(outbound)
         session.commit()

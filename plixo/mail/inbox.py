@@ -321,6 +321,8 @@ def outbound_for(session: Session, org: Organization) -> Outbound | None:
     connection = email_connection(session, org.id)
     if connection is not None and connection.provider == "smtp":
         settings = connection.settings
+        if settings.get("needs_reauth"):
+            return None  # signing in again and again with a refused password would lock the mailbox
         transport = _smtp_transport(settings, secrets_of(connection).get("password", ""),
                                     dkim_key_for(session, org.id, settings["address"]))
         return Outbound(transport, (settings.get("display_name") or "", settings["address"]), connection)

@@ -31,7 +31,13 @@ from sqlalchemy.orm import Session, scoped_session
 
 from plixo.accounts.models import Organization
 from plixo.failpoints import failpoint
-from plixo.integrations.mail.outcomes import PermanentFailure, TransientFailure, Transport, UnknownOutcome
+from plixo.integrations.mail.outcomes import (
+    MailboxUnavailable,
+    PermanentFailure,
+    TransientFailure,
+    Transport,
+    UnknownOutcome,
+)
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer
 from plixo.mail.models import SendingDomain
@@ -48,6 +54,7 @@ LEASE = dt.timedelta(minutes=5)
 BATCH = 200
 CHECK_EVERY = 25  # messages per batch load: stops and caps are at most this many sends old when checked
 SEND_LOCK = 72_516  # advisory-lock namespace of claiming a workspace's sends
+MAILBOX_PAUSE = dt.timedelta(minutes=5)  # a mailbox that cannot send is asked again after this
 RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30))
 
 
@@ -130,9 +137,23 @@ def send_leased(session: Session, ids: list[int], transport: Transport, now: dt.
             batch = _SendBatch.load(session, ids[start:start + CHECK_EVERY], now, domain_of(sender[1]))
             outcomes["skipped"] += len(ids[start:start + CHECK_EVERY]) - len(batch.messages)
             for message in batch.messages:
-                outcomes[batch.send(message, transport, sender)] += 1
+                outcome = batch.send(message, transport, sender)
+                outcomes[outcome] += 1
+                if outcome == "mailbox_unavailable":
+                    outcomes["released"] += _release(session, ids, now)
+                    session.commit()
+                    return +outcomes
             session.commit()
     return +outcomes  # without the zero counts
+
+
+def _release(session: Session, ids: list[int], now: dt.datetime) -> int:
+    """Give back the leased messages not tried: the mailbox cannot take any now, and that is not their fault
+    (their attempt is not counted)."""
+    return session.execute(
+        update(Message).where(Message.id.in_(ids), Message.status == "sending")
+        .values(status="scheduled", claimed_until=None, attempts=Message.attempts - 1, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount or 0
 
 
 @contextmanager
@@ -263,6 +284,11 @@ class _SendBatch:
                 contact = self.contacts[message.contact_id]
                 contact.bounce_kind, contact.bounced_at = "hard", self.now
             return "failed"
+        except MailboxUnavailable as error:
+            message.status, message.claimed_until, message.attempts = "scheduled", None, message.attempts - 1
+            message.scheduled_for = self.now + MAILBOX_PAUSE
+            message.wait_reason, message.last_error = "Waiting for the mailbox", str(error)[:2000]
+            return "mailbox_unavailable"
         except TransientFailure as error:
             return _retry_later(message, self.now, str(error))
         except UnknownOutcome as error:

@@ -176,7 +176,9 @@ PASSWORD = "app-password-1"
 @pytest.fixture
 def servers():
     """An SMTP server and an IMAP server, both asking for ar@acme.example's password."""
-    controller, sink = start_sink(users={"ar@acme.example": PASSWORD})
+    smtp_users = {"ar@acme.example": PASSWORD}
+    controller, sink = start_sink(users=smtp_users)
+    sink.users = smtp_users  # a test may change the password, as an admin would on the mail host
     mailbox, imap_server, imap_port = fake_imap.serve()
     mailbox.users = {"ar@acme.example": PASSWORD}
     yield sink, mailbox, {"smtp_port": controller.port, "imap_port": imap_port}

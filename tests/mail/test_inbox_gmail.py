@@ -108,7 +108,7 @@ def test_a_revoked_grant_stops_sending_until_someone_signs_in_again(client, org,
     google.expire_access_tokens()
     google.revoke_refresh_tokens()
     message_id = due(sent)
-    assert send_due_messages().get("retry") == 1
+    assert send_due_messages().get("mailbox_unavailable") == 1
     assert connection_of(org).settings["needs_reauth"]
     due_again(org, message_id)
     assert send_due_messages().get("sent", 0) == 0 and google.sent == []

@@ -165,7 +165,7 @@ def test_a_revoked_sign_in_stops_sending_until_someone_signs_in_again(client, or
     fake.expire_access_tokens()
     fake.revoke_refresh_tokens()
     message_id = due(sent)
-    assert send_due_messages().get("retry") == 1
+    assert send_due_messages().get("mailbox_unavailable") == 1
     connection = connection_of(org)
     assert connection.status == "error" and connection.settings["needs_reauth"]
     assert "Re-authorise the mailbox" in client.get(PAGE).get_data(as_text=True)

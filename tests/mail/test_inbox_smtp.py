@@ -303,3 +303,18 @@ def test_a_server_that_drops_the_session_mid_read_is_reported_not_raised(client,
     monkeypatch.setattr(ImapMailbox, "_read_after", dropped)
     page = client.post(f"{PAGE}/sync", follow_redirects=True).get_data(as_text=True)
     assert "stopped answering properly" in page and connection_of(org).status == "error"
+
+
+def test_a_refused_password_stops_sending_until_it_is_entered_again(client, org, servers, sent):
+    sink, _mailbox, ports = servers
+    connect(client, org, ports)
+    _customer, _invoice, _reminder, scheduled = sent
+    sink.users["ar@acme.example"] = "rotated"
+    with tenant_scope(org.id):
+        db.session.get(type(scheduled), scheduled.id).scheduled_for = WEDNESDAY - dt.timedelta(minutes=1)
+        db.session.commit()
+    assert send_due_messages()["mailbox_unavailable"] == 1
+    connection = connection_of(org)
+    assert connection.status == "error" and "refused the mailbox's username or password" in connection.last_error
+    assert send_due_messages().get("mailbox_unavailable", 0) == 0  # not asked again with the refused password
+    assert sink.messages == []

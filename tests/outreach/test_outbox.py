@@ -107,8 +107,17 @@ def test_a_temporary_refusal_is_retried_later(org, transport):
 
 def test_an_unreachable_server_leaves_messages_to_retry(org):
     message_id, _ = scheduled(org)
-    assert send_due_messages(SmtpTransport("127.0.0.1", 1))["retry"] == 1
-    assert state(org, message_id).status == "scheduled"
+    assert send_due_messages(SmtpTransport("127.0.0.1", 1))["mailbox_unavailable"] == 1
+    waiting = state(org, message_id)
+    assert (waiting.status, waiting.attempts, waiting.wait_reason) == ("scheduled", 0, "Waiting for the mailbox")
+
+
+def test_an_unreachable_server_stops_the_batch_without_counting_attempts(org):
+    first, _ = scheduled(org, email="ap1@globex.example")
+    second, _ = scheduled(org, email="ap2@globex.example")
+    outcomes = send_due_messages(SmtpTransport("127.0.0.1", 1))
+    assert (outcomes["mailbox_unavailable"], outcomes["released"]) == (1, 1)  # the second was never tried
+    assert {state(org, m).attempts for m in (first, second)} == {0}
 
 
 def test_a_message_leased_by_a_sender_that_died_before_sending_goes_back_to_the_queue(org, transport, sink):

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import requests
 
-from plixo.integrations.mail.outcomes import NeedsReauthorising, ProviderError, TransientFailure
+from plixo.integrations.mail.outcomes import MailboxUnavailable, NeedsReauthorising, ProviderError, TransientFailure
 
 NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout)
 
@@ -50,7 +50,7 @@ class DraftTransport:
     def send(self, email: EmailMessage, draft_id: str | None = None,
              keep_draft: Callable[[str], None] | None = None) -> str:
         if self.auth_problem:
-            raise TransientFailure(self.auth_problem)
+            raise MailboxUnavailable(self.auth_problem)
         try:
             if draft_id is not None:  # an earlier attempt may have sent it
                 sent = self.mailbox.in_sent_items(email["Message-ID"])
@@ -67,7 +67,7 @@ class DraftTransport:
             return self.mailbox.send_draft(draft)
         except NeedsReauthorising as problem:
             self.auth_problem = str(problem)
-            raise TransientFailure(str(problem)) from problem
+            raise MailboxUnavailable(str(problem)) from problem
         except (ProviderError, *NETWORK_ERRORS) as error:
             # Nothing was sent: a draft alone reaches nobody, and a lost send request is checked by the retry.
             raise TransientFailure(str(error)) from error

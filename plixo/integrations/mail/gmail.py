@@ -27,6 +27,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from plixo.integrations.mail.drafts import NETWORK_ERRORS
 from plixo.integrations.mail.outcomes import (
+    MailboxUnavailable,
     NeedsReauthorising,
     PermanentFailure,
     ProviderError,
@@ -188,6 +189,8 @@ class GmailMailbox:  # a DraftMailbox
         try:
             self.credentials.refresh(self._refresher)
         except google.auth.exceptions.RefreshError as refused:
+            if getattr(refused, "retryable", False):  # an outage at Google, not a withdrawn grant
+                raise GmailError(f"Google could not renew access to {self.address}: {refused}") from refused
             raise NeedsReauthorising(f"Google no longer accepts Plixo's access to {self.address}: "
                                      f"{refused.args[0] if refused.args else refused}") from refused
         except google.auth.exceptions.TransportError as error:
@@ -278,8 +281,10 @@ def _failure_of(response: requests.Response, doing: str) -> Exception:
     if response.status_code in (429, 503) or response.status_code >= 500:
         wait = response.headers.get("Retry-After")
         return TransientFailure(detail + (f" (asked to wait {wait} s)" if wait else ""))
-    if response.status_code == 403 and "rateLimitExceeded" in response.text:
-        return TransientFailure(detail)
+    if response.status_code == 403 and "ratelimitexceeded" in response.text.lower():
+        return MailboxUnavailable(detail)  # the mailbox's quota: nothing more goes today
+    if response.status_code == 403:  # access withdrawn or the mailbox suspended: not this e-mail's fault
+        return MailboxUnavailable(detail)
     return PermanentFailure(detail, bounce="Invalid To header" in response.text)
 
 

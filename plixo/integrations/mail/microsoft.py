@@ -23,6 +23,7 @@ import requests
 
 from plixo.integrations.mail.drafts import NETWORK_ERRORS
 from plixo.integrations.mail.outcomes import (
+    MailboxUnavailable,
     NeedsReauthorising,
     PermanentFailure,
     ProviderError,
@@ -33,6 +34,7 @@ from plixo.integrations.mail.outcomes import (
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 SCOPES = ["User.Read", "Mail.ReadWrite", "Mail.Send"]
 TIMEOUT_SECONDS = 20
+REAUTHORISE_ERRORS = ("invalid_grant", "interaction_required", "consent_required", "login_required")
 CLOCK_SKEW_SECONDS = 120
 
 
@@ -176,6 +178,8 @@ class GraphMailbox:  # a DraftMailbox
             self.cache.has_state_changed = False
         if not result or "access_token" not in result:
             detail = (result or {}).get("error_description") or (result or {}).get("error") or "no token"
+            if result and result.get("error") not in REAUTHORISE_ERRORS:  # an outage at Microsoft: try later
+                raise MicrosoftError(f"Microsoft could not renew access to {self.address}: {detail}")
             raise NeedsReauthorising(f"Microsoft no longer accepts Plixo's access to {self.address}: {detail}")
         return result["access_token"]
 
@@ -266,6 +270,8 @@ def _failure_of(response: requests.Response, doing: str) -> Exception:
     if response.status_code in (429, 503) or response.status_code >= 500:
         wait = response.headers.get("Retry-After")
         return TransientFailure(detail + (f" (asked to wait {wait} s)" if wait else ""))
+    if response.status_code == 403:  # consent withdrawn, send-as denied, mailbox disabled: not this e-mail's fault
+        return MailboxUnavailable(detail)
     code = _graph_code(response)
     return PermanentFailure(detail, bounce=code == "ErrorInvalidRecipients")
 

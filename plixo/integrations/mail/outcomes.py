@@ -19,6 +19,11 @@ class TransientFailure(Exception):  # noqa: N818
     """Nothing was accepted and trying later may work (connection refused, 4xx)."""
 
 
+class MailboxUnavailable(TransientFailure):
+    """The mailbox itself cannot be used now (its sign-in is refused, its server is down): no e-mail can go, so
+    the sender stops the batch instead of failing every message in turn."""
+
+
 class UnknownOutcome(Exception):  # noqa: N818
     """The connection broke while the message was being handed over: it may or may not have left."""
 

@@ -14,7 +14,7 @@ from ipaddress import ip_address
 
 import dkim
 
-from plixo.integrations.mail.outcomes import PermanentFailure, TransientFailure, UnknownOutcome
+from plixo.integrations.mail.outcomes import MailboxUnavailable, PermanentFailure, TransientFailure, UnknownOutcome
 
 TRUSTED_IDLE_SECONDS = 5
 IMPLICIT_TLS_PORT = 465
@@ -52,6 +52,7 @@ class SmtpTransport:
                  timeout: float = 30, dkim_key: DkimKey | None = None):
         self.host, self.port, self.username, self.password, self.timeout = host, port, username, password, timeout
         self.dkim_key = dkim_key
+        self.auth_problem: str | None = None  # set when the server refuses the sign-in: someone must fix it
         self._connection: smtplib.SMTP | None = None
         self._last_used = 0.0
 
@@ -83,7 +84,7 @@ class SmtpTransport:
             connection.ehlo()
         elif not is_loopback(self.host):
             connection.quit()
-            raise TransientFailure(f"{self.host} does not offer TLS; Plixo only sends over TLS.")
+            raise MailboxUnavailable(f"{self.host} does not offer TLS; Plixo only sends over TLS.")
         return connection
 
     def _ready_connection(self) -> smtplib.SMTP:
@@ -101,8 +102,11 @@ class SmtpTransport:
             self._connection = None
         try:
             self._connection = self._connect()
+        except smtplib.SMTPAuthenticationError as error:
+            self.auth_problem = f"{self.host} refused the mailbox's username or password ({error.smtp_code})."
+            raise MailboxUnavailable(self.auth_problem) from error
         except (smtplib.SMTPException, OSError) as error:
-            raise TransientFailure(f"Could not connect to {self.host}:{self.port}: {error}") from error
+            raise MailboxUnavailable(f"Could not connect to {self.host}:{self.port}: {error}") from error
         return self._connection
 
     def send(self, email: EmailMessage) -> str:
