@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -50,17 +50,22 @@ def _left_at():
     return func.coalesce(Message.sent_at, Message.bounced_at)
 
 
+def _left_since(since: dt.datetime):
+    # Spelled out rather than `_left_at() >= since`, so the (workspace, domain, sent_at) index serves the range.
+    return or_(Message.sent_at >= since, and_(Message.sent_at.is_(None), Message.bounced_at >= since))
+
+
 def bounce_stats(session: Session, org_id: int, domain: str, now: dt.datetime) -> BounceStats:
     """E-mails from `domain` in the last 30 days and how many hard-bounced."""
     row = session.execute(select(func.count(), func.count(Message.bounced_at)).where(
-        Message.org_id == org_id, Message.sender_domain == domain, _left_at() >= now - WINDOW)).one()
+        Message.org_id == org_id, Message.sender_domain == domain, _left_since(now - WINDOW))).one()
     return BounceStats(row[0] or 0, row[1] or 0)
 
 
 def strained_domains(session: Session, org_id: int, now: dt.datetime) -> dict[str, float]:
     """Domains whose 30-day bounce rate is high enough to act on, with the rate."""
     rows = session.execute(select(Message.sender_domain, func.count(), func.count(Message.bounced_at)).where(
-        Message.org_id == org_id, Message.sender_domain.is_not(None), _left_at() >= now - WINDOW)
+        Message.org_id == org_id, Message.sender_domain.is_not(None), _left_since(now - WINDOW))
         .group_by(Message.sender_domain))
     return {domain: bounced / sent for domain, sent, bounced in rows
             if sent >= MIN_SENDS_FOR_RATE and bounced / sent >= STRAINED_RATE}
@@ -75,7 +80,7 @@ def daily_history(session: Session, org_id: int, domain: str, now: dt.datetime, 
     counts: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
     since = dt.datetime.combine(first, dt.time(), tzinfo=tz)
     for left_at, bounced_at in session.execute(select(_left_at(), Message.bounced_at).where(
-            Message.org_id == org_id, Message.sender_domain == domain, _left_at() >= since)):
+            Message.org_id == org_id, Message.sender_domain == domain, _left_since(since))):
         day = counts[_as_utc(left_at).astimezone(tz).date()]
         day[0] += 1
         day[1] += bounced_at is not None
@@ -90,16 +95,25 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
 
 def advance_warmup(session: Session, sending: SendingDomain, today: dt.date, now: dt.datetime,
                    policy_cap: int) -> None:
-    """Set today's cap, once per sending day: the first day keeps the starting cap, each later one doubles it
-    while the bounce rate stays under the pause rate, and holds it (paused) while it does not."""
+    """Set today's cap, once per sending day: the first day keeps the starting cap; each later one doubles it if the
+    domain really sent at least half of it since, and the bounce rate stays under the pause rate; it holds (paused)
+    while the bounce rate does not. A domain that barely sends never climbs to volumes it has not shown."""
     if sending.warmup_day == today or warm(sending, policy_cap):
         return
     if sending.warmup_day is not None:
         stats = bounce_stats(session, sending.org_id, sending.domain, now)
         sending.warmup_paused = stats.sent > 0 and stats.rate >= WARMUP_PAUSE_RATE
-        if not sending.warmup_paused:
+        if not sending.warmup_paused and _sent_since(session, sending, now) * 2 >= sending.warmup_cap:
             sending.warmup_cap = min(sending.warmup_cap * 2, policy_cap)
     sending.warmup_day = today
+
+
+def _sent_since(session: Session, sending: SendingDomain, now: dt.datetime) -> int:
+    """E-mails the domain sent since its cap was last set (from the earliest zone's start of that day)."""
+    since = dt.datetime.combine(sending.warmup_day, dt.time(), tzinfo=dt.UTC) - dt.timedelta(hours=14)
+    return session.scalar(select(func.count()).select_from(Message).where(
+        Message.org_id == sending.org_id, Message.sender_domain == sending.domain, Message.sent_at >= since,
+        Message.sent_at <= now)) or 0
 
 
 def warm(sending: SendingDomain, policy_cap: int) -> bool:

@@ -251,6 +251,7 @@ class _SendBatch:
         if wait is not None:
             reason, moment = wait
             message.status, message.scheduled_for, message.wait_reason = "scheduled", moment, reason
+            message.attempts -= 1  # waiting its turn is not a failed attempt: retries stay for real errors
             return "deferred"
         email = _email_of(message, self.org, sender, self.now)
         message.message_id_header, message.status = email["Message-ID"], "delivering"

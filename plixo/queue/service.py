@@ -249,6 +249,7 @@ def _facts_query(org_id: int, today: dt.date, invoice_ids: Iterable[int] | None)
                     pending.c.promise_date, broken.c.broken_on.label("promise_broken_on"),
                     disputing.c.customer_id.is_not(None).label("customer_disputing"),
                     or_(func.coalesce(reach.c.deliverable, 0) == 0, reach.c.primary_bounced == 1).label("bounce_prone"),
+                    func.coalesce(reach.c.primary_bounced, 0).label("primary_bounced"),
                     Invoice.priority, Invoice.priority_detail)
              .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
              .outerjoin(pending, pending.c.invoice_id == Invoice.id)
@@ -282,12 +283,12 @@ def refresh_priorities(session: Session, org_id: int, workspace_currency: str, t
                        invoice_ids: Iterable[int] | None = None) -> int:
     """Recompute stored scores of open invoices (all, or the given ones); returns how many changed."""
     changed = []
-    strain = None  # asked for only when some invoice has a bouncing contact
+    strain = None  # asked for only when some invoice's contact really bounced (not merely has no address)
     for row in session.execute(_facts_query(org_id, today, invoice_ids)).all():
-        if row.bounce_prone and strain is None:
+        if row.primary_bounced and strain is None:
             strain = max(strained_domains(session, org_id, dt.datetime.combine(today, dt.time(12), dt.UTC)).values(),
                          default=0.0)
-        priority = _priority_of(row, workspace_currency, today, strain or 0.0)
+        priority = _priority_of(row, workspace_currency, today, (strain or 0.0) if row.primary_bounced else 0.0)
         detail = stored_detail(priority)
         if priority.score != row.priority or detail != row.priority_detail:
             changed.append({"invoice_id": row.id, "priority": priority.score, "detail": detail})

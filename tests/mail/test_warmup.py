@@ -158,3 +158,24 @@ def test_a_strained_sending_domain_puts_contacts_to_fix_before_disputes(org):
         strained = db.session.get(Invoice, invoice.id)
         assert "sending domain at 10.0%" in strained.priority_detail["why"]
         assert strained.priority >= 900 + 150
+
+
+def test_the_ramp_climbs_only_after_the_domain_really_sent_at_volume(org, sink, clock, sending_domain):
+    controller, _received = sink
+    schedule(org, 5)  # a quiet first day: 5 of the 20 allowed
+    send_due_messages(SmtpTransport(controller.hostname, controller.port))
+    clock[0] = WEDNESDAY + dt.timedelta(days=1)
+    schedule(org, 1)
+    send_due_messages(SmtpTransport(controller.hostname, controller.port))
+    state = domain_state(org, sending_domain)
+    assert (state.warmup_cap, state.warmup_paused) == (20, False)
+
+
+def test_waiting_for_the_warmup_cap_does_not_use_up_retries(org, sink, clock, sending_domain):
+    controller, _received = sink
+    schedule(org, 25)
+    for day in range(4):
+        clock[0] = WEDNESDAY + dt.timedelta(minutes=day)  # the same day: the 5 beyond the cap wait each time
+        send_due_messages(SmtpTransport(controller.hostname, controller.port))
+    with tenant_scope(org.id):
+        assert set(db.session.scalars(select(Message.attempts).where(Message.status == "scheduled"))) == {0}
