@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import socket
 from dataclasses import dataclass, replace
+from ipaddress import ip_address
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -37,6 +39,7 @@ from plixo.integrations.mail.smtp import DkimKey, SmtpTransport, is_loopback
 from plixo.mail.models import SendingDomain
 from plixo.outreach.models import Message
 
+MAIL_PORTS = {"smtp_port": (25, 465, 587, 2525), "imap_port": (143, 993)}
 PROVIDERS = {"microsoft": "Microsoft 365", "gmail": "Gmail", "smtp": "SMTP and IMAP"}
 
 _HOST = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -153,9 +156,21 @@ def _host(form, field: str) -> str:
     host = form.get(field, "").strip().lower().rstrip(".")
     if not _HOST.match(host):
         raise InboxError("Enter the server's name, such as smtp.example.com (without a port or https://).", field)
-    if is_loopback(host) and current_app.config["PLIXO_ENV"] == "production":
-        raise InboxError("A mail server on Plixo's own machine cannot be used; enter your provider's server.", field)
+    if current_app.config["PLIXO_ENV"] == "production":
+        _refuse_internal(host, field)
     return host
+
+
+def _refuse_internal(host: str, field: str) -> None:
+    """In production a mail server must be a public one: an address inside Plixo's own network (its database,
+    its cache, a cloud metadata service) must never be reachable by typing it in as a mail server."""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (socket.gaierror, UnicodeError):
+        raise InboxError(f"{host} could not be found. Check the server's name.", field) from None
+    if is_loopback(host) or not found or any(not ip_address(address).is_global for address in found):
+        raise InboxError("That server is on a private or internal network; enter your provider's public mail "
+                         "server.", field)
 
 
 def _port(form, field: str) -> int:
@@ -165,6 +180,8 @@ def _port(form, field: str) -> int:
         port = 0
     if not 1 <= port <= 65535:
         raise InboxError("Enter the port, a number such as 587 (SMTP) or 993 (IMAP).", field)
+    if current_app.config["PLIXO_ENV"] == "production" and port not in MAIL_PORTS[field]:
+        raise InboxError(f"Use one of the mail ports: {', '.join(map(str, MAIL_PORTS[field]))}.", field)
     return port
 
 

@@ -99,14 +99,24 @@ def test_a_wrong_imap_password_is_refused_even_when_smtp_accepts_it(client, org,
     assert connection_of(org) is None
 
 
-def test_a_mail_server_on_the_same_machine_is_refused_in_production(client, app, org, servers):
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({}, "private or internal network"),
+    ({"smtp_host": "10.0.0.1"}, "private or internal network"),
+    ({"smtp_host": "169.254.169.254"}, "private or internal network"),
+    ({"imap_host": "2130706433"}, "private or internal network"),
+    ({"smtp_host": "no-such-host.invalid"}, "could not be found"),
+    ({"smtp_host": "8.8.8.8", "smtp_port": "6379"}, "Use one of the mail ports"),
+])
+def test_in_production_only_public_mail_servers_on_mail_ports_are_accepted(client, app, org, servers, overrides,
+                                                                           message):
     _sink, _mailbox, ports = servers
     app.config["PLIXO_ENV"] = "production"
     try:
-        response = client.post(f"{PAGE}/smtp", data=form(ports))
+        response = client.post(f"{PAGE}/smtp", data=form(ports, **overrides))
     finally:
         app.config["PLIXO_ENV"] = "development"
-    assert response.status_code == 422 and "Plixo&#39;s own machine" in response.get_data(as_text=True)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert connection_of(org) is None
 
 
 def test_imap_without_tls_is_refused_except_on_loopback(servers, monkeypatch):
