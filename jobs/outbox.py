@@ -53,7 +53,7 @@ def _send_for_workspace(session: Session, transport, outcomes: dict[str, int], d
             ids = claim_due(session, utcnow())
             if not ids:
                 break
-            sent = send_leased(session, ids, outbound.transport, utcnow(), outbound.sender)
+            sent = send_leased(session, ids, outbound.transport, utcnow(), outbound.sender, deadline)
             for outcome, count in sent.items():
                 outcomes[outcome] = outcomes.get(outcome, 0) + count
             if sent.get("mailbox_unavailable"):

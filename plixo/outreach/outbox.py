@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -128,15 +129,22 @@ def claim_due(session: Session, now: dt.datetime, limit: int = BATCH) -> list[in
 
 
 def send_leased(session: Session, ids: list[int], transport: Transport, now: dt.datetime,
-                sender: tuple[str, str]) -> Counter[str]:
+                sender: tuple[str, str], deadline: float | None = None) -> Counter[str]:
     """Send the current workspace's leased messages `ids` in order, each only if it may still go; counts the
-    outcomes (sent, cancelled, deferred, failed, retry, review, review_needed, skipped)."""
+    outcomes (sent, cancelled, deferred, failed, retry, review, review_needed, skipped, mailbox_unavailable,
+    released). Past `deadline` (time.monotonic) the messages not yet tried are given back for the next run."""
     outcomes: Counter[str] = Counter()
     with _kept_after_commit(session):
         for start in range(0, len(ids), CHECK_EVERY):
             batch = _SendBatch.load(session, ids[start:start + CHECK_EVERY], now, domain_of(sender[1]))
             outcomes["skipped"] += len(ids[start:start + CHECK_EVERY]) - len(batch.messages)
             for message in batch.messages:
+                if deadline is not None and time.monotonic() > deadline:
+                    # A slow mailbox must not run the job past its time limit, where a kill mid-hand-over
+                    # would leave an e-mail whose fate is unknown.
+                    outcomes["released"] += _release(session, ids, now)
+                    session.commit()
+                    return +outcomes
                 outcome = batch.send(message, transport, sender)
                 outcomes[outcome] += 1
                 if outcome == "mailbox_unavailable":

@@ -10,7 +10,7 @@ from plixo.extensions import db
 from plixo.integrations.mail.smtp import SmtpTransport
 from plixo.ledger.models import Contact
 from plixo.outreach.models import Message, MessageInvoice
-from plixo.outreach.outbox import claim_due, reconcile_stuck
+from plixo.outreach.outbox import claim_due, reconcile_stuck, send_leased
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice
 from tests.smtp_sink import start_sink
@@ -280,3 +280,13 @@ def test_an_address_refused_early_in_a_batch_stops_its_later_emails(org, transpo
         db.session.commit()
     outcomes = send_due_messages(transport)
     assert (outcomes["failed"], outcomes["cancelled"]) == (1, 1)
+
+
+def test_past_its_time_budget_the_sender_gives_the_rest_back_for_the_next_run(org, transport, sink):
+    first, _ = scheduled(org, email="ap1@globex.example")
+    second, _ = scheduled(org, email="ap2@globex.example")
+    with tenant_scope(org.id):  # deadline 0: already over budget when the batch starts
+        ids = claim_due(db.session, WEDNESDAY)
+        outcomes = send_leased(db.session, ids, transport, WEDNESDAY, ("", "ar@plixo.localhost"), deadline=0)
+    assert outcomes == {"released": 2} and sink[1].messages == []
+    assert {state(org, m).status for m in (first, second)} == {"scheduled"}
