@@ -129,6 +129,12 @@ def load_config(overrides: dict | None = None) -> dict:
         # Nameservers for the deliverability checks (comma-separated); unset, the system's resolver.
         "DNS_NAMESERVERS": os.environ.get("DNS_NAMESERVERS", ""),
         "DNS_PORT": _int("DNS_PORT", 53),  # `make run`'s mail sink, listed at Dev outbox
+        # The writing assistant: any OpenAI-compatible endpoint that may rework the compose box's drafts. Without a
+        # base URL and a model, drafts are the rule-based ones alone.
+        "LLM_BASE_URL": os.environ.get("LLM_BASE_URL", "").rstrip("/"),
+        "LLM_API_KEY": os.environ.get("LLM_API_KEY", ""),
+        "LLM_MODEL": os.environ.get("LLM_MODEL", ""),
+        "LLM_TIMEOUT_SECONDS": _int("LLM_TIMEOUT_SECONDS", 10),
     }
     config.update(overrides)
     if production and not config["PUBLIC_BASE_URL"].startswith("https://"):

@@ -117,7 +117,7 @@ def default_step(position: int, values: dict[str, str]) -> StepFields:
     are left out, as the inspector's drafts do, so the default step does not start out blocked.
     """
     template, tone = DEFAULT_TEMPLATES[min(position, len(DEFAULT_TEMPLATES)) - 1]
-    subject, body = drafted_email(template, tone, values)
+    subject, body = drafted_email(template, tone, values, turn=position - 1)
     body = _BLANK_RUNS.sub("\n\n", body)  # the dropped link lines leave runs of blank lines behind
     if position == 1:
         return StepFields(str(FIRST_OFFSET_DAYS), "due_date", subject, body)

@@ -27,8 +27,8 @@ from plixo.outreach.planner import SendPlanner
 from plixo.outreach.segments import SegmentRules, segment_clause
 from plixo.outreach.service import policy_of
 from plixo.portal.links import LinkMaker, link_maker
-from plixo.queue.drafting import MERGE_FIELDS, fill, invoice_merge_values
-from plixo.queue.models import Hold
+from plixo.queue.drafting import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values
+from plixo.queue.models import Hold, Promise
 from plixo.queue.service import eligible_clause
 
 ANCHORS = ("due_date", "previous_touch")
@@ -168,6 +168,7 @@ class DueInvoice:
     time_zone: str | None
     held: bool  # escalated to Shadow: drafts only, whatever the segment's mode
     portal_version: int  # signed into the e-mail's links
+    promise_date: dt.date | None = None  # the latest promise's date, for {promise_date}
 
 
 def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
@@ -231,14 +232,16 @@ def _due_invoices(session: Session, org_id: int, cadence: Cadence, today: dt.dat
             .group_by(MessageInvoice.invoice_id).subquery("done"))
     shadow_hold = exists().where(Hold.org_id == org_id, Hold.invoice_id == Invoice.id, Hold.kind == "shadow",
                                  Hold.released_at.is_(None))
+    promised = _promise_dates(org_id)
     # No step can come before the first one, which always counts from the due date.
     earliest_due = today - dt.timedelta(days=steps[0].offset_days)
     rows = session.execute(
         select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor, Invoice.currency,
                Invoice.due_date, Customer.name, Customer.time_zone, shadow_hold.label("held"),
-               Customer.portal_version, func.coalesce(done.c.done, 0), done.c.last)
+               Customer.portal_version, promised.c.promise_date, func.coalesce(done.c.done, 0), done.c.last)
         .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
         .outerjoin(done, done.c.invoice_id == Invoice.id)
+        .outerjoin(promised, promised.c.invoice_id == Invoice.id)
         .where(Invoice.org_id == org_id, Invoice.status == "open", Invoice.due_date <= earliest_due,
                eligible_clause(today), segment_clause(SegmentRules.from_json(cadence.segment.rules), today),
                func.coalesce(done.c.done, 0) < len(steps))).all()
@@ -249,6 +252,13 @@ def _due_invoices(session: Session, org_id: int, cadence: Cadence, today: dt.dat
         if _is_due(step, fields[5], last_touch, today):
             due.append((DueInvoice(*fields), step))
     return due
+
+
+def _promise_dates(org_id: int):
+    """Each invoice's latest promised date (cancelled promises aside), as {promise_date} reads it."""
+    return (select(Promise.invoice_id.label("invoice_id"), func.max(Promise.promised_date).label("promise_date"))
+            .where(Promise.org_id == org_id, Promise.status != "cancelled")
+            .group_by(Promise.invoice_id).subquery("promised"))
 
 
 def _is_due(step: CadenceStep, due_date: dt.date, last_touch: dt.datetime | None, today: dt.date) -> bool:
@@ -354,10 +364,14 @@ def _write_messages_postgresql(session: Session, org_id: int, planned: list[Plan
 
 def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, sender_name: str,
                 links: LinkMaker) -> tuple[str, str, list[str]]:
-    """The step's subject and body for one invoice or, consolidated, for several listed in one e-mail."""
+    """The step's subject and body for one invoice or, consolidated, for several listed in one e-mail.
+
+    The step's own text, as the person who launched the cadence wrote and reviewed it (its default came from the
+    rule-based drafter): never the writing assistant, whose answers nobody would review before they go.
+    """
     first = invoices[0]
     values = invoice_merge_values(first.customer_name, first.number, first.balance_minor, first.currency,
-                                  first.due_date, today, sender_name)
+                                  first.due_date, today, sender_name, first.promise_date)
     values |= links.values(first.customer_id, first.portal_version, [i.id for i in invoices])
     if len(invoices) > 1:
         values |= _consolidated_values(invoices, today)
@@ -374,12 +388,15 @@ def _consolidated_values(invoices: list[DueInvoice], today: dt.date) -> dict[str
     totals: dict[str, int] = defaultdict(int)
     for invoice in invoices:
         totals[invoice.currency] += invoice.balance_minor
+    promised = [i.promise_date for i in invoices if i.promise_date is not None]
     return {
         "invoice_number": (", ".join(numbers[:-1]) + " and " + numbers[-1]) if len(numbers) <= 3
                           else f"{', '.join(numbers[:2])} and {len(numbers) - 2} more",
         "amount_due": " + ".join(format_money(total, currency) for currency, total in sorted(totals.items())),
         "due_date": min(i.due_date for i in invoices).strftime("%-d %b %Y"),
         "days_past_due": str(max(max(days_past_due(i.due_date, today), 0) for i in invoices)),
+        # The soonest promised date: the one the payer is nearest to keeping or has already missed.
+        "promise_date": min(promised).strftime(DATE_FORMAT) if promised else "",
     }
 
 
@@ -390,11 +407,14 @@ def is_engine_message(message: Message) -> bool:
 
 def listed_invoices(session: Session, org_id: int, message_ids: list[int]) -> dict[int, list[DueInvoice]]:
     """The invoices each of these messages lists, as they are now (oldest due first), for re-rendering."""
+    promised = _promise_dates(org_id)
     rows = session.execute(
         select(MessageInvoice.message_id, Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor,
-               Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone, false(), Customer.portal_version)
+               Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone, false(), Customer.portal_version,
+               promised.c.promise_date)
         .join(Invoice, and_(Invoice.org_id == MessageInvoice.org_id, Invoice.id == MessageInvoice.invoice_id))
         .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
+        .outerjoin(promised, promised.c.invoice_id == Invoice.id)
         .where(MessageInvoice.org_id == org_id, MessageInvoice.message_id.in_(message_ids))
         .order_by(Invoice.due_date, Invoice.id))
     listed: dict[int, list[DueInvoice]] = defaultdict(list)

@@ -1,19 +1,31 @@
-"""Drafting reminder e-mails: templates per purpose and tone, and strict merge-field filling.
+"""Drafting reminder e-mails: the rule-based drafter, and strict merge-field filling.
 
-Merge fields are written `{name}`. Filling never guesses: an unknown field, or one with no value for
-this invoice (no portal link yet, say), is reported and blocks sending, so a payer never receives
-"Dear {customer_name}" or an empty link.
+The drafter writes an e-mail for a purpose (reminder, promise follow-up, escalation) and a tone, adapted to
+the invoice's age, its promise history, the payer's latest reply and who signs it. Every paragraph has several
+phrasings; which one is used follows from a seed (the customer and how many e-mails they were already sent),
+so a draft re-renders identically while consecutive e-mails to one customer read differently.
+
+It never writes a figure: amounts, dates, day counts, invoice numbers and links are merge fields, written
+`{name}`. Filling never guesses: an unknown field, or one with no value for this invoice (no portal link yet,
+say), is reported and blocks sending, so a payer never receives "Dear {customer_name}" or an empty link.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from plixo.ledger.aging import days_past_due
 from plixo.money import format_money
+from plixo.outreach.models import TONES
+from plixo.queue.models import Promise
 
 if TYPE_CHECKING:
     from plixo.ledger.models import Invoice
@@ -25,57 +37,19 @@ MERGE_FIELDS = {
     "amount_due": "The open balance, with currency",
     "due_date": "The due date",
     "days_past_due": "Days since the due date",
+    "promise_date": "The date the payer last promised to pay by",
     "pay_link": "A link that opens payment for the current balance",
     "portal_link": "The customer's payment portal",
     "sender_name": "Your name",
 }
+LINK_FIELDS = ("pay_link", "portal_link")
 _FIELD = re.compile(r"\{([^{}\s]*)\}")
+DATE_FORMAT = "%-d %b %Y"
 
-TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
-    "reminder": {
-        "friendly": ("Invoice {invoice_number}: a quick reminder",
-                     "Hi {customer_name} team,\n\nJust a friendly note that invoice {invoice_number} for "
-                     "{amount_due} was due on {due_date}. If it has already been paid, thank you, and please "
-                     "ignore this message.\n\nYou can pay online here: {pay_link}\n\nThanks,\n{sender_name}"),
-        "professional": ("Invoice {invoice_number} is {days_past_due} days past due",
-                         "Hello {customer_name},\n\nOur records show invoice {invoice_number} for {amount_due}, "
-                         "due on {due_date}, is still open. Please arrange payment at your earliest "
-                         "convenience.\n\nPay online: {pay_link}\nSee all open invoices: {portal_link}\n\n"
-                         "Kind regards,\n{sender_name}"),
-        "firm": ("Overdue: invoice {invoice_number} ({amount_due})",
-                 "Hello {customer_name},\n\nInvoice {invoice_number} for {amount_due} is now {days_past_due} "
-                 "days past its due date of {due_date}. Please pay it this week or tell us when payment will "
-                 "be made.\n\nPay now: {pay_link}\n\nRegards,\n{sender_name}"),
-    },
-    "promise_follow_up": {
-        "friendly": ("Following up on your payment for {invoice_number}",
-                     "Hi {customer_name} team,\n\nThanks again for letting us know when to expect payment of "
-                     "{amount_due} for invoice {invoice_number}. Here is the link in case it helps: "
-                     "{pay_link}\n\nThanks,\n{sender_name}"),
-        "professional": ("Your payment for invoice {invoice_number}",
-                         "Hello {customer_name},\n\nThis is a reminder of your commitment to pay {amount_due} for "
-                         "invoice {invoice_number}. You can pay online here: {pay_link}\n\n"
-                         "Kind regards,\n{sender_name}"),
-        "firm": ("Payment promised for invoice {invoice_number}",
-                 "Hello {customer_name},\n\nWe have not yet received the payment of {amount_due} you promised "
-                 "for invoice {invoice_number}. Please pay today: {pay_link}\n\nRegards,\n{sender_name}"),
-    },
-    "escalation": {
-        "friendly": ("Can we help with invoice {invoice_number}?",
-                     "Hi {customer_name} team,\n\nInvoice {invoice_number} for {amount_due} is {days_past_due} "
-                     "days overdue. If something is holding it up, reply and we will sort it out together. "
-                     "Your invoices: {portal_link}\n\nThanks,\n{sender_name}"),
-        "professional": ("Escalation: invoice {invoice_number} is {days_past_due} days overdue",
-                         "Hello {customer_name},\n\nDespite earlier reminders, invoice {invoice_number} for "
-                         "{amount_due} (due {due_date}) remains unpaid. Please settle it or contact us within "
-                         "five business days.\n\nPay online: {pay_link}\n\nKind regards,\n{sender_name}"),
-        "firm": ("Final notice: invoice {invoice_number}",
-                 "Hello {customer_name},\n\nInvoice {invoice_number} for {amount_due} is {days_past_due} days "
-                 "overdue. Unless payment is received within five business days we will have to escalate this "
-                 "account.\n\nPay now: {pay_link}\n\nRegards,\n{sender_name}"),
-    },
-}
 TEMPLATE_LABELS = {"reminder": "Reminder", "promise_follow_up": "Promise follow-up", "escalation": "Escalation"}
+# The titles a collector signs with; roles that do not chase payers sign with their name alone.
+ROLE_TITLES = {"controller": "Financial Controller", "ar_manager": "Accounts Receivable Manager",
+               "operator": "Accounts Receivable", "billing_admin": "Billing"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +84,16 @@ def fill(template: str, values: dict[str, str]) -> Filled:
     return Filled(text, tuple(dict.fromkeys(unknown)), tuple(dict.fromkeys(empty)))
 
 
+def merge_fields_in(text: str) -> list[str]:
+    """The merge-field names written in `text`, in order, repeats included."""
+    return _FIELD.findall(text)
+
+
+def without_merge_fields(text: str) -> str:
+    """The text with every merge field taken out: what is left is prose."""
+    return _FIELD.sub(" ", text)
+
+
 def choose_template(days_past_due: int, has_pending_promise: bool) -> str:
     """Which template suits the invoice's payment status."""
     if has_pending_promise:
@@ -119,33 +103,436 @@ def choose_template(days_past_due: int, has_pending_promise: bool) -> str:
 
 def choose_tone(policy_tone: str, days_past_due: int, risk_tier: str) -> str:
     """The policy's tone, firmer for long-overdue or high-risk accounts, never softer than the policy."""
-    order = ("friendly", "professional", "firm")
-    tone = order.index(policy_tone) if policy_tone in order else 1
+    tone = TONES.index(policy_tone) if policy_tone in TONES else 1
     if days_past_due > 60 or risk_tier == "high":
         tone = max(tone, 2 if days_past_due > 90 else 1)
-    return order[tone]
+    return TONES[tone]
 
 
-def merge_values(invoice: Invoice, today: dt.date, sender_name: str,
-                 links: LinkMaker | None = None) -> dict[str, str]:
-    """Merge-field values for this invoice; the links need the workspace's LinkMaker (else they stay empty)."""
+def merge_values(invoice: Invoice, today: dt.date, sender_name: str, links: LinkMaker | None = None,
+                 promises: Iterable[Promise] | None = None) -> dict[str, str]:
+    """Merge-field values for this invoice; the links need the workspace's LinkMaker (else they stay empty).
+
+    `promises` are the invoice's promises when the caller has them already; otherwise they are read.
+    """
+    if promises is None:
+        promises = _promises_of(invoice)
     values = invoice_merge_values(invoice.customer.name, invoice.number, invoice.balance_minor, invoice.currency,
-                                  invoice.due_date, today, sender_name)
+                                  invoice.due_date, today, sender_name, latest_promise_date(promises))
     if links is not None:
         values |= links.values(invoice.customer_id, invoice.customer.portal_version, [invoice.id])
     return values
 
 
+def _promises_of(invoice: Invoice) -> list[Promise]:
+    session = object_session(invoice)
+    if session is None or invoice.id is None:
+        return []
+    return list(session.scalars(select(Promise).where(Promise.org_id == invoice.org_id,
+                                                      Promise.invoice_id == invoice.id)))
+
+
+def latest_promise(promises: Iterable[Promise]) -> Promise | None:
+    """The promise with the latest date, cancelled ones aside: the one {promise_date} and the drafter speak of."""
+    standing = [p for p in promises if p.status != "cancelled"]
+    return max(standing, key=lambda p: (p.promised_date, p.id or 0)) if standing else None
+
+
+def latest_promise_date(promises: Iterable[Promise]) -> dt.date | None:
+    promise = latest_promise(promises)
+    return promise.promised_date if promise else None
+
+
 def invoice_merge_values(customer_name: str, number: str, balance_minor: int, currency: str, due_date: dt.date,
-                         today: dt.date, sender_name: str) -> dict[str, str]:
+                         today: dt.date, sender_name: str, promise_date: dt.date | None = None) -> dict[str, str]:
     """Merge-field values from an invoice's columns (the engine reads columns, not whole rows); no links."""
     return {
         "customer_name": customer_name,
         "invoice_number": number,
         "amount_due": format_money(balance_minor, currency),
-        "due_date": due_date.strftime("%-d %b %Y"),
+        "due_date": due_date.strftime(DATE_FORMAT),
         "days_past_due": str(max(days_past_due(due_date, today), 0)),
+        "promise_date": promise_date.strftime(DATE_FORMAT) if promise_date else "",
         "pay_link": "",
         "portal_link": "",
         "sender_name": sender_name,
     }
+
+
+# --- The drafter ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Seed:
+    """What picks the phrasings: `key` fixes a base per paragraph, `turn` moves every paragraph on by one."""
+
+    key: str = ""
+    turn: int = 0
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who signs: a named collector (with their role's title) or the accounts team."""
+
+    person: bool = False
+    title: str = ""
+
+
+def persona_of(role: str | None) -> Persona:
+    """A person signing with the title of their role in the workspace."""
+    return Persona(person=True, title=ROLE_TITLES.get(role or "", ""))
+
+
+@dataclass(frozen=True)
+class DraftContext:
+    """Everything the drafter adapts to. Unknown facts keep their defaults and the wording stays general."""
+
+    purpose: str = "reminder"
+    tone: str = "professional"
+    bucket: str = ""  # aging bucket; empty when writing for many invoices at once (a cadence step)
+    promise: str = ""  # the latest promise: pending, missed (date passed, not yet marked), broken, kept
+    kept_promises: bool = False  # the customer kept earlier promises and broke none
+    reply: str = ""  # label of the payer's latest reply we have not written after
+    reminded: bool = False  # this invoice was e-mailed before
+    first_name: str = ""
+    persona: Persona = field(default_factory=Persona)
+    links: frozenset[str] = frozenset(LINK_FIELDS)  # the links this invoice has a value for
+    seed: Seed = field(default_factory=Seed)
+
+
+def promise_state(promise: Promise | None, today: dt.date) -> str:
+    """How the drafter speaks of the latest promise: a pending one whose date passed is missed."""
+    if promise is None:
+        return ""
+    if promise.status == "pending" and promise.promised_date < today:
+        return "missed"
+    return promise.status if promise.status in ("pending", "broken", "kept") else ""
+
+
+def draft_email(context: DraftContext) -> tuple[str, str]:
+    """Subject and body of the e-mail `context` calls for, every figure and link a merge field."""
+    paragraphs = [_greeting(context), _reply_note(context), _situation(context), _ask(context),
+                  _links(context), _help_line(context), _sign_off(context)]
+    return _subject(context), "\n\n".join(p for p in paragraphs if p)
+
+
+def _pick(options: Sequence[str], context: DraftContext, slot: str) -> str:
+    # sha256, not hash(): the choice must be the same in every process, or a draft would change on reload.
+    base = int.from_bytes(hashlib.sha256(f"{context.seed.key}|{slot}".encode()).digest()[:4], "big")
+    return options[(base + context.seed.turn) % len(options)]
+
+
+def _has(context: DraftContext, link: str) -> bool:
+    return link in context.links
+
+
+# Subjects: by purpose and tone, unless the situation calls for a more specific one.
+SUBJECTS = {
+    "reminder": {
+        "friendly": ("Invoice {invoice_number}: a quick reminder", "A friendly reminder about invoice {invoice_number}",
+                     "Quick note on invoice {invoice_number}"),
+        "professional": ("Invoice {invoice_number} is {days_past_due} days past due",
+                         "Payment reminder: invoice {invoice_number}", "Invoice {invoice_number}: payment outstanding"),
+        "firm": ("Overdue: invoice {invoice_number} ({amount_due})", "Payment required: invoice {invoice_number}",
+                 "Invoice {invoice_number} is overdue: {amount_due}"),
+    },
+    "promise_follow_up": {
+        "friendly": ("Following up on your payment for {invoice_number}",
+                     "Your planned payment for invoice {invoice_number}"),
+        "professional": ("Your payment for invoice {invoice_number}", "Payment commitment: invoice {invoice_number}"),
+        "firm": ("Payment promised for invoice {invoice_number}", "Your payment commitment: invoice {invoice_number}"),
+    },
+    "escalation": {
+        "friendly": ("Can we help with invoice {invoice_number}?", "Let's sort out invoice {invoice_number}"),
+        "professional": ("Escalation: invoice {invoice_number} is {days_past_due} days overdue",
+                         "Invoice {invoice_number} needs your attention"),
+        "firm": ("Final notice: invoice {invoice_number}", "Urgent: invoice {invoice_number} is {days_past_due} days "
+                                                           "overdue"),
+    },
+}
+REPLY_SUBJECTS = {
+    "invoice_copy": ("Copy of invoice {invoice_number}", "Invoice {invoice_number}, as requested"),
+    "already_paid": ("Invoice {invoice_number}: remittance details", "Matching your payment for invoice "
+                                                                     "{invoice_number}"),
+}
+BROKEN_PROMISE_SUBJECTS = ("Payment promised for {promise_date}: invoice {invoice_number}",
+                           "Missed payment date: invoice {invoice_number}")
+NOT_DUE_SUBJECTS = ("Invoice {invoice_number} is due on {due_date}", "Coming up: invoice {invoice_number} due "
+                                                                     "{due_date}")
+
+
+def _subject(context: DraftContext) -> str:
+    if context.reply in REPLY_SUBJECTS:
+        return _pick(REPLY_SUBJECTS[context.reply], context, "subject")
+    if context.bucket == "current":  # nothing is overdue yet, whatever the purpose picked
+        return _pick(NOT_DUE_SUBJECTS, context, "subject")
+    if context.promise in ("missed", "broken") and context.purpose != "escalation":
+        return _pick(BROKEN_PROMISE_SUBJECTS, context, "subject")
+    return _pick(SUBJECTS[context.purpose][context.tone], context, "subject")
+
+
+# Friendly e-mails sometimes open with a pleasantry (the empty option leaves it out); the others get to the point.
+PLEASANTRIES = ("Hope all is well on your side.", "Hope you are having a good week.", "")
+
+
+def _greeting(context: DraftContext) -> str:
+    if context.tone == "friendly":
+        name = context.first_name or "{customer_name} team"
+        greeting = _pick((f"Hi {name},", f"Hello {name},"), context, "greeting")
+        pleasantry = "" if context.reply else _pick(PLEASANTRIES, context, "pleasantry")
+        return f"{greeting}\n\n{pleasantry}".strip()
+    name = context.first_name or "{customer_name}"
+    options = (f"Hello {name},", f"Dear {name},") if context.tone == "professional" else (f"Dear {name},",
+                                                                                          f"Hello {name},")
+    return _pick(options, context, "greeting")
+
+
+# What the payer last told us, acknowledged first. Disputes and unsubscribe requests stop outreach instead.
+REPLY_NOTES = {
+    "out_of_office": ("Welcome back; we hope the time away went well.",
+                      "We hope you had a good break. Now that you are back, here is where things stand.",
+                      "Welcome back to the office. We wanted to pick this up with you now that you have returned."),
+    "already_paid": ("Thank you for letting us know that invoice {invoice_number} has been paid. We have not been "
+                     "able to match the payment on our side yet.",
+                     "Thanks for telling us you have paid invoice {invoice_number}. The payment has not reached our "
+                     "records yet, so we would like to track it down.",
+                     "Thank you for your note saying invoice {invoice_number} is paid. We cannot see the payment "
+                     "against it yet."),
+    "promise": ("Thank you for your reply and for letting us know when to expect payment.",
+                "Thanks for getting back to us about the timing of the payment; that is very helpful."),
+    "other": ("Thank you for your reply.", "Thanks for getting back to us.", "Thank you for your message."),
+}
+# The portal lists each open invoice with its dates and balance: that is the copy we can link to.
+COPY_NOTES = ("Here is invoice {invoice_number}, as you asked. You can see it, with its dates and balance and "
+              "everything else open on your account, here:",
+              "As requested, invoice {invoice_number} and its details are on your account page:")
+COPY_NOTES_WITHOUT_PORTAL = ("You asked for a copy of invoice {invoice_number}: it is for {amount_due}, due on "
+                             "{due_date}. If you need it in another format to process it, just reply.",)
+
+
+def _reply_note(context: DraftContext) -> str:
+    if context.reply == "invoice_copy":
+        if _has(context, "portal_link"):  # the copy is what they asked for: the link goes first, on its own line
+            return _pick(COPY_NOTES, context, "reply") + "\n{portal_link}"
+        return _pick(COPY_NOTES_WITHOUT_PORTAL, context, "reply")
+    if context.reply in REPLY_NOTES:
+        return _pick(REPLY_NOTES[context.reply], context, "reply")
+    return ""
+
+
+FOLLOW_UPS = ("We are following up on our earlier e-mail.", "This follows our previous reminder.",
+              "We wrote about this recently and wanted to follow up.")
+PROMISE_NOTES = {
+    "pending": {
+        "friendly": ("Thanks again for letting us know payment is planned for {promise_date}.",
+                     "We have a note that payment is planned for {promise_date}, which is great to hear."),
+        "professional": ("This is a reminder of your commitment to pay by {promise_date}.",
+                         "As agreed, we are expecting payment by {promise_date}."),
+        "firm": ("We are expecting payment by {promise_date}, as you committed.",
+                 "Payment was promised for {promise_date}, and we are counting on that date."),
+    },
+    "broken": {
+        "friendly": ("We were expecting payment by {promise_date}, but it does not seem to have arrived yet.",
+                     "The payment planned for {promise_date} has not reached us yet; perhaps it got held up."),
+        "professional": ("Payment was promised for {promise_date}, and we have not received it.",
+                         "We had agreed on payment by {promise_date}, but it has not arrived."),
+        "firm": ("The payment promised for {promise_date} has not been received.",
+                 "You committed to paying by {promise_date}, and that payment has not arrived."),
+    },
+}
+KEPT_NOTES = ("Thank you for keeping to the payment you promised for {promise_date}.",
+              "Thanks for making the payment you promised for {promise_date}; we appreciate it.")
+KEPT_HISTORY_NOTES = ("Thank you for always keeping to your payment commitments with us; it makes a real difference.",
+                      "We appreciate how reliably you have kept to your payment promises.")
+SITUATIONS = {
+    "current": ("Invoice {invoice_number} for {amount_due} falls due on {due_date}, and we wanted to make sure it "
+                "is on your radar.",
+                "This is a courtesy note ahead of the due date: invoice {invoice_number} for {amount_due} is due on "
+                "{due_date}.",
+                "Just a heads-up that invoice {invoice_number} for {amount_due} is due on {due_date}."),
+    "1-30": ("Invoice {invoice_number} for {amount_due} was due on {due_date} and is still open on our side.",
+             "Our records show invoice {invoice_number} for {amount_due}, due on {due_date}, as still unpaid.",
+             "Invoice {invoice_number} for {amount_due} passed its due date of {due_date}, and we have not seen "
+             "payment yet."),
+    "31-60": ("Invoice {invoice_number} for {amount_due} is now {days_past_due} days past its due date of "
+              "{due_date}.",
+              "Invoice {invoice_number} for {amount_due}, due on {due_date}, is now {days_past_due} days beyond its "
+              "terms.",
+              "It has been {days_past_due} days since invoice {invoice_number} for {amount_due} fell due on "
+              "{due_date}."),
+    "61-90": ("Invoice {invoice_number} for {amount_due} has been outstanding since {due_date}, {days_past_due} "
+              "days now.",
+              "Invoice {invoice_number} for {amount_due} (due {due_date}) is still unpaid after {days_past_due} "
+              "days.",
+              "Invoice {invoice_number} for {amount_due} is {days_past_due} days overdue; it was due on {due_date}."),
+    "90+": ("Invoice {invoice_number} for {amount_due} is now {days_past_due} days overdue (it was due on "
+            "{due_date}) and is one of the oldest open items on your account.",
+            "Invoice {invoice_number} for {amount_due} has been unpaid since {due_date}: {days_past_due} days, well "
+            "past its terms.",
+            "We are still waiting for payment of invoice {invoice_number} for {amount_due}, which fell due on "
+            "{due_date}, {days_past_due} days ago."),
+}
+# A cadence step is written once for invoices of every age: its wording follows the step's purpose.
+GENERAL_BUCKETS = {"reminder": "1-30", "promise_follow_up": "1-30", "escalation": "61-90"}
+
+
+def _situation(context: DraftContext) -> str:
+    sentences = []
+    if context.reminded and context.bucket != "current":
+        sentences.append(_pick(FOLLOW_UPS, context, "follow-up"))
+    sentences.append(_promise_note(context))
+    if context.reply != "invoice_copy" or _has(context, "portal_link"):  # without a portal the note has the facts
+        sentences.append(_pick(SITUATIONS[context.bucket or GENERAL_BUCKETS[context.purpose]], context, "situation"))
+    return " ".join(s for s in sentences if s)
+
+
+def _promise_note(context: DraftContext) -> str:
+    if context.promise == "kept":
+        return _pick(KEPT_NOTES, context, "promise")
+    if context.promise in ("pending", "missed", "broken"):
+        state = "pending" if context.promise == "pending" else "broken"
+        return _pick(PROMISE_NOTES[state][context.tone], context, "promise")
+    if context.kept_promises:
+        return _pick(KEPT_HISTORY_NOTES, context, "promise")
+    return ""
+
+
+ASKS = {
+    "reminder": {
+        "friendly": ("If it has already been paid, thank you, and please ignore this message.",
+                     "If payment is already on its way, thank you! If not, we would be grateful if you could arrange "
+                     "it when you have a moment.",
+                     "If it has slipped through the cracks, no worries; it only takes a moment to settle."),
+        "professional": ("Please arrange payment at your earliest convenience, or let us know if anything is holding "
+                         "it up.",
+                         "We would appreciate payment at your earliest convenience. If it has already been sent, "
+                         "please disregard this note.",
+                         "Please let us know when we can expect payment, or arrange it at your earliest convenience."),
+        "firm": ("Please pay it this week or tell us when payment will be made.",
+                 "Please arrange payment this week. If there is a reason it cannot be paid, reply and tell us now.",
+                 "We need payment this week, or a firm date from you for when it will be made."),
+    },
+    "promise_follow_up": {
+        "friendly": ("Thanks again for letting us know when to expect it; if anything changes, just tell us.",
+                     "If it is all in hand, thank you, and there is nothing more to do."),
+        "professional": ("Please let us know if anything has changed with the timing.",
+                         "If the payment has already been made, thank you; otherwise we look forward to receiving it."),
+        "firm": ("Please make sure the payment is made as committed.",
+                 "Please keep to the payment you committed to, and tell us straight away if anything changes."),
+    },
+    "escalation": {
+        "friendly": ("If something is holding it up, reply and we will sort it out together.",
+                     "If there is a problem with the invoice or the timing, tell us and we will work it out together."),
+        "professional": ("Please settle it or contact us this week so we can agree a way forward.",
+                         "Please arrange payment now, or contact us this week to agree a plan."),
+        "firm": ("Unless payment is received or we hear from you this week, we will have to escalate this account.",
+                 "Please pay now. Without payment or a reply from you this week, we will need to escalate this "
+                 "account."),
+    },
+}
+PENDING_PROMISE_ASKS = {
+    "friendly": ("If anything has changed with the timing, just let us know.",
+                 "If it is all in hand, thank you, and there is nothing more to do."),
+    "professional": ("Please let us know if anything changes before then.",
+                     "If the payment has already been made, thank you; otherwise we look forward to receiving it on "
+                     "that date."),
+    "firm": ("Please make sure the payment is made by that date.",
+             "Please keep to that date, and tell us straight away if anything changes."),
+}
+BROKEN_PROMISE_ASKS = {
+    "friendly": ("Could you let us know the new date, or settle it when you get a chance?",
+                 "Could you check on it and let us know when it will be paid?"),
+    "professional": ("Please arrange payment now, or reply with a new date we can rely on.",
+                     "Please let us know what happened and when payment will be made."),
+    "firm": ("Please pay today, or reply today with the date payment will be made.",
+             "Please make the payment now, or tell us today when it will be made."),
+}
+REMITTANCE_ASKS = {
+    "friendly": ("Could you send us the remittance advice, with the payment date and reference, so we can find it "
+                 "and apply it?",
+                 "Would you reply with the remittance advice or the bank reference? That lets us match the payment "
+                 "and close the invoice.",
+                 "If you can forward the remittance advice or the payment confirmation, we will apply it straight "
+                 "away."),
+    "firm": ("Please send the remittance advice, with the payment date and reference, so we can match it.",
+             "Please reply with the remittance advice or bank reference so we can apply the payment."),
+}
+NOT_DUE_ASKS = {
+    "friendly": ("No action is needed if it is already scheduled; we just wanted to help it go smoothly.",
+                 "If it is already lined up for payment, thank you, and there is nothing more to do."),
+    "professional": ("If it is already scheduled for payment, thank you; no further action is needed.",
+                     "Please make sure it is scheduled for payment by that date."),
+    "firm": ("Please make sure it is scheduled to be paid on time.",
+             "Please confirm that it will be paid by the due date."),
+}
+PLAN_OFFERS = ("If paying it all at once is difficult, we are open to discussing a payment plan.",
+               "If a single payment is difficult right now, reply and we can look at a payment plan.")
+
+
+def _ask(context: DraftContext) -> str:
+    tone = context.tone
+    if context.reply == "already_paid":
+        return _pick(REMITTANCE_ASKS["firm" if tone == "firm" else "friendly"], context, "ask")
+    if context.promise in ("missed", "broken") and context.purpose != "escalation":
+        return _pick(BROKEN_PROMISE_ASKS[tone], context, "ask")
+    if context.promise == "pending" and context.purpose != "escalation":
+        return _pick(PENDING_PROMISE_ASKS[tone], context, "ask")
+    if context.bucket == "current":
+        return _pick(NOT_DUE_ASKS[tone], context, "ask")
+    ask = _pick(ASKS[context.purpose][tone], context, "ask")
+    if context.bucket == "90+":  # a plan may recover more than another reminder
+        ask += " " + _pick(PLAN_OFFERS, context, "plan")
+    return ask
+
+
+PAY_LINES = {
+    "friendly": ("You can pay online here: {pay_link}", "Paying online only takes a minute: {pay_link}"),
+    "professional": ("Pay online: {pay_link}", "You can pay securely online here: {pay_link}"),
+    "firm": ("Pay now: {pay_link}", "Pay online today: {pay_link}"),
+}
+PAID_PAY_LINES = ("If it turns out the payment did not go through, you can pay here: {pay_link}",
+                  "Should the payment not have gone through after all, this link settles it: {pay_link}")
+PORTAL_LINES = ("See all your open invoices: {portal_link}", "Your account, with every open invoice: {portal_link}",
+                "View your invoices and account online: {portal_link}")
+
+
+def _links(context: DraftContext) -> str:
+    lines = []
+    if _has(context, "pay_link"):
+        options = PAID_PAY_LINES if context.reply == "already_paid" else PAY_LINES[context.tone]
+        lines.append(_pick(options, context, "pay-link"))
+    if _has(context, "portal_link") and context.reply != "invoice_copy":  # already up front in that case
+        lines.append(_pick(PORTAL_LINES, context, "portal-link"))
+    return "\n".join(lines)
+
+
+HELP_LINES = {
+    "person": ("If you have any questions, just reply to this e-mail and I will help.",
+               "Any questions? Reply here and I will get back to you.",
+               "If it would help to talk it through, reply and I will pick it up."),
+    "team": ("If you have any questions, just reply to this e-mail and our team will help.",
+             "Any questions? Reply here and we will get back to you.",
+             "Reply to this e-mail if anything is unclear; we are happy to help."),
+    "firm": ("If there is a problem we should know about, reply to this e-mail.",
+             "If you believe this is in error, reply to this e-mail."),
+}
+SIGN_OFFS = {
+    "friendly": ("Thanks,", "Many thanks,", "Thanks so much,", "Best,"),
+    "professional": ("Kind regards,", "Best regards,", "With thanks,"),
+    "firm": ("Regards,", "Sincerely,"),
+}
+
+
+def _help_line(context: DraftContext) -> str:
+    if context.tone == "firm":
+        return _pick(HELP_LINES["firm"], context, "help")
+    return _pick(HELP_LINES["person" if context.persona.person else "team"], context, "help")
+
+
+def _sign_off(context: DraftContext) -> str:
+    persona = context.persona
+    signature = "{sender_name}"
+    if persona.person and persona.title:
+        signature += "\n" + persona.title
+    elif not persona.person:  # the workspace's name signs for its team
+        signature += "\nAccounts receivable"
+    return _pick(SIGN_OFFS[context.tone], context, "sign-off") + "\n" + signature

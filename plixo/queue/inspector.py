@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, DateTime, String, and_, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import BigInteger, DateTime, String, and_, bindparam, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from plixo.accounts.models import Organization, User
@@ -20,9 +21,24 @@ from plixo.money import format_money
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message, Policy
 from plixo.outreach.outbox import local_midnight
-from plixo.outreach.planner import TOUCHED
+from plixo.outreach.planner import PLANNED, TOUCHED
 from plixo.portal.links import link_maker
-from plixo.queue.drafting import TEMPLATES, choose_template, choose_tone, fill, merge_values
+from plixo.queue import llm
+from plixo.queue.drafting import (
+    LINK_FIELDS,
+    TEMPLATE_LABELS,
+    DraftContext,
+    Persona,
+    Seed,
+    choose_template,
+    choose_tone,
+    draft_email,
+    fill,
+    latest_promise,
+    merge_values,
+    persona_of,
+    promise_state,
+)
 from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, Promise
 from plixo.queue.service import OPEN_DISPUTE_STATUSES, stopping_reasons
 
@@ -83,6 +99,7 @@ class Inspection:
     preview: Preview
     counts: OutreachCounts | None = None
     merge_values: dict[str, str] = field(default_factory=dict)
+    assistant: llm.Rewrite | None = None  # what the writing assistant made of the draft, when it was asked
 
     @property
     def scheduled(self) -> list[TimelineItem]:
@@ -97,18 +114,31 @@ def customer_zone(invoice: Invoice, org: Organization) -> ZoneInfo:
 
 
 def drafted_email(template: str, tone: str, values: dict[str, str],
-                  recipient_name: str | None = None) -> tuple[str, str]:
-    """Subject and body of a template, merge fields kept, minus the lines whose links are not available yet.
+                  recipient_name: str | None = None, turn: int = 0) -> tuple[str, str]:
+    """Subject and body for any invoice of its kind (a cadence step's default), signed by the team, merge fields
+    kept, without the links that have no value yet. When the recipient's name is known the greeting uses it;
+    `turn` (a cadence step's position) moves the wording on, so consecutive steps do not read alike."""
+    return draft_email(DraftContext(purpose=template, tone=tone, reminded=template == "escalation",
+                                    first_name=first_name(recipient_name), persona=Persona(),
+                                    links=available_links(values), seed=Seed(turn=turn)))
 
-    When the recipient's name is known the greeting addresses them rather than the company.
-    """
-    subject, body = TEMPLATES[template][tone]
-    missing_links = [name for name in ("pay_link", "portal_link") if not values.get(name)]
-    lines = [line for line in body.split("\n") if not any("{" + name + "}" in line for name in missing_links)]
-    first_name = (recipient_name or "").split()[0] if (recipient_name or "").strip() else ""
-    if first_name and "{customer_name}" in lines[0]:
-        lines[0] = f"{'Hi' if tone == 'friendly' else 'Hello'} {first_name},"
-    return subject, "\n".join(lines)
+
+# Mailbox names rather than people's: "Hi Accounts," reads worse than the company's name.
+_ROLE_WORDS = {"accounts", "ap", "ar", "billing", "finance", "payables", "receivables", "team", "invoices", "the"}
+_NAME = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*")
+
+
+def first_name(name: str | None) -> str:
+    """The first name to greet a contact by, or "" when their name does not look like a person's."""
+    words = (name or "").split()
+    if not words or words[0].lower() in _ROLE_WORDS or not _NAME.fullmatch(words[0]):
+        return ""
+    return words[0]
+
+
+def available_links(values: dict[str, str]) -> frozenset[str]:
+    """The link fields that have a value: the drafter leaves the others out."""
+    return frozenset(name for name in LINK_FIELDS if values.get(name))
 
 
 @dataclass(frozen=True)
@@ -158,8 +188,12 @@ def _draft_query():
 
 
 def inspect(session: Session, org: Organization, invoice: Invoice, user: User, now: dt.datetime,
-            template: str | None = None) -> Inspection:
-    """Everything the inspector panel shows for `invoice`, as seen by `user` at `now`."""
+            template: str | None = None, sender_role: str | None = None, rewrite: bool = False) -> Inspection:
+    """Everything the inspector panel shows for `invoice`, as seen by `user` (signing as `sender_role`) at `now`.
+
+    `rewrite` lets the writing assistant rework a fresh draft: only for the compose box a person reads, never
+    for a preview or a send, which need the merge values alone.
+    """
     zone = customer_zone(invoice, org)
     today = local_today(org.time_zone, now)
     keys = {"org_id": org.id, "invoice_id": invoice.id, "customer_id": invoice.customer_id}
@@ -170,15 +204,22 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
     recipient = next((c for c in contacts if c.deliverable and not _suppressed(c, today)), None)
     draft = session.scalar(_draft_query(), keys)
     pending_promise = any(p.status == "pending" for p in promises)
-    chosen = template if template in TEMPLATES else choose_template(overdue, pending_promise)
+    chosen = template if template in TEMPLATE_LABELS else choose_template(overdue, pending_promise)
     tone = choose_tone(policy.tone, overdue, invoice.customer.risk_tier)
-    values = merge_values(invoice, today, user.name, link_maker(session, org.id))
+    values = merge_values(invoice, today, user.name, link_maker(session, org.id), promises)
+    counts = outreach_counts(session, org, invoice, now)
+    assistant = None
     if draft is not None and chosen != template:  # a saved draft wins unless a template was picked
         subject, body = draft.subject, draft.body
     else:
-        subject, body = drafted_email(chosen, tone, values, recipient.name if recipient else None)
+        subject, body = draft_email(DraftContext(
+            purpose=chosen, tone=tone, bucket=aging_bucket(invoice.due_date, today),
+            promise=promise_state(latest_promise(promises), today),
+            first_name=first_name(recipient.name if recipient else None), persona=persona_of(sender_role),
+            links=available_links(values), **_history(session, keys, invoice, counts)))
+        assistant = llm.rewrite(body, tone) if rewrite else None
+        body = assistant.body if assistant else body
     stops = stopping_reasons(session, invoice.id, today)
-    counts = outreach_counts(session, org, invoice, now)
     return Inspection(
         invoice=invoice, bucket=aging_bucket(invoice.due_date, today), days_past_due=overdue,
         why=(invoice.priority_detail or {}).get("why", ""),
@@ -189,8 +230,18 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
         plans=_plans(session, keys), disputes=_disputes(session, keys),
         timeline=_timeline(session, keys),
         stops=stops, draft=draft, subject=subject, body=body, template=chosen, tone=tone,
-        preview=preview(subject, body, values), counts=counts, merge_values=values,
+        preview=preview(subject, body, values), counts=counts, merge_values=values, assistant=assistant,
     )
+
+
+def _history(session: Session, keys: dict, invoice: Invoice, counts: OutreachCounts) -> dict:
+    """What the customer's past adds to a draft: kept promises, their unanswered reply, our earlier e-mails.
+
+    The phrasings turn with every e-mail the customer was sent, so the next one never reads like the last.
+    """
+    return {"kept_promises": counts.promises_kept > 0 and counts.promises_broken == 0,
+            "reply": session.scalar(_unanswered_reply_query(), keys) or "", "reminded": counts.invoice_emails > 0,
+            "seed": Seed(f"customer:{invoice.customer_id}", counts.customer_emails)}
 
 
 def _suppressed(contact: Contact, today: dt.date) -> bool:
@@ -226,6 +277,19 @@ def _suggested_promise_query():
             .order_by(Reply.received_at.desc()).limit(1))
 
 
+@cache
+def _unanswered_reply_query():
+    # The payer's latest reply about this invoice (or naming none) that no e-mail of ours has followed: the
+    # draft answers it. Once we have written since, it has been answered.
+    answered = exists().where(Message.org_id == ORG, Message.customer_id == CUSTOMER,
+                              Message.sent_at > Reply.received_at)
+    return (select(Reply.label)
+            .where(Reply.org_id == ORG, or_(Reply.invoice_id == INVOICE,
+                                            and_(Reply.invoice_id.is_(None), Reply.customer_id == CUSTOMER)),
+                   ~answered)
+            .order_by(Reply.received_at.desc()).limit(1))
+
+
 def _suggested_promise(session: Session, keys: dict, promises: list[Promise]) -> Reply | None:
     """The latest reply promising payment, unless a promise was logged after it (it was confirmed or replaced)."""
     reply = session.scalar(_suggested_promise_query(), keys)
@@ -253,6 +317,8 @@ class OutreachCounts:
     customer_disputes: int
     promises_kept: int
     promises_broken: int
+    customer_emails: int = 0  # ever sent or planned to the customer: turns the drafter's phrasings
+    invoice_emails: int = 0  # sent about this invoice: a draft follows up on them
 
     @property
     def adherence(self) -> float | None:
@@ -284,6 +350,12 @@ def _counts_query():
         *(select(func.count()).select_from(Promise).where(
             Promise.org_id == ORG, Promise.customer_id == CUSTOMER, Promise.status == status)
           .scalar_subquery() for status in ("kept", "broken")),
+        select(func.count()).select_from(Message).where(
+            Message.org_id == ORG, Message.customer_id == CUSTOMER, Message.status.in_(TOUCHED + PLANNED))
+        .scalar_subquery(),
+        select(func.count()).select_from(Message).where(
+            Message.org_id == ORG, Message.invoice_id == INVOICE, Message.status.in_(TOUCHED))
+        .scalar_subquery(),
     )
 
 

@@ -104,8 +104,9 @@ def totals():
     return render_template("queue/_totals.html", count=count, balances=balances)
 
 
-def _inspection(invoice: Invoice, template: str | None = None):
-    return inspect(db.session, g.org, invoice, current_user, utcnow(), template=template)
+def _inspection(invoice: Invoice, template: str | None = None, rewrite: bool = False):
+    return inspect(db.session, g.org, invoice, current_user, utcnow(), template=template,
+                   sender_role=g.membership.role, rewrite=rewrite)
 
 
 @cache
@@ -120,8 +121,9 @@ def _assignable_members() -> list:
 
 def _inspector_context(invoice: Invoice, template: str | None = None) -> dict:
     members = _assignable_members() if can("queue.view_all") else []  # only they see the Assign form
-    return {"inspection": _inspection(invoice, template), "templates": TEMPLATE_LABELS, "merge_fields": MERGE_FIELDS,
-            "dispute_reasons": DISPUTE_REASONS, "members": members, "today": _today()}
+    # The compose box shows the draft a person reviews: the one place the writing assistant may rework it.
+    return {"inspection": _inspection(invoice, template, rewrite=True), "templates": TEMPLATE_LABELS,
+            "merge_fields": MERGE_FIELDS, "dispute_reasons": DISPUTE_REASONS, "members": members, "today": _today()}
 
 
 def _invoice_with_people(invoice_id: int) -> Invoice:

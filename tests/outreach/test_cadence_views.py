@@ -407,3 +407,10 @@ def test_the_prompt_tells_an_ar_manager_a_controller_activates(client_as, org, c
     html = client_as("ar_manager").get("/admin/cadences").get_data(as_text=True)
     assert "Shadow ran 14 days" in html and "A controller can activate it." in html
     assert 'value="active"' not in html
+
+
+def test_later_default_steps_do_not_repeat_each_others_wording():
+    from plixo.outreach.cadence_forms import default_step
+
+    bodies = [default_step(position, {}).body for position in (4, 5, 6)]
+    assert len(set(bodies)) == 3 and default_step(4, {}).body == bodies[0]  # varied, and stable per position
