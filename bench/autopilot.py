@@ -36,6 +36,7 @@ SEGMENTS = [(tiers, buckets) for tiers in (["low"], ["medium"]) for buckets in (
 def seed(app, invoices: int):
     """The workspace: invoices over the last 120 days' due dates and the next 10, three contacts' worth of
     customers, a permissive policy (the bench measures the engine, not the guardrails' waiting)."""
+    from flask import current_app
     from sqlalchemy import insert, select
 
     from plixo.accounts.models import Membership, Organization, User
@@ -44,6 +45,7 @@ def seed(app, invoices: int):
     from plixo.model import utcnow
     from plixo.outreach.cadences import StepInput, create_cadence
     from plixo.outreach.models import Policy, Segment
+    from plixo.outreach.simulation import ready_sender
     from plixo.tenancy import tenant_scope, unscoped
 
     tag = uuid.uuid4().hex[:8]
@@ -83,6 +85,7 @@ def seed(app, invoices: int):
         steps = [StepInput(1, "due_date", "Invoice {invoice_number}", "Hello {customer_name}, {amount_due} is due."),
                  StepInput(7, "previous_touch", "Reminder: {invoice_number}", "{amount_due} is still open."),
                  StepInput(14, "previous_touch", "Overdue: {invoice_number}", "{days_past_due} days late.")]
+        ready_sender(db.session, org, current_app.config["MAIL_FROM"])  # Autopilot's gate: a ready inbox
         for n, (tiers, buckets) in enumerate(SEGMENTS):
             segment = Segment(org_id=org.id, name=f"Segment {n}", rules={"risk_tiers": tiers, "buckets": buckets},
                               mode="autopilot")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from jobs.workspaces import for_each_workspace
 from plixo.extensions import db
 from plixo.model import utcnow
 from plixo.outreach.cadences import tick
 from plixo.queue.queries import queue_changed
+
+log = logging.getLogger(__name__)
 
 
 def autopilot_tick() -> dict[str, int]:
@@ -14,6 +18,9 @@ def autopilot_tick() -> dict[str, int]:
     results = for_each_workspace("autopilot tick", lambda org: tick(db.session, org, utcnow()))
     totals = {"evaluated": 0, "drafts": 0, "scheduled": 0}
     for org_id, result in results.items():
+        if result.autopilot_held:
+            log.warning("Workspace %s: Autopilot wrote drafts instead of sends: %s", org_id,
+                        " ".join(result.autopilot_held))
         if result.drafts or result.scheduled:
             queue_changed(org_id)
         for name in totals:

@@ -110,6 +110,11 @@ def make_ready_sender(org: Organization, address: str = "ar@acme.example") -> Se
     """A connected inbox (SMTP + IMAP) at `address` whose domain passed its SPF, DKIM and DMARC checks: what
     Autopilot needs from deliverability. No server is contacted."""
     domain = address.rsplit("@", 1)[1]
+    with tenant_scope(org.id):
+        existing = db.session.scalar(select(SendingDomain).where(SendingDomain.org_id == org.id,
+                                                                 SendingDomain.domain == domain))
+    if existing is not None:
+        return existing
     _add(Connection(org_id=org.id, kind="email", provider="smtp", status="active", display_name=address,
                     external_account_id=address, secrets='{"password": "x"}',
                     settings={"address": address, "display_name": "", "smtp_host": "127.0.0.1", "smtp_port": 1,

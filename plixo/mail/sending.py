@@ -24,7 +24,7 @@ WINDOW = dt.timedelta(days=30)
 WARMUP_START = 20
 WARMUP_PAUSE_RATE = 0.02  # at or above it the ramp holds still: the domain is not ready for more
 STRAINED_RATE = 0.02  # at or above it, contacts to fix come first in the queue
-MIN_SENDS_FOR_RATE = 20  # below this, one bounce says more about the contact than about the domain
+MIN_SENDS_FOR_RATE = 100  # below this, one bounce says more about the contact than about the domain
 
 
 def domain_of(address: str) -> str:

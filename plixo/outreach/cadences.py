@@ -24,7 +24,7 @@ from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.money import format_money
 from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.outreach.planner import SendPlanner
-from plixo.outreach.segments import SegmentRules, segment_clause
+from plixo.outreach.segments import SegmentRules, segment_clause, sending_blockers
 from plixo.outreach.service import policy_of
 from plixo.portal.links import LinkMaker, link_maker
 from plixo.queue.drafting import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values
@@ -152,6 +152,8 @@ class TickResult:
     drafts: int = 0
     scheduled: int = 0
     consolidated: int = 0  # invoices listed in another invoice's e-mail rather than getting their own
+    # Why Autopilot cadences wrote drafts instead of sends this tick (the sender stopped being ready since)
+    autopilot_held: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,12 @@ def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
             planner = SendPlanner(session, org, policy_of(session, org.id), now)
             contacts = _recipients(session, org.id, today)
             links = link_maker(session, org.id)
-        autopilot = cadence.status == "active" and cadence.segment.mode == "autopilot"
+            # Checked again at every tick, not only when Autopilot was switched on: since then the inbox may have
+            # been disconnected, the domain changed, or bounces risen. Until it holds again, e-mails wait as
+            # drafts for a person rather than pile up as sends that cannot go.
+            result.autopilot_held = tuple(sending_blockers(session, org.id, now))
+        autopilot = (cadence.status == "active" and cadence.segment.mode == "autopilot"
+                     and not result.autopilot_held)
         for (_customer, step_id), invoices in _consolidated(due).items():
             step = next(s for s in cadence.steps if s.id == step_id)
             message = _plan_message(org, step, invoices, contacts.get(invoices[0].customer_id),

@@ -26,9 +26,11 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Membership, Organization, User
+from plixo.connectors.models import Connection
 from plixo.failpoints import injected
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
+from plixo.mail.models import SendingDomain
 from plixo.outreach.cadences import StepInput, create_cadence, tick
 from plixo.outreach.guardrails import in_quiet_hours, is_sending_day
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
@@ -51,6 +53,7 @@ RATES = {"payment": 0.0005, "partial_payment": 0.0003, "promise": 0.0002, "dispu
          "opt_out": 0.00005, "suppression": 0.0001}
 CRASH_CHANCE = 0.01  # at each failpoint a sender reaches
 TRY_LATER_CHANCE = 0.02
+WARMED_UP = 1_000_000  # a warmup cap above any policy's: only the policy limits the simulated sender
 BOUNCING_SHARE = 0.03  # of contacts, whose address the server refuses
 NO_SIGN_IN = "!"  # matches no password hash: the simulation's controller can never sign in
 
@@ -229,6 +232,7 @@ def build_world(session: Session, rng: random.Random, invoices: int, start: dt.d
         session.add_all([policy, Membership(org_id=org.id, user_id=user.id, role="controller")])
         customers, bouncing = _customers(session, rng, org, max(1, invoices // 3))
         invoice_ids = _invoices(session, rng, org, customers, invoices, start)
+        ready_sender(session, org, SENDER[1])
         _cadences(session, org, user, start)
         session.commit()
     return World(org, user, policy, invoice_ids, [c.id for c in customers], bouncing)
@@ -263,6 +267,22 @@ def _invoices(session, rng, org, customers, count, start) -> list[int]:
     session.add_all(rows)
     session.flush()
     return [invoice.id for invoice in rows]
+
+
+def ready_sender(session: Session, org: Organization, address: str) -> None:
+    """A throwaway workspace's sender that meets the Autopilot gate: a connected inbox whose domain has verified
+    records and has warmed up. Simulations and benchmarks hand their own transport to the sender, so no server is
+    ever contacted through it."""
+    verified = {record: {"state": "verified", "found": "", "expected": ""} for record in ("spf", "dkim", "dmarc")}
+    session.add(Connection(org_id=org.id, kind="email", provider="smtp", status="active", display_name=address,
+                           external_account_id=address, secrets="{}",
+                           settings={"address": address, "display_name": "", "smtp_host": "127.0.0.1",
+                                     "smtp_port": 25, "imap_host": "127.0.0.1", "imap_port": 143,
+                                     "username": address, "imap_uidvalidity": 0, "imap_last_uid": 0}))
+    session.add(SendingDomain(org_id=org.id, domain=address.rsplit("@", 1)[1], dkim_selector="simulated",
+                              dkim_private_key="", dkim_public_key="", checks=verified,
+                              warmup_cap=WARMED_UP))
+    session.flush()
 
 
 def _cadences(session, org, user, start) -> None:

@@ -10,7 +10,7 @@ from plixo.outreach.cadences import CadenceError, StepInput, check_steps, create
 from plixo.outreach.models import Message, MessageInvoice, Segment
 from plixo.queue.models import Hold
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invoice
+from tests.factories import make_contact, make_customer, make_invoice, make_ready_sender
 
 # Wednesday 18 November 2026, 15:00 UTC: inside business hours for a customer in UTC.
 NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
@@ -28,6 +28,8 @@ def scoped(org):
 
 
 def segment(org, mode="shadow") -> Segment:
+    if mode == "autopilot":
+        make_ready_sender(org)  # Autopilot sends only from a connected inbox on a verified domain
     found = Segment(org_id=org.id, name=f"All {mode}", rules={}, mode=mode)
     db.session.add(found)
     db.session.flush()
@@ -182,3 +184,14 @@ def test_a_policy_without_sending_days_leaves_drafts_for_review(scoped, controll
     create_cadence(db.session, scoped, controller, "Auto", segment(scoped, "autopilot").id, [REMINDER], "active", NOW)
     assert tick(db.session, scoped, NOW).drafts == 1
     assert "no sending day" in messages()[0].wait_reason
+
+
+def test_autopilot_writes_drafts_while_the_sender_is_not_ready(scoped, controller):
+    overdue_invoice(scoped, 10)
+    found = Segment(org_id=scoped.id, name="Auto, no inbox", rules={}, mode="autopilot")
+    db.session.add(found)
+    db.session.flush()
+    create_cadence(db.session, scoped, controller, "Auto", found.id, [REMINDER], "active", NOW)
+    result = tick(db.session, scoped, NOW)
+    assert (result.drafts, result.scheduled) == (1, 0)
+    assert result.autopilot_held == ("Connect the finance inbox first (Admin → Connectors → Email).",)

@@ -12,7 +12,7 @@ from plixo.ledger.models import Contact
 from plixo.outreach.models import Message, MessageInvoice
 from plixo.outreach.outbox import claim_due, reconcile_stuck, send_leased
 from plixo.tenancy import tenant_scope
-from tests.factories import make_contact, make_customer, make_invoice
+from tests.factories import make_contact, make_customer, make_invoice, make_ready_sender
 from tests.smtp_sink import start_sink
 
 # A Wednesday at 15:00 UTC: inside the default window for a customer in UTC.
@@ -184,6 +184,7 @@ def _engine_email(org, controller, balances=(50_000,), body="{amount_due} is due
         make_contact(customer, email="ap@globex.example")
         invoices = [make_invoice(org, customer, due_date=WEDNESDAY.date() - dt.timedelta(days=5 + n),
                                  balance_minor=balance) for n, balance in enumerate(balances)]
+        make_ready_sender(org, "ar@plixo.localhost")
         segment = Segment(org_id=org.id, name="Everyone", rules={}, mode="autopilot")
         db.session.add(segment)
         db.session.flush()

@@ -153,11 +153,11 @@ def test_a_sending_domain_bouncing_too_much_blocks_autopilot(org, ledger):
     make_ready_sender(org)
     with tenant_scope(org.id):
         contact = make_contact(make_customer(org))
-        for n in range(50):
+        for n in range(100):
             db.session.add(Message(org_id=org.id, idempotency_key=f"d{n}", customer_id=contact.customer_id,
                                    contact_id=contact.id, status="sent", sender_domain="acme.example",
                                    sent_at=now - dt.timedelta(days=3),
-                                   bounced_at=now - dt.timedelta(days=2) if n < 2 else None))
+                                   bounced_at=now - dt.timedelta(days=2) if n < 4 else None))
         db.session.flush()
         assert any("acme.example bounced 4.0%" in b for b in autopilot_blockers(db.session, org.id, now))
         assert not any("acme.example" in b for b in autopilot_blockers(db.session, org.id, now + dt.timedelta(days=40)))
