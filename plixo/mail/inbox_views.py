@@ -10,6 +10,7 @@ from flask_login import current_user
 from plixo.extensions import db
 from plixo.integrations.mail import gmail
 from plixo.integrations.mail.microsoft import MicrosoftError, finish_sign_in, start_sign_in
+from plixo.integrations.mail.outcomes import ProviderError
 from plixo.mail import inbox
 from plixo.mail.inbox import InboxError
 from plixo.mail.replies import fetch_replies
@@ -59,8 +60,7 @@ def connect_mail_servers():
         return _page(inbox.last_email_connection(db.session, g.org.id), typed,
                      {refused.field or "form": str(refused)}, reauthorise=True), 422
     db.session.commit()
-    flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every two "
-          "minutes.", "success")
+    _flash_connected(connection)
     return redirect(url_for("inbox.connector"))
 
 
@@ -83,27 +83,9 @@ def start_microsoft():
 @bp.route("/microsoft/callback")
 @requires("connectors.manage")
 def finish_microsoft():
-    started = session.pop(MICROSOFT_FLOW_KEY, None) or {}
-    flow = started.get("flow") or {}
-    same = bool(flow.get("state")) and hmac.compare_digest(str(flow["state"]), request.args.get("state", ""))
-    if not same or started.get("org_id") != g.org.id:
-        flash("That Microsoft sign-in was not started from this workspace, or took too long. Please start again.",
-              "error")
-    elif request.args.get("error"):
-        flash("Microsoft 365 was not connected: "
-              f"{request.args.get('error_description') or request.args['error']}"[:500], "warning")
-    else:
-        try:
-            signed_in = finish_sign_in(inbox.microsoft_app(), flow, request.args.to_dict())
-            connection = inbox.connect_microsoft(db.session, g.org, current_user, signed_in, utcnow())
-        except (MicrosoftError, InboxError) as refused:
-            db.session.rollback()
-            flash(str(refused), "error")
-        else:
-            db.session.commit()
-            flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every "
-                  "two minutes.", "success")
-    return redirect(url_for("inbox.connector"))
+    return _finish_sign_in(MICROSOFT_FLOW_KEY, "Microsoft", "Microsoft 365", lambda flow: inbox.connect_microsoft(
+        db.session, g.org, current_user, finish_sign_in(inbox.microsoft_app(), flow, request.args.to_dict()),
+        utcnow()))
 
 
 @bp.route("/gmail", methods=["POST"])
@@ -114,34 +96,45 @@ def start_gmail():
         flash("Gmail is not set up on this server (GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET).", "warning")
         return redirect(url_for("inbox.connector"))
     url, saved = gmail.start_sign_in(app, url_for("inbox.finish_gmail", _external=True))
-    session[GMAIL_FLOW_KEY] = {"saved": saved, "org_id": g.org.id}
+    session[GMAIL_FLOW_KEY] = {"flow": saved, "org_id": g.org.id}
     return redirect(url)
 
 
 @bp.route("/gmail/callback")
 @requires("connectors.manage")
 def finish_gmail():
-    started = session.pop(GMAIL_FLOW_KEY, None) or {}
-    saved = started.get("saved") or {}
-    same = bool(saved.get("state")) and hmac.compare_digest(str(saved["state"]), request.args.get("state", ""))
+    return _finish_sign_in(GMAIL_FLOW_KEY, "Google", "Gmail", lambda flow: inbox.connect_gmail(
+        db.session, g.org, current_user, gmail.finish_sign_in(inbox.google_app(), flow, request.args.to_dict()),
+        utcnow()))
+
+
+def _finish_sign_in(flow_key: str, signer: str, product: str, connect):
+    """The provider sends the person back here: only to the sign-in this browser started from this workspace, and
+    only with an answer that is not a refusal, is the mailbox connected."""
+    started = session.pop(flow_key, None) or {}
+    flow = started.get("flow") or {}
+    same = bool(flow.get("state")) and hmac.compare_digest(str(flow["state"]), request.args.get("state", ""))
     if not same or started.get("org_id") != g.org.id:
-        flash("That Google sign-in was not started from this workspace, or took too long. Please start again.",
+        flash(f"That {signer} sign-in was not started from this workspace, or took too long. Please start again.",
               "error")
     elif request.args.get("error"):
-        flash(f"Gmail was not connected: {request.args.get('error_description') or request.args['error']}"[:500],
-              "warning")
+        flash(f"{product} was not connected: "
+              f"{request.args.get('error_description') or request.args['error']}"[:500], "warning")
     else:
         try:
-            signed_in = gmail.finish_sign_in(inbox.google_app(), saved, request.args.to_dict())
-            connection = inbox.connect_gmail(db.session, g.org, current_user, signed_in, utcnow())
-        except (gmail.GmailError, InboxError) as refused:
+            connection = connect(flow)
+        except (ProviderError, InboxError) as refused:
             db.session.rollback()
             flash(str(refused), "error")
         else:
             db.session.commit()
-            flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every "
-                  "two minutes.", "success")
+            _flash_connected(connection)
     return redirect(url_for("inbox.connector"))
+
+
+def _flash_connected(connection) -> None:
+    flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every two "
+          "minutes.", "success")
 
 
 @bp.route("/sync", methods=["POST"])
