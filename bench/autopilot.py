@@ -39,13 +39,13 @@ def seed(app, invoices: int):
     from flask import current_app
     from sqlalchemy import insert, select
 
-    from plixo.accounts.models import Membership, Organization, User
+    from plixo.accounts.models import Membership, Organization, Policy, User
+    from plixo.demo.simulation import ready_sender
     from plixo.extensions import db
     from plixo.ledger.models import Contact, Customer, Invoice
     from plixo.model import utcnow
     from plixo.outreach.cadences import StepInput, create_cadence
-    from plixo.outreach.models import Policy, Segment
-    from plixo.outreach.simulation import ready_sender
+    from plixo.outreach.models import Segment
     from plixo.tenancy import tenant_scope, unscoped
 
     tag = uuid.uuid4().hex[:8]

@@ -153,9 +153,8 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from plixo import create_app
-    from plixo.accounts.models import Organization
+    from plixo.accounts.models import Organization, Policy
     from plixo.extensions import db
-    from plixo.outreach.models import Policy
     from plixo.tenancy import tenant_scope, unscoped
 
     path = workdir / "invoices.csv"

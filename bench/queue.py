@@ -41,13 +41,12 @@ def seed(invoices: int) -> dict:
     from sqlalchemy import insert, select
 
     from plixo import create_app
-    from plixo.accounts.models import Membership, Organization, User
+    from plixo.accounts.models import Membership, Organization, Policy, User
     from plixo.accounts.service import hash_password
     from plixo.extensions import db
     from plixo.ledger.models import Contact, Customer, Invoice
     from plixo.model import utcnow
-    from plixo.outreach.models import Policy
-    from plixo.queue.actions import refresh_queue
+    from plixo.promises.service import refresh_queue
     from plixo.queue.queries import QueueFilters, queue_page
     from plixo.tenancy import tenant_scope, unscoped
 

@@ -11,8 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-from plixo.mail.classifier import LABELS
-from plixo.mail.evaluation import evaluate
+from plixo.replies.classifier import LABELS
+from plixo.replies.evaluation import evaluate
 
 DEFAULT = Path(__file__).resolve().parent.parent / "tests" / "mail" / "data" / "replies.jsonl"
 

@@ -6,7 +6,7 @@ from jobs.workspaces import for_each_workspace
 from plixo.accounts.models import Organization
 from plixo.extensions import db
 from plixo.model import utcnow
-from plixo.queue.actions import refresh_queue
+from plixo.promises.service import refresh_queue
 from plixo.queue.queries import queue_changed
 from plixo.tenancy import tenant_scope
 

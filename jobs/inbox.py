@@ -6,8 +6,8 @@ from jobs.workspaces import for_each_workspace
 from plixo.accounts.models import Organization
 from plixo.extensions import db
 from plixo.mail.inbox import email_connection
-from plixo.mail.replies import fetch_replies
 from plixo.model import utcnow
+from plixo.replies.intake import fetch_replies
 
 
 def read_all_inboxes() -> dict[int, int]:

@@ -50,7 +50,7 @@ def register_cli(app: Flask) -> None:
         """
         import json
 
-        from plixo.outreach.simulation import simulate
+        from plixo.demo.simulation import simulate
 
         report = simulate(db.session, days=days, invoices=invoices, seed=seed, keep=keep).as_json()
         if not as_json:

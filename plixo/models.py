@@ -1,26 +1,20 @@
 """Every model of the product, imported in one place for Alembic and the tenancy checks."""
 
-from plixo.accounts.models import Invite, Membership, Organization, User
+from plixo.accounts.models import Invite, Membership, Notification, Organization, Policy, User
+from plixo.approvals.models import Approval
 from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
 from plixo.disputes.models import Dispute, DisputeEvidence
+from plixo.holds.models import Hold
 from plixo.imports.models import ImportIssue, ImportRun
 from plixo.insights.models import DailySnapshot
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
-from plixo.mail.models import Reply, SendingDomain
-from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
+from plixo.mail.models import SendingDomain
+from plixo.notes.models import Note, NoteMention
+from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.payments.models import CheckoutSession, StripeAccount, WebhookEvent
-from plixo.queue.models import (
-    Approval,
-    Hold,
-    Note,
-    NoteMention,
-    Notification,
-    PaymentPlan,
-    PaymentPlanInvoice,
-    PlanInstallment,
-    Promise,
-)
+from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, PlanInstallment, Promise
+from plixo.replies.models import Reply
 
 __all__ = [
     "Approval",

@@ -16,7 +16,7 @@ from plixo import create_app
 from plixo.extensions import db, limiter
 from plixo.model import Base
 from plixo.redis_conn import get_redis
-from plixo.tenancy import unscoped
+from plixo.tenancy import tenant_scope, unscoped
 from tests import factories
 
 
@@ -185,6 +185,21 @@ def org():
     org = factories.make_org(name="Acme Test Co")
     db.session.commit()
     return org
+
+
+@pytest.fixture
+def scoped(org):
+    """The workspace, with the test running in its tenant scope (as a request or a job of it would)."""
+    with tenant_scope(org.id):
+        yield org
+
+
+@pytest.fixture
+def invoice(scoped):
+    """An open invoice of 1,000.00 USD of customer Globex (in UTC), whose contact is ap@globex.example."""
+    customer = factories.make_customer(scoped, name="Globex", time_zone="UTC")
+    factories.make_contact(customer, email="ap@globex.example")
+    return factories.make_invoice(scoped, customer, balance_minor=100_000, amount_minor=100_000)
 
 
 @pytest.fixture

@@ -8,15 +8,16 @@ from functools import cache
 
 from sqlalchemy import select
 
-from plixo.accounts.models import Invite, Membership, Organization, User
+from plixo.accounts.models import Invite, Membership, Organization, Policy, User
 from plixo.accounts.service import hash_password
+from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.mail.models import SendingDomain
 from plixo.model import TenantMixin, utcnow
-from plixo.outreach.models import Policy
+from plixo.promises.plans import Installment
 from plixo.tenancy import tenant_scope, unscoped
 
 PASSWORD = "test-password-long-enough"
@@ -52,6 +53,21 @@ def across_workspaces(statement) -> list:
 def workspace_today(time_zone: str = WORKSPACE_TIME_ZONE) -> dt.date:
     """Today where the workspace is: the date its services use, not the test machine's (CI runs on UTC)."""
     return local_today(time_zone)
+
+
+TODAY = workspace_today()
+# Who acts when the payer does something in the portal (the actor label the portal's actions carry).
+PAYER = "Payer portal (ap@globex.example)"
+
+
+def audited(action: str) -> bool:
+    """Whether an audit event with this action was recorded."""
+    return db.session.scalar(select(AuditEvent).where(AuditEvent.action == action)) is not None
+
+
+def plan_of(*parts: int) -> list[Installment]:
+    """Installments of these amounts, a month apart, the first a month from today."""
+    return [Installment(TODAY + dt.timedelta(days=30 * (n + 1)), amount) for n, amount in enumerate(parts)]
 
 
 def make_org(**overrides) -> Organization:

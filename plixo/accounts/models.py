@@ -1,4 +1,4 @@
-"""Workspaces, people and their roles."""
+"""Workspaces, people and their roles, the workspace's policy, and each teammate's notifications."""
 
 from __future__ import annotations
 
@@ -86,3 +86,40 @@ class Invite(IdMixin, TenantMixin, TimestampMixin, Base):
         if self.revoked_at:
             return "revoked"
         return "expired" if self.expires_at <= utcnow() else "pending"
+
+
+class Policy(IdMixin, TenantMixin, TimestampMixin, Base):
+    """The workspace's guardrails: one row per workspace, applied to every cadence."""
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("org_id"),)
+
+    tone: Mapped[str] = mapped_column(String(20), default="professional")
+    business_hours_start: Mapped[dt.time] = mapped_column(default=dt.time(9, 0))
+    business_hours_end: Mapped[dt.time] = mapped_column(default=dt.time(17, 0))
+    quiet_hours_start: Mapped[dt.time] = mapped_column(default=dt.time(20, 0))
+    quiet_hours_end: Mapped[dt.time] = mapped_column(default=dt.time(8, 0))
+    sending_days: Mapped[list] = mapped_column(default=lambda: [0, 1, 2, 3, 4])  # Monday = 0
+    daily_cap_per_mailbox: Mapped[int] = mapped_column(default=200)
+    daily_cap_per_domain: Mapped[int] = mapped_column(default=500)
+    max_touches_per_week: Mapped[int] = mapped_column(default=2)
+    min_gap_hours: Mapped[int] = mapped_column(default=48)
+    discount_cap_bp: Mapped[int] = mapped_column(default=0)  # basis points of the balance
+    credit_approval_minor: Mapped[int] = mapped_column(default=100_000)
+    plan_approval_minor: Mapped[int] = mapped_column(default=1_000_000)
+    plan_approval_months: Mapped[int] = mapped_column(default=3)
+    writeoff_approval_minor: Mapped[int] = mapped_column(default=50_000)
+    approver_role: Mapped[str] = mapped_column(String(20), default="controller")
+
+
+class Notification(IdMixin, TenantMixin, TimestampMixin, Base):
+    """Something a teammate should see: an @mention, a decision on their request."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_org_user_read", "org_id", "user_id", "read_at"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))  # mention, approval_decided
+    text: Mapped[str] = mapped_column(String(300))
+    link: Mapped[str | None] = mapped_column(String(300))
+    read_at: Mapped[dt.datetime | None]

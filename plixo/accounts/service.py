@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.free_mail import is_free_mail
-from plixo.accounts.models import Invite, Membership, Organization, User
+from plixo.accounts.models import Invite, Membership, Organization, Policy, User
 from plixo.model import utcnow
-from plixo.outreach.models import Policy
 from plixo.security import ROLES
 from plixo.tenancy import tenant_scope, unscoped
 
@@ -323,3 +322,8 @@ def active_membership_in(session: Session, user: User, org_id: int) -> Membershi
         return session.execute(
             select(Membership).where(Membership.user_id == user.id, Membership.is_active.is_(True))
         ).scalar_one_or_none()
+
+
+def policy_of(session: Session, org_id: int) -> Policy:
+    """The workspace's guardrails (every workspace has exactly one row)."""
+    return session.scalar(select(Policy).where(Policy.org_id == org_id))

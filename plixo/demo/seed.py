@@ -21,15 +21,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Membership, Organization, User
+from plixo.accounts.models import Membership, Organization, Policy, User
 from plixo.accounts.service import hash_password
+from plixo.approvals.models import Approval
 from plixo.disputes.models import Dispute
+from plixo.holds.models import Hold
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
+from plixo.ledger.priority import refresh_priorities
 from plixo.money import exponent
-from plixo.outreach.models import Policy
-from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, PlanInstallment, Promise
-from plixo.queue.service import refresh_priorities
+from plixo.notes.models import Note
+from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, PlanInstallment, Promise
 from plixo.security import ROLES
 from plixo.tenancy import tenant_scope
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin
 
 DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer", "resolved", "rejected")
+OPEN_DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer")
 
 
 class Dispute(IdMixin, TenantMixin, TimestampMixin, Base):

@@ -20,7 +20,7 @@ from plixo.imports.fields import FIELDS
 from plixo.imports.models import ImportRun
 from plixo.imports.reader import ImportFileError
 from plixo.model import utcnow
-from plixo.queue.actions import refresh_queue
+from plixo.promises.service import refresh_queue
 from plixo.queue.queries import queue_changed
 from plixo.tenancy import tenant_scope, unscoped
 

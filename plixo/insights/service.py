@@ -12,8 +12,9 @@ from plixo.accounts.models import Organization
 from plixo.disputes.models import Dispute
 from plixo.insights.models import DailySnapshot
 from plixo.ledger.aging import BUCKET_NAMES, bucket_case, local_today
-from plixo.ledger.models import Contact, Customer, Invoice
-from plixo.queue.models import Promise
+from plixo.ledger.coverage import contact_coverage, open_invoice_count
+from plixo.ledger.models import Customer, Invoice
+from plixo.promises.models import Promise
 
 OPEN_DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer")
 
@@ -30,27 +31,6 @@ def aging_summary(session: Session, today: dt.date) -> dict[str, dict[str, int]]
     for currency, name, total, _count in rows:
         summary[currency][name] = int(total)
     return dict(sorted(summary.items()))
-
-
-def open_invoice_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Invoice).where(Invoice.status.in_(("open", "disputed"))))
-
-
-def contact_coverage(session: Session) -> float | None:
-    """Share of open invoices whose customer has a deliverable e-mail contact (None with no open invoices)."""
-    open_invoices = open_invoice_count(session)
-    if not open_invoices:
-        return None
-    reachable = (
-        select(Contact.customer_id)
-        .where(Contact.email.is_not(None), Contact.opted_out_at.is_(None),
-               (Contact.bounce_kind.is_(None)) | (Contact.bounce_kind != "hard"))
-    )
-    covered = session.scalar(
-        select(func.count()).select_from(Invoice)
-        .where(Invoice.status.in_(("open", "disputed")), Invoice.customer_id.in_(reachable))
-    )
-    return covered / open_invoices
 
 
 def home_figures(session: Session, org: Organization) -> dict:

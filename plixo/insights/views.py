@@ -3,10 +3,10 @@
 from flask import Blueprint, g, render_template
 from flask_login import current_user
 
+from plixo.accounts.notifications import unread_notifications
 from plixo.extensions import db
 from plixo.insights.service import home_figures
 from plixo.payments.connector import stripe_connection, stripe_status
-from plixo.queue.queries import unread_notifications
 from plixo.security import requires
 
 bp = Blueprint("insights", __name__)

@@ -1,1 +1,1 @@
-"""The finance inbox: what payers write back, and how Plixo understands it."""
+"""The finance inbox and deliverability: the mailbox Plixo sends from and reads, its domains and their health."""

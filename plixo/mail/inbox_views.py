@@ -13,8 +13,8 @@ from plixo.integrations.mail.microsoft import MicrosoftError, finish_sign_in, st
 from plixo.integrations.mail.outcomes import ProviderError
 from plixo.mail import inbox
 from plixo.mail.inbox import InboxError
-from plixo.mail.replies import fetch_replies
 from plixo.model import utcnow
+from plixo.replies.intake import fetch_replies
 from plixo.security import requires
 
 bp = Blueprint("inbox", __name__, url_prefix="/admin/connectors/email")

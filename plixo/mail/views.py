@@ -6,6 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_login import current_user
 from sqlalchemy import select
 
+from plixo.accounts.models import Policy
 from plixo.extensions import db
 from plixo.mail.deliverability import (
     DeliverabilityError,
@@ -17,7 +18,6 @@ from plixo.mail.deliverability import (
 from plixo.mail.models import SendingDomain
 from plixo.mail.sending import bounce_stats, daily_history, end_warmup, ramp, warm
 from plixo.model import utcnow
-from plixo.outreach.models import Policy
 from plixo.outreach.planner import daily_cap
 from plixo.security import requires
 from plixo.tenancy import get_or_404

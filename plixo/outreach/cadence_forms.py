@@ -16,15 +16,15 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
+from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Customer, Invoice
+from plixo.ledger.payer_links import LinkMaker
 from plixo.outreach.cadences import MAX_STEPS, CadenceError, StepInput
+from plixo.outreach.drafting import drafted_email
+from plixo.outreach.merge_fields import MERGE_FIELDS, Preview, fill, merge_values, preview
 from plixo.outreach.models import Cadence, Segment
 from plixo.outreach.segments import SegmentRules, segment_clause
 from plixo.params import parse_id
-from plixo.portal.links import LinkMaker
-from plixo.queue.drafting import MERGE_FIELDS, fill
-from plixo.queue.inspector import Preview, drafted_email, merge_values, preview
-from plixo.queue.service import eligible_clause
 
 MAX_OFFSET_DAYS = 365  # a year either side of the due date; also keeps the value inside an INTEGER column
 FIRST_OFFSET_DAYS = 3

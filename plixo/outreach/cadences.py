@@ -19,17 +19,18 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization, User
+from plixo.accounts.service import policy_of
+from plixo.holds.models import Hold
 from plixo.ledger.aging import days_past_due, local_today
+from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Contact, Customer, Invoice
+from plixo.ledger.payer_links import LinkMaker, link_maker
 from plixo.money import format_money
+from plixo.outreach.merge_fields import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values
 from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.outreach.planner import SendPlanner
 from plixo.outreach.segments import SegmentRules, segment_clause, sending_blockers
-from plixo.outreach.service import policy_of
-from plixo.portal.links import LinkMaker, link_maker
-from plixo.queue.drafting import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values
-from plixo.queue.models import Hold, Promise
-from plixo.queue.service import eligible_clause
+from plixo.promises.models import Promise
 
 ANCHORS = ("due_date", "previous_touch")
 LAUNCH_STATUSES = ("shadow", "active")

@@ -8,8 +8,12 @@ daylight-saving change can neither skip an allowed moment nor produce a local ti
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from plixo.accounts.models import Organization
+    from plixo.ledger.models import Invoice
 
 STEP = dt.timedelta(minutes=15)
 SEARCH_LIMIT = dt.timedelta(days=14)
@@ -73,3 +77,8 @@ def _next_step(moment: dt.datetime) -> dt.datetime:
     utc = moment.astimezone(dt.UTC)
     floored = utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
     return floored + STEP
+
+
+def customer_zone(invoice: Invoice, org: Organization) -> ZoneInfo:
+    """The customer's IANA time zone, falling back to the workspace's."""
+    return ZoneInfo(invoice.customer.time_zone or org.time_zone)

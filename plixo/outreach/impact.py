@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
+from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Customer, Invoice, Payment, PaymentApplication
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.outreach.segments import SegmentPreview, SegmentRules, segment_clause
-from plixo.queue.models import Promise
-from plixo.queue.service import eligible_clause
+from plixo.promises.models import Promise
 
 WINDOW = dt.timedelta(days=30)
 

@@ -1,4 +1,4 @@
-"""Policies, segments, cadences and the outbox."""
+"""Segments, cadences and the outbox."""
 
 from __future__ import annotations
 
@@ -11,30 +11,6 @@ from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin
 
 TONES = ("friendly", "professional", "firm")
 MESSAGE_STATUSES = ("draft", "scheduled", "sending", "sent", "failed", "cancelled")
-
-
-class Policy(IdMixin, TenantMixin, TimestampMixin, Base):
-    """The workspace's guardrails: one row per workspace, applied to every cadence."""
-
-    __tablename__ = "policies"
-    __table_args__ = (UniqueConstraint("org_id"),)
-
-    tone: Mapped[str] = mapped_column(String(20), default="professional")
-    business_hours_start: Mapped[dt.time] = mapped_column(default=dt.time(9, 0))
-    business_hours_end: Mapped[dt.time] = mapped_column(default=dt.time(17, 0))
-    quiet_hours_start: Mapped[dt.time] = mapped_column(default=dt.time(20, 0))
-    quiet_hours_end: Mapped[dt.time] = mapped_column(default=dt.time(8, 0))
-    sending_days: Mapped[list] = mapped_column(default=lambda: [0, 1, 2, 3, 4])  # Monday = 0
-    daily_cap_per_mailbox: Mapped[int] = mapped_column(default=200)
-    daily_cap_per_domain: Mapped[int] = mapped_column(default=500)
-    max_touches_per_week: Mapped[int] = mapped_column(default=2)
-    min_gap_hours: Mapped[int] = mapped_column(default=48)
-    discount_cap_bp: Mapped[int] = mapped_column(default=0)  # basis points of the balance
-    credit_approval_minor: Mapped[int] = mapped_column(default=100_000)
-    plan_approval_minor: Mapped[int] = mapped_column(default=1_000_000)
-    plan_approval_months: Mapped[int] = mapped_column(default=3)
-    writeoff_approval_minor: Mapped[int] = mapped_column(default=50_000)
-    approver_role: Mapped[str] = mapped_column(String(20), default="controller")
 
 
 class Segment(IdMixin, TenantMixin, TimestampMixin, Base):

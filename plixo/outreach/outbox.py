@@ -30,7 +30,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, scoped_session
 
-from plixo.accounts.models import Organization
+from plixo.accounts.models import Organization, Policy
 from plixo.failpoints import failpoint
 from plixo.integrations.mail.outcomes import (
     MailboxUnavailable,
@@ -40,15 +40,15 @@ from plixo.integrations.mail.outcomes import (
     UnknownOutcome,
 )
 from plixo.ledger.aging import local_today
+from plixo.ledger.eligibility import stopping_reasons_by_invoice
 from plixo.ledger.models import Contact, Customer
+from plixo.ledger.payer_links import LinkMaker, link_maker
 from plixo.mail.models import SendingDomain
 from plixo.mail.sending import advance_warmup, domain_of, todays_cap
 from plixo.outreach.cadences import is_engine_message, listed_invoices, rerender
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
-from plixo.outreach.models import CadenceStep, Message, MessageInvoice, Policy
+from plixo.outreach.models import CadenceStep, Message, MessageInvoice
 from plixo.outreach.planner import TOUCHED, WEEK, daily_cap, earliest_touch
-from plixo.portal.links import LinkMaker, link_maker
-from plixo.queue.service import stopping_reasons_by_invoice
 from plixo.tenancy import current_org_id
 
 LEASE = dt.timedelta(minutes=5)

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plixo.accounts.models import Organization
+from plixo.accounts.models import Organization, Policy
 from plixo.outreach.guardrails import next_allowed_moment
-from plixo.outreach.models import Message, Policy
+from plixo.outreach.models import Message
 
 WEEK = dt.timedelta(days=7)
 # Messages that count as a touch: sent, being sent, of unknown outcome, or planned.

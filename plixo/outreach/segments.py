@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization, User
-from plixo.insights.service import contact_coverage
 from plixo.ledger.aging import AGING_BUCKETS, BUCKET_NAMES
+from plixo.ledger.coverage import contact_coverage
+from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import RISK_TIERS, Contact, Customer, Invoice
 from plixo.mail.inbox import sender_address
 from plixo.mail.models import SendingDomain
 from plixo.mail.sending import bounce_stats, domain_of
 from plixo.money import ISO_CURRENCIES, format_money
 from plixo.outreach.models import Message, Segment
-from plixo.queue.service import eligible_clause
 
 MODES = ("shadow", "autopilot")
 COVERAGE_GATE = 0.95

@@ -6,14 +6,13 @@ import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Organization, User
+from plixo.accounts.models import Organization, Policy, User
+from plixo.accounts.service import policy_of
 from plixo.money import Money, MoneyError
 from plixo.outreach.guardrails import in_quiet_hours
-from plixo.outreach.models import Policy
 
 MONEY_FIELDS = {"credit_approval": "credit_approval_minor", "plan_approval": "plan_approval_minor",
                 "writeoff_approval": "writeoff_approval_minor"}
@@ -28,11 +27,6 @@ class PolicyError(ValueError):
     def __init__(self, message: str, field: str):
         super().__init__(message)
         self.message, self.field = message, field
-
-
-def policy_of(session: Session, org_id: int) -> Policy:
-    """The workspace's guardrails (every workspace has exactly one row)."""
-    return session.scalar(select(Policy).where(Policy.org_id == org_id))
 
 
 def form_values(policy: Policy, currency: str) -> dict:

@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from plixo.accounts.models import Membership, User
+from plixo.accounts.service import policy_of
 from plixo.devmail import received_messages
 from plixo.extensions import db, htmx
 from plixo.htmx import render_page_or_block, toast
 from plixo.ledger.aging import BUCKET_NAMES, local_today
 from plixo.ledger.models import RISK_TIERS
+from plixo.ledger.payer_links import link_maker
 from plixo.model import utcnow
 from plixo.money import Money
 from plixo.outreach import cadence_forms
@@ -33,6 +35,7 @@ from plixo.outreach.cadences import (
 )
 from plixo.outreach.forms import PolicyForm
 from plixo.outreach.impact import cadence_impacts
+from plixo.outreach.merge_fields import MERGE_FIELDS, merge_values
 from plixo.outreach.models import TONES, Cadence, Segment
 from plixo.outreach.segments import (
     SegmentError,
@@ -42,11 +45,8 @@ from plixo.outreach.segments import (
     save_segment,
     set_mode,
 )
-from plixo.outreach.service import PolicyError, form_values, policy_of, update_policy
+from plixo.outreach.service import PolicyError, form_values, update_policy
 from plixo.params import parse_amount_input, parse_id
-from plixo.portal.links import link_maker
-from plixo.queue.drafting import MERGE_FIELDS
-from plixo.queue.inspector import merge_values
 from plixo.security import can, requires
 from plixo.tenancy import get_or_404
 

@@ -21,10 +21,11 @@ from plixo.disputes.models import Dispute
 from plixo.integrations.stripe_gateway import TEST_EVENT_MARKER
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Invoice, Payment, PaymentApplication
+from plixo.ledger.priority import refresh_priorities
+from plixo.outreach.sends import cancel_pending_sends
 from plixo.payments.connector import record_test_received
 from plixo.payments.models import CheckoutSession, WebhookEvent
-from plixo.queue.actions import cancel_pending_sends, settle_promises
-from plixo.queue.service import refresh_priorities
+from plixo.promises.service import settle_promises
 
 ACTOR = "Stripe"
 INVOICES_KEY = "plixo_invoice_ids"  # metadata Plixo puts on the Checkout Session and its PaymentIntent

@@ -31,6 +31,7 @@ from plixo.extensions import csrf, db, limiter
 from plixo.integrations import stripe_gateway as gateway
 from plixo.integrations.stripe_gateway import BadWebhookError, verified_event
 from plixo.ledger.models import Customer, Invoice
+from plixo.ledger.payer_links import ExpiredLinkError, LinkError, read_pay_token
 from plixo.model import utcnow
 from plixo.params import parse_id
 from plixo.payments import connector
@@ -38,7 +39,6 @@ from plixo.payments.checkout import CheckoutError, payable, start_checkout
 from plixo.payments.connector import ConnectorError, stripe_connection
 from plixo.payments.events import account_webhook_secret, store_stripe_event
 from plixo.payments.models import WebhookEvent
-from plixo.portal.links import ExpiredLinkError, LinkError, read_pay_token
 from plixo.security import public, requires
 
 bp = Blueprint("payments", __name__)

@@ -1,7 +1,7 @@
 """The payer mini-portal's rules: who the payer is, what they owe, and what they may do from their link.
 
-A payer is a customer of one workspace, identified only by a signed portal link (plixo.portal.links). Every
-action goes through the same queue actions the team uses (validated, audited, stopping outreach where it
+A payer is a customer of one workspace, identified only by a signed portal link (plixo.ledger.payer_links). Every
+action goes through the same rules the team uses (validated, audited, stopping outreach where it
 must), recorded with source "portal" and the actor "Payer portal (<contact e-mail>)" so the team can tell
 what the payer did. Nothing here reaches past the payer's own customer: invoices are always looked up with
 the customer's id, and the whole request runs in the workspace's tenant scope.
@@ -18,14 +18,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from plixo.accounts.models import Organization
-from plixo.disputes.models import Dispute
+from plixo.actions import ActionError
+from plixo.disputes import service as disputes
+from plixo.disputes.evidence import EVIDENCE_TYPES
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
+from plixo.disputes.service import DISPUTE_REASONS
+from plixo.holds import service as holds
+from plixo.holds.models import Hold
 from plixo.ledger.models import Contact, Customer, Invoice
+from plixo.ledger.payer_links import LinkError, PortalClaim
 from plixo.payments.checkout import is_payable
-from plixo.portal.links import LinkError, PortalClaim
-from plixo.queue import actions
-from plixo.queue.actions import DISPUTE_REASONS, EVIDENCE_TYPES, ActionError, Installment
-from plixo.queue.models import Hold, PaymentPlan, PaymentPlanInvoice, Promise
-from plixo.queue.service import OPEN_DISPUTE_STATUSES
+from plixo.promises import plans
+from plixo.promises import service as promises
+from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, Promise
+from plixo.promises.plans import Installment
 
 SOURCE = "portal"
 SHOWN_STATUSES = ("open", "disputed")  # what the payer still owes, payable now or once a dispute is settled
@@ -149,7 +155,7 @@ def _plans(session: Session, org_id: int, customer_id: int) -> list[PaymentPlan]
 
 
 def opted_out(session: Session, payer: Payer) -> bool:
-    return actions.active_opt_out(session, payer.org.id, payer.customer.id) is not None
+    return holds.active_opt_out(session, payer.org.id, payer.customer.id) is not None
 
 
 def payer_invoice(session: Session, payer: Payer, invoice_id: int | None) -> Invoice | None:
@@ -180,7 +186,7 @@ def propose_plan(session: Session, payer: Payer, invoice: Invoice, installments:
     if live is not None:
         raise ActionError(f"Invoice {invoice.number} already has a plan that is "
                           f"{PLAN_STATUS_LABELS[live.status].lower()}.", "invoice_id")
-    return actions.propose_plan(session, payer.org, invoice, payer.actor, installments, now, source=SOURCE)
+    return plans.propose_plan(session, payer.org, invoice, payer.actor, installments, now, source=SOURCE)
 
 
 def open_dispute(session: Session, payer: Payer, invoice: Invoice, reason: str, message: str,
@@ -194,7 +200,7 @@ def open_dispute(session: Session, payer: Payer, invoice: Invoice, reason: str, 
         raise ActionError("Tell us what is wrong, so the team can put it right.", "message")
     if len(message) > MAX_MESSAGE:
         raise ActionError(f"Keep the message under {MAX_MESSAGE:,} characters.", "message")
-    return actions.open_dispute(session, payer.org, invoice, payer.actor, reason, message, evidence, evidence_dir,
+    return disputes.open_dispute(session, payer.org, invoice, payer.actor, reason, message, evidence, evidence_dir,
                                 now, source=SOURCE)
 
 
@@ -207,13 +213,13 @@ def log_promise(session: Session, payer: Payer, invoice: Invoice, amount_minor: 
     if promised_date is None:
         raise ActionError("Choose the date you will pay by.", "promised_date")
     contact_id = payer.contact.id if payer.contact is not None else None
-    return actions.log_promise(session, payer.org, invoice, payer.actor, amount_minor, promised_date, contact_id,
+    return promises.log_promise(session, payer.org, invoice, payer.actor, amount_minor, promised_date, contact_id,
                                now, source=SOURCE)
 
 
 def opt_out(session: Session, payer: Payer, now: dt.datetime) -> Hold:
     """The payer asks for no more reminders (a stopping condition for all the customer's invoices)."""
-    return actions.record_opt_out(session, payer.org, payer.customer, payer.actor,
+    return holds.record_opt_out(session, payer.org, payer.customer, payer.actor,
                                   f"{payer.actor}: no more payment reminders by e-mail", now)
 
 

@@ -31,15 +31,17 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from plixo import tenancy
+from plixo.actions import ActionError
+from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
+from plixo.disputes.service import DISPUTE_REASONS
 from plixo.extensions import db, limiter
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Invoice
+from plixo.ledger.payer_links import ExpiredLinkError, LinkError, PortalClaim, read_portal_token
 from plixo.model import utcnow
 from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.portal import service
-from plixo.portal.links import ExpiredLinkError, LinkError, PortalClaim, read_portal_token
-from plixo.queue.actions import DISPUTE_REASONS, MAX_EVIDENCE_BYTES, ActionError, Installment
-from plixo.queue.views import evidence_dir
+from plixo.promises.plans import Installment
 from plixo.security import public
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")

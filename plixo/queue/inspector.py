@@ -3,44 +3,42 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from functools import cache
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, DateTime, String, and_, bindparam, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
-from plixo.accounts.models import Organization, User
+from plixo.accounts.models import Organization, Policy, User
+from plixo.approvals.models import Approval
 from plixo.audit import AuditEvent
-from plixo.disputes.models import Dispute
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
+from plixo.holds.models import Hold
 from plixo.ledger.aging import aging_bucket, days_past_due, local_today
+from plixo.ledger.eligibility import stopping_reasons
 from plixo.ledger.models import Contact, Invoice, Payment, PaymentApplication
-from plixo.mail.models import Reply
+from plixo.ledger.payer_links import link_maker
 from plixo.money import format_money
-from plixo.outreach.guardrails import may_send_at, next_allowed_moment
-from plixo.outreach.models import Message, Policy
-from plixo.outreach.outbox import local_midnight
-from plixo.outreach.planner import PLANNED, TOUCHED
-from plixo.portal.links import link_maker
-from plixo.queue import llm
-from plixo.queue.drafting import (
-    LINK_FIELDS,
+from plixo.notes.models import Note
+from plixo.outreach import llm
+from plixo.outreach.drafting import (
     TEMPLATE_LABELS,
     DraftContext,
-    Persona,
     Seed,
     choose_template,
     choose_tone,
     draft_email,
-    fill,
-    latest_promise,
-    merge_values,
+    first_name,
     persona_of,
     promise_state,
 )
-from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, Promise
-from plixo.queue.service import OPEN_DISPUTE_STATUSES, stopping_reasons
+from plixo.outreach.guardrails import customer_zone, may_send_at, next_allowed_moment
+from plixo.outreach.merge_fields import Preview, available_links, latest_promise, merge_values, preview
+from plixo.outreach.models import Message
+from plixo.outreach.outbox import local_midnight
+from plixo.outreach.planner import PLANNED, TOUCHED
+from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, Promise
+from plixo.replies.models import Reply
 
 TIMELINE_ITEMS = 30
 REPLY_LABELS = {"dispute": "dispute", "promise": "promise to pay", "already_paid": "says already paid",
@@ -106,57 +104,6 @@ class Inspection:
         """E-mails waiting in the outbox, soonest first (for the countdowns)."""
         return sorted((t for t in self.timeline if t.kind == "message" and t.status == "scheduled"),
                       key=lambda t: t.at)
-
-
-def customer_zone(invoice: Invoice, org: Organization) -> ZoneInfo:
-    """The customer's IANA time zone, falling back to the workspace's."""
-    return ZoneInfo(invoice.customer.time_zone or org.time_zone)
-
-
-def drafted_email(template: str, tone: str, values: dict[str, str],
-                  recipient_name: str | None = None, turn: int = 0) -> tuple[str, str]:
-    """Subject and body for any invoice of its kind (a cadence step's default), signed by the team, merge fields
-    kept, without the links that have no value yet. When the recipient's name is known the greeting uses it;
-    `turn` (a cadence step's position) moves the wording on, so consecutive steps do not read alike."""
-    return draft_email(DraftContext(purpose=template, tone=tone, reminded=template == "escalation",
-                                    first_name=first_name(recipient_name), persona=Persona(),
-                                    links=available_links(values), seed=Seed(turn=turn)))
-
-
-# Mailbox names rather than people's: "Hi Accounts," reads worse than the company's name.
-_ROLE_WORDS = {"accounts", "ap", "ar", "billing", "finance", "payables", "receivables", "team", "invoices", "the"}
-_NAME = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*")
-
-
-def first_name(name: str | None) -> str:
-    """The first name to greet a contact by, or "" when their name does not look like a person's."""
-    words = (name or "").split()
-    if not words or words[0].lower() in _ROLE_WORDS or not _NAME.fullmatch(words[0]):
-        return ""
-    return words[0]
-
-
-def available_links(values: dict[str, str]) -> frozenset[str]:
-    """The link fields that have a value: the drafter leaves the others out."""
-    return frozenset(name for name in LINK_FIELDS if values.get(name))
-
-
-@dataclass(frozen=True)
-class Preview:
-    subject: str
-    body: str
-    problems: list[str]
-
-
-def preview(subject: str, body: str, values: dict[str, str]) -> Preview:
-    """The e-mail as the payer will read it, and what still blocks sending."""
-    filled_subject, filled_body = fill(subject, values), fill(body, values)
-    problems = list(dict.fromkeys(filled_subject.problems + filled_body.problems))
-    if not subject.strip():
-        problems.insert(0, "Write a subject.")
-    if not body.strip():
-        problems.insert(0, "Write the e-mail.")
-    return Preview(filled_subject.text, filled_body.text, problems)
 
 
 # The inspector's queries are built once with placeholders (see plixo.tenancy._in_workspace): J/K runs them

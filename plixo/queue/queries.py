@@ -14,11 +14,11 @@ from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from plixo.ledger.aging import BUCKET_NAMES
+from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Customer, Invoice
 from plixo.outreach.models import Message, Segment
 from plixo.outreach.segments import SegmentRules, bucket_clause, segment_clause
-from plixo.queue.models import Notification, Promise
-from plixo.queue.service import eligible_clause
+from plixo.promises.models import Promise
 from plixo.redis_conn import get_redis
 
 PAGE_SIZE = 50
@@ -168,10 +168,3 @@ def queue_totals(session: Session, org_id: int, user_id: int, filters: QueueFilt
         count += n
         balances[currency] = int(total or 0)
     return count, dict(sorted(balances.items(), key=lambda item: -item[1]))
-
-
-def unread_notifications(session: Session, org_id: int, user_id: int, limit: int = 20) -> list[Notification]:
-    """The member's newest unread notifications (mentions, decisions on their requests)."""
-    return list(session.scalars(select(Notification).where(
-        Notification.org_id == org_id, Notification.user_id == user_id, Notification.read_at.is_(None))
-        .order_by(Notification.created_at.desc()).limit(limit)))

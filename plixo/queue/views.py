@@ -7,36 +7,40 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, g, make_response, render_template, request, send_file, url_for
+from flask import Blueprint, abort, g, make_response, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from jobs.outbox import send_due_messages
 from jobs.queues import SENDS, enqueue
-from plixo.accounts.models import Membership, User
+from plixo.accounts.models import Membership, Notification, User
+from plixo.accounts.notifications import unread_notifications
+from plixo.actions import ActionError
+from plixo.approvals import service as approvals
+from plixo.approvals.models import Approval
+from plixo.disputes import service as disputes
+from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
 from plixo.disputes.models import DisputeEvidence
+from plixo.disputes.service import DISPUTE_REASONS
 from plixo.extensions import db, htmx
+from plixo.holds import service as holds
 from plixo.htmx import hx_trigger, toast
+from plixo.ledger import assignment
 from plixo.ledger.aging import BUCKET_NAMES, local_today
 from plixo.ledger.models import Customer, Invoice
 from plixo.model import utcnow
+from plixo.notes import service as notes
+from plixo.outreach import sends
+from plixo.outreach.drafting import TEMPLATE_LABELS
+from plixo.outreach.merge_fields import MERGE_FIELDS, preview
 from plixo.outreach.models import Segment
 from plixo.params import parse_amount_input, parse_date, parse_id
-from plixo.queue import actions
-from plixo.queue.actions import DISPUTE_REASONS, ActionError, Installment
-from plixo.queue.drafting import MERGE_FIELDS, TEMPLATE_LABELS
-from plixo.queue.inspector import inspect, preview
-from plixo.queue.models import Approval, Notification
-from plixo.queue.queries import (
-    STATUS_FILTERS,
-    Cursor,
-    QueueFilters,
-    cached_queue_totals,
-    queue_changed,
-    queue_page,
-    unread_notifications,
-)
+from plixo.promises import plans
+from plixo.promises import service as promises
+from plixo.promises.plans import Installment
+from plixo.queue.inspector import inspect
+from plixo.queue.queries import STATUS_FILTERS, Cursor, QueueFilters, cached_queue_totals, queue_changed, queue_page
 from plixo.security import can, requires
 from plixo.tenancy import get_or_404
 
@@ -175,7 +179,7 @@ def preview_email(invoice_id: int):
 def save_draft(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     try:
-        actions.save_draft(db.session, g.org, invoice, current_user, request.form.get("subject", ""),
+        sends.save_draft(db.session, g.org, invoice, current_user, request.form.get("subject", ""),
                            request.form.get("body", ""))
     except ActionError as error:
         db.session.rollback()
@@ -199,7 +203,7 @@ def send_email(invoice_id: int):
         if schedule_for is None:
             return _refused(ActionError("Enter the send time as a date and time.", "send_at"))
     try:
-        message = actions.send_email(db.session, g.org, invoice, current_user, subject, body,
+        message = sends.send_email(db.session, g.org, invoice, current_user, subject, body,
                                      inspection.merge_values, inspection.recipient, utcnow(), schedule_for)
     except ActionError as error:
         db.session.rollback()
@@ -237,7 +241,7 @@ def log_promise(invoice_id: int):
     amount = _amount("amount", invoice.currency)
     if raw_amount and amount is None:
         return _refused(ActionError("Enter the amount as a number, such as 1250.00.", "amount"))
-    return _act(invoice, lambda: actions.log_promise(
+    return _act(invoice, lambda: promises.log_promise(
         db.session, g.org, invoice, current_user, amount, parse_date(request.form.get("promised_date")),
         parse_id(request.form.get("contact_id")), utcnow()), "Promise logged.", "queue:changed")
 
@@ -255,13 +259,8 @@ def propose_plan(invoice_id: int):
         if due is None or amount is None or index >= MAX_INSTALLMENTS:
             return _refused(ActionError(f"Installment {index + 1} needs a date and an amount.", "installments"))
         installments.append(Installment(due, amount))
-    return _act(invoice, lambda: actions.propose_plan(db.session, g.org, invoice, current_user, installments,
+    return _act(invoice, lambda: plans.propose_plan(db.session, g.org, invoice, current_user, installments,
                                                        utcnow()), "Payment plan recorded.", "queue:changed")
-
-
-def evidence_dir() -> Path:
-    """Where dispute evidence is kept: under UPLOAD_DIR, outside the web root (never served as static)."""
-    return Path(current_app.config["UPLOAD_DIR"]) / "evidence"
 
 
 @bp.post("/queue/<int:invoice_id>/dispute")
@@ -269,9 +268,9 @@ def evidence_dir() -> Path:
 def open_dispute(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     upload = request.files.get("evidence")
-    evidence = (upload.filename or "evidence", upload.read(actions.MAX_EVIDENCE_BYTES + 1)) \
+    evidence = (upload.filename or "evidence", upload.read(MAX_EVIDENCE_BYTES + 1)) \
         if upload and upload.filename else None
-    return _act(invoice, lambda: actions.open_dispute(
+    return _act(invoice, lambda: disputes.open_dispute(
         db.session, g.org, invoice, current_user, request.form.get("reason", ""), request.form.get("note", ""),
         evidence, evidence_dir(), utcnow()), "Invoice marked disputed; it has left the queue.", "queue:removed")
 
@@ -296,7 +295,7 @@ def download_evidence(dispute_evidence_id: int):
 @requires("holds.manage")
 def place_hold(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    return _act(invoice, lambda: actions.place_hold(
+    return _act(invoice, lambda: holds.place_hold(
         db.session, g.org, invoice, current_user, request.form.get("reason", ""),
         parse_date(request.form.get("until")), utcnow()), "Invoice on hold; it has left the queue.", "queue:removed")
 
@@ -305,7 +304,7 @@ def place_hold(invoice_id: int):
 @requires("holds.manage")
 def suppress_contact(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    return _act(invoice, lambda: actions.suppress_contact(
+    return _act(invoice, lambda: holds.suppress_contact(
         db.session, g.org, invoice, current_user, parse_id(request.form.get("contact_id")),
         parse_date(request.form.get("until")), request.form.get("reason", ""), utcnow()),
         "Contact suppressed until the reactivation date.", "queue:removed")
@@ -315,7 +314,7 @@ def suppress_contact(invoice_id: int):
 @requires("holds.manage")
 def escalate_to_shadow(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    return _act(invoice, lambda: actions.escalate_to_shadow(db.session, g.org, invoice, current_user,
+    return _act(invoice, lambda: holds.escalate_to_shadow(db.session, g.org, invoice, current_user,
                                                              request.form.get("reason", "")),
                 "Invoice back in Shadow Mode: its e-mails need review.", "queue:changed")
 
@@ -324,7 +323,7 @@ def escalate_to_shadow(invoice_id: int):
 @requires("holds.manage")
 def revoke_payer_links(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    return _act(invoice, lambda: actions.revoke_payer_links(db.session, g.org, invoice, current_user,
+    return _act(invoice, lambda: holds.revoke_payer_links(db.session, g.org, invoice, current_user,
                                                             request.form.get("reason", "")),
                 f"Earlier pay and portal links of {invoice.customer.name} no longer work.", "queue:changed")
 
@@ -333,7 +332,7 @@ def revoke_payer_links(invoice_id: int):
 @requires("queue.work")
 def request_write_off(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    return _act(invoice, lambda: actions.request_write_off(db.session, g.org, invoice, current_user,
+    return _act(invoice, lambda: approvals.request_write_off(db.session, g.org, invoice, current_user,
                                                             request.form.get("reason", ""), utcnow()),
                 "Write-off requested; it waits for approval.", "queue:changed")
 
@@ -343,7 +342,7 @@ def request_write_off(invoice_id: int):
 def add_note(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     link = url_for("queue.inspect_invoice", invoice_id=invoice.id)
-    return _act(invoice, lambda: actions.add_note(db.session, g.org, invoice, current_user,
+    return _act(invoice, lambda: notes.add_note(db.session, g.org, invoice, current_user,
                                                    request.form.get("body", ""), link), "Note added.")
 
 
@@ -355,7 +354,7 @@ def assign(invoice_id: int):
     assignee_id = parse_id(raw)
     if raw and assignee_id is None:
         return _refused(ActionError("Choose a teammate.", "assignee_id"))
-    return _act(invoice, lambda: actions.assign(db.session, g.org, invoice, current_user, assignee_id,
+    return _act(invoice, lambda: assignment.assign(db.session, g.org, invoice, current_user, assignee_id,
                                                  request.form.get("scope") == "customer"), "Assignment saved.",
                 "queue:changed")
 
@@ -392,7 +391,7 @@ def decide_approval(approval_id: int):
     if decision not in ("approve", "reject"):
         abort(400)
     try:
-        actions.decide_approval(db.session, g.org, approval, current_user, g.membership.role,
+        approvals.decide_approval(db.session, g.org, approval, current_user, g.membership.role,
                                 decision == "approve", request.form.get("comment", ""), utcnow(),
                                 link=url_for("queue.index"))
     except ActionError as error:

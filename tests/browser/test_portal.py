@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from plixo.extensions import db
-from plixo.portal.links import portal_url
+from plixo.ledger.payer_links import portal_url
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 

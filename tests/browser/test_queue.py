@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from plixo.extensions import db
 from plixo.model import utcnow
-from plixo.queue.actions import refresh_queue
+from plixo.promises.service import refresh_queue
 from plixo.tenancy import tenant_scope
 from tests.browser.test_shell import _sign_in
 from tests.factories import make_contact, make_customer, make_invoice, make_user, workspace_today

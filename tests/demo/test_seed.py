@@ -11,7 +11,7 @@ from plixo.demo.seed import DEMO_PASSWORD, seed_demo
 from plixo.disputes.models import Dispute
 from plixo.extensions import db
 from plixo.ledger.models import Contact, Customer, Invoice, PaymentApplication
-from plixo.queue.models import Promise
+from plixo.promises.models import Promise
 from plixo.security import ROLES
 from plixo.tenancy import tenant_scope
 

@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from plixo.accounts.models import Policy
 from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.model import utcnow
-from plixo.outreach.models import Message, MessageInvoice, Policy
+from plixo.outreach.models import Message, MessageInvoice
 from plixo.tenancy import tenant_scope
 from tests import fake_google, fake_imap, fake_microsoft
 from tests.factories import make_contact, make_customer, make_invoice

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from plixo.mail.classifier import LABELS, classify_reply, own_words, promised_amount
-from plixo.mail.dates import future_dates
-from plixo.mail.evaluation import evaluate
+from plixo.replies.classifier import LABELS, classify_reply, own_words, promised_amount
+from plixo.replies.dates import future_dates
+from plixo.replies.evaluation import evaluate
 
 REPLIES = Path(__file__).parent / "data" / "replies.jsonl"
 # Written separately and never used to tune the rules: the figure to expect on replies the rules have not seen.
@@ -147,7 +147,7 @@ def test_an_ambiguous_slashed_date_follows_the_senders_habit(text, month_first, 
 
 
 def test_month_first_is_the_habit_in_us_time_zones_only():
-    from plixo.mail.dates import month_first_zone
+    from plixo.replies.dates import month_first_zone
 
     assert month_first_zone("America/Chicago") and month_first_zone("America/Indiana/Indianapolis")
     assert not month_first_zone("Europe/Paris") and not month_first_zone("America/Sao_Paulo")

@@ -15,7 +15,7 @@ from jobs.inbox import read_all_inboxes
 from jobs.outbox import send_due_messages
 from plixo.audit import AuditEvent
 from plixo.extensions import db
-from plixo.mail.models import Reply
+from plixo.replies.models import Reply
 from plixo.tenancy import tenant_scope
 from tests.fake_google import GMAIL_COMPOSE
 from tests.mail.conftest import EMAIL_CONNECTOR as PAGE
@@ -126,7 +126,7 @@ def test_replies_are_read_by_history_once(org, gmail_connected, google, sent):
 
 
 def test_a_long_backlog_is_read_over_several_runs(org, gmail_connected, google, sent, monkeypatch):
-    monkeypatch.setattr("plixo.mail.replies.READ_PER_RUN", 3)
+    monkeypatch.setattr("plixo.replies.intake.READ_PER_RUN", 3)
     google.page_size = 2
     for n in range(7):
         google.deliver(raw_reply(f"Please send a copy of the invoice ({n}).", message_id=f"<copy-{n}@globex.example>"))

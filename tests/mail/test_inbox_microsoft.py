@@ -15,7 +15,7 @@ from jobs.inbox import read_all_inboxes
 from jobs.outbox import send_due_messages
 from plixo.audit import AuditEvent
 from plixo.extensions import db
-from plixo.mail.models import Reply
+from plixo.replies.models import Reply
 from plixo.tenancy import tenant_scope
 from tests.mail.conftest import connection_of, due, due_again, message_of, raw_reply, sign_in
 
@@ -216,7 +216,7 @@ def test_replies_are_read_through_graph_once(org, connected, fake, sent):
 
 
 def test_reading_a_long_backlog_resumes_where_it_stopped(org, connected, fake, sent, monkeypatch):
-    monkeypatch.setattr("plixo.mail.replies.READ_PER_RUN", 3)
+    monkeypatch.setattr("plixo.replies.intake.READ_PER_RUN", 3)
     fake.page_size = 2
     for n in range(7):
         fake.deliver(raw_reply(f"Please send a copy of the invoice ({n}).", message_id=f"<copy-{n}@globex.example>"))

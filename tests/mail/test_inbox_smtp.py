@@ -18,9 +18,10 @@ from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.integrations.mail.imap import ImapMailbox, MailboxError
-from plixo.mail import replies as replies_module
 from plixo.mail.deliverability import records_to_publish
-from plixo.mail.models import Reply, SendingDomain
+from plixo.mail.models import SendingDomain
+from plixo.replies import intake as replies_module
+from plixo.replies.models import Reply
 from plixo.tenancy import tenant_scope
 from tests.conftest import run_jobs
 from tests.factories import make_org

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 
 from plixo.disputes.models import Dispute
 from plixo.extensions import db
+from plixo.holds.models import Hold
+from plixo.ledger.eligibility import stopping_reasons
 from plixo.ledger.models import Contact, Invoice
-from plixo.mail.models import Reply
-from plixo.mail.replies import ingest_reply
 from plixo.outreach.models import Message
-from plixo.queue.models import Hold
-from plixo.queue.service import stopping_reasons
+from plixo.replies.intake import ingest_reply
+from plixo.replies.models import Reply
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice, make_org, workspace_today
 from tests.mail.conftest import NOW, THREAD, raw_reply

@@ -12,10 +12,10 @@ from jobs.outbox import send_due_messages
 from plixo.extensions import db
 from plixo.integrations.mail.smtp import SmtpTransport
 from plixo.ledger.models import Invoice
+from plixo.ledger.priority import refresh_priorities
 from plixo.mail.models import SendingDomain
-from plixo.mail.replies import ingest_reply
 from plixo.outreach.models import Message, MessageInvoice
-from plixo.queue.service import refresh_priorities
+from plixo.replies.intake import ingest_reply
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice
 from tests.smtp_sink import start_sink

@@ -12,7 +12,7 @@ from plixo.ledger.models import Payment, PaymentApplication
 from plixo.model import utcnow
 from plixo.outreach.cadences import StepInput, create_cadence
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Segment
-from plixo.queue.models import Promise
+from plixo.promises.models import Promise
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice, make_org, workspace_today
 

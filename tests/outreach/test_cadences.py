@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from plixo.extensions import db
+from plixo.holds.models import Hold
 from plixo.outreach.cadences import CadenceError, StepInput, check_steps, create_cadence, tick
 from plixo.outreach.models import Message, MessageInvoice, Segment
-from plixo.queue.models import Hold
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice, make_ready_sender
 
@@ -164,7 +164,7 @@ def test_autopilot_keeps_the_minimum_gap_after_the_customers_last_touch(scoped, 
 
 
 def test_the_daily_cap_moves_the_overflow_to_the_next_sending_day(scoped, controller):
-    from plixo.outreach.service import policy_of
+    from plixo.accounts.service import policy_of
 
     policy_of(db.session, scoped.id).daily_cap_per_mailbox = 2
     for _ in range(3):
@@ -177,7 +177,7 @@ def test_the_daily_cap_moves_the_overflow_to_the_next_sending_day(scoped, contro
 
 
 def test_a_policy_without_sending_days_leaves_drafts_for_review(scoped, controller):
-    from plixo.outreach.service import policy_of
+    from plixo.accounts.service import policy_of
 
     policy_of(db.session, scoped.id).sending_days = []
     overdue_invoice(scoped, days=5)

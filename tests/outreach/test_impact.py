@@ -12,8 +12,7 @@ from plixo.outreach.cadences import StepInput, create_cadence
 from plixo.outreach.impact import cadence_impacts, segment_exposures
 from plixo.outreach.models import Message, MessageInvoice, Segment
 from plixo.outreach.segments import SegmentRules, preview_segment
-from plixo.queue.models import Promise
-from plixo.tenancy import tenant_scope
+from plixo.promises.models import Promise
 from tests.factories import make_customer, make_invoice
 
 NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
@@ -21,12 +20,6 @@ TODAY = NOW.date()
 STEPS = [StepInput(3, "due_date", "Invoice {invoice_number}", "Hello {customer_name}."),
          StepInput(7, "previous_touch", "Again: {invoice_number}", "Hello again {customer_name}.")]
 _keys = itertools.count(1)
-
-
-@pytest.fixture
-def scoped(org):
-    with tenant_scope(org.id):
-        yield org
 
 
 def days_ago(days: float) -> dt.datetime:

@@ -258,7 +258,7 @@ def test_a_second_sender_leaves_a_workspace_alone_while_another_holds_its_lease(
 
 
 def test_the_daily_cap_counts_the_sends_of_the_same_batch(org, transport, sink):
-    from plixo.outreach.models import Policy
+    from plixo.accounts.models import Policy
 
     scheduled(org)
     second, _ = scheduled(org, email="ap@initech.example")

@@ -18,11 +18,12 @@ from sqlalchemy import select
 
 from jobs.outbox import send_due_messages
 from jobs.queues import SENDS, enqueue
+from plixo.accounts.models import Policy
 from plixo.config import ROOT
 from plixo.extensions import db
 from plixo.integrations.mail.smtp import SmtpTransport
 from plixo.model import utcnow
-from plixo.outreach.models import Message, Policy
+from plixo.outreach.models import Message
 from plixo.outreach.outbox import LEASE, reconcile_stuck
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from plixo.accounts.models import Policy
 from plixo.audit import AuditEvent
 from plixo.extensions import db
-from plixo.outreach.models import Policy
 from plixo.tenancy import tenant_scope
 
 VALID = {

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from plixo.demo.simulation import simulate
 from plixo.extensions import db
-from plixo.outreach.simulation import simulate
 
 
 def test_a_simulated_month_breaks_no_rule_sends_nothing_twice_and_loses_nothing(app):

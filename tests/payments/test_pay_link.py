@@ -14,13 +14,13 @@ from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.ledger.models import Customer, Invoice
+from plixo.ledger.payer_links import link_maker, pay_url, portal_url, read_pay_token, read_portal_token
 from plixo.outreach.cadences import StepInput, create_cadence, tick
+from plixo.outreach.merge_fields import merge_values
 from plixo.outreach.models import Message, Segment
 from plixo.payments import checkout
 from plixo.payments.checkout import CheckoutError
 from plixo.payments.models import CheckoutSession
-from plixo.portal.links import link_maker, pay_url, portal_url, read_pay_token, read_portal_token
-from plixo.queue.inspector import merge_values
 from plixo.tenancy import tenant_scope
 from tests.conftest import run_jobs
 from tests.factories import make_contact, make_customer, make_invoice, workspace_today

@@ -23,7 +23,7 @@ from plixo.ledger.models import Invoice, Payment
 from plixo.model import utcnow
 from plixo.outreach.models import Message
 from plixo.payments.models import StripeAccount, WebhookEvent
-from plixo.queue.models import Promise
+from plixo.promises.models import Promise
 from plixo.tenancy import tenant_scope
 from tests import stripe_events as se
 from tests.conftest import run_jobs

@@ -10,7 +10,7 @@ import pytest
 
 from plixo.extensions import db
 from plixo.ledger.models import Customer, Invoice
-from plixo.portal.links import portal_url
+from plixo.ledger.payer_links import portal_url
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from plixo.approvals.models import Approval
 from plixo.audit import AuditEvent
 from plixo.disputes.models import Dispute, DisputeEvidence
 from plixo.extensions import db
+from plixo.holds.models import Hold
+from plixo.ledger.eligibility import stopping_reasons
 from plixo.ledger.models import Contact, Invoice
 from plixo.model import utcnow
 from plixo.outreach.models import Message
-from plixo.queue.models import Approval, Hold, PaymentPlan, Promise
-from plixo.queue.service import stopping_reasons
+from plixo.promises.models import PaymentPlan, Promise
 from plixo.tenancy import tenant_scope
 from tests.factories import workspace_today
 from tests.portal.conftest import PDF, in_days, reload

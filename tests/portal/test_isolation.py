@@ -8,7 +8,7 @@ from sqlalchemy import select
 from plixo.disputes.models import Dispute
 from plixo.extensions import db
 from plixo.ledger.models import Invoice
-from plixo.queue.models import PaymentPlan, Promise
+from plixo.promises.models import PaymentPlan, Promise
 from plixo.tenancy import tenant_scope
 from tests.factories import across_workspaces, make_customer, make_invoice, make_org
 from tests.portal.conftest import in_days, reload
@@ -72,7 +72,7 @@ def test_the_page_lists_only_the_payers_invoices(payer, neighbour, foreign):
 
 
 def test_the_same_customer_id_in_another_workspace_opens_nothing_there(anon, org, ledger, foreign):
-    from plixo.portal.links import portal_token
+    from plixo.ledger.payer_links import portal_token
 
     _other, invoice = foreign
     # A link names its workspace: another workspace's customer id, read in this one, is no customer at all.

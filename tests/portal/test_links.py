@@ -117,7 +117,7 @@ def test_a_link_for_an_unknown_customer_is_refused(anon, org, ledger):
 
 
 def test_a_link_for_an_unknown_workspace_is_refused(anon, org, ledger):
-    from plixo.portal.links import portal_token
+    from plixo.ledger.payer_links import portal_token
 
     response = anon.get(f"/portal/{portal_token(org.id + 1000, ledger.customer.id, 1)}")
     assert response.status_code == 410
@@ -146,7 +146,7 @@ def test_each_request_renews_the_idle_timeout(payer):
 
 
 def test_a_forged_session_cookie_is_refused(anon, org, ledger):
-    from plixo.portal.links import portal_token
+    from plixo.ledger.payer_links import portal_token
 
     # A portal link is signed too, but for another purpose: it is not a session.
     anon.set_cookie("plixo_portal", portal_token(org.id, ledger.customer.id, 1), path="/portal")

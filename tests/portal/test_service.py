@@ -6,8 +6,8 @@ import pytest
 
 from plixo.accounts.models import Organization
 from plixo.extensions import db
+from plixo.ledger.payer_links import LinkError, PortalClaim
 from plixo.portal import service
-from plixo.portal.links import LinkError, PortalClaim
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact
 

@@ -6,10 +6,11 @@ from io import BytesIO
 
 from sqlalchemy import select
 
+from plixo.approvals.models import Approval
 from plixo.disputes.models import DisputeEvidence
 from plixo.extensions import db
 from plixo.ledger.models import Customer
-from plixo.queue.models import Approval, PaymentPlan
+from plixo.promises.models import PaymentPlan
 from plixo.tenancy import tenant_scope
 from tests.conftest import sign_in
 from tests.factories import make_user

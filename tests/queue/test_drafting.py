@@ -6,19 +6,8 @@ import re
 
 import pytest
 
-from plixo.queue.drafting import (
-    MERGE_FIELDS,
-    TEMPLATE_LABELS,
-    TONES,
-    DraftContext,
-    Persona,
-    Seed,
-    draft_email,
-    fill,
-    merge_fields_in,
-    persona_of,
-    without_merge_fields,
-)
+from plixo.outreach.drafting import TEMPLATE_LABELS, TONES, DraftContext, Persona, Seed, draft_email, persona_of
+from plixo.outreach.merge_fields import MERGE_FIELDS, fill, merge_fields_in, without_merge_fields
 
 BUCKETS = ("", "current", "1-30", "31-60", "61-90", "90+")
 PROMISES = ("", "pending", "missed", "broken", "kept")

@@ -9,9 +9,10 @@ import logging
 import pytest
 
 from plixo.extensions import db
-from plixo.queue import llm
-from plixo.queue.drafting import DraftContext, Seed, draft_email, merge_fields_in, persona_of
-from plixo.queue.models import Promise
+from plixo.outreach import llm
+from plixo.outreach.drafting import DraftContext, Seed, draft_email, persona_of
+from plixo.outreach.merge_fields import merge_fields_in
+from plixo.promises.models import Promise
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 from tests.fake_llm import Answer, serve, stop
@@ -110,7 +111,7 @@ def test_a_failed_request_leaves_the_rule_based_draft(fake_llm, answer, reason):
 def test_why_the_draft_was_kept_is_logged(fake_llm, caplog, monkeypatch):
     # The suite's migrations run Alembic's fileConfig, which disables loggers that existed before it.
     monkeypatch.setattr(llm.log, "disabled", False)
-    caplog.set_level(logging.INFO, logger="plixo.queue.llm")
+    caplog.set_level(logging.INFO, logger="plixo.outreach.llm")
     fake_llm.answer(Answer(lambda draft: added(draft, "We have sent 3 reminders.")))
     llm.rewrite(DRAFT, "professional")
     assert "rule-based draft kept: it added the figure “3”" in caplog.text

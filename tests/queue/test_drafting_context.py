@@ -7,23 +7,17 @@ import pytest
 from sqlalchemy import select
 
 from plixo.extensions import db
-from plixo.mail.models import Reply
 from plixo.model import utcnow
 from plixo.outreach.cadences import StepInput, create_cadence, tick
+from plixo.outreach.drafting import first_name
+from plixo.outreach.merge_fields import merge_values
 from plixo.outreach.models import Message, Segment
-from plixo.queue.drafting import merge_values
-from plixo.queue.inspector import first_name, inspect
-from plixo.queue.models import Promise
-from plixo.tenancy import tenant_scope
+from plixo.promises.models import Promise
+from plixo.queue.inspector import inspect
+from plixo.replies.models import Reply
 from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 
 TODAY = workspace_today()
-
-
-@pytest.fixture
-def scoped(org):
-    with tenant_scope(org.id):
-        yield org
 
 
 @pytest.fixture

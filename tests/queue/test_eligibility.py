@@ -6,20 +6,14 @@ import pytest
 from sqlalchemy import select
 
 from plixo.extensions import db
+from plixo.holds.models import Hold
+from plixo.ledger.eligibility import eligible_clause, stopping_reasons
 from plixo.ledger.models import Invoice
 from plixo.model import utcnow
-from plixo.queue.models import Hold, PaymentPlan, PaymentPlanInvoice
-from plixo.queue.service import eligible_clause, stopping_reasons
-from plixo.tenancy import tenant_scope
+from plixo.promises.models import PaymentPlan, PaymentPlanInvoice
 from tests.factories import make_customer, make_invoice, workspace_today
 
 TODAY = workspace_today()
-
-
-@pytest.fixture
-def scoped(org):
-    with tenant_scope(org.id):
-        yield org
 
 
 def eligible_ids() -> set[int]:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from plixo.queue.service import FLAG_POINTS, PriorityFacts, amount_points, queue_priority, ranking_amount
+from plixo.ledger.priority import FLAG_POINTS, PriorityFacts, amount_points, queue_priority, ranking_amount
 
 TODAY = dt.date(2026, 11, 22)
 

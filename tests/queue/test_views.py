@@ -10,7 +10,7 @@ from plixo.extensions import db
 from plixo.ledger.models import Invoice
 from plixo.model import utcnow
 from plixo.outreach.models import Message
-from plixo.queue.actions import refresh_queue
+from plixo.promises.service import refresh_queue
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice, workspace_today
 
@@ -169,7 +169,7 @@ def test_schedule_without_a_time_is_refused(client, ledger):
 
 
 def test_approvals_sidebar_decides_by_htmx(client, ledger, org, controller):
-    from plixo.queue.actions import request_write_off
+    from plixo.approvals.service import request_write_off
 
     with tenant_scope(org.id):
         approval = request_write_off(db.session, org, ledger["old"], controller, "Bankrupt", utcnow())
@@ -202,7 +202,7 @@ def test_row_links_open_the_inspector_url(client, ledger):
 
 
 def test_draft_greets_the_named_contact_and_drops_links_not_available_yet():
-    from plixo.queue.inspector import drafted_email
+    from plixo.outreach.drafting import drafted_email
 
     subject, body = drafted_email("reminder", "friendly", {"pay_link": ""}, "James Okoye")
     assert body.startswith("Hi James,") and "{pay_link}" not in body and "{invoice_number}" in subject

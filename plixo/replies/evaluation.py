@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plixo.mail.classifier import LABELS, classify_reply
 from plixo.params import parse_amount_input
+from plixo.replies.classifier import LABELS, classify_reply
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Drafting reminder e-mails: the rule-based drafter, and strict merge-field filling.
+"""Drafting reminder e-mails: the rule-based drafter.
 
 The drafter writes an e-mail for a purpose (reminder, promise follow-up, escalation) and a tone, adapted to
 the invoice's age, its promise history, the payer's latest reply and who signs it. Every paragraph has several
@@ -6,8 +6,7 @@ phrasings; which one is used follows from a seed (the customer and how many e-ma
 so a draft re-renders identically while consecutive e-mails to one customer read differently.
 
 It never writes a figure: amounts, dates, day counts, invoice numbers and links are merge fields, written
-`{name}`. Filling never guesses: an unknown field, or one with no value for this invoice (no portal link yet,
-say), is reported and blocks sending, so a payer never receives "Dear {customer_name}" or an empty link.
+`{name}` (plixo.outreach.merge_fields fills them).
 """
 
 from __future__ import annotations
@@ -15,83 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import object_session
-
-from plixo.ledger.aging import days_past_due
-from plixo.money import format_money
+from plixo.outreach.merge_fields import LINK_FIELDS, available_links
 from plixo.outreach.models import TONES
-from plixo.queue.models import Promise
-
-if TYPE_CHECKING:
-    from plixo.ledger.models import Invoice
-    from plixo.portal.links import LinkMaker
-
-MERGE_FIELDS = {
-    "customer_name": "The customer's name",
-    "invoice_number": "The invoice number",
-    "amount_due": "The open balance, with currency",
-    "due_date": "The due date",
-    "days_past_due": "Days since the due date",
-    "promise_date": "The date the payer last promised to pay by",
-    "pay_link": "A link that opens payment for the current balance",
-    "portal_link": "The customer's payment portal",
-    "sender_name": "Your name",
-}
-LINK_FIELDS = ("pay_link", "portal_link")
-_FIELD = re.compile(r"\{([^{}\s]*)\}")
-DATE_FORMAT = "%-d %b %Y"
+from plixo.promises.models import Promise
 
 TEMPLATE_LABELS = {"reminder": "Reminder", "promise_follow_up": "Promise follow-up", "escalation": "Escalation"}
 # The titles a collector signs with; roles that do not chase payers sign with their name alone.
 ROLE_TITLES = {"controller": "Financial Controller", "ar_manager": "Accounts Receivable Manager",
                "operator": "Accounts Receivable", "billing_admin": "Billing"}
-
-
-@dataclass(frozen=True)
-class Filled:
-    text: str
-    unknown: tuple[str, ...]
-    empty: tuple[str, ...]
-
-    @property
-    def problems(self) -> list[str]:
-        found = [f"Unknown merge field {{{name}}}: use one of {', '.join(MERGE_FIELDS)}." for name in self.unknown]
-        found += [f"{{{name}}} has no value for this invoice yet." for name in self.empty]
-        return found
-
-
-def fill(template: str, values: dict[str, str]) -> Filled:
-    """The template with merge fields replaced; unknown and empty fields are left in place and reported."""
-    unknown, empty = [], []
-
-    def replace(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in MERGE_FIELDS:
-            unknown.append(name)
-            return match.group(0)
-        value = values.get(name) or ""
-        if not value:
-            empty.append(name)
-            return match.group(0)
-        return value
-
-    text = _FIELD.sub(replace, template)
-    return Filled(text, tuple(dict.fromkeys(unknown)), tuple(dict.fromkeys(empty)))
-
-
-def merge_fields_in(text: str) -> list[str]:
-    """The merge-field names written in `text`, in order, repeats included."""
-    return _FIELD.findall(text)
-
-
-def without_merge_fields(text: str) -> str:
-    """The text with every merge field taken out: what is left is prose."""
-    return _FIELD.sub(" ", text)
 
 
 def choose_template(days_past_due: int, has_pending_promise: bool) -> str:
@@ -109,54 +42,29 @@ def choose_tone(policy_tone: str, days_past_due: int, risk_tier: str) -> str:
     return TONES[tone]
 
 
-def merge_values(invoice: Invoice, today: dt.date, sender_name: str, links: LinkMaker | None = None,
-                 promises: Iterable[Promise] | None = None) -> dict[str, str]:
-    """Merge-field values for this invoice; the links need the workspace's LinkMaker (else they stay empty).
-
-    `promises` are the invoice's promises when the caller has them already; otherwise they are read.
-    """
-    if promises is None:
-        promises = _promises_of(invoice)
-    values = invoice_merge_values(invoice.customer.name, invoice.number, invoice.balance_minor, invoice.currency,
-                                  invoice.due_date, today, sender_name, latest_promise_date(promises))
-    if links is not None:
-        values |= links.values(invoice.customer_id, invoice.customer.portal_version, [invoice.id])
-    return values
+def drafted_email(template: str, tone: str, values: dict[str, str],
+                  recipient_name: str | None = None, turn: int = 0) -> tuple[str, str]:
+    """Subject and body for any invoice of its kind (a cadence step's default), signed by the team, merge fields
+    kept, without the links that have no value yet. When the recipient's name is known the greeting uses it;
+    `turn` (a cadence step's position) moves the wording on, so consecutive steps do not read alike."""
+    return draft_email(DraftContext(purpose=template, tone=tone, reminded=template == "escalation",
+                                    first_name=first_name(recipient_name), persona=Persona(),
+                                    links=available_links(values), seed=Seed(turn=turn)))
 
 
-def _promises_of(invoice: Invoice) -> list[Promise]:
-    session = object_session(invoice)
-    if session is None or invoice.id is None:
-        return []
-    return list(session.scalars(select(Promise).where(Promise.org_id == invoice.org_id,
-                                                      Promise.invoice_id == invoice.id)))
+# Mailbox names rather than people's: "Hi Accounts," reads worse than the company's name.
+_ROLE_WORDS = {"accounts", "ap", "ar", "billing", "finance", "payables", "receivables", "team", "invoices", "the"}
 
 
-def latest_promise(promises: Iterable[Promise]) -> Promise | None:
-    """The promise with the latest date, cancelled ones aside: the one {promise_date} and the drafter speak of."""
-    standing = [p for p in promises if p.status != "cancelled"]
-    return max(standing, key=lambda p: (p.promised_date, p.id or 0)) if standing else None
+_NAME = re.compile(r"[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*")
 
 
-def latest_promise_date(promises: Iterable[Promise]) -> dt.date | None:
-    promise = latest_promise(promises)
-    return promise.promised_date if promise else None
-
-
-def invoice_merge_values(customer_name: str, number: str, balance_minor: int, currency: str, due_date: dt.date,
-                         today: dt.date, sender_name: str, promise_date: dt.date | None = None) -> dict[str, str]:
-    """Merge-field values from an invoice's columns (the engine reads columns, not whole rows); no links."""
-    return {
-        "customer_name": customer_name,
-        "invoice_number": number,
-        "amount_due": format_money(balance_minor, currency),
-        "due_date": due_date.strftime(DATE_FORMAT),
-        "days_past_due": str(max(days_past_due(due_date, today), 0)),
-        "promise_date": promise_date.strftime(DATE_FORMAT) if promise_date else "",
-        "pay_link": "",
-        "portal_link": "",
-        "sender_name": sender_name,
-    }
+def first_name(name: str | None) -> str:
+    """The first name to greet a contact by, or "" when their name does not look like a person's."""
+    words = (name or "").split()
+    if not words or words[0].lower() in _ROLE_WORDS or not _NAME.fullmatch(words[0]):
+        return ""
+    return words[0]
 
 
 # --- The drafter ------------------------------------------------------------------------------------------

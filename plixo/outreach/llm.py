@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import requests
 from flask import current_app
 
-from plixo.queue.drafting import merge_fields_in, without_merge_fields
+from plixo.outreach.merge_fields import merge_fields_in, without_merge_fields
 from plixo.redis_conn import get_redis
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 The reply is matched to the outbox message it answers by In-Reply-To/References (the Message-IDs Plixo set),
 else to the customer by the sender's address and to the invoice by a number it mentions. It is classified
-(plixo.mail.classifier) and acted on:
+(plixo.replies.classifier) and acted on:
 
 - dispute: the invoice is disputed, flagged "from e-mail, needs review";
 - promise: a suggested promise (amount and date) waits for an operator to confirm it in the inspector;
@@ -39,13 +39,15 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization
+from plixo.actions import ActionError
 from plixo.connectors.models import Connection
+from plixo.disputes.service import open_dispute
+from plixo.holds.models import Hold
 from plixo.integrations.mail.drafts import NETWORK_ERRORS
 from plixo.integrations.mail.imap import MailboxError, Position
 from plixo.integrations.mail.outcomes import NeedsReauthorising, ProviderError
 from plixo.ledger.models import Contact, Customer, Invoice
-from plixo.mail.classifier import Understanding, classify_reply, own_words
-from plixo.mail.dates import month_first_zone
+from plixo.ledger.priority import rescore_customer
 from plixo.mail.inbox import (
     API_MAILBOXES,
     api_mailbox,
@@ -55,12 +57,12 @@ from plixo.mail.inbox import (
     needs_reauthorising,
     secrets_of,
 )
-from plixo.mail.models import Reply
 from plixo.money import format_money
 from plixo.outreach.models import Message
-from plixo.queue import actions
-from plixo.queue.actions import ActionError
-from plixo.queue.models import Hold
+from plixo.outreach.sends import cancel_pending_sends
+from plixo.replies.classifier import Understanding, classify_reply, own_words
+from plixo.replies.dates import month_first_zone
+from plixo.replies.models import Reply
 
 log = logging.getLogger(__name__)
 READ_PER_RUN = 200  # a backlog is read over several runs rather than one long one
@@ -239,7 +241,7 @@ def _record_bounces(session: Session, org: Organization, parsed: EmailMessage, h
             contact.bounced_at, customer_id = received_at, contact.customer_id
             audit.record(session, org_id=org.id, actor="Mail server", action=f"mail.{kind}_bounce", subject=contact,
                          after={"email": recipient, "detail": detail})
-            actions.rescore_customer(session, org, contact.customer_id, now)
+            rescore_customer(session, org, contact.customer_id, now)
         if contacts and kind == "hard":
             bounced_message.bounced_at = received_at  # counts toward its sending domain's bounce rate
         outcomes.append(f"{recipient}: {kind} bounce ({detail or 'no detail'})"
@@ -394,7 +396,7 @@ def _on_dispute(session, org, reply, customer, invoice, actor, now) -> str:
         return "Reads as a dispute, but names no invoice: for the team to review."
     if invoice.status != "open":
         return f"Reads as a dispute of {invoice.number}, which is {invoice.status}: for the team to review."
-    dispute = actions.open_dispute(session, org, invoice, actor, "other", reply.body, None, Path("."), now,
+    dispute = open_dispute(session, org, invoice, actor, "other", reply.body, None, Path("."), now,
                                    source="email")
     dispute.needs_review = True
     return f"Invoice {invoice.number} disputed (from e-mail, needs review)."
@@ -436,7 +438,7 @@ def _on_unsubscribe(session, org, reply, customer, invoice, actor, now) -> str:
     invoice_ids = session.scalars(select(Message.invoice_id).where(
         Message.org_id == org.id, Message.contact_id.in_([c.id for c in contacts]),
         Message.status.in_(("draft", "scheduled")), Message.invoice_id.is_not(None))).all()
-    actions.cancel_pending_sends(session, org.id, list(set(invoice_ids)), actor, "The recipient asked to stop")
+    cancel_pending_sends(session, org.id, list(set(invoice_ids)), actor, "The recipient asked to stop")
     return f"{reply.from_email} opted out of reminders."
 
 

@@ -1,8 +1,8 @@
-"""The collections queue's rules: who is eligible for outreach, and in which order to work them.
+"""In which order to work open invoices: each one's priority score and the reasons behind it.
 
-`queue_priority` is pure: facts in, an explainable score out. `stopping_reasons` and `eligible_clause`
-are the one definition of the stopping conditions: the queue filters with the clause, the sender and the
-Autopilot engine ask for the reasons of one invoice, and both are built from the same SQL conditions.
+`queue_priority` is pure: facts in, an explainable score out. `refresh_priorities` stores the score and its
+explanation on the invoices, set-based, after anything that changes them (a promise, a dispute, a bounce, a
+payment, an opt-out) and hourly; the queue lists invoices by the stored score.
 """
 
 from __future__ import annotations
@@ -11,35 +11,18 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    Date,
-    Integer,
-    MetaData,
-    Table,
-    and_,
-    bindparam,
-    case,
-    exists,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from plixo.disputes.models import Dispute
-from plixo.ledger.aging import aging_bucket, days_past_due
+from plixo.accounts.models import Organization
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
+from plixo.ledger.aging import aging_bucket, days_past_due, local_today
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.mail.sending import strained_domains
 from plixo.money import exponent, format_money
-from plixo.queue.models import Hold, PaymentPlan, PaymentPlanInvoice, Promise
+from plixo.promises.models import Promise
 
-OPEN_DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer")
-ACCEPTED_PLAN_STATUSES = ("accepted",)
 PROMISE_DUE_SOON_DAYS = 3
 BROKEN_PROMISE_MEMORY_DAYS = 14
 BOUNCE_MEMORY_DAYS = 30
@@ -160,66 +143,6 @@ def queue_priority(facts: PriorityFacts, today: dt.date) -> Priority:
     return Priority(sum(c.points for c in components), tuple(components))
 
 
-# --- Stopping conditions ------------------------------------------------------------------------------
-
-STOPPING_HOLD_KINDS = ("hold", "suppression", "opt_out")  # a "shadow" hold only takes away Autopilot
-
-
-def _active_hold(today: dt.date):
-    return and_(Hold.kind.in_(STOPPING_HOLD_KINDS), Hold.released_at.is_(None),
-                or_(Hold.until.is_(None), Hold.until > today))
-
-
-def stopping_conditions(today: dt.date) -> dict[str, object]:
-    """Each stopping condition as a SQL condition on Invoice: true when it stops outreach."""
-    return {
-        "paid": Invoice.balance_minor <= 0,
-        "not_open": Invoice.status != "open",
-        "plan_accepted": exists().where(
-            PaymentPlanInvoice.invoice_id == Invoice.id, PaymentPlanInvoice.org_id == Invoice.org_id,
-            PaymentPlan.id == PaymentPlanInvoice.plan_id, PaymentPlan.status.in_(ACCEPTED_PLAN_STATUSES)),
-        "invoice_hold": exists().where(Hold.org_id == Invoice.org_id, Hold.invoice_id == Invoice.id,
-                                       _active_hold(today)),
-        "customer_hold": exists().where(Hold.org_id == Invoice.org_id, Hold.customer_id == Invoice.customer_id,
-                                        Hold.invoice_id.is_(None), _active_hold(today)),
-    }
-
-
-STOP_LABELS = {
-    "paid": "Paid in full",
-    "not_open": "Not open (disputed, written off, void or closed)",
-    "plan_accepted": "Covered by an accepted payment plan",
-    "invoice_hold": "On hold",
-    "customer_hold": "Customer suppressed, held or opted out",
-}
-
-
-def eligible_clause(today: dt.date):
-    """True for invoices no stopping condition applies to: what the queue shows and outreach may touch."""
-    return and_(*(~condition for condition in stopping_conditions(today).values()))
-
-
-def stopping_reasons(session: Session, invoice_id: int, today: dt.date) -> list[str]:
-    """Why outreach on this invoice must stop (empty when it may go ahead); same rules as the queue."""
-    return stopping_reasons_by_invoice(session, [invoice_id], today).get(invoice_id, ["Invoice not found"])
-
-
-@cache
-def _stopping_reasons_query():
-    # Built once: the sender and the inspector ask this for every e-mail and every J/K step.
-    conditions = stopping_conditions(bindparam("today", type_=Date))
-    return (select(Invoice.id, *(condition.label(key) for key, condition in conditions.items()))
-            .where(Invoice.id.in_(bindparam("invoice_ids", expanding=True))))
-
-
-def stopping_reasons_by_invoice(session: Session, invoice_ids: Iterable[int], today: dt.date) -> dict[int, list[str]]:
-    """`stopping_reasons` for several invoices in one query (found invoices only)."""
-    ids = list(invoice_ids)
-    if not ids:
-        return {}
-    rows = session.execute(_stopping_reasons_query(), {"today": today, "invoice_ids": ids})
-    return {row.id: [STOP_LABELS[key] for key in STOP_LABELS if row._mapping[key]] for row in rows}
-
 
 # --- Stored scores ------------------------------------------------------------------------------------
 # Each open invoice stores its score (the queue's sort key) and its explanation, so listing the queue
@@ -311,3 +234,10 @@ def _write_scores(session: Session, org_id: int, changed: list[dict]) -> None:
                         .values(priority=_SCORES.c.priority, priority_detail=_SCORES.c.detail))
     finally:
         _SCORES.drop(connection)
+
+
+def rescore_customer(session: Session, org: Organization, customer_id: int, now: dt.datetime) -> None:
+    """Score the customer's open invoices again (after something about the customer changed)."""
+    ids = session.scalars(select(Invoice.id).where(Invoice.org_id == org.id, Invoice.customer_id == customer_id,
+                                                   Invoice.status == "open")).all()
+    refresh_priorities(session, org.id, org.base_currency, local_today(org.time_zone, now), ids)

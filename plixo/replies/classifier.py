@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from plixo.mail.dates import future_dates
 from plixo.params import parse_amount_input
+from plixo.replies.dates import future_dates
 
 LABELS = ("dispute", "promise", "already_paid", "invoice_copy", "out_of_office", "unsubscribe", "other")
 # When two classes score the same, the one that must stop outreach soonest wins.

@@ -25,19 +25,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from plixo.accounts.models import Membership, Organization, User
+from plixo.accounts.models import Membership, Organization, Policy, User
 from plixo.connectors.models import Connection
+from plixo.disputes.service import open_dispute
 from plixo.failpoints import injected
+from plixo.holds.models import Hold
+from plixo.holds.service import suppress_contact
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
 from plixo.mail.models import SendingDomain
 from plixo.outreach.cadences import StepInput, create_cadence, tick
 from plixo.outreach.guardrails import in_quiet_hours, is_sending_day
-from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Policy, Segment
+from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.outreach.outbox import PermanentFailure, TransientFailure, claim_due, reconcile_stuck, send_leased
 from plixo.outreach.planner import daily_cap
-from plixo.queue.actions import log_promise, open_dispute, suppress_contact
-from plixo.queue.models import Hold
+from plixo.promises.service import log_promise
 from plixo.tenancy import tenant_scope
 
 # 20 Oct 2026: the month ahead holds Europe's (25 Oct) and North America's (1 Nov) change back from DST.

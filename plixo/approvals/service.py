@@ -1,0 +1,96 @@
+"""Requests that need a decision: asking for one (a plan above policy, a write-off), deciding it, and carrying
+out what the decision lets continue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plixo import audit
+from plixo.accounts.models import Organization, User
+from plixo.accounts.notifications import notify
+from plixo.accounts.service import policy_of
+from plixo.actions import ActionError, user_id
+from plixo.approvals.models import Approval
+from plixo.ledger.models import Invoice
+from plixo.outreach.sends import cancel_pending_sends
+from plixo.promises.models import PaymentPlan
+
+
+def request_approval(session, org, actor, kind, subject, amount_minor, currency, policy, reason,
+                      source: str = "operator") -> Approval:
+    approval = Approval(org_id=org.id, kind=kind, subject_type=type(subject).__name__, subject_id=subject.id,
+                        currency=currency, amount_minor=amount_minor, approver_role=policy.approver_role,
+                        requested_by_id=user_id(actor), reason=reason, source=source)
+    session.add(approval)
+    session.flush()
+    audit.record(session, org_id=org.id, actor=actor, action="approvals.requested", subject=approval,
+                 after={"kind": kind, "amount_minor": amount_minor})
+    return approval
+
+
+def request_write_off(session: Session, org: Organization, invoice: Invoice, user: User, reason: str,
+                      now: dt.datetime) -> Approval:
+    """Ask to write off the balance; a write-off always waits for the approver's decision."""
+    if not reason.strip():
+        raise ActionError("Say why the balance should be written off.", "reason")
+    if invoice.status not in ("open", "disputed") or invoice.balance_minor <= 0:
+        raise ActionError("Only an invoice with an open balance can be written off.")
+    pending = session.scalar(select(Approval).where(Approval.org_id == org.id, Approval.kind == "write_off",
+                                                    Approval.subject_type == "Invoice",
+                                                    Approval.subject_id == invoice.id, Approval.status == "pending"))
+    if pending is not None:
+        raise ActionError("A write-off of this invoice is already awaiting approval.")
+    policy = policy_of(session, org.id)
+    approval = request_approval(session, org, user, "write_off", invoice, invoice.balance_minor, invoice.currency,
+                                 policy, reason.strip()[:2000])
+    if invoice.balance_minor > policy.writeoff_approval_minor:
+        approval.approver_role = "legal"  # large write-offs are Legal's call, whoever approves the rest
+    return approval
+
+
+def decide_approval(session: Session, org: Organization, approval: Approval, user: User, role: str,
+                    approve: bool, comment: str, now: dt.datetime, link: str | None = None) -> Approval:
+    """Approve or reject a pending request routed to the decider's role; the requester is notified."""
+    if approval.status != "pending":
+        raise ActionError("This request has already been decided.")
+    if approval.approver_role != role and role != "controller":
+        raise ActionError("This request is routed to another role.")
+    if not approve and not comment.strip():
+        raise ActionError("Say why the request is rejected.", "comment")
+    approval.status = "approved" if approve else "rejected"
+    approval.decided_by_id, approval.decided_at = user.id, now
+    _carry_out(session, org, approval, user, approve, now)
+    session.flush()
+    audit.record(session, org_id=org.id, actor=user, action=f"approvals.{approval.status}", subject=approval,
+                 after={"kind": approval.kind, "subject": f"{approval.subject_type} {approval.subject_id}"},
+                 reason=comment.strip())
+    if approval.requested_by_id and approval.requested_by_id != user.id:
+        requester = session.get(User, approval.requested_by_id)
+        verdict = "approved" if approve else "rejected"
+        notify(session, org.id, requester, "approval_decided",
+               f"{user.name} {verdict} your {approval.kind.replace('_', ' ')} request"
+               + (f": {comment.strip()}" if comment.strip() else ""), link)
+    return approval
+
+
+def _carry_out(session: Session, org: Organization, approval: Approval, user: User, approve: bool,
+               now: dt.datetime) -> None:
+    """What an approval lets continue, or sends back."""
+    if approval.kind == "payment_plan":
+        plan = session.get(PaymentPlan, approval.subject_id)
+        if plan is not None:
+            plan.status, plan.decided_at = ("accepted" if approve else "rejected"), now
+            if approve:
+                invoice_ids = [link.invoice_id for link in plan.invoices]
+                cancel_pending_sends(session, org.id, invoice_ids, user, "Payment plan accepted")
+    elif approval.kind == "write_off" and approve:
+        invoice = session.get(Invoice, approval.subject_id)
+        if invoice is not None and invoice.status in ("open", "disputed"):
+            before = {"status": invoice.status, "balance_minor": invoice.balance_minor}
+            invoice.status, invoice.closed_at = "written_off", now
+            cancel_pending_sends(session, org.id, [invoice.id], user, "Written off")
+            audit.record(session, org_id=org.id, actor=user, action="queue.written_off", subject=invoice,
+                         before=before, after={"status": "written_off"})

@@ -1,0 +1,48 @@
+"""Dispute evidence: files checked by their content (PDF, PNG, JPEG), kept under UPLOAD_DIR outside the web root."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from pathlib import Path
+
+from flask import current_app
+
+from plixo.actions import ActionError, user_id
+from plixo.disputes.models import DisputeEvidence
+
+EVIDENCE_TYPES = {b"%PDF-": ("application/pdf", ".pdf"), b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
+                  b"\xff\xd8\xff": ("image/jpeg", ".jpg")}
+MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+
+
+def evidence_dir() -> Path:
+    """Where dispute evidence is kept: under UPLOAD_DIR, outside the web root (never served as static)."""
+    return Path(current_app.config["UPLOAD_DIR"]) / "evidence"
+
+
+def checked_evidence(evidence: tuple[str, bytes]) -> tuple[str, str]:
+    _name, data = evidence
+    if not data:
+        raise ActionError("The evidence file is empty.", "evidence")
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise ActionError(f"Evidence files can be at most {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB.", "evidence")
+    for magic, kind in EVIDENCE_TYPES.items():
+        if data.startswith(magic):
+            return kind
+    raise ActionError("Evidence must be a PDF, PNG or JPEG file.", "evidence")
+
+
+def store_evidence(session, org, dispute, actor, filename, data, kind, evidence_dir: Path, now) -> None:
+    content_type, suffix = kind
+    digest = hashlib.sha256(data).hexdigest()
+    folder = evidence_dir / str(org.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}{suffix}"
+    path.write_bytes(data)
+    safe_name = re.sub(r"[^\w.\- ]", "_", Path(filename or "evidence").name)[:200] or "evidence"
+    session.add(DisputeEvidence(org_id=org.id, dispute_id=dispute.id, filename=safe_name, content_type=content_type,
+                                size_bytes=len(data), sha256=digest, storage_path=str(path),
+                                uploaded_by_id=user_id(actor), uploaded_at=now))
+    session.flush()

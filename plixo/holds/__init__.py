@@ -1,0 +1,1 @@
+"""Holds, suppressions, opt-outs, Shadow Mode escalations and link revocation: what stops or changes outreach."""

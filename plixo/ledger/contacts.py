@@ -1,0 +1,17 @@
+"""A customer's contacts, as actions name them."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from plixo.actions import ActionError
+from plixo.ledger.models import Contact, Invoice
+
+
+def customer_contact(session: Session, invoice: Invoice, contact_id: int | None) -> Contact | None:
+    if contact_id is None:
+        return None
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.customer_id != invoice.customer_id:
+        raise ActionError("Choose one of this customer's contacts.", "contact_id")
+    return contact

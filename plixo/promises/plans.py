@@ -1,0 +1,76 @@
+"""Payment plans: installments for an invoice's balance, accepted within policy or sent for approval."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from itertools import pairwise
+
+from sqlalchemy.orm import Session
+
+from plixo import audit
+from plixo.accounts.models import Organization
+from plixo.accounts.service import policy_of
+from plixo.actions import ActionError, Actor, checked_source, user_id
+from plixo.approvals.service import request_approval
+from plixo.ledger.aging import local_today
+from plixo.ledger.eligibility import stopping_reasons
+from plixo.ledger.models import Invoice
+from plixo.money import format_money
+from plixo.outreach.sends import cancel_pending_sends
+from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, PlanInstallment
+
+
+@dataclass(frozen=True)
+class Installment:
+    due_date: dt.date
+    amount_minor: int
+
+
+def propose_plan(session: Session, org: Organization, invoice: Invoice, actor: Actor,
+                 installments: list[Installment], now: dt.datetime, source: str = "operator") -> PaymentPlan:
+    """Propose installments for the invoice's balance; within policy it is accepted, above it awaits approval."""
+    source = checked_source(source)
+    today = local_today(org.time_zone, now)
+    if len(installments) < 2:
+        raise ActionError("A plan needs at least two installments.", "installments")
+    dates = [i.due_date for i in installments]
+    if any(i.amount_minor <= 0 for i in installments):
+        raise ActionError("Every installment needs an amount above zero.", "installments")
+    if dates[0] < today:
+        raise ActionError("The first installment is in the past.", "installments")
+    if any(later <= earlier for earlier, later in pairwise(dates)):
+        raise ActionError("Installment dates must be in order, one per date.", "installments")
+    total = sum(i.amount_minor for i in installments)
+    if total != invoice.balance_minor:
+        raise ActionError(f"The installments add up to {format_money(total, invoice.currency)}, but the balance is "
+                          f"{format_money(invoice.balance_minor, invoice.currency)}.", "installments")
+    # A collector may not plan around a hold or an opt-out. A payer asking for a plan is not outreach, so the
+    # request is taken, but the team decides it: a hold may be there for a reason the payer does not know.
+    stopped = stopping_reasons(session, invoice.id, today)
+    if stopped and source == "operator":
+        raise ActionError("No outreach on this invoice: " + "; ".join(stopped) + ".")
+    policy = policy_of(session, org.id)
+    months = (dates[-1].year - today.year) * 12 + dates[-1].month - today.month
+    needs_approval = bool(stopped) or total > policy.plan_approval_minor or months > policy.plan_approval_months
+    plan = PaymentPlan(org_id=org.id, customer_id=invoice.customer_id, currency=invoice.currency, total_minor=total,
+                       status="pending_approval" if needs_approval else "accepted", source=source,
+                       proposed_by_id=user_id(actor), decided_at=None if needs_approval else now)
+    session.add(plan)
+    session.flush()
+    session.add(PaymentPlanInvoice(org_id=org.id, plan_id=plan.id, invoice_id=invoice.id))
+    session.add_all(PlanInstallment(org_id=org.id, plan_id=plan.id, due_date=i.due_date, amount_minor=i.amount_minor,
+                                    paid_minor=0) for i in installments)
+    session.flush()
+    audit.record(session, org_id=org.id, actor=actor, action="queue.plan_proposed", subject=invoice,
+                 after={"plan_id": plan.id, "total_minor": total, "installments": len(installments),
+                        "status": plan.status, "source": source})
+    if needs_approval:
+        reason = f"Plan of {len(installments)} installments for {invoice.number}"
+        if stopped:
+            reason += " (outreach is stopped: " + "; ".join(stopped) + ")"
+        request_approval(session, org, actor, "payment_plan", plan, total, invoice.currency, policy, reason,
+                          source)
+    else:
+        cancel_pending_sends(session, org.id, [invoice.id], actor, "Payment plan accepted")
+    return plan

@@ -1,0 +1,1 @@
+"""Payers' replies: reading them from the finance inbox, understanding them, acting on them."""
