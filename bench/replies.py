@@ -1,6 +1,6 @@
 """Report: the reply classifier on the labelled set, precision and recall per class.
 
-    python -m bench.replies [--file tests/mail/data/replies.jsonl]
+    python -m bench.replies [--file tests/replies/data/replies.jsonl]
 
 Prints a table (and the misclassified replies), then one JSON line last with the figures.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from plixo.replies.classifier import LABELS
 from plixo.replies.evaluation import evaluate
 
-DEFAULT = Path(__file__).resolve().parent.parent / "tests" / "mail" / "data" / "replies.jsonl"
+DEFAULT = Path(__file__).resolve().parent.parent / "tests" / "replies" / "data" / "replies.jsonl"
 
 
 def _shown(value: float | None) -> str:
