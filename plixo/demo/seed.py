@@ -15,45 +15,32 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Membership, Organization, User
-from plixo.accounts.service import hash_password
+from plixo.demo.draws import DAY, HISTORY_DAYS, business_instant, day_between, weighted
+from plixo.demo.workspace import (
+    DEMO_ORG_NAME,
+    ORG_TIME_ZONE,
+    ORG_ZONE,
+    Team,
+    create_memberships_and_policy,
+    create_org_and_team,
+)
 from plixo.disputes.models import Dispute
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
 from plixo.money import exponent
-from plixo.outreach.models import Policy
 from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, PlanInstallment, Promise
 from plixo.queue.service import refresh_priorities
-from plixo.security import ROLES
 from plixo.tenancy import tenant_scope
 
+# `make run` looks the demo workspace up by its name, so the entry point answers for that name too.
+__all__ = ["DEMO_ORG_NAME", "DEMO_PASSWORD", "DemoResult", "seed_demo"]
+
 DEMO_PASSWORD = "plixo-demo-2026"  # noqa: S105 - demo-only, printed to the developer by `make run`
-DEMO_ORG_NAME = "Acme Robotics"
-DEMO_ORG_SLUG = "acme-robotics"
-DEMO_EMAIL_DOMAIN = "acme-robotics.example"
-ORG_TIME_ZONE = "America/New_York"
-HISTORY_DAYS = 365
 
-T = TypeVar("T")
-_ORG_ZONE = ZoneInfo(ORG_TIME_ZONE)
-_DAY = dt.timedelta(days=1)
-
-_TEAM_NAMES = {
-    "controller": "Dana Whitfield",
-    "ar_manager": "Marcus Chen",
-    "operator": "Priya Raman",
-    "billing_admin": "Tom Okafor",
-    "cfo": "Elena Vasquez",
-    "sales": "Jake Morrison",
-    "csm": "Aisha Patel",
-    "legal": "Robert Lindqvist",
-}
 _OWNER_ROLES = ("operator", "ar_manager")
 
 # (value, weight) tables; weights are relative shares, not percentages that must add up.
@@ -193,27 +180,15 @@ class _PlannedPromise:
     made_on: dt.date
 
 
-@dataclass
-class _Team:
-    users: dict[str, User]
-
-    def user(self, role: str) -> User:
-        return self.users[role]
-
-    def id_of(self, role: str) -> int | None:
-        user = self.users.get(role)
-        return user.id if user else None
-
-
 def seed_demo(
     session: Session, *, invoices: int = 3000, seed: int = 7, today: dt.date | None = None
 ) -> DemoResult:
     """Create the Acme Robotics demo workspace with about `invoices` invoices; the caller commits."""
     today = today or local_today(ORG_TIME_ZONE)
     rng = random.Random(seed)
-    org, team = _create_org_and_team(session)
+    org, team = create_org_and_team(session, DEMO_PASSWORD)
     with tenant_scope(org.id):
-        _create_memberships_and_policy(session, org.id, team)
+        create_memberships_and_policy(session, org.id, team)
         accounts = _create_customers(session, org.id, rng, team, max(10, invoices // 12), today)
         contact_count = _add_contacts(session, org.id, rng, accounts, today)
         ledger = _plan_invoices(rng, accounts, invoices, today)
@@ -243,22 +218,6 @@ def seed_demo(
 # --- small helpers ---------------------------------------------------------------------------
 
 
-def _weighted(rng: random.Random, table: tuple[tuple[T, int], ...]) -> T:
-    """One value from a (value, weight) table."""
-    values, weights = zip(*table, strict=True)
-    return rng.choices(values, weights=weights)[0]
-
-
-def _day_between(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
-    return first + dt.timedelta(days=rng.randint(0, (last - first).days))
-
-
-def _business_instant(rng: random.Random, day: dt.date) -> dt.datetime:
-    """An aware UTC instant during the workspace's office hours on `day`."""
-    local = dt.datetime.combine(day, dt.time(rng.randint(8, 17), rng.randint(0, 59)), tzinfo=_ORG_ZONE)
-    return local.astimezone(dt.UTC)
-
-
 def _slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -280,44 +239,23 @@ def _minor_unit(currency: str) -> int:
 # --- workspace, team, customers, contacts ----------------------------------------------------
 
 
-def _create_org_and_team(session: Session) -> tuple[Organization, _Team]:
-    org = Organization(
-        name=DEMO_ORG_NAME, slug=DEMO_ORG_SLUG, legal_name="Acme Robotics, Inc.", time_zone=ORG_TIME_ZONE,
-        base_currency="USD", brand_color="#4f46e5", status="active",
-    )
-    password_hash = hash_password(DEMO_PASSWORD)  # argon2 is deliberately slow: hash once, share it
-    users = {
-        role: User(email=f"{role.replace('_', '-')}@{DEMO_EMAIL_DOMAIN}", name=_TEAM_NAMES.get(role, title),
-                   password_hash=password_hash)
-        for role, title in ROLES.items()
-    }
-    session.add_all([org, *users.values()])
-    session.flush()
-    return org, _Team(users)
-
-
-def _create_memberships_and_policy(session: Session, org_id: int, team: _Team) -> None:
-    session.add(Policy(org_id=org_id))
-    session.add_all(Membership(org_id=org_id, user_id=user.id, role=role) for role, user in team.users.items())
-
-
 def _create_customers(
-    session: Session, org_id: int, rng: random.Random, team: _Team, count: int, today: dt.date
+    session: Session, org_id: int, rng: random.Random, team: Team, count: int, today: dt.date
 ) -> list[_Account]:
     owners = [team.user(role) for role in _OWNER_ROLES if role in team.users]
     taken_slugs: set[str] = set()
     accounts = []
     for index in range(count):
-        zone = _weighted(rng, _CUSTOMER_ZONES)
+        zone = weighted(rng, _CUSTOMER_ZONES)
         name, slug = _company_name(rng, zone, taken_slugs)
         customer = Customer(
-            org_id=org_id, external_id=f"C-{10001 + index}", name=name, risk_tier=_weighted(rng, _RISK_TIERS),
+            org_id=org_id, external_id=f"C-{10001 + index}", name=name, risk_tier=weighted(rng, _RISK_TIERS),
             time_zone=zone, owner_id=rng.choice(owners).id if owners else None, tags=_customer_tags(rng),
-            created_at=_business_instant(rng, today - dt.timedelta(days=HISTORY_DAYS + rng.randint(1, 900))),
+            created_at=business_instant(rng, today - dt.timedelta(days=HISTORY_DAYS + rng.randint(1, 900))),
         )
         accounts.append(_Account(
             customer=customer, slug=slug, currency=_billing_currency(rng, zone),
-            terms_days=_weighted(rng, _PAYMENT_TERMS),
+            terms_days=weighted(rng, _PAYMENT_TERMS),
             typical_major=math.exp(rng.uniform(math.log(600), math.log(15_000))),
             volume_weight=min(rng.paretovariate(1.6), 12.0),  # a few big accounts carry much of the volume
         ))
@@ -394,10 +332,10 @@ def _roll_deliverability(rng: random.Random, contact: Contact, today: dt.date) -
     roll = rng.random()
     if roll < 0.03:
         contact.bounce_kind = "hard"
-        contact.bounced_at = _business_instant(rng, today - dt.timedelta(days=rng.randint(5, 120)))
+        contact.bounced_at = business_instant(rng, today - dt.timedelta(days=rng.randint(5, 120)))
     elif roll < 0.05:
         contact.bounce_kind = "soft"
-        contact.bounced_at = _business_instant(rng, today - dt.timedelta(days=rng.randint(1, 10)))
+        contact.bounced_at = business_instant(rng, today - dt.timedelta(days=rng.randint(1, 10)))
     elif roll < 0.07:
         contact.suppressed_until = today + dt.timedelta(days=rng.randint(3, 21))  # e.g. out-of-office reply
 
@@ -445,7 +383,7 @@ def _plan_receipts(rng: random.Random, invoice: _PlannedInvoice, today: dt.date)
     """When the customer pays: lateness by risk tier; receipts after yesterday have not happened yet."""
     risk = invoice.account.customer.risk_tier
     mean, spread = _LATENESS_DAYS[risk]
-    pay_day = max(invoice.issue_date + _DAY, invoice.due_date + dt.timedelta(days=round(rng.gauss(mean, spread))))
+    pay_day = max(invoice.issue_date + DAY, invoice.due_date + dt.timedelta(days=round(rng.gauss(mean, spread))))
     never_pays = rng.random() < _NEVER_PAYS[risk]
     if rng.random() < _SPLIT_PAYMENT_SHARE:
         first = _partial_amount(rng, invoice.amount_minor, invoice.account.currency)
@@ -503,7 +441,7 @@ def _plan_promise(rng: random.Random, invoice: _PlannedInvoice, outcome: str, to
         promised = today + dt.timedelta(days=rng.randint(1, 14))
         made_on = max(invoice.due_date, today - dt.timedelta(days=rng.randint(1, 6)))
         return _PlannedPromise(invoice, "pending", promised, invoice.balance_minor, made_on)
-    promised = _day_between(rng, *window)
+    promised = day_between(rng, *window)
     made_on = max(invoice.due_date, promised - dt.timedelta(days=rng.randint(2, 10)))
     amount = invoice.balance_minor
     if outcome == "kept" and rng.random() < 0.3:
@@ -513,13 +451,13 @@ def _plan_promise(rng: random.Random, invoice: _PlannedInvoice, outcome: str, to
 
 def _past_promise_window(invoice: _PlannedInvoice, outcome: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
     """First and last possible promised date of a kept or broken promise, or None if none fits."""
-    after_due = invoice.due_date + _DAY
+    after_due = invoice.due_date + DAY
     if outcome == "kept":
         # Paid on the promised day, so it must come after any earlier receipt and before today.
-        after_receipts = (invoice.last_receipt_day or invoice.issue_date) + _DAY
-        first, last = max(after_due, after_receipts, today - dt.timedelta(days=30)), today - _DAY
+        after_receipts = (invoice.last_receipt_day or invoice.issue_date) + DAY
+        first, last = max(after_due, after_receipts, today - dt.timedelta(days=30)), today - DAY
     elif outcome == "broken":
-        first, last = max(after_due, today - dt.timedelta(days=21)), today - 2 * _DAY  # noticed the day after
+        first, last = max(after_due, today - dt.timedelta(days=21)), today - 2 * DAY  # noticed the day after
     else:
         return None
     return (first, last) if first <= last else None
@@ -571,7 +509,7 @@ def _invoice_row(org_id: int, rng: random.Random, invoice: _PlannedInvoice) -> I
         org_id=org_id, customer_id=invoice.account.customer.id, number=invoice.number,
         issue_date=invoice.issue_date, due_date=invoice.due_date, currency=invoice.account.currency,
         amount_minor=invoice.amount_minor, balance_minor=balance, status=status, source="demo",
-        created_at=_business_instant(rng, invoice.issue_date),
+        created_at=business_instant(rng, invoice.issue_date),
     )
 
 
@@ -589,7 +527,7 @@ def _payments_by_customer_day(
     payments = {}
     for number, (key, day) in enumerate(sorted(totals, key=lambda k: (k[1], k[0])), start=1):
         account = accounts[key]
-        received_at = _business_instant(rng, day)
+        received_at = business_instant(rng, day)
         payments[(key, day)] = Payment(
             org_id=org_id, customer_id=account.customer.id, currency=account.currency, amount_minor=totals[(key, day)],
             received_at=received_at, provider="demo", provider_ref=f"demo-pay-{number:06d}", status="succeeded",
@@ -600,7 +538,7 @@ def _payments_by_customer_day(
 
 def _write_promises(
     session: Session, org_id: int, rng: random.Random, promises: list[_PlannedPromise],
-    payments: dict[tuple[str, dt.date], Payment], team: _Team,
+    payments: dict[tuple[str, dt.date], Payment], team: Team,
 ) -> None:
     rows = []
     for promise in promises:
@@ -610,30 +548,30 @@ def _write_promises(
         if promise.outcome == "kept":
             resolved_at = payments[(invoice.account.customer.external_id, promise.promised_date)].received_at
         elif promise.outcome == "broken":
-            resolved_at = _business_instant(rng, promise.promised_date + _DAY)
+            resolved_at = business_instant(rng, promise.promised_date + DAY)
         rows.append(Promise(
             org_id=org_id, invoice_id=invoice.row.id, customer_id=invoice.account.customer.id,
             contact_id=primary.id if primary else None, currency=invoice.account.currency,
             amount_minor=promise.amount_minor, promised_date=promise.promised_date, status=promise.outcome,
-            source=_weighted(rng, (("operator", 70), ("portal", 20), ("email", 10))),
+            source=weighted(rng, (("operator", 70), ("portal", 20), ("email", 10))),
             created_by_id=team.id_of("operator"), resolved_at=resolved_at,
-            created_at=_business_instant(rng, promise.made_on),
+            created_at=business_instant(rng, promise.made_on),
         ))
     session.add_all(rows)
 
 
 def _write_disputes(
-    session: Session, org_id: int, rng: random.Random, disputed: list[_PlannedInvoice], team: _Team, today: dt.date
+    session: Session, org_id: int, rng: random.Random, disputed: list[_PlannedInvoice], team: Team, today: dt.date
 ) -> list[tuple[Dispute, _PlannedInvoice]]:
     """Dispute rows for the invoices planned as disputed; some are already past their SLA."""
     disputes = []
     for invoice in disputed:
         # Candidates were issued 4+ days ago, so this window is never empty and never includes today.
-        first = max(invoice.issue_date + 3 * _DAY, today - dt.timedelta(days=25))
-        opened_at = _business_instant(rng, _day_between(rng, first, today - _DAY))
-        reason = _weighted(rng, _DISPUTE_REASONS)
-        status = _weighted(rng, _DISPUTE_STATUSES)
-        source = _weighted(rng, _DISPUTE_SOURCES)
+        first = max(invoice.issue_date + 3 * DAY, today - dt.timedelta(days=25))
+        opened_at = business_instant(rng, day_between(rng, first, today - DAY))
+        reason = weighted(rng, _DISPUTE_REASONS)
+        status = weighted(rng, _DISPUTE_STATUSES)
+        source = weighted(rng, _DISPUTE_SOURCES)
         dispute = Dispute(
             org_id=org_id, invoice_id=invoice.row.id, customer_id=invoice.account.customer.id, reason=reason,
             description=_DISPUTE_DESCRIPTIONS[reason], status=status, source=source,
@@ -656,7 +594,7 @@ def _open_invoices_by_customer(ledger: list[_PlannedInvoice]) -> dict[str, list[
 
 
 def _write_notes(
-    session: Session, org_id: int, rng: random.Random, ledger: list[_PlannedInvoice], team: _Team, today: dt.date
+    session: Session, org_id: int, rng: random.Random, ledger: list[_PlannedInvoice], team: Team, today: dt.date
 ) -> None:
     """A few collector notes on customers with open balances, some pinned to one invoice."""
     open_by_customer = _open_invoices_by_customer(ledger)
@@ -672,15 +610,15 @@ def _write_notes(
         rows.append(Note(
             org_id=org_id, customer_id=invoice.account.customer.id,
             invoice_id=invoice.row.id if rng.random() < 0.5 else None,
-            author_id=team.id_of(_weighted(rng, authors)) if authors else None, body=body,
-            created_at=_business_instant(rng, today - dt.timedelta(days=rng.randint(1, 45))),
+            author_id=team.id_of(weighted(rng, authors)) if authors else None, body=body,
+            created_at=business_instant(rng, today - dt.timedelta(days=rng.randint(1, 45))),
         ))
     session.add_all(rows)
 
 
 def _write_holds(
     session: Session, org_id: int, rng: random.Random, accounts: list[_Account], ledger: list[_PlannedInvoice],
-    team: _Team, today: dt.date,
+    team: Team, today: dt.date,
 ) -> None:
     """A customer-wide hold, an invoice hold and a contact suppression: enough to show each state once."""
     overdue = [inv for inv in ledger if inv.row.status == "open" and inv.due_date < today and not inv.has_promise]
@@ -691,30 +629,30 @@ def _write_holds(
             org_id=org_id, kind="hold", customer_id=on_customer.account.customer.id,
             reason="Renewal is being negotiated; Sales asked us to pause reminders.",
             until=today + dt.timedelta(days=14), created_by_id=team.id_of("ar_manager"),
-            created_at=_business_instant(rng, today - dt.timedelta(days=3)),
+            created_at=business_instant(rng, today - dt.timedelta(days=3)),
         ))
         rows.append(Hold(
             org_id=org_id, kind="hold", customer_id=on_invoice.account.customer.id, invoice_id=on_invoice.row.id,
             reason="Customer is re-issuing the purchase order; wait for the new PO number.",
             until=today + dt.timedelta(days=7), created_by_id=team.id_of("operator"),
-            created_at=_business_instant(rng, today - dt.timedelta(days=2)),
+            created_at=business_instant(rng, today - dt.timedelta(days=2)),
         ))
     suppressed = next((c for a in accounts for c in a.contacts if c.suppressed_until), None)
     if suppressed is not None:
         rows.append(Hold(
             org_id=org_id, kind="suppression", customer_id=suppressed.customer_id, contact_id=suppressed.id,
             reason="Out-of-office auto-reply; resume when they are back.", until=suppressed.suppressed_until,
-            created_at=_business_instant(rng, today - _DAY),
+            created_at=business_instant(rng, today - DAY),
         ))
     session.add_all(rows)
 
 
 def _write_approvals(
     session: Session, org_id: int, ledger: list[_PlannedInvoice], disputes: list[tuple[Dispute, _PlannedInvoice]],
-    team: _Team, today: dt.date,
+    team: Team, today: dt.date,
 ) -> None:
     """Two requests waiting for the controller: a payment plan and a dispute credit."""
-    requested_at = dt.datetime.combine(today - _DAY, dt.time(15, 30), tzinfo=_ORG_ZONE).astimezone(dt.UTC)
+    requested_at = dt.datetime.combine(today - DAY, dt.time(15, 30), tzinfo=ORG_ZONE).astimezone(dt.UTC)
     plan = _proposed_payment_plan(session, org_id, ledger, team, today, requested_at)
     if plan is not None:
         session.add(Approval(
@@ -736,7 +674,7 @@ def _write_approvals(
 
 
 def _proposed_payment_plan(
-    session: Session, org_id: int, ledger: list[_PlannedInvoice], team: _Team, today: dt.date,
+    session: Session, org_id: int, ledger: list[_PlannedInvoice], team: Team, today: dt.date,
     requested_at: dt.datetime,
 ) -> PaymentPlan | None:
     """A plan awaiting approval for the customer with the largest plain overdue balance."""
