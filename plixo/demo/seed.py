@@ -9,16 +9,17 @@ rows in a handful of batched flushes: per-row flushes would make thousands of in
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.demo.customers import Account, add_contacts, create_customers
-from plixo.demo.draws import DAY, HISTORY_DAYS, business_instant, day_between, weighted
+from plixo.demo.draws import DAY, business_instant, day_between, weighted
+from plixo.demo.invoices import PlannedInvoice, minor_unit, partial_amount, plan_invoices
+from plixo.demo.payments import write_invoices_and_payments
 from plixo.demo.workspace import (
     DEMO_ORG_NAME,
     ORG_TIME_ZONE,
@@ -29,8 +30,7 @@ from plixo.demo.workspace import (
 )
 from plixo.disputes.models import Dispute
 from plixo.ledger.aging import local_today
-from plixo.ledger.models import Invoice, Payment, PaymentApplication
-from plixo.money import exponent
+from plixo.ledger.models import Payment
 from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, PlanInstallment, Promise
 from plixo.queue.service import refresh_priorities
 from plixo.tenancy import tenant_scope
@@ -39,15 +39,6 @@ from plixo.tenancy import tenant_scope
 __all__ = ["DEMO_ORG_NAME", "DEMO_PASSWORD", "DemoResult", "seed_demo"]
 
 DEMO_PASSWORD = "plixo-demo-2026"  # noqa: S105 - demo-only, printed to the developer by `make run`
-
-# When customers pay, in days after the due date: (mean, standard deviation) per risk tier.
-_LATENESS_DAYS = {"low": (0.0, 8.0), "medium": (15.0, 18.0), "high": (38.0, 32.0)}
-# Share of invoices a customer never settles (the 90+ tail every real ledger has).
-_NEVER_PAYS = {"low": 0.015, "medium": 0.04, "high": 0.12}
-_SPLIT_PAYMENT_SHARE = 0.10  # invoices paid in two instalments, the second often still outstanding
-
-_MIN_INVOICE_MAJOR = 150
-_MAX_INVOICE_MAJOR = 85_000
 
 _PROMISE_SHARE = 0.06
 _PROMISE_OUTCOMES = (("kept", 40), ("broken", 30), ("pending", 30))
@@ -91,31 +82,8 @@ class DemoResult:
 
 
 @dataclass
-class _PlannedInvoice:
-    """One invoice and the receipts applied to it, before any row exists."""
-
-    account: Account
-    issue_date: dt.date
-    due_date: dt.date
-    amount_minor: int
-    receipts: list[tuple[dt.date, int]] = field(default_factory=list)  # (day received, minor units applied)
-    number: str = ""
-    disputed: bool = False
-    has_promise: bool = False
-    row: Invoice | None = None
-
-    @property
-    def balance_minor(self) -> int:
-        return self.amount_minor - sum(applied for _, applied in self.receipts)
-
-    @property
-    def last_receipt_day(self) -> dt.date | None:
-        return max((day for day, _ in self.receipts), default=None)
-
-
-@dataclass
 class _PlannedPromise:
-    invoice: _PlannedInvoice
+    invoice: PlannedInvoice
     outcome: str  # kept, broken, pending
     promised_date: dt.date
     amount_minor: int
@@ -133,10 +101,10 @@ def seed_demo(
         create_memberships_and_policy(session, org.id, team)
         accounts = create_customers(session, org.id, rng, team, max(10, invoices // 12), today)
         contact_count = add_contacts(session, org.id, rng, accounts, today)
-        ledger = _plan_invoices(rng, accounts, invoices, today)
+        ledger = plan_invoices(rng, accounts, invoices, today)
         promises = _plan_promises(rng, ledger, today)
         disputed = _plan_disputes(rng, ledger, today)
-        payments_by_receipt = _write_invoices_and_payments(session, org.id, rng, ledger)
+        payments_by_receipt = write_invoices_and_payments(session, org.id, rng, ledger)
         _write_promises(session, org.id, rng, promises, payments_by_receipt, team)
         disputes = _write_disputes(session, org.id, rng, disputed, team, today)
         _write_notes(session, org.id, rng, ledger, team, today)
@@ -157,83 +125,7 @@ def seed_demo(
                       payments=payment_count)
 
 
-# --- small helpers ---------------------------------------------------------------------------
-
-
-def _minor_unit(currency: str) -> int:
-    return 10 ** exponent(currency)
-
-
-# --- the ledger plan: invoices, receipts, promises, disputes ---------------------------------
-
-
-def _plan_invoices(rng: random.Random, accounts: list[Account], count: int, today: dt.date) -> list[_PlannedInvoice]:
-    ledger = [_plan_invoice(rng, account, today) for account in _bill_to(rng, accounts, count)]
-    ledger.sort(key=lambda invoice: invoice.issue_date)  # stable: same-day order stays deterministic
-    _number_invoices(rng, ledger)
-    return ledger
-
-
-def _bill_to(rng: random.Random, accounts: list[Account], count: int) -> list[Account]:
-    """Which customer each invoice goes to: everyone gets one, the rest follow volume weights."""
-    guaranteed = accounts[:count]
-    extra = rng.choices(accounts, weights=[a.volume_weight for a in accounts], k=max(0, count - len(accounts)))
-    return guaranteed + extra
-
-
-def _plan_invoice(rng: random.Random, account: Account, today: dt.date) -> _PlannedInvoice:
-    # The year up to yesterday: an invoice stamped later today would be in the future for the viewer.
-    issue = today - dt.timedelta(days=rng.randint(1, HISTORY_DAYS))
-    invoice = _PlannedInvoice(
-        account=account, issue_date=issue, due_date=issue + dt.timedelta(days=account.terms_days),
-        amount_minor=_invoice_amount(rng, account),
-    )
-    invoice.receipts = _plan_receipts(rng, invoice, today)
-    return invoice
-
-
-def _invoice_amount(rng: random.Random, account: Account) -> int:
-    """A log-normal amount around the customer's typical size, in integer minor units."""
-    major = math.exp(rng.gauss(math.log(account.typical_major), 0.6))
-    whole = int(min(max(major, _MIN_INVOICE_MAJOR), _MAX_INVOICE_MAJOR))
-    if whole >= 5_000:
-        whole = whole // 50 * 50  # large contracts are quoted in round figures
-    unit = _minor_unit(account.currency)
-    cents = 0 if whole >= _MAX_INVOICE_MAJOR or rng.random() < 0.6 else rng.randint(0, unit - 1)
-    return whole * unit + cents
-
-
-def _plan_receipts(rng: random.Random, invoice: _PlannedInvoice, today: dt.date) -> list[tuple[dt.date, int]]:
-    """When the customer pays: lateness by risk tier; receipts after yesterday have not happened yet."""
-    risk = invoice.account.customer.risk_tier
-    mean, spread = _LATENESS_DAYS[risk]
-    pay_day = max(invoice.issue_date + DAY, invoice.due_date + dt.timedelta(days=round(rng.gauss(mean, spread))))
-    never_pays = rng.random() < _NEVER_PAYS[risk]
-    if rng.random() < _SPLIT_PAYMENT_SHARE:
-        first = _partial_amount(rng, invoice.amount_minor, invoice.account.currency)
-        second_day = pay_day + dt.timedelta(days=rng.randint(14, 60))
-        planned = [(pay_day, first)] if never_pays else [(pay_day, first), (second_day, invoice.amount_minor - first)]
-    else:
-        planned = [] if never_pays else [(pay_day, invoice.amount_minor)]
-    # Nothing is received "today": a time later today would be in the future for whoever opens the demo.
-    return [(day, amount) for day, amount in planned if day < today]
-
-
-def _partial_amount(rng: random.Random, amount_minor: int, currency: str) -> int:
-    """A round part (25-75 %) of an amount, strictly between zero and the whole."""
-    unit = _minor_unit(currency)
-    part = amount_minor * rng.randint(25, 75) // 100 // unit * unit
-    return min(max(part, unit), amount_minor - 1)
-
-
-def _number_invoices(rng: random.Random, ledger: list[_PlannedInvoice]) -> None:
-    number = 100_000 + rng.randint(1, 4_000)
-    for invoice in ledger:
-        number += 2 if rng.random() < 0.02 else 1  # the odd voided number leaves a gap, as in real ledgers
-        invoice.number = f"INV-{number:06d}"
-
-
-def _plan_promises(rng: random.Random, ledger: list[_PlannedInvoice], today: dt.date) -> list[_PlannedPromise]:
+def _plan_promises(rng: random.Random, ledger: list[PlannedInvoice], today: dt.date) -> list[_PlannedPromise]:
     """Promises to pay on ~6 % of overdue open invoices; kept ones add the payment that kept them."""
     overdue = [inv for inv in ledger if inv.balance_minor > 0 and inv.due_date < today]
     if not overdue:
@@ -258,7 +150,7 @@ def _promise_outcomes(count: int) -> list[str]:
     return (outcomes + [_PROMISE_OUTCOMES[-1][0]] * count)[:count]
 
 
-def _plan_promise(rng: random.Random, invoice: _PlannedInvoice, outcome: str, today: dt.date) -> _PlannedPromise:
+def _plan_promise(rng: random.Random, invoice: PlannedInvoice, outcome: str, today: dt.date) -> _PlannedPromise:
     """A promise whose dates fit its outcome; pending when the invoice's history leaves no room for it."""
     window = _past_promise_window(invoice, outcome, today)
     if window is None:
@@ -269,11 +161,11 @@ def _plan_promise(rng: random.Random, invoice: _PlannedInvoice, outcome: str, to
     made_on = max(invoice.due_date, promised - dt.timedelta(days=rng.randint(2, 10)))
     amount = invoice.balance_minor
     if outcome == "kept" and rng.random() < 0.3:
-        amount = _partial_amount(rng, amount, invoice.account.currency)  # kept, but for part of the balance
+        amount = partial_amount(rng, amount, invoice.account.currency)  # kept, but for part of the balance
     return _PlannedPromise(invoice, outcome, promised, amount, made_on)
 
 
-def _past_promise_window(invoice: _PlannedInvoice, outcome: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+def _past_promise_window(invoice: PlannedInvoice, outcome: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
     """First and last possible promised date of a kept or broken promise, or None if none fits."""
     after_due = invoice.due_date + DAY
     if outcome == "kept":
@@ -287,7 +179,7 @@ def _past_promise_window(invoice: _PlannedInvoice, outcome: str, today: dt.date)
     return (first, last) if first <= last else None
 
 
-def _plan_disputes(rng: random.Random, ledger: list[_PlannedInvoice], today: dt.date) -> list[_PlannedInvoice]:
+def _plan_disputes(rng: random.Random, ledger: list[PlannedInvoice], today: dt.date) -> list[PlannedInvoice]:
     """Mark ~2 % of open invoices as disputed (not ones under a promise, nor ones issued days ago)."""
     candidates = [
         inv for inv in ledger
@@ -302,62 +194,6 @@ def _plan_disputes(rng: random.Random, ledger: list[_PlannedInvoice], today: dt.
 
 
 # --- writing rows ----------------------------------------------------------------------------
-
-
-def _write_invoices_and_payments(
-    session: Session, org_id: int, rng: random.Random, ledger: list[_PlannedInvoice]
-) -> dict[tuple[str, dt.date], Payment]:
-    """Write invoices, payments and applications; returns the payment behind each (customer, day)."""
-    for invoice in ledger:
-        invoice.row = _invoice_row(org_id, rng, invoice)
-    payments = _payments_by_customer_day(org_id, rng, ledger)
-    for invoice in ledger:
-        if invoice.balance_minor == 0:
-            final = max(invoice.receipts)[0]
-            invoice.row.closed_at = payments[(invoice.account.customer.external_id, final)].received_at
-    session.add_all(invoice.row for invoice in ledger)
-    session.add_all(payments.values())
-    session.flush()
-    session.add_all(
-        PaymentApplication(org_id=org_id, payment_id=payments[(invoice.account.customer.external_id, day)].id,
-                           invoice_id=invoice.row.id, amount_minor=applied)
-        for invoice in ledger for day, applied in invoice.receipts
-    )
-    return payments
-
-
-def _invoice_row(org_id: int, rng: random.Random, invoice: _PlannedInvoice) -> Invoice:
-    balance = invoice.balance_minor
-    status = "disputed" if invoice.disputed else ("paid" if balance == 0 else "open")
-    return Invoice(
-        org_id=org_id, customer_id=invoice.account.customer.id, number=invoice.number,
-        issue_date=invoice.issue_date, due_date=invoice.due_date, currency=invoice.account.currency,
-        amount_minor=invoice.amount_minor, balance_minor=balance, status=status, source="demo",
-        created_at=business_instant(rng, invoice.issue_date),
-    )
-
-
-def _payments_by_customer_day(
-    org_id: int, rng: random.Random, ledger: list[_PlannedInvoice]
-) -> dict[tuple[str, dt.date], Payment]:
-    """One payment per customer per day: a remittance often settles several invoices at once."""
-    totals: dict[tuple[str, dt.date], int] = defaultdict(int)
-    accounts: dict[str, Account] = {}
-    for invoice in ledger:
-        key = invoice.account.customer.external_id
-        accounts[key] = invoice.account
-        for day, applied in invoice.receipts:
-            totals[(key, day)] += applied
-    payments = {}
-    for number, (key, day) in enumerate(sorted(totals, key=lambda k: (k[1], k[0])), start=1):
-        account = accounts[key]
-        received_at = business_instant(rng, day)
-        payments[(key, day)] = Payment(
-            org_id=org_id, customer_id=account.customer.id, currency=account.currency, amount_minor=totals[(key, day)],
-            received_at=received_at, provider="demo", provider_ref=f"demo-pay-{number:06d}", status="succeeded",
-            created_at=received_at,
-        )
-    return payments
 
 
 def _write_promises(
@@ -385,8 +221,8 @@ def _write_promises(
 
 
 def _write_disputes(
-    session: Session, org_id: int, rng: random.Random, disputed: list[_PlannedInvoice], team: Team, today: dt.date
-) -> list[tuple[Dispute, _PlannedInvoice]]:
+    session: Session, org_id: int, rng: random.Random, disputed: list[PlannedInvoice], team: Team, today: dt.date
+) -> list[tuple[Dispute, PlannedInvoice]]:
     """Dispute rows for the invoices planned as disputed; some are already past their SLA."""
     disputes = []
     for invoice in disputed:
@@ -409,8 +245,8 @@ def _write_disputes(
     return disputes
 
 
-def _open_invoices_by_customer(ledger: list[_PlannedInvoice]) -> dict[str, list[_PlannedInvoice]]:
-    by_customer: dict[str, list[_PlannedInvoice]] = defaultdict(list)
+def _open_invoices_by_customer(ledger: list[PlannedInvoice]) -> dict[str, list[PlannedInvoice]]:
+    by_customer: dict[str, list[PlannedInvoice]] = defaultdict(list)
     for invoice in ledger:
         if invoice.balance_minor > 0:
             by_customer[invoice.account.customer.external_id].append(invoice)
@@ -418,7 +254,7 @@ def _open_invoices_by_customer(ledger: list[_PlannedInvoice]) -> dict[str, list[
 
 
 def _write_notes(
-    session: Session, org_id: int, rng: random.Random, ledger: list[_PlannedInvoice], team: Team, today: dt.date
+    session: Session, org_id: int, rng: random.Random, ledger: list[PlannedInvoice], team: Team, today: dt.date
 ) -> None:
     """A few collector notes on customers with open balances, some pinned to one invoice."""
     open_by_customer = _open_invoices_by_customer(ledger)
@@ -441,7 +277,7 @@ def _write_notes(
 
 
 def _write_holds(
-    session: Session, org_id: int, rng: random.Random, accounts: list[Account], ledger: list[_PlannedInvoice],
+    session: Session, org_id: int, rng: random.Random, accounts: list[Account], ledger: list[PlannedInvoice],
     team: Team, today: dt.date,
 ) -> None:
     """A customer-wide hold, an invoice hold and a contact suppression: enough to show each state once."""
@@ -472,7 +308,7 @@ def _write_holds(
 
 
 def _write_approvals(
-    session: Session, org_id: int, ledger: list[_PlannedInvoice], disputes: list[tuple[Dispute, _PlannedInvoice]],
+    session: Session, org_id: int, ledger: list[PlannedInvoice], disputes: list[tuple[Dispute, PlannedInvoice]],
     team: Team, today: dt.date,
 ) -> None:
     """Two requests waiting for the controller: a payment plan and a dispute credit."""
@@ -487,7 +323,7 @@ def _write_approvals(
         ))
     if disputes:
         _, invoice = max(disputes, key=lambda pair: (pair[1].balance_minor, pair[1].number))
-        unit = _minor_unit(invoice.account.currency)
+        unit = minor_unit(invoice.account.currency)
         credit = max(unit, invoice.balance_minor // 10 // unit * unit)
         session.add(Approval(
             org_id=org_id, kind="credit", subject_type="Invoice", subject_id=invoice.row.id,
@@ -498,11 +334,11 @@ def _write_approvals(
 
 
 def _proposed_payment_plan(
-    session: Session, org_id: int, ledger: list[_PlannedInvoice], team: Team, today: dt.date,
+    session: Session, org_id: int, ledger: list[PlannedInvoice], team: Team, today: dt.date,
     requested_at: dt.datetime,
 ) -> PaymentPlan | None:
     """A plan awaiting approval for the customer with the largest plain overdue balance."""
-    overdue: dict[str, list[_PlannedInvoice]] = defaultdict(list)
+    overdue: dict[str, list[PlannedInvoice]] = defaultdict(list)
     for invoice in ledger:
         if invoice.row.status == "open" and invoice.due_date < today and not invoice.has_promise:
             overdue[invoice.account.customer.external_id].append(invoice)
