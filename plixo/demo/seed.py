@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.demo.customers import Account, add_contacts, create_customers
-from plixo.demo.draws import DAY, business_instant, day_between, weighted
-from plixo.demo.invoices import PlannedInvoice, minor_unit, partial_amount, plan_invoices
+from plixo.demo.disputes import plan_disputes, write_disputes
+from plixo.demo.draws import DAY, business_instant, weighted
+from plixo.demo.invoices import PlannedInvoice, minor_unit, plan_invoices
 from plixo.demo.payments import write_invoices_and_payments
+from plixo.demo.promises import plan_promises, write_promises
 from plixo.demo.workspace import (
     DEMO_ORG_NAME,
     ORG_TIME_ZONE,
@@ -30,8 +32,7 @@ from plixo.demo.workspace import (
 )
 from plixo.disputes.models import Dispute
 from plixo.ledger.aging import local_today
-from plixo.ledger.models import Payment
-from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, PlanInstallment, Promise
+from plixo.queue.models import Approval, Hold, Note, PaymentPlan, PaymentPlanInvoice, PlanInstallment
 from plixo.queue.service import refresh_priorities
 from plixo.tenancy import tenant_scope
 
@@ -40,23 +41,6 @@ __all__ = ["DEMO_ORG_NAME", "DEMO_PASSWORD", "DemoResult", "seed_demo"]
 
 DEMO_PASSWORD = "plixo-demo-2026"  # noqa: S105 - demo-only, printed to the developer by `make run`
 
-_PROMISE_SHARE = 0.06
-_PROMISE_OUTCOMES = (("kept", 40), ("broken", 30), ("pending", 30))
-_DISPUTE_SHARE = 0.02
-_DISPUTE_REASONS = (
-    ("pricing", 30), ("quantity", 20), ("quality", 15), ("not_received", 15), ("duplicate", 10), ("other", 10),
-)
-_DISPUTE_STATUSES = (("open", 40), ("investigating", 35), ("awaiting_customer", 25))
-_DISPUTE_SOURCES = (("operator", 45), ("portal", 30), ("email", 25))
-_DISPUTE_SLA = dt.timedelta(days=10)
-_DISPUTE_DESCRIPTIONS = {
-    "pricing": "Customer says the unit price does not match the quote they signed.",
-    "quantity": "Customer was billed for more units than were delivered.",
-    "quality": "Customer reports a batch of defective parts and wants a credit before paying.",
-    "not_received": "Customer says the shipment never arrived at their receiving dock.",
-    "duplicate": "Customer believes this invoice duplicates one they already paid.",
-    "other": "Customer is withholding payment pending a call with their account manager.",
-}
 _NOTE_BODIES = (
     "Spoke with {contact}; payment run is on Thursdays, this should go out next week.",
     "{contact} asked for a copy of the signed PO before releasing payment.",
@@ -81,15 +65,6 @@ class DemoResult:
     payments: int
 
 
-@dataclass
-class _PlannedPromise:
-    invoice: PlannedInvoice
-    outcome: str  # kept, broken, pending
-    promised_date: dt.date
-    amount_minor: int
-    made_on: dt.date
-
-
 def seed_demo(
     session: Session, *, invoices: int = 3000, seed: int = 7, today: dt.date | None = None
 ) -> DemoResult:
@@ -102,11 +77,11 @@ def seed_demo(
         accounts = create_customers(session, org.id, rng, team, max(10, invoices // 12), today)
         contact_count = add_contacts(session, org.id, rng, accounts, today)
         ledger = plan_invoices(rng, accounts, invoices, today)
-        promises = _plan_promises(rng, ledger, today)
-        disputed = _plan_disputes(rng, ledger, today)
+        promises = plan_promises(rng, ledger, today)
+        disputed = plan_disputes(rng, ledger, today)
         payments_by_receipt = write_invoices_and_payments(session, org.id, rng, ledger)
-        _write_promises(session, org.id, rng, promises, payments_by_receipt, team)
-        disputes = _write_disputes(session, org.id, rng, disputed, team, today)
+        write_promises(session, org.id, rng, promises, payments_by_receipt, team)
+        disputes = write_disputes(session, org.id, rng, disputed, team, today)
         _write_notes(session, org.id, rng, ledger, team, today)
         _write_holds(session, org.id, rng, accounts, ledger, team, today)
         session.flush()
@@ -125,124 +100,7 @@ def seed_demo(
                       payments=payment_count)
 
 
-def _plan_promises(rng: random.Random, ledger: list[PlannedInvoice], today: dt.date) -> list[_PlannedPromise]:
-    """Promises to pay on ~6 % of overdue open invoices; kept ones add the payment that kept them."""
-    overdue = [inv for inv in ledger if inv.balance_minor > 0 and inv.due_date < today]
-    if not overdue:
-        return []
-    chosen = rng.sample(overdue, k=min(len(overdue), max(3, round(len(overdue) * _PROMISE_SHARE))))
-    promises = []
-    for invoice, outcome in zip(chosen, _promise_outcomes(len(chosen)), strict=True):
-        promise = _plan_promise(rng, invoice, outcome, today)
-        if promise.outcome == "kept":
-            invoice.receipts.append((promise.promised_date, promise.amount_minor))
-        invoice.has_promise = True
-        promises.append(promise)
-    return promises
-
-
-def _promise_outcomes(count: int) -> list[str]:
-    """Outcomes in fixed shares rather than drawn, so even a small demo shows every kind."""
-    total_weight = sum(weight for _, weight in _PROMISE_OUTCOMES)
-    outcomes = []
-    for outcome, weight in _PROMISE_OUTCOMES:
-        outcomes += [outcome] * max(1, count * weight // total_weight)
-    return (outcomes + [_PROMISE_OUTCOMES[-1][0]] * count)[:count]
-
-
-def _plan_promise(rng: random.Random, invoice: PlannedInvoice, outcome: str, today: dt.date) -> _PlannedPromise:
-    """A promise whose dates fit its outcome; pending when the invoice's history leaves no room for it."""
-    window = _past_promise_window(invoice, outcome, today)
-    if window is None:
-        promised = today + dt.timedelta(days=rng.randint(1, 14))
-        made_on = max(invoice.due_date, today - dt.timedelta(days=rng.randint(1, 6)))
-        return _PlannedPromise(invoice, "pending", promised, invoice.balance_minor, made_on)
-    promised = day_between(rng, *window)
-    made_on = max(invoice.due_date, promised - dt.timedelta(days=rng.randint(2, 10)))
-    amount = invoice.balance_minor
-    if outcome == "kept" and rng.random() < 0.3:
-        amount = partial_amount(rng, amount, invoice.account.currency)  # kept, but for part of the balance
-    return _PlannedPromise(invoice, outcome, promised, amount, made_on)
-
-
-def _past_promise_window(invoice: PlannedInvoice, outcome: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
-    """First and last possible promised date of a kept or broken promise, or None if none fits."""
-    after_due = invoice.due_date + DAY
-    if outcome == "kept":
-        # Paid on the promised day, so it must come after any earlier receipt and before today.
-        after_receipts = (invoice.last_receipt_day or invoice.issue_date) + DAY
-        first, last = max(after_due, after_receipts, today - dt.timedelta(days=30)), today - DAY
-    elif outcome == "broken":
-        first, last = max(after_due, today - dt.timedelta(days=21)), today - 2 * DAY  # noticed the day after
-    else:
-        return None
-    return (first, last) if first <= last else None
-
-
-def _plan_disputes(rng: random.Random, ledger: list[PlannedInvoice], today: dt.date) -> list[PlannedInvoice]:
-    """Mark ~2 % of open invoices as disputed (not ones under a promise, nor ones issued days ago)."""
-    candidates = [
-        inv for inv in ledger
-        if inv.balance_minor > 0 and not inv.has_promise and inv.issue_date <= today - dt.timedelta(days=4)
-    ]
-    if not candidates:
-        return []
-    chosen = rng.sample(candidates, k=max(1, round(len(candidates) * _DISPUTE_SHARE)))
-    for invoice in chosen:
-        invoice.disputed = True
-    return chosen
-
-
 # --- writing rows ----------------------------------------------------------------------------
-
-
-def _write_promises(
-    session: Session, org_id: int, rng: random.Random, promises: list[_PlannedPromise],
-    payments: dict[tuple[str, dt.date], Payment], team: Team,
-) -> None:
-    rows = []
-    for promise in promises:
-        invoice = promise.invoice
-        primary = invoice.account.primary
-        resolved_at = None
-        if promise.outcome == "kept":
-            resolved_at = payments[(invoice.account.customer.external_id, promise.promised_date)].received_at
-        elif promise.outcome == "broken":
-            resolved_at = business_instant(rng, promise.promised_date + DAY)
-        rows.append(Promise(
-            org_id=org_id, invoice_id=invoice.row.id, customer_id=invoice.account.customer.id,
-            contact_id=primary.id if primary else None, currency=invoice.account.currency,
-            amount_minor=promise.amount_minor, promised_date=promise.promised_date, status=promise.outcome,
-            source=weighted(rng, (("operator", 70), ("portal", 20), ("email", 10))),
-            created_by_id=team.id_of("operator"), resolved_at=resolved_at,
-            created_at=business_instant(rng, promise.made_on),
-        ))
-    session.add_all(rows)
-
-
-def _write_disputes(
-    session: Session, org_id: int, rng: random.Random, disputed: list[PlannedInvoice], team: Team, today: dt.date
-) -> list[tuple[Dispute, PlannedInvoice]]:
-    """Dispute rows for the invoices planned as disputed; some are already past their SLA."""
-    disputes = []
-    for invoice in disputed:
-        # Candidates were issued 4+ days ago, so this window is never empty and never includes today.
-        first = max(invoice.issue_date + 3 * DAY, today - dt.timedelta(days=25))
-        opened_at = business_instant(rng, day_between(rng, first, today - DAY))
-        reason = weighted(rng, _DISPUTE_REASONS)
-        status = weighted(rng, _DISPUTE_STATUSES)
-        source = weighted(rng, _DISPUTE_SOURCES)
-        dispute = Dispute(
-            org_id=org_id, invoice_id=invoice.row.id, customer_id=invoice.account.customer.id, reason=reason,
-            description=_DISPUTE_DESCRIPTIONS[reason], status=status, source=source,
-            needs_review=source == "email",  # e-mailed disputes are classified automatically, so a human checks
-            routed_to="sales" if reason == "pricing" else None,
-            assigned_to_id=team.id_of("ar_manager") if status != "open" else None,
-            opened_at=opened_at, sla_due_at=opened_at + _DISPUTE_SLA, created_at=opened_at,
-        )
-        disputes.append((dispute, invoice))
-    session.add_all(dispute for dispute, _ in disputes)
-    return disputes
 
 
 def _open_invoices_by_customer(ledger: list[PlannedInvoice]) -> dict[str, list[PlannedInvoice]]:
