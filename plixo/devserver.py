@@ -24,7 +24,8 @@ def _prepare_database() -> list[tuple[str, str]]:
 
     from plixo import create_app
     from plixo.accounts.models import Membership, Organization, User
-    from plixo.demo.seed import DEMO_ORG_NAME, seed_demo
+    from plixo.demo.seed import seed_demo
+    from plixo.demo.workspace import DEMO_ORG_NAME
     from plixo.extensions import db
     from plixo.tenancy import unscoped
 
