@@ -1,14 +1,27 @@
-"""The few HTMX helpers flask-htmx lacks (request detection itself is flask-htmx's `htmx`), and request timing."""
+"""How every view answers HTMX: one fragment convention, one change wrapper, namespaced client events.
+
+Fragments are named `{% block %}`s of their page's template, each named after the DOM id of the element it
+renders (`block inspector` ↔ `<aside id="inspector">`), so a first render and every swap use the same markup.
+A GET answers with the whole page, or with the block its HTMX request targets (`render_page_or_block`); a
+response that only ever swaps a fragment (an action's result, a refusal, a poll) renders that block
+(`render_fragment`). A change runs through `change`: the service call, then one commit, or a rollback and the
+refusal's own answer. Request detection itself is flask-htmx's `htmx`.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import Response, g, render_template
+from flask import Response, g, make_response, render_template
 from jinja2_fragments.flask import render_block
 
-from plixo.extensions import htmx
+from plixo.actions import ActionError
+from plixo.extensions import db, htmx
+
+T = TypeVar("T")
 
 
 def hx_trigger(response: Response, event: str, **detail) -> Response:
@@ -27,14 +40,41 @@ def toast(response: Response, message: str, level: str = "success") -> Response:
     return hx_trigger(response, "shell:toast", message=message, level=level)
 
 
-def render_page_or_block(template: str, block: str, **context) -> str:
-    """The whole page for a normal request, just `block` for an HTMX request targeting it.
+def targeted_block(*blocks: str) -> str | None:
+    """The one of `blocks` this HTMX request targets (its HX-Target id, dashes as underscores), if any."""
+    target = (htmx.target or "").replace("-", "_") if htmx else ""
+    return target if target in blocks else None
 
-    A block is named after the DOM id it fills, with dashes as underscores (#audit-results ↔ audit_results).
-    """
-    if htmx and (htmx.target or "").replace("-", "_") == block:
-        return render_block(template, block, **context)
-    return render_template(template, **context)
+
+def render_page_or_block(template: str, *blocks: str, **context) -> str:
+    """The whole page for a normal request; for an HTMX request targeting one of `blocks`, just that block."""
+    block = targeted_block(*blocks)
+    return render_block(template, block, **context) if block else render_template(template, **context)
+
+
+def render_fragment(template: str, block: str, **context) -> str:
+    """One named block of a page's template, for a response that only ever swaps that fragment."""
+    return render_block(template, block, **context)
+
+
+def retarget(response: Response, selector: str, swap: str = "outerHTML") -> Response:
+    """Swap this response into `selector` instead of the element the request named."""
+    response.headers["HX-Retarget"] = selector
+    response.headers["HX-Reswap"] = swap
+    return response
+
+
+def change(call: Callable[[], T], done: Callable[[T], Response | str],
+           refused: Callable[[ActionError], Response | str]) -> Response:
+    """Make one change the way every view does: run the service call, then commit once and answer `done(result)`;
+    when a rule refuses (ActionError), roll back, so nothing of it stays, and answer `refused(error)`."""
+    try:
+        result = call()
+    except ActionError as error:
+        db.session.rollback()
+        return make_response(refused(error))
+    db.session.commit()
+    return make_response(done(result))
 
 
 def add_vary(response: Response) -> Response:

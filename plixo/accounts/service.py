@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from plixo import audit
 from plixo.accounts.free_mail import is_free_mail
 from plixo.accounts.models import Invite, Membership, Organization, Policy, User
+from plixo.actions import ActionError
 from plixo.model import utcnow
 from plixo.security import ROLES
 from plixo.tenancy import tenant_scope, unscoped
@@ -27,7 +28,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 12
 
 
-class AccountError(ValueError):
+class AccountError(ActionError):
     """A request that breaks an account rule; the message is shown to the user."""
 
 

@@ -1,0 +1,1 @@
+"""Synthetic workspaces: the deterministic demo seed, and the month of Autopilot that `flask simulate` referees."""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization
+from plixo.actions import ActionError
 from plixo.imports import merge, pipeline
 from plixo.imports.fields import FIELDS, auto_map, fields_of, header_signature
 from plixo.imports.models import ImportIssue, ImportRun
@@ -25,7 +26,7 @@ from plixo.model import utcnow
 CHUNK = 1 << 20
 
 
-class ImportStepError(ValueError):
+class ImportStepError(ActionError):
     """A step that cannot run for this run; the message is shown to the user."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,6 +54,11 @@ def portal_token(org_id: int, customer_id: int, version: int) -> str:
 
 def pay_token(org_id: int, customer_id: int, version: int, invoice_ids: list[int]) -> str:
     return _serializer(PAY_SALT).dumps([org_id, customer_id, version, sorted(set(invoice_ids))])
+
+
+def public_url(endpoint: str, **values) -> str:
+    """The address of a page as payers reach it (PUBLIC_BASE_URL), e.g. where Stripe sends them back."""
+    return current_app.config["PUBLIC_BASE_URL"] + url_for(endpoint, **values)
 
 
 def portal_url(org_id: int, customer_id: int, version: int) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization, User
+from plixo.actions import ActionError
 from plixo.mail.models import SendingDomain
 
 _DOMAIN = re.compile(r"^(?=.{4,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,63}$")
@@ -32,7 +33,7 @@ RECORDS = ("spf", "dkim", "dmarc")
 DMARC_POLICIES = ("none", "quarantine", "reject")
 
 
-class DeliverabilityError(ValueError):
+class DeliverabilityError(ActionError):
     """A domain that cannot be added or checked, with the message to show."""
 
 

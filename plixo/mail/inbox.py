@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization, User
+from plixo.actions import ActionError
 from plixo.connectors.models import Connection
 from plixo.integrations.mail.drafts import DraftTransport
 from plixo.integrations.mail.gmail import GmailMailbox, GoogleApp
@@ -45,12 +46,8 @@ PROVIDERS = {"microsoft": "Microsoft 365", "gmail": "Gmail", "smtp": "SMTP and I
 _HOST = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-class InboxError(ValueError):
+class InboxError(ActionError):
     """An inbox that cannot be connected or used; the message says what to do."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.accounts.service import policy_of
+from plixo.actions import ActionError
 from plixo.holds.models import Hold
 from plixo.ledger.aging import days_past_due, local_today
 from plixo.ledger.eligibility import eligible_clause
@@ -44,10 +45,8 @@ TRANSITIONS = {"shadow": ("active", "paused", "archived"), "active": ("paused", 
 STATUS_LABELS = {"shadow": "Shadow", "active": "Active", "paused": "Paused", "archived": "Archived"}
 
 
-class CadenceError(ValueError):
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.message, self.field = message, field
+class CadenceError(ActionError):
+    """Steps or a status change a cadence cannot take, with the field to show the message on."""
 
 
 @dataclass(frozen=True)

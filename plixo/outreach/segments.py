@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization, User
+from plixo.actions import ActionError
 from plixo.ledger.aging import AGING_BUCKETS, BUCKET_NAMES
 from plixo.ledger.coverage import contact_coverage
 from plixo.ledger.eligibility import eligible_clause
@@ -31,10 +32,8 @@ BOUNCE_WINDOW_DAYS = 30
 MAX_TAGS = 20
 
 
-class SegmentError(ValueError):
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.message, self.field = message, field
+class SegmentError(ActionError):
+    """Rules or a mode a segment cannot take, with the field to show the message on."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from plixo import audit
 from plixo.accounts.models import Organization, Policy, User
 from plixo.accounts.service import policy_of
+from plixo.actions import ActionError
 from plixo.money import Money, MoneyError
 from plixo.outreach.guardrails import in_quiet_hours
 
@@ -21,12 +22,8 @@ PLAIN_FIELDS = ("tone", "business_hours_start", "business_hours_end", "quiet_hou
                 "min_gap_hours", "plan_approval_months", "approver_role")
 
 
-class PolicyError(ValueError):
+class PolicyError(ActionError):
     """Settings that cannot work together, with the field to show the message on."""
-
-    def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 def form_values(policy: Policy, currency: str) -> dict:

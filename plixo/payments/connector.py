@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization, User
+from plixo.actions import ActionError
 from plixo.connectors.models import Connection
 from plixo.integrations import stripe_gateway as gateway
 from plixo.integrations.stripe_gateway import AccountInfo, Credentials, StripeProblemError
@@ -30,7 +31,7 @@ ALREADY_TAKEN = "This Stripe account is already connected to another Plixo works
 log = logging.getLogger(__name__)
 
 
-class ConnectorError(ValueError):
+class ConnectorError(ActionError):
     """A connection that cannot be made or used, with the message to show."""
 
 

@@ -31,7 +31,7 @@ from plixo.extensions import csrf, db, limiter
 from plixo.integrations import stripe_gateway as gateway
 from plixo.integrations.stripe_gateway import BadWebhookError, verified_event
 from plixo.ledger.models import Customer, Invoice
-from plixo.ledger.payer_links import ExpiredLinkError, LinkError, read_pay_token
+from plixo.ledger.payer_links import ExpiredLinkError, LinkError, public_url, read_pay_token
 from plixo.model import utcnow
 from plixo.params import parse_id
 from plixo.payments import connector
@@ -257,7 +257,7 @@ def start_payment(token: str):
             return _pay_overview(claim, token)
         org = db.session.get(Organization, claim.org_id)
         try:
-            url = start_checkout(db.session, org, customer, invoices, _public_url("payments.pay_done", token=token))
+            url = start_checkout(db.session, org, customer, invoices, public_url("payments.pay_done", token=token))
         except CheckoutError as refused:
             db.session.commit()  # what was learnt on the way (a page expired, Stripe's refusal) stays recorded
             return _pay_page(org, "unavailable", status=409, message=str(refused), invoices=invoices, token=token)
@@ -313,9 +313,6 @@ def _claimed_invoices(claim) -> list[Invoice]:
                                                     Invoice.customer_id == claim.customer_id)).all()
     return sorted(rows, key=lambda i: (i.due_date, i.id))
 
-
-def _public_url(endpoint: str, **values) -> str:
-    return current_app.config["PUBLIC_BASE_URL"] + url_for(endpoint, **values)
 
 
 def _bad_link(message: str, status: int):

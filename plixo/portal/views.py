@@ -35,13 +35,14 @@ from plixo.actions import ActionError
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
 from plixo.disputes.service import DISPUTE_REASONS
 from plixo.extensions import db, limiter
+from plixo.htmx import change
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Invoice
-from plixo.ledger.payer_links import ExpiredLinkError, LinkError, PortalClaim, read_portal_token
+from plixo.ledger.payer_links import ExpiredLinkError, LinkError, PortalClaim, public_url, read_portal_token
 from plixo.model import utcnow
 from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.portal import service
-from plixo.promises.plans import Installment
+from plixo.promises import plans
 from plixo.security import public
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -242,13 +243,8 @@ def _refused(failed: str, error: ActionError, status: int = 422):
 
 def _act(form_name: str, action: Callable[[], object], done: Callable[[object], str]):
     """Run one payer action: committed and redirected to the page with its notice, or refused with a message."""
-    try:
-        result = action()
-    except ActionError as error:
-        db.session.rollback()
-        return _refused(form_name, error)
-    db.session.commit()
-    return redirect(url_for("portal.home", done=done(result)), 303)
+    return change(action, lambda result: redirect(url_for("portal.home", done=done(result)), 303),
+                  lambda error: _refused(form_name, error))
 
 
 # --- Input -------------------------------------------------------------------------------------------------------
@@ -267,29 +263,12 @@ def _chosen_invoice() -> Invoice:
     return _own_invoice(raw)
 
 
-def _installments(currency: str) -> list[Installment]:
-    dates, amounts = request.form.getlist("installment_date"), request.form.getlist("installment_amount")
-    rows = [(d.strip(), a.strip()) for d, a in zip(dates, amounts, strict=False) if d.strip() or a.strip()]
-    if len(rows) > MAX_PLAN_INSTALLMENTS:
-        raise ActionError(f"A plan can have at most {MAX_PLAN_INSTALLMENTS} installments.", "installments")
-    installments = []
-    for number, (raw_date, raw_amount) in enumerate(rows, start=1):
-        due, amount = parse_date(raw_date), parse_amount_input(raw_amount, currency)
-        if due is None or amount is None:
-            raise ActionError(f"Installment {number} needs a date and an amount, such as 500.00.", "installments")
-        installments.append(Installment(due, amount))
-    return installments
-
-
 def _evidence() -> tuple[str, bytes] | None:
     upload = request.files.get("evidence")
     if upload is None or not upload.filename:
         return None
     return upload.filename, upload.read(MAX_EVIDENCE_BYTES + 1)  # one byte over is enough to refuse it
 
-
-def _public_url(endpoint: str) -> str:
-    return current_app.config["PUBLIC_BASE_URL"] + url_for(endpoint)
 
 
 # --- Pages -------------------------------------------------------------------------------------------------------
@@ -361,7 +340,7 @@ def pay():
         return _refused("pay", ActionError("Choose the invoices you want to pay.", "invoice_id"))
     invoices = [_own_invoice(raw) for raw in chosen]
     try:
-        url = start_checkout(db.session, g.payer.org, g.payer.customer, invoices, _public_url("portal.home"))
+        url = start_checkout(db.session, g.payer.org, g.payer.customer, invoices, public_url("portal.home"))
     except CheckoutError as refused:
         db.session.commit()  # what was learnt on the way (a page expired, Stripe's refusal) stays recorded
         return _refused("pay", ActionError(str(refused), "invoice_id"), status=409)
@@ -376,7 +355,10 @@ def pay():
 def propose_plan():
     def act():
         invoice = _chosen_invoice()
-        return service.propose_plan(db.session, g.payer, invoice, _installments(invoice.currency), utcnow())
+        installments = plans.installments_from_form(request.form.getlist("installment_date"),
+                                                    request.form.getlist("installment_amount"), invoice.currency,
+                                                    MAX_PLAN_INSTALLMENTS)
+        return service.propose_plan(db.session, g.payer, invoice, installments, utcnow())
 
     return _act("plan", act, lambda plan: "plan_accepted" if plan.status == "accepted" else "plan_pending")
 

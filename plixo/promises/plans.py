@@ -18,6 +18,7 @@ from plixo.ledger.eligibility import stopping_reasons
 from plixo.ledger.models import Invoice
 from plixo.money import format_money
 from plixo.outreach.sends import cancel_pending_sends
+from plixo.params import parse_amount_input, parse_date
 from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, PlanInstallment
 
 
@@ -25,6 +26,20 @@ from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, PlanInstallme
 class Installment:
     due_date: dt.date
     amount_minor: int
+
+
+def installments_from_form(dates: list[str], amounts: list[str], currency: str, most: int) -> list[Installment]:
+    """The installments typed in a plan form, blank rows skipped; ActionError names the row that is wrong."""
+    rows = [(d.strip(), a.strip()) for d, a in zip(dates, amounts, strict=False) if d.strip() or a.strip()]
+    if len(rows) > most:
+        raise ActionError(f"A plan can have at most {most} installments.", "installments")
+    installments = []
+    for number, (raw_date, raw_amount) in enumerate(rows, start=1):
+        due, amount = parse_date(raw_date), parse_amount_input(raw_amount, currency)
+        if due is None or amount is None:
+            raise ActionError(f"Installment {number} needs a date and an amount, such as 500.00.", "installments")
+        installments.append(Installment(due, amount))
+    return installments
 
 
 def propose_plan(session: Session, org: Organization, invoice: Invoice, actor: Actor,

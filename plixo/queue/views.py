@@ -23,9 +23,9 @@ from plixo.disputes import service as disputes
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
 from plixo.disputes.models import DisputeEvidence
 from plixo.disputes.service import DISPUTE_REASONS
-from plixo.extensions import db, htmx
+from plixo.extensions import db
 from plixo.holds import service as holds
-from plixo.htmx import hx_trigger, toast
+from plixo.htmx import change, hx_trigger, render_fragment, render_page_or_block, retarget, targeted_block, toast
 from plixo.ledger import assignment
 from plixo.ledger.aging import BUCKET_NAMES, local_today
 from plixo.ledger.models import Customer, Invoice
@@ -38,7 +38,6 @@ from plixo.outreach.models import Segment
 from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.promises import plans
 from plixo.promises import service as promises
-from plixo.promises.plans import Installment
 from plixo.queue.inspector import inspect
 from plixo.queue.queries import STATUS_FILTERS, Cursor, QueueFilters, cached_queue_totals, queue_changed, queue_page
 from plixo.security import can, requires
@@ -89,15 +88,16 @@ def _page_context(filters: QueueFilters) -> dict:
             "notifications": _unread_notifications()}
 
 
+PAGE = "queue/index.html"
+
+
 @bp.route("/queue")
 @requires("queue.work")
 def index():
     filters = _filters()
-    if htmx and htmx.target == "queue-more":
-        return render_template("queue/_rows.html", **_queue_context(filters))
-    if htmx and htmx.target == "queue-results":
-        return render_template("queue/_results.html", **_queue_context(filters))
-    return render_template("queue/index.html", inspection=None, **_page_context(filters))
+    if targeted_block("queue_more", "queue_results"):
+        return render_page_or_block(PAGE, "queue_more", "queue_results", **_queue_context(filters))
+    return render_template(PAGE, inspection=None, **_page_context(filters))
 
 
 @bp.route("/queue/totals")
@@ -105,7 +105,7 @@ def index():
 def totals():
     # Loaded after the page: counting a large queue is the slowest part, so the rows do not wait for it.
     count, balances = cached_queue_totals(db.session, g.org.id, current_user.id, _filters(), _today())
-    return render_template("queue/_totals.html", count=count, balances=balances)
+    return render_fragment(PAGE, "queue_totals", count=count, balances=balances)
 
 
 def _inspection(invoice: Invoice, template: str | None = None, rewrite: bool = False):
@@ -140,29 +140,29 @@ def _invoice_with_people(invoice_id: int) -> Invoice:
 @requires("queue.work")
 def inspect_invoice(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    template = request.args.get("template")
-    if htmx and htmx.target == "inspector":
-        return render_template("queue/_inspector.html", **_inspector_context(invoice, template))
-    if htmx and htmx.target == "compose":
-        return render_template("queue/_compose.html", **_inspector_context(invoice, template))
-    filters = _filters()
-    return render_template("queue/index.html", **_page_context(filters), **_inspector_context(invoice, template))
+    context = _inspector_context(invoice, request.args.get("template"))
+    if not targeted_block("inspector", "compose"):
+        context |= _page_context(_filters())
+    return render_page_or_block(PAGE, "inspector", "compose", **context)
 
 
-def _refresh_inspector(invoice: Invoice, message: str, event: str | None = None, **detail):
+def _refresh_inspector(invoice: Invoice, message: str, event: str | None = None):
     queue_changed(g.org.id)
-    response = make_response(render_template("queue/_inspector.html", **_inspector_context(invoice)))
+    response = make_response(render_fragment(PAGE, "inspector", **_inspector_context(invoice)))
     if event:
-        hx_trigger(response, event, invoice_id=invoice.id, **detail)
+        hx_trigger(response, event, invoice_id=invoice.id)
     return toast(response, message)
 
 
-def _refused(error: ActionError, target: str = "#inspector-message"):
-    """422 with the message shown at `target` and in a toast; the panel itself is left as it was."""
-    response = make_response(render_template("queue/_error.html", error=error), 422)
-    response.headers["HX-Retarget"] = target
-    response.headers["HX-Reswap"] = "innerHTML"
-    return toast(response, error.message, "error")
+def _refused(error: ActionError, block: str = "inspector_message", selector: str = "#inspector-message", **context):
+    """422 with the message in `block` (and a toast); the rest of the panel is left as it was."""
+    response = make_response(render_fragment(PAGE, block, error=error, **context), 422)
+    return toast(retarget(response, selector), error.message, "error")
+
+
+def _act(invoice: Invoice, call, message: str, event: str | None = None):
+    """An inspector action: one change, then the inspector again, or the refusal above it."""
+    return change(call, lambda _result: _refresh_inspector(invoice, message, event), _refused)
 
 
 @bp.post("/queue/<int:invoice_id>/preview")
@@ -171,21 +171,16 @@ def preview_email(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     values = _inspection(invoice).merge_values
     shown = preview(request.form.get("subject", ""), request.form.get("body", ""), values)
-    return render_template("queue/_preview.html", preview=shown)
+    return render_fragment(PAGE, "compose_preview", preview=shown)
 
 
 @bp.post("/queue/<int:invoice_id>/draft")
 @requires("messages.send")
 def save_draft(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    try:
-        sends.save_draft(db.session, g.org, invoice, current_user, request.form.get("subject", ""),
-                           request.form.get("body", ""))
-    except ActionError as error:
-        db.session.rollback()
-        return _refused(error)
-    db.session.commit()
-    return _refresh_inspector(invoice, "Draft saved.")
+    return _act(invoice, lambda: sends.save_draft(db.session, g.org, invoice, current_user,
+                                                  request.form.get("subject", ""), request.form.get("body", "")),
+                "Draft saved.")
 
 
 @bp.post("/queue/<int:invoice_id>/send")
@@ -202,19 +197,17 @@ def send_email(invoice_id: int):
         schedule_for = _parse_local_datetime(request.form["send_at"])
         if schedule_for is None:
             return _refused(ActionError("Enter the send time as a date and time.", "send_at"))
-    try:
-        message = sends.send_email(db.session, g.org, invoice, current_user, subject, body,
-                                     inspection.merge_values, inspection.recipient, utcnow(), schedule_for)
-    except ActionError as error:
-        db.session.rollback()
-        return _refused(error)
-    db.session.commit()
-    when = "now" if message.wait_reason is None and schedule_for is None else "later"
-    if when == "now":
+    return change(lambda: sends.send_email(db.session, g.org, invoice, current_user, subject, body,
+                                           inspection.merge_values, inspection.recipient, utcnow(), schedule_for),
+                  lambda message: _sent(invoice, message, scheduled=schedule_for is not None), _refused)
+
+
+def _sent(invoice: Invoice, message, scheduled: bool):
+    if message.wait_reason is None and not scheduled:
         enqueue(SENDS, send_due_messages)  # the outbox sender, without waiting for its next minute
-    text = (f"E-mail to {message.to_email} is on its way." if when == "now"
-            else f"E-mail to {message.to_email} scheduled: {message.wait_reason or 'at the chosen time'}.")
-    return _refresh_inspector(invoice, text, "queue:sent")
+        return _refresh_inspector(invoice, f"E-mail to {message.to_email} is on its way.", "queue:sent")
+    return _refresh_inspector(invoice, f"E-mail to {message.to_email} scheduled: "
+                                       f"{message.wait_reason or 'at the chosen time'}.", "queue:sent")
 
 
 def _parse_local_datetime(raw: str) -> dt.datetime | None:
@@ -228,17 +221,12 @@ def _parse_local_datetime(raw: str) -> dt.datetime | None:
     return naive.replace(tzinfo=ZoneInfo(g.org.time_zone)).astimezone(dt.UTC)
 
 
-def _amount(field: str, currency: str) -> int | None:
-    return parse_amount_input(request.form.get(field, ""), currency)
-
-
-
 @bp.post("/queue/<int:invoice_id>/promise")
 @requires("promises.manage")
 def log_promise(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     raw_amount = request.form.get("amount", "").strip()
-    amount = _amount("amount", invoice.currency)
+    amount = parse_amount_input(raw_amount, invoice.currency)
     if raw_amount and amount is None:
         return _refused(ActionError("Enter the amount as a number, such as 1250.00.", "amount"))
     return _act(invoice, lambda: promises.log_promise(
@@ -250,17 +238,11 @@ def log_promise(invoice_id: int):
 @requires("plans.propose")
 def propose_plan(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    installments = []
-    dates, amounts = request.form.getlist("installment_date"), request.form.getlist("installment_amount")
-    for index, (raw_date, raw_amount) in enumerate(zip(dates, amounts, strict=False)):
-        if not raw_date.strip() and not raw_amount.strip():
-            continue
-        due, amount = parse_date(raw_date), parse_amount_input(raw_amount, invoice.currency)
-        if due is None or amount is None or index >= MAX_INSTALLMENTS:
-            return _refused(ActionError(f"Installment {index + 1} needs a date and an amount.", "installments"))
-        installments.append(Installment(due, amount))
-    return _act(invoice, lambda: plans.propose_plan(db.session, g.org, invoice, current_user, installments,
-                                                       utcnow()), "Payment plan recorded.", "queue:changed")
+    return _act(invoice, lambda: plans.propose_plan(
+        db.session, g.org, invoice, current_user,
+        plans.installments_from_form(request.form.getlist("installment_date"),
+                                     request.form.getlist("installment_amount"), invoice.currency, MAX_INSTALLMENTS),
+        utcnow()), "Payment plan recorded.", "queue:changed")
 
 
 @bp.post("/queue/<int:invoice_id>/dispute")
@@ -359,16 +341,6 @@ def assign(invoice_id: int):
                 "queue:changed")
 
 
-def _act(invoice: Invoice, action, message: str, event: str | None = None):
-    try:
-        action()
-    except ActionError as error:
-        db.session.rollback()
-        return _refused(error)
-    db.session.commit()
-    return _refresh_inspector(invoice, message, event)
-
-
 # --- Approvals sidebar and notifications ---------------------------------------------------------------
 
 def _pending_approvals() -> list[Approval]:
@@ -390,18 +362,19 @@ def decide_approval(approval_id: int):
     decision = request.form.get("decision")
     if decision not in ("approve", "reject"):
         abort(400)
-    try:
-        approvals.decide_approval(db.session, g.org, approval, current_user, g.membership.role,
-                                decision == "approve", request.form.get("comment", ""), utcnow(),
-                                link=url_for("queue.index"))
-    except ActionError as error:
-        db.session.rollback()
-        return _refused(error, f"#approval-{approval.id}-message")
-    db.session.commit()
+    return change(
+        lambda: approvals.decide_approval(db.session, g.org, approval, current_user, g.membership.role,
+                                          decision == "approve", request.form.get("comment", ""), utcnow(),
+                                          link=url_for("queue.index")),
+        lambda decided: _approvals_changed(f"Request {decided.status}."),
+        lambda error: _refused(error, "approval_message", a=approval, selector=f"#approval-{approval.id}-message"))
+
+
+def _approvals_changed(message: str):
     queue_changed(g.org.id)
-    response = make_response(render_template("queue/_approvals.html", approvals=_pending_approvals()))
+    response = make_response(render_fragment(PAGE, "approvals", approvals=_pending_approvals()))
     hx_trigger(response, "queue:changed")
-    return toast(response, f"Request {approval.status}.")
+    return toast(response, message)
 
 
 @bp.post("/notifications/read")
@@ -410,4 +383,4 @@ def mark_notifications_read():
     for notification in _unread_notifications():
         notification.read_at = utcnow()
     db.session.commit()
-    return render_template("queue/_notifications.html", notifications=[])
+    return render_fragment(PAGE, "notifications", notifications=[])
