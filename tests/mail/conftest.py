@@ -61,29 +61,45 @@ def raw_reply(body: str, subject: str = "RE: Invoice INV-7001 is overdue", sende
     return reply.as_bytes()
 
 
-# --- The finance inbox on Microsoft 365 (a fake Microsoft on loopback) ---------------------------------------
+# --- A finance inbox at a mail provider (a fake Microsoft or Google on loopback) -----------------------------
 
 EMAIL_CONNECTOR = "/admin/connectors/email"
 
 
-@pytest.fixture
-def fake(app):
-    server = fake_microsoft.start()
-    saved = {name: app.config[name] for name in ("MS_CLIENT_ID", "MS_CLIENT_SECRET", "MS_AUTHORITY_HOST",
-                                                 "MS_GRAPH_BASE", "MAIL_CA_BUNDLE")}
-    app.config.update(MS_CLIENT_ID=server.client_id, MS_CLIENT_SECRET=server.client_secret,
-                      MS_AUTHORITY_HOST=server.base, MS_GRAPH_BASE=server.graph, MAIL_CA_BUNDLE=server.ca_file)
+def _app_pointed_at(app, server, **settings):
+    """The app talks to the fake provider during the test; its own settings come back after, and the fake stops."""
+    saved = {name: app.config[name] for name in settings}
+    app.config.update(settings)
     yield server
     app.config.update(saved)
     server.stop()
 
 
-def sign_in(client, fake, answer=None) -> str:
-    """Start the sign-in in Plixo, let the fake Microsoft answer (by default: signed in), return the page after."""
-    started = client.post(f"{EMAIL_CONNECTOR}/microsoft")
-    assert started.status_code == 302 and started.headers["Location"].startswith(fake.base)
-    back = urlsplit((answer or fake.authorize)(started.headers["Location"]))
+def _sign_in_at(client, provider: str, server, answer) -> str:
+    """Start the sign-in in Plixo, let the fake provider answer (by default: signed in), return the page after."""
+    started = client.post(f"{EMAIL_CONNECTOR}/{provider}")
+    assert started.status_code == 302 and started.headers["Location"].startswith(server.base)
+    back = urlsplit((answer or server.authorize)(started.headers["Location"]))
     return client.get(f"{back.path}?{back.query}", follow_redirects=True).get_data(as_text=True)
+
+
+def with_forged_state(answer):
+    """A provider's answer with its state changed, as a link someone else built would carry it."""
+    return lambda authorize_url: answer(authorize_url).replace("state=", "state=x")
+
+
+# --- The finance inbox on Microsoft 365 ------------------------------------------------------------------------
+
+@pytest.fixture
+def fake(app):
+    server = fake_microsoft.start()
+    yield from _app_pointed_at(app, server, MS_CLIENT_ID=server.client_id, MS_CLIENT_SECRET=server.client_secret,
+                               MS_AUTHORITY_HOST=server.base, MS_GRAPH_BASE=server.graph,
+                               MAIL_CA_BUNDLE=server.ca_file)
+
+
+def sign_in(client, fake, answer=None) -> str:
+    return _sign_in_at(client, "microsoft", fake, answer)
 
 
 def connection_of(org) -> Connection | None:
@@ -99,29 +115,20 @@ def connected(client, org, fake):
     return connection_of(org)
 
 
-# --- The finance inbox on Gmail (a fake Google on loopback) ---------------------------------------------------
+# --- The finance inbox on Gmail -------------------------------------------------------------------------------
 
 @pytest.fixture
 def google(app):
     server = fake_google.start()
-    names = ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_AUTH_URI", "GOOGLE_TOKEN_URI", "GOOGLE_CERTS_URL",
-             "GOOGLE_REVOKE_URI", "GMAIL_API_BASE", "MAIL_CA_BUNDLE")
-    saved = {name: app.config[name] for name in names}
-    app.config.update(GOOGLE_CLIENT_ID=server.client_id, GOOGLE_CLIENT_SECRET=server.client_secret,
-                      GOOGLE_AUTH_URI=server.auth_uri, GOOGLE_TOKEN_URI=server.token_uri,
-                      GOOGLE_CERTS_URL=server.certs_url, GOOGLE_REVOKE_URI=server.revoke_uri,
-                      GMAIL_API_BASE=server.gmail, MAIL_CA_BUNDLE=server.ca_file)
-    yield server
-    app.config.update(saved)
-    server.stop()
+    yield from _app_pointed_at(app, server, GOOGLE_CLIENT_ID=server.client_id,
+                               GOOGLE_CLIENT_SECRET=server.client_secret, GOOGLE_AUTH_URI=server.auth_uri,
+                               GOOGLE_TOKEN_URI=server.token_uri, GOOGLE_CERTS_URL=server.certs_url,
+                               GOOGLE_REVOKE_URI=server.revoke_uri, GMAIL_API_BASE=server.gmail,
+                               MAIL_CA_BUNDLE=server.ca_file)
 
 
 def sign_in_with_google(client, google, answer=None) -> str:
-    """Start the Gmail sign-in in Plixo, let the fake Google answer (by default: signed in), return the page."""
-    started = client.post(f"{EMAIL_CONNECTOR}/gmail")
-    assert started.status_code == 302 and started.headers["Location"].startswith(google.base)
-    back = urlsplit((answer or google.authorize)(started.headers["Location"]))
-    return client.get(f"{back.path}?{back.query}", follow_redirects=True).get_data(as_text=True)
+    return _sign_in_at(client, "gmail", google, answer)
 
 
 @pytest.fixture

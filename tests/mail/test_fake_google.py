@@ -17,16 +17,8 @@ from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from tests.fake_google import (
-    DEFAULT_USER,
-    GMAIL_COMPOSE,
-    GMAIL_READONLY,
-    GMAIL_SEND,
-    ISSUER,
-    USERINFO_EMAIL,
-    FakeGoogle,
-    start,
-)
+from tests.fake_gmail import GMAIL_COMPOSE, GMAIL_READONLY, GMAIL_SEND
+from tests.fake_google import DEFAULT_USER, ISSUER, USERINFO_EMAIL, FakeGoogle, start
 
 SCOPES = ["openid", USERINFO_EMAIL, GMAIL_COMPOSE, GMAIL_READONLY]
 REDIRECT = "https://plixo.example/connectors/google/callback"

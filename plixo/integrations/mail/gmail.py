@@ -26,14 +26,7 @@ from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from plixo.integrations.mail.drafts import NETWORK_ERRORS
-from plixo.integrations.mail.outcomes import (
-    MailboxUnavailable,
-    NeedsReauthorising,
-    PermanentFailure,
-    ProviderError,
-    TransientFailure,
-    UnknownOutcome,
-)
+from plixo.integrations.mail.outcomes import ProviderAnswers, ProviderError, UnknownOutcome
 
 GMAIL_COMPOSE = "https://www.googleapis.com/auth/gmail.compose"  # drafts, and sending them
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"  # reading replies
@@ -44,6 +37,10 @@ TIMEOUT_SECONDS = 20
 
 class GmailError(ProviderError):
     """Google could not be used; the message says what happened, for a person."""
+
+
+GOOGLE = ProviderAnswers("Google", GmailError, error_name_field="status",
+                         is_bounce=lambda response: "Invalid To header" in response.text)
 
 
 @dataclass(frozen=True)
@@ -110,7 +107,7 @@ def finish_sign_in(app: GoogleApp, saved: dict, answer: dict) -> SignedIn:
     except OAuth2Error as refused:
         raise GmailError(f"Google refused the sign-in: {refused.description or refused.error}") from refused
     except NETWORK_ERRORS as error:
-        raise GmailError(f"Google could not be reached: {error}") from error
+        raise GOOGLE.unreachable(error) from error
     granted = set(token.get("scope") or [])
     if not {GMAIL_COMPOSE, GMAIL_READONLY} <= granted:
         raise GmailError("Plixo needs every permission it asks for: to draft and send e-mails and to read replies. "
@@ -173,15 +170,12 @@ class GmailMailbox:  # a DraftMailbox
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         """A Gmail API request; the access token is refreshed first when expired, and once more on a 401."""
-        response = None
-        for force in (False, True):
-            self._fresh_token(force)
-            headers = {"Authorization": f"Bearer {self.credentials.token}"}
-            response = self.http.request(method, f"{self.app.gmail_base}/users/me{path}", headers=headers,
-                                         timeout=TIMEOUT_SECONDS, **kwargs)
-            if response.status_code != 401:
-                return response
-        raise NeedsReauthorising(f"Google no longer accepts Plixo's access to {self.address}: {_error(response)}")
+        def request(renew: bool) -> requests.Response:
+            self._fresh_token(renew)
+            return self.http.request(method, f"{self.app.gmail_base}/users/me{path}", timeout=TIMEOUT_SECONDS,
+                                     headers={"Authorization": f"Bearer {self.credentials.token}"}, **kwargs)
+
+        return GOOGLE.with_one_renewal(self.address, request)
 
     def _fresh_token(self, force: bool) -> None:
         if not force and self.credentials.valid:
@@ -190,11 +184,10 @@ class GmailMailbox:  # a DraftMailbox
             self.credentials.refresh(self._refresher)
         except google.auth.exceptions.RefreshError as refused:
             if getattr(refused, "retryable", False):  # an outage at Google, not a withdrawn grant
-                raise GmailError(f"Google could not renew access to {self.address}: {refused}") from refused
-            raise NeedsReauthorising(f"Google no longer accepts Plixo's access to {self.address}: "
-                                     f"{refused.args[0] if refused.args else refused}") from refused
+                raise GOOGLE.renewal_failed(self.address, refused) from refused
+            raise GOOGLE.access_withdrawn(self.address, refused.args[0] if refused.args else refused) from refused
         except google.auth.exceptions.TransportError as error:
-            raise GmailError(f"Google could not be reached: {error}") from error
+            raise GOOGLE.unreachable(error) from error
         if self.on_tokens_changed is not None:
             self.on_tokens_changed(self.stored())
 
@@ -209,7 +202,7 @@ class GmailMailbox:  # a DraftMailbox
 
     def latest_position(self) -> str:
         """The mailbox's current history id: reading from it sees only mail that arrives later."""
-        return str(_json(_checked(self.call("GET", "/profile")))["historyId"])
+        return str(GOOGLE.checked_json(self.call("GET", "/profile"))["historyId"])
 
     def read_after(self, history_id: str, limit: int) -> tuple[str, list[bytes]]:
         """Up to about `limit` messages added to the inbox after `history_id`, and the history id after them.
@@ -225,7 +218,7 @@ class GmailMailbox:  # a DraftMailbox
             response = self.call("GET", "/history", params=params)
             if response.status_code == 404:
                 return self.latest_position(), []
-            page = _json(_checked(response))
+            page = GOOGLE.checked_json(response)
             for record in page.get("history", []):
                 for added in record.get("messagesAdded", []):
                     if "INBOX" in added["message"].get("labelIds", ["INBOX"]):
@@ -238,74 +231,40 @@ class GmailMailbox:  # a DraftMailbox
                 return str(page.get("historyId") or position), raws
 
     def _raw(self, message_id: str) -> bytes:
-        found = _json(_checked(self.call("GET", f"/messages/{message_id}", params={"format": "raw"})))
+        found = GOOGLE.checked_json(self.call("GET", f"/messages/{message_id}", params={"format": "raw"}))
         return base64.urlsafe_b64decode(found["raw"] + "=" * (-len(found["raw"]) % 4))
 
     # --- Sending ------------------------------------------------------------------------------------------------
 
     def in_sent_items(self, internet_message_id: str) -> str | None:
         query = f"rfc822msgid:{internet_message_id.strip('<>')} in:sent"
-        found = _json(_checked(self.call("GET", "/messages", params={"q": query}))).get("messages") or []
+        found = GOOGLE.checked_json(self.call("GET", "/messages", params={"q": query})).get("messages") or []
         return found[0]["id"] if found else None
 
     def is_draft(self, draft_id: str) -> bool:
         response = self.call("GET", f"/drafts/{draft_id}", params={"format": "minimal"})
         if response.status_code == 404:
             return False
-        _checked(response)
+        GOOGLE.checked(response)
         return True
 
     def create_draft(self, email: EmailMessage) -> str:
         raw = base64.urlsafe_b64encode(email.as_bytes(policy=SMTP_POLICY)).decode()
         response = self.call("POST", "/drafts", json={"message": {"raw": raw}})
         if response.status_code != 200:
-            raise _failure_of(response, "create the draft")
-        return _json(response)["id"]
+            raise GOOGLE.refusal(response, "create the draft")
+        return GOOGLE.json(response)["id"]
 
     def delete_draft(self, draft_id: str) -> None:
         response = self.call("DELETE", f"/drafts/{draft_id}")
         if response.status_code not in (200, 204, 404):
-            _checked(response)
+            GOOGLE.checked(response)
 
     def send_draft(self, draft_id: str) -> str:
         response = self.call("POST", "/drafts/send", json={"id": draft_id})
         if response.status_code == 200:
-            return _json(response)["id"]
+            return GOOGLE.json(response)["id"]
         if response.status_code == 404:
             raise UnknownOutcome("The draft disappeared from the mailbox before Google confirmed sending it.")
-        raise _failure_of(response, "send")
+        raise GOOGLE.refusal(response, "send")
 
-
-def _failure_of(response: requests.Response, doing: str) -> Exception:
-    detail = f"Google would not {doing}: {_error(response)}"
-    if response.status_code in (429, 503) or response.status_code >= 500:
-        wait = response.headers.get("Retry-After")
-        return TransientFailure(detail + (f" (asked to wait {wait} s)" if wait else ""))
-    if response.status_code == 403 and "ratelimitexceeded" in response.text.lower():
-        return MailboxUnavailable(detail)  # the mailbox's quota: nothing more goes today
-    if response.status_code == 403:  # access withdrawn or the mailbox suspended: not this e-mail's fault
-        return MailboxUnavailable(detail)
-    return PermanentFailure(detail, bounce="Invalid To header" in response.text)
-
-
-def _error(response: requests.Response | None) -> str:
-    if response is None:
-        return "no answer"
-    try:
-        error = response.json().get("error", {})
-        return f"{response.status_code} {error.get('status', '')}: {error.get('message', '')}".strip()
-    except ValueError:
-        return f"{response.status_code} {response.text[:200]}"
-
-
-def _checked(response: requests.Response) -> requests.Response:
-    if response.status_code >= 400:
-        raise GmailError(_error(response))
-    return response
-
-
-def _json(response: requests.Response) -> dict:
-    try:
-        return response.json()
-    except ValueError as error:
-        raise GmailError(f"Google answered something that is not JSON ({response.status_code}).") from error

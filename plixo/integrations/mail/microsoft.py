@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,14 +21,7 @@ import msal
 import requests
 
 from plixo.integrations.mail.drafts import NETWORK_ERRORS
-from plixo.integrations.mail.outcomes import (
-    MailboxUnavailable,
-    NeedsReauthorising,
-    PermanentFailure,
-    ProviderError,
-    TransientFailure,
-    UnknownOutcome,
-)
+from plixo.integrations.mail.outcomes import NeedsReauthorising, ProviderAnswers, ProviderError, UnknownOutcome
 
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 SCOPES = ["User.Read", "Mail.ReadWrite", "Mail.Send"]
@@ -40,6 +32,16 @@ CLOCK_SKEW_SECONDS = 120
 
 class MicrosoftError(ProviderError):
     """Microsoft could not be used; the message says what happened, for a person."""
+
+
+def _refuses_the_recipients(response: requests.Response) -> bool:
+    try:
+        return response.json().get("error", {}).get("code", "") == "ErrorInvalidRecipients"
+    except ValueError:
+        return False
+
+
+MICROSOFT = ProviderAnswers("Microsoft", MicrosoftError, error_name_field="code", is_bounce=_refuses_the_recipients)
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,12 @@ def finish_sign_in(app: MicrosoftApp, flow: dict, answer: dict) -> SignedIn:
     except (ValueError, RuntimeError) as mismatch:  # msal: state (ValueError) or nonce (RuntimeError)
         raise MicrosoftError("That sign-in does not match the one started here. Please start again.") from mismatch
     except NETWORK_ERRORS as error:
-        raise MicrosoftError(f"Microsoft could not be reached: {error}") from error
+        raise MICROSOFT.unreachable(error) from error
     if "error" in result:
         raise MicrosoftError(f"Microsoft refused the sign-in: {result.get('error_description') or result['error']}")
     claims = verify_id_token(app, result.get("id_token", ""), hashlib.sha256(flow["nonce"].encode()).hexdigest())
-    profile = _json(_checked(app.http().get(f"{app.graph_base}/me", timeout=TIMEOUT_SECONDS,
-                                            headers={"Authorization": f"Bearer {result['access_token']}"})))
+    profile = MICROSOFT.checked_json(app.http().get(f"{app.graph_base}/me", timeout=TIMEOUT_SECONDS,
+                                                    headers={"Authorization": f"Bearer {result['access_token']}"}))
     address = (profile.get("mail") or profile.get("userPrincipalName") or "").lower()
     account = next((a for a in client.get_accounts() if a.get("local_account_id") == claims.get("oid")), None)
     if not address or account is None:
@@ -130,9 +132,9 @@ def verify_id_token(app: MicrosoftApp, token: str, nonce: str) -> dict:
     """
     http = app.http()
     try:
-        metadata = _json(_checked(http.get(f"{app.authority}/v2.0/.well-known/openid-configuration",
-                                           timeout=TIMEOUT_SECONDS)))
-        keys = jwt.PyJWKSet.from_dict(_json(_checked(http.get(metadata["jwks_uri"], timeout=TIMEOUT_SECONDS))))
+        metadata = MICROSOFT.checked_json(http.get(f"{app.authority}/v2.0/.well-known/openid-configuration",
+                                                   timeout=TIMEOUT_SECONDS))
+        keys = jwt.PyJWKSet.from_dict(MICROSOFT.checked_json(http.get(metadata["jwks_uri"], timeout=TIMEOUT_SECONDS)))
         kid = jwt.get_unverified_header(token).get("kid")
         key = next((k for k in keys.keys if k.key_id == kid), None)
         if key is None:
@@ -145,7 +147,7 @@ def verify_id_token(app: MicrosoftApp, token: str, nonce: str) -> dict:
         raise MicrosoftError(f"Microsoft's answer could not be verified ({invalid}). Please sign in again.") \
             from invalid
     except NETWORK_ERRORS as error:
-        raise MicrosoftError(f"Microsoft could not be reached: {error}") from error
+        raise MICROSOFT.unreachable(error) from error
     if not hmac.compare_digest(str(claims["nonce"]), nonce):
         raise MicrosoftError("The ID token was not issued for this sign-in. Please sign in again.")
     return claims
@@ -168,7 +170,7 @@ class GraphMailbox:  # a DraftMailbox
             try:
                 self._client = self.app.client(self.cache)
             except (ValueError, *NETWORK_ERRORS) as error:
-                raise MicrosoftError(f"Microsoft could not be reached: {error}") from error
+                raise MICROSOFT.unreachable(error) from error
         account = next((a for a in self._client.get_accounts() if a["home_account_id"] == self.account_id), None)
         if account is None:
             raise NeedsReauthorising("Plixo holds no sign-in for this mailbox any more.")
@@ -179,39 +181,38 @@ class GraphMailbox:  # a DraftMailbox
         if not result or "access_token" not in result:
             detail = (result or {}).get("error_description") or (result or {}).get("error") or "no token"
             if result and result.get("error") not in REAUTHORISE_ERRORS:  # an outage at Microsoft: try later
-                raise MicrosoftError(f"Microsoft could not renew access to {self.address}: {detail}")
-            raise NeedsReauthorising(f"Microsoft no longer accepts Plixo's access to {self.address}: {detail}")
+                raise MICROSOFT.renewal_failed(self.address, detail)
+            raise MICROSOFT.access_withdrawn(self.address, detail)
         return result["access_token"]
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         """A Graph request; an expired access token (401) is refreshed once."""
         url = path if path.startswith("https://") else f"{self.app.graph_base}{path}"
-        extra_headers, response = kwargs.pop("headers", {}), None
-        for force_refresh in (False, True):
-            headers = {"Authorization": f"Bearer {self._token(force_refresh)}", **extra_headers}
-            response = self.http.request(method, url, headers=headers, timeout=TIMEOUT_SECONDS, **kwargs)
-            if response.status_code != 401:
-                return response
-        raise NeedsReauthorising(f"Microsoft no longer accepts Plixo's access to {self.address}: "
-                                 f"{_graph_error(response)}")
+        extra_headers = kwargs.pop("headers", {})
+
+        def request(renew: bool) -> requests.Response:
+            headers = {"Authorization": f"Bearer {self._token(force_refresh=renew)}", **extra_headers}
+            return self.http.request(method, url, headers=headers, timeout=TIMEOUT_SECONDS, **kwargs)
+
+        return MICROSOFT.with_one_renewal(self.address, request)
 
     # --- Reading ------------------------------------------------------------------------------------------------
 
     def latest_position(self) -> str:
         """A delta link at the inbox's end: reading from it sees only mail that arrives later."""
-        response = _checked(self.call("GET", "/me/mailFolders/inbox/messages/delta",
-                                      params={"$deltatoken": "latest", "$select": "id"}))
-        return _json(response)["@odata.deltaLink"]
+        response = self.call("GET", "/me/mailFolders/inbox/messages/delta",
+                             params={"$deltatoken": "latest", "$select": "id"})
+        return MICROSOFT.checked_json(response)["@odata.deltaLink"]
 
     def read_after(self, position: str, limit: int) -> tuple[str, list[bytes]]:
         """Up to about `limit` messages delivered after `position`, and the position after them."""
         raws: list[bytes] = []
         link = position
         while True:
-            page = _json(_checked(self.call("GET", link)))
+            page = MICROSOFT.checked_json(self.call("GET", link))
             for item in page.get("value", []):
                 if "@removed" not in item:
-                    raws.append(_checked(self.call("GET", f"/me/messages/{item['id']}/$value")).content)
+                    raws.append(MICROSOFT.checked(self.call("GET", f"/me/messages/{item['id']}/$value")).content)
             if "@odata.deltaLink" in page:
                 return page["@odata.deltaLink"], raws
             link = page["@odata.nextLink"]
@@ -222,27 +223,27 @@ class GraphMailbox:  # a DraftMailbox
 
     def in_sent_items(self, internet_message_id: str) -> str | None:
         escaped = internet_message_id.replace("'", "''")
-        response = _checked(self.call("GET", "/me/mailFolders/sentitems/messages", params={
-            "$filter": f"internetMessageId eq '{escaped}'", "$select": "id,internetMessageId"}))
-        found = _json(response).get("value", [])
+        response = self.call("GET", "/me/mailFolders/sentitems/messages", params={
+            "$filter": f"internetMessageId eq '{escaped}'", "$select": "id,internetMessageId"})
+        found = MICROSOFT.checked_json(response).get("value", [])
         return found[0]["id"] if found else None
 
     def is_draft(self, draft_id: str) -> bool:
         response = self.call("GET", f"/me/messages/{draft_id}", params={"$select": "id,isDraft"})
         if response.status_code == 404:
             return False
-        return bool(_json(_checked(response)).get("isDraft"))
+        return bool(MICROSOFT.checked_json(response).get("isDraft"))
 
     def create_draft(self, email: EmailMessage) -> str:
         response = self.call("POST", "/me/messages", json=_graph_message(email, self.address))
         if response.status_code != 201:
-            raise _failure_of(response, "create the draft")
-        return _json(response)["id"]
+            raise MICROSOFT.refusal(response, "create the draft")
+        return MICROSOFT.json(response)["id"]
 
     def delete_draft(self, draft_id: str) -> None:
         response = self.call("DELETE", f"/me/messages/{draft_id}")
         if response.status_code not in (204, 404):
-            _checked(response)
+            MICROSOFT.checked(response)
 
     def send_draft(self, draft_id: str) -> str:
         response = self.call("POST", f"/me/messages/{draft_id}/send")
@@ -250,7 +251,7 @@ class GraphMailbox:  # a DraftMailbox
             return draft_id
         if response.status_code == 404:
             raise UnknownOutcome("The draft disappeared from the mailbox before Microsoft confirmed sending it.")
-        raise _failure_of(response, "send")
+        raise MICROSOFT.refusal(response, "send")
 
 
 def _graph_message(email: EmailMessage, address: str) -> dict:
@@ -264,43 +265,3 @@ def _graph_message(email: EmailMessage, address: str) -> dict:
         "internetMessageHeaders": [{"name": "X-Plixo-Message", "value": email["X-Plixo-Message"] or ""}],
     }
 
-
-def _failure_of(response: requests.Response, doing: str) -> Exception:
-    detail = f"Microsoft would not {doing}: {_graph_error(response)}"
-    if response.status_code in (429, 503) or response.status_code >= 500:
-        wait = response.headers.get("Retry-After")
-        return TransientFailure(detail + (f" (asked to wait {wait} s)" if wait else ""))
-    if response.status_code == 403:  # consent withdrawn, send-as denied, mailbox disabled: not this e-mail's fault
-        return MailboxUnavailable(detail)
-    code = _graph_code(response)
-    return PermanentFailure(detail, bounce=code == "ErrorInvalidRecipients")
-
-
-def _graph_code(response: requests.Response) -> str:
-    try:
-        return response.json().get("error", {}).get("code", "")
-    except ValueError:
-        return ""
-
-
-def _graph_error(response: requests.Response | None) -> str:
-    if response is None:
-        return "no answer"
-    try:
-        error = response.json().get("error", {})
-        return f"{response.status_code} {error.get('code', '')}: {error.get('message', '')}".strip()
-    except ValueError:
-        return f"{response.status_code} {response.text[:200]}"
-
-
-def _checked(response: requests.Response) -> requests.Response:
-    if response.status_code >= 400:
-        raise MicrosoftError(_graph_error(response))
-    return response
-
-
-def _json(response: requests.Response) -> dict:
-    try:
-        return response.json()
-    except json.JSONDecodeError as error:
-        raise MicrosoftError(f"Microsoft answered something that is not JSON ({response.status_code}).") from error
