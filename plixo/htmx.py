@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Response, g, make_response, render_template
+from flask.typing import ResponseReturnValue as ResponseValue
 from jinja2_fragments.flask import render_block
 
 from plixo.actions import ActionError
@@ -64,13 +65,14 @@ def retarget(response: Response, selector: str, swap: str = "outerHTML") -> Resp
     return response
 
 
-def change(call: Callable[[], T], done: Callable[[T], Response | str],
-           refused: Callable[[ActionError], Response | str]) -> Response:
+def change(call: Callable[[], T], done: Callable[[T], ResponseValue], refused: Callable[[Exception], ResponseValue],
+           refusals: tuple[type[Exception], ...] = (ActionError,)) -> Response:
     """Make one change the way every view does: run the service call, then commit once and answer `done(result)`;
-    when a rule refuses (ActionError), roll back, so nothing of it stays, and answer `refused(error)`."""
+    when it is refused (an ActionError, or one of `refusals`), roll back, so nothing of it stays, and answer
+    `refused(error)`."""
     try:
         result = call()
-    except ActionError as error:
+    except refusals as error:
         db.session.rollback()
         return make_response(refused(error))
     db.session.commit()

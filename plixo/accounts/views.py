@@ -15,7 +15,7 @@ from plixo.accounts.forms import AcceptInviteForm, InviteForm, LoginForm, RoleFo
 from plixo.accounts.models import Invite, Membership, Organization
 from plixo.accounts.session import end_session, start_session
 from plixo.extensions import db, limiter
-from plixo.htmx import render_page_or_block, toast
+from plixo.htmx import change, render_page_or_block, toast
 from plixo.params import parse_id
 from plixo.security import ROLES, public, requires
 from plixo.tenancy import get_or_404
@@ -70,22 +70,23 @@ def logout():
 @limiter.limit(_login_rate_limit, methods=["POST"])
 def signup():
     form = SignupForm()
-    if form.validate_on_submit():
-        try:
-            _org, user, membership = service.sign_up(
-                db.session, workspace_name=form.workspace_name.data, name=form.name.data, email=form.email.data,
-                password=form.password.data, time_zone=form.time_zone.data,
-                base_currency=form.base_currency.data, referral_code=form.referral_code.data or "",
-            )
-        except service.AccountError as exc:
-            db.session.rollback()
-            form.email.errors.append(str(exc))
-        else:
-            db.session.commit()
-            start_session(user, membership)
-            flash(f"Welcome to Plixo. {form.workspace_name.data} is ready.", "success")
-            return redirect(url_for("insights.home"))
-    return render_template("accounts/signup.html", form=form), 200 if request.method == "GET" else 422
+    if not form.validate_on_submit():
+        return render_template("accounts/signup.html", form=form), 200 if request.method == "GET" else 422
+
+    def welcome(made):
+        _org, user, membership = made
+        start_session(user, membership)
+        flash(f"Welcome to Plixo. {form.workspace_name.data} is ready.", "success")
+        return redirect(url_for("insights.home"))
+
+    def refused(error):
+        form.email.errors.append(error.message)
+        return render_template("accounts/signup.html", form=form), 422
+
+    return change(lambda: service.sign_up(
+        db.session, workspace_name=form.workspace_name.data, name=form.name.data, email=form.email.data,
+        password=form.password.data, time_zone=form.time_zone.data, base_currency=form.base_currency.data,
+        referral_code=form.referral_code.data or ""), welcome, refused)
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -96,21 +97,25 @@ def accept_invite(token: str):
     if invite is None:
         return render_template("accounts/invite_invalid.html"), 404
     form = AcceptInviteForm()
-    if form.validate_on_submit():
-        try:
-            user, membership = service.accept_invite(db.session, invite, name=form.name.data,
-                                                     password=form.password.data)
-        except service.AccountError as exc:
-            db.session.rollback()
-            form.password.errors.append(str(exc))
-        else:
-            db.session.commit()
-            start_session(user, membership)
-            flash("You have joined the workspace.", "success")
-            return redirect(url_for("insights.home"))
-    org_name = _invite_org_name(invite)
-    status = 200 if request.method == "GET" else 422
-    return render_template("accounts/accept_invite.html", form=form, invite=invite, org_name=org_name), status
+
+    def page(status: int):
+        return render_template("accounts/accept_invite.html", form=form, invite=invite,
+                               org_name=_invite_org_name(invite)), status
+
+    if not form.validate_on_submit():
+        return page(200 if request.method == "GET" else 422)
+
+    def joined(made):
+        start_session(*made)
+        flash("You have joined the workspace.", "success")
+        return redirect(url_for("insights.home"))
+
+    def refused(error):
+        form.password.errors.append(error.message)
+        return page(422)
+
+    return change(lambda: service.accept_invite(db.session, invite, name=form.name.data, password=form.password.data),
+                  joined, refused)
 
 
 def _invite_org_name(invite: Invite) -> str:
@@ -164,29 +169,25 @@ def invite_user():
     form = InviteForm()
     if not form.validate_on_submit():
         return _team_response("Check the invite form.", "error", 422, invite_form=form)
-    try:
-        invite, token = service.invite_member(
-            db.session, org_id=g.org.id, actor=current_user, email=form.email.data, role=form.role.data,
-            valid_days=current_app.config["INVITE_VALID_DAYS"],
-        )
-    except service.AccountError as exc:
-        db.session.rollback()
-        form.email.errors.append(str(exc))
+
+    def refused(error):
+        form.email.errors.append(error.message)
         return _team_response("Check the invite form.", "error", 422, invite_form=form)
-    db.session.commit()
-    link = url_for("accounts.accept_invite", token=token, _external=True)
-    return _team_response(f"Invite created for {invite.email}.", invite_link=link)
+
+    def created(made):
+        invite, token = made
+        link = url_for("accounts.accept_invite", token=token, _external=True)
+        return _team_response(f"Invite created for {invite.email}.", invite_link=link)
+
+    return change(lambda: service.invite_member(
+        db.session, org_id=g.org.id, actor=current_user, email=form.email.data, role=form.role.data,
+        valid_days=current_app.config["INVITE_VALID_DAYS"]), created, refused)
 
 
-def _team_change(change: Callable[[], None], success: str):
+def _team_change(call: Callable[[], None], success: str):
     """Apply a team change: commit and confirm it, or roll back and explain why it was refused."""
-    try:
-        change()
-    except service.AccountError as exc:
-        db.session.rollback()
-        return _team_response(str(exc), "error", 409)
-    db.session.commit()
-    return _team_response(success)
+    return change(call, lambda _done: _team_response(success),
+                  lambda error: _team_response(error.message, "error", 409))
 
 
 @bp.route("/admin/users/invites/<int:invite_id>/revoke", methods=["POST"])

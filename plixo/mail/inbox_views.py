@@ -8,6 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_login import current_user
 
 from plixo.extensions import db
+from plixo.htmx import change
 from plixo.integrations.mail import gmail
 from plixo.integrations.mail.microsoft import MicrosoftError, finish_sign_in, start_sign_in
 from plixo.integrations.mail.outcomes import ProviderError
@@ -50,18 +51,16 @@ def connect_mail_servers():
     connection = inbox.last_email_connection(db.session, g.org.id)
     kept = connection.settings if connection is not None and connection.provider == "smtp" else {}
     kept_password = inbox.secrets_of(connection).get("password", "") if kept else ""
-    try:
-        settings = inbox.mail_server_settings(request.form, kept, kept_password)
-        connection = inbox.connect_mail_servers(db.session, g.org, current_user, settings, utcnow())
-    except InboxError as refused:
-        db.session.rollback()
+
+    def refused(error: InboxError):
         typed = {name: request.form.get(name, "")[:320] for name in
                  ("address", "display_name", "smtp_host", "smtp_port", "imap_host", "imap_port", "username")}
         return _page(inbox.last_email_connection(db.session, g.org.id), typed,
-                     {refused.field or "form": str(refused)}, reauthorise=True), 422
-    db.session.commit()
-    _flash_connected(connection)
-    return redirect(url_for("inbox.connector"))
+                     {error.field or "form": str(error)}, reauthorise=True), 422
+
+    return change(lambda: inbox.connect_mail_servers(db.session, g.org, current_user,
+                                                     inbox.mail_server_settings(request.form, kept, kept_password),
+                                                     utcnow()), _connected, refused)
 
 
 @bp.route("/microsoft", methods=["POST"])
@@ -70,12 +69,12 @@ def start_microsoft():
     app = inbox.microsoft_app()
     if app is None:
         flash("Microsoft 365 is not set up on this server (MS_CLIENT_ID and MS_CLIENT_SECRET).", "warning")
-        return redirect(url_for("inbox.connector"))
+        return _back_to_connector()
     try:
         flow = start_sign_in(app, url_for("inbox.finish_microsoft", _external=True))
     except MicrosoftError as failed:
         flash(str(failed), "error")
-        return redirect(url_for("inbox.connector"))
+        return _back_to_connector()
     session[MICROSOFT_FLOW_KEY] = {"flow": {k: v for k, v in flow.items() if k != "auth_uri"}, "org_id": g.org.id}
     return redirect(flow["auth_uri"])
 
@@ -94,7 +93,7 @@ def start_gmail():
     app = inbox.google_app()
     if app is None:
         flash("Gmail is not set up on this server (GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET).", "warning")
-        return redirect(url_for("inbox.connector"))
+        return _back_to_connector()
     url, saved = gmail.start_sign_in(app, url_for("inbox.finish_gmail", _external=True))
     session[GMAIL_FLOW_KEY] = {"flow": saved, "org_id": g.org.id}
     return redirect(url)
@@ -121,20 +120,23 @@ def _finish_sign_in(flow_key: str, signer: str, product: str, connect):
         flash(f"{product} was not connected: "
               f"{request.args.get('error_description') or request.args['error']}"[:500], "warning")
     else:
-        try:
-            connection = connect(flow)
-        except (ProviderError, InboxError) as refused:
-            db.session.rollback()
-            flash(str(refused), "error")
-        else:
-            db.session.commit()
-            _flash_connected(connection)
+        return change(lambda: connect(flow), _connected, _flash_refusal, refusals=(InboxError, ProviderError))
+    return _back_to_connector()
+
+
+def _back_to_connector():
     return redirect(url_for("inbox.connector"))
 
 
-def _flash_connected(connection) -> None:
+def _flash_refusal(error: Exception):
+    flash(str(error), "error")
+    return _back_to_connector()
+
+
+def _connected(connection):
     flash(f"{connection.display_name} connected: reminders are sent from it and its replies are read every two "
           "minutes.", "success")
+    return _back_to_connector()
 
 
 @bp.route("/sync", methods=["POST"])
@@ -143,14 +145,14 @@ def read_replies_now():
     connection = inbox.email_connection(db.session, g.org.id)
     if connection is None:
         flash("No inbox is connected.", "error")
-        return redirect(url_for("inbox.connector"))
+        return _back_to_connector()
     count = fetch_replies(db.session, g.org, connection, utcnow())
     db.session.commit()
     if connection.status == "error":
         flash(connection.last_error, "error")
     else:
         flash(f"{count} new e-mail{'' if count == 1 else 's'} read." if count else "No new e-mails.", "success")
-    return redirect(url_for("inbox.connector"))
+    return _back_to_connector()
 
 
 @bp.route("/disconnect", methods=["POST"])
@@ -158,13 +160,11 @@ def read_replies_now():
 def disconnect():
     if request.form.get("confirm") != "yes":
         return redirect(url_for("inbox.connector", confirm="disconnect"))
-    try:
-        connection = inbox.disconnect_inbox(db.session, g.org, current_user, request.form.get("reason", ""))
-    except InboxError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
+
+    def disconnected(connection):
         flash(connection.last_error or f"{connection.display_name} disconnected. Scheduled e-mails wait until an "
               "inbox is connected again.", "warning" if connection.last_error else "success")
-    return redirect(url_for("inbox.connector"))
+        return _back_to_connector()
+
+    return change(lambda: inbox.disconnect_inbox(db.session, g.org, current_user, request.form.get("reason", "")),
+                  disconnected, _flash_refusal)

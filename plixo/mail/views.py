@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from plixo.accounts.models import Policy
 from plixo.extensions import db
+from plixo.htmx import change
 from plixo.mail.deliverability import (
     DeliverabilityError,
     add_domain,
@@ -60,36 +61,43 @@ def skip_warmup(sending_domain_id: int):
     end_warmup(db.session, g.org, current_user, sending, daily_cap(db.session.scalar(select(Policy))))
     db.session.commit()
     flash(f"{sending.domain} now sends up to the policy's daily cap.", "success")
-    return redirect(url_for("mail.deliverability") + f"#domain-{sending.id}")
+    return _at_domain(sending)
 
 
 @bp.route("/domains", methods=["POST"])
 @requires("connectors.manage")
 def add_sending_domain():
     typed = request.form.get("domain", "")
-    try:
-        sending = add_domain(db.session, g.org, current_user, typed, utcnow())
-    except DeliverabilityError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
+
+    def added(sending: SendingDomain):
+        flash(f"{sending.domain} added. Publish the three records below, then check them.", "success")
+        return _at_domain(sending)
+
+    def refused(error: DeliverabilityError):
+        flash(error.message, "error")
         return redirect(url_for("mail.deliverability", domain=typed[:253]))
-    db.session.commit()
-    flash(f"{sending.domain} added. Publish the three records below, then check them.", "success")
-    return redirect(url_for("mail.deliverability") + f"#domain-{sending.id}")
+
+    return change(lambda: add_domain(db.session, g.org, current_user, typed, utcnow()), added, refused)
 
 
 @bp.route("/domains/<int:sending_domain_id>/check", methods=["POST"])
 @requires("connectors.manage")
 def check_sending_domain(sending_domain_id: int):
     sending = get_or_404(db.session, SendingDomain, sending_domain_id)
-    try:
-        check_domain(db.session, g.org, current_user, sending, resolver_from_config(), utcnow())
-    except DeliverabilityError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
+
+    def checked(_result):
         flash(f"{sending.domain}: " + ("ready for Autopilot." if sending.ready_for_autopilot
                                        else "some records are not right yet."),
               "success" if sending.ready_for_autopilot else "warning")
+        return _at_domain(sending)
+
+    def refused(error: DeliverabilityError):
+        flash(error.message, "error")
+        return _at_domain(sending)
+
+    return change(lambda: check_domain(db.session, g.org, current_user, sending, resolver_from_config(), utcnow()),
+                  checked, refused)
+
+
+def _at_domain(sending: SendingDomain):
     return redirect(url_for("mail.deliverability") + f"#domain-{sending.id}")

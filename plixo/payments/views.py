@@ -27,7 +27,9 @@ from sqlalchemy import select
 from jobs.webhooks import enqueue_event
 from plixo import audit, tenancy
 from plixo.accounts.models import Organization
+from plixo.actions import ActionError
 from plixo.extensions import csrf, db, limiter
+from plixo.htmx import change
 from plixo.integrations import stripe_gateway as gateway
 from plixo.integrations.stripe_gateway import BadWebhookError, verified_event
 from plixo.ledger.models import Customer, Invoice
@@ -36,7 +38,7 @@ from plixo.model import utcnow
 from plixo.params import parse_id
 from plixo.payments import connector
 from plixo.payments.checkout import CheckoutError, payable, start_checkout
-from plixo.payments.connector import ConnectorError, stripe_connection
+from plixo.payments.connector import stripe_connection
 from plixo.payments.events import account_webhook_secret, store_stripe_event
 from plixo.payments.models import WebhookEvent
 from plixo.security import public, requires
@@ -171,46 +173,50 @@ def finish_stripe_oauth():
         flash(f"Stripe was not connected: {request.args.get('error_description') or request.args['error']}.",
               "warning")
     else:
-        _connect_or_flash(lambda: connector.connect_with_oauth_code(
+        return _connect_or_flash(lambda: connector.connect_with_oauth_code(
             db.session, g.org, current_user, request.args.get("code", "")[:200], utcnow()))
-    return redirect(url_for("payments.stripe_connector"))
+    return _back_to_connector()
 
 
 @bp.route("/admin/connectors/stripe/key", methods=["POST"])
 @requires("connectors.manage")
 def connect_stripe_key():
-    _connect_or_flash(lambda: connector.connect_with_restricted_key(
+    return _connect_or_flash(lambda: connector.connect_with_restricted_key(
         db.session, g.org, current_user, request.form.get("api_key", ""), utcnow()))
+
+
+def _connect_or_flash(connect):
+    """Connect and say how it went, then back to the connector page."""
+    return change(connect, _connected, _flash_refusal)
+
+
+def _back_to_connector():
     return redirect(url_for("payments.stripe_connector"))
 
 
-def _connect_or_flash(connect) -> None:
-    try:
-        connection = connect()
-    except ConnectorError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-        return
-    db.session.commit()
+def _flash_refusal(error: ActionError):
+    flash(error.message, "error")
+    return _back_to_connector()
+
+
+def _connected(connection):
     if connection.status == "active":
         flash(f"Stripe account {connection.display_name} connected. Send a test event to check that webhooks "
               "arrive.", "success")
     else:
         flash(f"Stripe account {connection.display_name} connected, but {connection.last_error}", "warning")
+    return _back_to_connector()
 
 
 @bp.route("/admin/connectors/stripe/test", methods=["POST"])
 @requires("connectors.manage")
 def send_stripe_test_event():
-    try:
-        connector.send_test_event(db.session, g.org, current_user, utcnow())
-    except ConnectorError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
+    def requested(_result):
         flash("Test event requested. The badge turns green when Stripe's webhook arrives.", "info")
-    return redirect(url_for("payments.stripe_connector"))
+        return _back_to_connector()
+
+    return change(lambda: connector.send_test_event(db.session, g.org, current_user, utcnow()), requested,
+                  _flash_refusal)
 
 
 @bp.route("/admin/connectors/stripe/disconnect", methods=["POST"])
@@ -218,16 +224,14 @@ def send_stripe_test_event():
 def disconnect_stripe():
     if request.form.get("confirm") != "yes":
         return redirect(url_for("payments.stripe_connector", confirm="disconnect"))
-    try:
-        connection = connector.disconnect(db.session, g.org, current_user, request.form.get("reason", ""))
-    except ConnectorError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
+
+    def disconnected(connection):
         flash(connection.last_error or "Stripe disconnected. Pay links now tell payers to contact you.",
               "warning" if connection.last_error else "success")
-    return redirect(url_for("payments.stripe_connector"))
+        return _back_to_connector()
+
+    return change(lambda: connector.disconnect(db.session, g.org, current_user, request.form.get("reason", "")),
+                  disconnected, _flash_refusal)
 
 
 # --- {pay_link}: a stable link that opens Stripe Checkout for what is owed now -------------------------------
