@@ -16,21 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import available_timezones
 
+from plixo.amounts import AmountError, NumberStyle, detect_number_style, parse_amount
 from plixo.imports.fields import FIELDS, Field, fields_of
 from plixo.imports.normalize import (
     DateColumnGuess,
     FieldIssue,
-    Fix,
-    NumberStyle,
     detect_date_format,
-    detect_number_style,
     normalize_currency,
     normalize_email,
-    parse_amount,
     parse_date,
 )
 from plixo.imports.reader import FileFormat, iter_records, read_header_and_sample
 from plixo.ops.service import csv_safe
+from plixo.values import Fix
 
 ANALYSIS_ROWS = 2000  # enough rows to detect date formats and number style reliably
 MAX_STORED_ISSUES = 5000  # errors kept for the page; the counts are always complete
@@ -195,7 +193,7 @@ class _RowChecker:
             else:
                 try:
                     value, fix = parse(raw, currency)
-                except FieldIssue as issue:
+                except (FieldIssue, AmountError) as issue:  # the amount parser is core's, with its own error
                     errors.append(RowIssue(line, self.headers[index], raw, issue.code, issue.message,
                                            issue.suggestion))
                     continue
