@@ -17,15 +17,11 @@ from pathlib import Path
 from zoneinfo import available_timezones
 
 from plixo.amounts import AmountError, NumberStyle, detect_number_style, parse_amount
+from plixo.imports.currencies import normalize_currency
+from plixo.imports.dates import DateColumnGuess, detect_date_format, parse_date
+from plixo.imports.emails import normalize_email
 from plixo.imports.fields import FIELDS, Field, fields_of
-from plixo.imports.normalize import (
-    DateColumnGuess,
-    FieldIssue,
-    detect_date_format,
-    normalize_currency,
-    normalize_email,
-    parse_date,
-)
+from plixo.imports.issues import FieldIssue
 from plixo.imports.reader import FileFormat, iter_records, read_header_and_sample
 from plixo.ops.service import csv_safe
 from plixo.values import Fix

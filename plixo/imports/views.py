@@ -27,9 +27,9 @@ from jobs.queues import IMPORTS, enqueue
 from plixo.extensions import db
 from plixo.htmx import render_page_or_block, toast
 from plixo.imports import pipeline, service
+from plixo.imports.dates import DATE_FORMATS, describe_date_format
 from plixo.imports.fields import FIELDS, KINDS, fields_of, template_csv
 from plixo.imports.models import ImportIssue, ImportRun
-from plixo.imports.normalize import DATE_FORMATS, describe_date_format
 from plixo.imports.reader import ENCODING_CHOICES, ImportFileError
 from plixo.insights.service import home_figures
 from plixo.ledger.aging import local_today
