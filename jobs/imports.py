@@ -9,9 +9,9 @@ from flask import current_app
 from rq import get_current_job
 
 from jobs.collections import refresh_workspace_queue
-from jobs.queues import DEFAULT, enqueue
 from jobs.tracking import tracked
 from plixo.accounts.models import Organization
+from plixo.background import DEFAULT, enqueue
 from plixo.extensions import db
 from plixo.failpoints import failpoint
 from plixo.imports import service

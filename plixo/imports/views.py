@@ -23,7 +23,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from jobs.imports import beat_key, commit_import, progress_key, validate_import
-from jobs.queues import IMPORTS, enqueue
+from plixo.background import IMPORTS, enqueue
 from plixo.extensions import db
 from plixo.htmx import render_page_or_block, toast
 from plixo.imports import pipeline, service

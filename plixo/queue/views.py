@@ -13,8 +13,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from jobs.outbox import send_due_messages
-from jobs.queues import SENDS, enqueue
 from plixo.accounts.models import Membership, User
+from plixo.background import SENDS, enqueue
 from plixo.disputes.models import DisputeEvidence
 from plixo.extensions import db, htmx
 from plixo.htmx import hx_trigger, toast

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from jobs.outbox import send_due_messages
-from jobs.queues import SENDS, enqueue
+from plixo.background import SENDS, enqueue
 from plixo.config import ROOT
 from plixo.extensions import db
 from plixo.integrations.mail.smtp import SmtpTransport
