@@ -22,7 +22,6 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
-from jobs.imports import commit_import, validate_import
 from plixo.background import IMPORTS, enqueue
 from plixo.extensions import db
 from plixo.htmx import render_page_or_block, toast
@@ -180,8 +179,8 @@ def change_format(import_run_id: int):
     return _run_response(run, "File re-read with the chosen format.")
 
 
-def _start_step(run: ImportRun, request_step, job, started: str):
-    """Record the step's request (or explain why not), commit, then queue its job with the run's id."""
+def _start_step(run: ImportRun, request_step, job: str, started: str):
+    """Record the step's request (or explain why not), commit, then queue its job (a dotted path) with the run's id."""
     try:
         request_step()
     except service.ImportStepError as exc:
@@ -197,7 +196,7 @@ def _start_step(run: ImportRun, request_step, job, started: str):
 def validate(import_run_id: int):
     run = get_or_404(db.session, ImportRun, import_run_id)
     return _start_step(run, lambda: service.request_validation(db.session, run, g.org, actor=current_user),
-                       validate_import, "Validation started.")
+                       "jobs.imports.validate_import", "Validation started.")
 
 
 @bp.route("/<int:import_run_id>/commit", methods=["POST"])
@@ -205,7 +204,7 @@ def validate(import_run_id: int):
 def commit(import_run_id: int):
     run = get_or_404(db.session, ImportRun, import_run_id)
     return _start_step(run, lambda: service.request_commit(db.session, run, actor=current_user),
-                       commit_import, "Import started.")
+                       "jobs.imports.commit_import", "Import started.")
 
 
 @bp.route("/<int:import_run_id>/rejected.csv")

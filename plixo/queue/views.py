@@ -12,7 +12,6 @@ from flask_login import current_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
-from jobs.outbox import send_due_messages
 from plixo.accounts.models import Membership, User
 from plixo.background import SENDS, enqueue
 from plixo.disputes.models import DisputeEvidence
@@ -207,7 +206,7 @@ def send_email(invoice_id: int):
     db.session.commit()
     when = "now" if message.wait_reason is None and schedule_for is None else "later"
     if when == "now":
-        enqueue(SENDS, send_due_messages)  # the outbox sender, without waiting for its next minute
+        enqueue(SENDS, "jobs.outbox.send_due_messages")  # the outbox sender, without waiting for its next minute
     text = (f"E-mail to {message.to_email} is on its way." if when == "now"
             else f"E-mail to {message.to_email} scheduled: {message.wait_reason or 'at the chosen time'}.")
     return _refresh_inspector(invoice, text, "queue:sent")
