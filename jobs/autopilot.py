@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from jobs.workspaces import for_each_workspace
+from plixo.accounts.workspaces import for_each_workspace
 from plixo.extensions import db
 from plixo.model import utcnow
 from plixo.outreach.cadences import tick

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jobs.workspaces import for_each_workspace
 from plixo.accounts.models import Organization
+from plixo.accounts.workspaces import for_each_workspace
 from plixo.extensions import db
 from plixo.model import utcnow
 from plixo.promises.service import refresh_queue

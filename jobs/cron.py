@@ -6,9 +6,9 @@ from jobs.autopilot import autopilot_tick
 from jobs.collections import refresh_all_queues
 from jobs.inbox import read_all_inboxes
 from jobs.outbox import send_due_messages
-from jobs.queues import DEFAULT, SENDS, WEBHOOKS
 from jobs.snapshots import take_daily_snapshots
 from jobs.webhooks import sweep_unapplied_events
+from plixo.background import DEFAULT, SENDS, WEBHOOKS
 
 # Hourly, so every workspace gets its snapshot soon after its own local midnight.
 cron.register(take_daily_snapshots, DEFAULT, interval=3600)

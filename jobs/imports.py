@@ -2,69 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
-from flask import current_app
 from rq import get_current_job
 
 from jobs.collections import refresh_workspace_queue
-from jobs.queues import DEFAULT, enqueue
 from jobs.tracking import tracked
 from plixo.accounts.models import Organization
+from plixo.background import DEFAULT, enqueue
 from plixo.extensions import db
 from plixo.failpoints import failpoint
 from plixo.imports import service
 from plixo.imports.models import ImportRun
+from plixo.imports.progress import Heartbeat, progress_reporter
 from plixo.imports.reader import ImportFileError
 from plixo.insights.service import take_snapshot
 from plixo.model import utcnow
-from plixo.redis_conn import get_redis
-
-
-def progress_key(run_id: int) -> str:
-    return f"plixo:import:{run_id}:progress"
-
-
-def beat_key(run_id: int) -> str:
-    return f"plixo:import:{run_id}:beat"
-
-
-class Heartbeat:
-    """Keeps a Redis key alive while the job runs; a killed worker stops beating and the key expires."""
-
-    def __init__(self, run_id: int):
-        self.key = beat_key(run_id)
-        self.ttl = current_app.config["IMPORT_HEARTBEAT_SECONDS"]
-        self.redis = get_redis()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self) -> None:
-        while not self.stop.is_set():
-            self.redis.set(self.key, 1, ex=self.ttl)
-            self.stop.wait(max(1, self.ttl // 3))
-
-    def __enter__(self):
-        self.redis.set(self.key, 1, ex=self.ttl)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.redis.delete(self.key)
-
-
-def _report_progress(run_id: int, phase: str, total: int):
-    redis, started = get_redis(), time.monotonic()
-
-    def report(done: int) -> None:
-        redis.hset(progress_key(run_id), mapping={"phase": phase, "done": done, "total": total,
-                                                  "seconds": round(time.monotonic() - started, 2)})
-        redis.expire(progress_key(run_id), 86_400)
-
-    return report
 
 
 def _mark_started(run: ImportRun, status: str) -> None:
@@ -82,7 +33,7 @@ def validate_import(run: ImportRun) -> None:
     org = db.session.get(Organization, run.org_id)
     with Heartbeat(run.id):
         _mark_started(run, "validating")
-        report = _report_progress(run.id, "validating", service.estimate_rows(run))
+        report = progress_reporter(run.id, "validating", service.estimate_rows(run))
         try:
             service.validate_run(db.session, run, org, on_progress=report)
         except (ImportFileError, service.ImportStepError) as exc:

@@ -7,8 +7,8 @@ import time
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from jobs.workspaces import workspace_ids
 from plixo.accounts.models import Organization
+from plixo.accounts.workspaces import workspace_ids
 from plixo.extensions import db
 from plixo.mail.inbox import Outbound, after_sending, outbound_for
 from plixo.model import utcnow

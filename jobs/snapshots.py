@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from jobs.workspaces import for_each_workspace
-from plixo.extensions import db
-from plixo.insights.service import take_snapshot
+from plixo.insights.snapshots import snapshot_every_workspace
 
 
 def take_daily_snapshots() -> int:
     """Refresh today's snapshot of each workspace (idempotent: one row per workspace-local day)."""
-    return len(for_each_workspace("snapshot", lambda org: take_snapshot(db.session, org)))
+    return snapshot_every_workspace()

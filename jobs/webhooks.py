@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from jobs.queues import WEBHOOKS, enqueue
 from jobs.tracking import tracked
 from plixo.accounts.models import Organization
+from plixo.background import WEBHOOKS, enqueue
 from plixo.extensions import db
 from plixo.failpoints import failpoint
 from plixo.model import utcnow

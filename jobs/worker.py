@@ -9,7 +9,7 @@ import argparse
 
 from rq import SimpleWorker
 
-from jobs.queues import ALL_QUEUES
+from plixo.background import ALL_QUEUES
 from plixo.extensions import db
 from plixo.tenancy import strict
 

@@ -64,6 +64,6 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("snapshots")
     def snapshots_command() -> None:
         """Take today's snapshot for every workspace now (the cron job does this hourly)."""
-        from jobs.snapshots import take_daily_snapshots
+        from plixo.insights.snapshots import snapshot_every_workspace
 
-        click.echo(f"Snapshots taken for {take_daily_snapshots()} workspace(s).")
+        click.echo(f"Snapshots taken for {snapshot_every_workspace()} workspace(s).")

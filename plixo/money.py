@@ -212,6 +212,66 @@ _SYMBOLS = {
 }
 _AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
+# Currency symbols as people write them, next to amounts and in currency columns: read by the amount parser
+# (plixo.amounts) and the importer's currency column. These name exactly one currency; keys are as currency_key
+# spells them.
+SYMBOL_CURRENCY = {
+    "US$": "USD",
+    "USD$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",  # also the yuan's sign; a CNY workspace gets CNY through SHARED_SYMBOLS
+    "JP¥": "JPY",
+    "CN¥": "CNY",
+    "RMB": "CNY",
+    "C$": "CAD",
+    "CA$": "CAD",
+    "CAD$": "CAD",
+    "A$": "AUD",
+    "AU$": "AUD",
+    "AUD$": "AUD",
+    "NZ$": "NZD",
+    "NZD$": "NZD",
+    "S$": "SGD",
+    "SGD$": "SGD",
+    "HK$": "HKD",
+    "HKD$": "HKD",
+    "MX$": "MXN",
+    "NT$": "TWD",
+    "R$": "BRL",
+    "₹": "INR",
+    "FR.": "CHF",
+    "SFR.": "CHF",
+    "₩": "KRW",
+    "₽": "RUB",
+    "₺": "TRY",
+    "₪": "ILS",
+    "₱": "PHP",
+    "₫": "VND",
+    "฿": "THB",
+    "₦": "NGN",
+    "ZŁ": "PLN",
+    "KČ": "CZK",
+}
+# Currencies written with a bare "$": it is only safe to read "$" as the workspace currency if that is one of these.
+_DOLLAR_CURRENCIES = frozenset({
+    "USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "TWD", "BBD", "BMD", "BND", "BSD", "BZD", "FJD", "GYD",
+    "JMD", "KYD", "LRD", "NAD", "SBD", "SRD", "TTD", "XCD", "ARS", "CLP", "COP", "CUP", "DOP", "UYU",
+})
+# Symbols several currencies share; resolved only when the workspace currency is one of them.
+SHARED_SYMBOLS = {
+    "$": _DOLLAR_CURRENCIES,
+    "¥": frozenset({"JPY", "CNY"}),
+    "KR": frozenset({"SEK", "NOK", "DKK", "ISK"}),
+    "KR.": frozenset({"SEK", "NOK", "DKK", "ISK"}),
+}
+ISO_CODE_HINT = "use a 3-letter ISO 4217 code such as USD"  # what to tell someone whose currency Plixo cannot read
+
+
+def currency_key(text: str) -> str:
+    """A currency code or symbol as the tables above spell it: upper case, spaces removed ("us $" -> "US$")."""
+    return text.upper().replace(" ", "")
+
 
 MAX_MINOR = 2**63 - 1  # what a BIGINT column holds
 

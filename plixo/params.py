@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from plixo.imports.normalize import FieldIssue, NumberStyle, detect_number_style, parse_amount
+from plixo.amounts import AmountError, NumberStyle, detect_number_style, parse_amount
 from plixo.money import MoneyError, exponent
 
 MAX_ID = 2**63 - 1
@@ -52,6 +52,6 @@ def parse_amount_input(raw: str | None, currency: str) -> int | None:
     style = NumberStyle(False) if lone else NumberStyle(detect_number_style([text]).decimal_comma)
     try:
         minor, _fix = parse_amount(text, currency, style)
-    except FieldIssue:
+    except AmountError:
         return None
     return minor

@@ -102,8 +102,8 @@ def run_jobs() -> None:
     in its own app context, so its per-job sessions never touch the test's."""
     from flask import current_app
 
-    from jobs.queues import ALL_QUEUES
     from jobs.worker import build_worker
+    from plixo.background import ALL_QUEUES
 
     db.session.commit()  # the worker must see the test's data, and the test must not hold an old snapshot
     with current_app.app_context():

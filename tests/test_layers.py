@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = ("plixo.actions", "plixo.amounts", "plixo.audit", "plixo.background", "plixo.config", "plixo.crypto",
         "plixo.csv_safe", "plixo.devmail", "plixo.errors", "plixo.extensions", "plixo.failpoints", "plixo.htmx",
         "plixo.model", "plixo.money", "plixo.params", "plixo.redis_conn", "plixo.security", "plixo.templating",
-        "plixo.tenancy")
+        "plixo.tenancy", "plixo.values")
 APP = ("plixo", "plixo.models", "plixo.cli", "plixo.devserver", "plixo.demo", "plixo.demo.*", "plixo.*.cli")
 PAGES = ("plixo.*.views", "plixo.*.*_views", "plixo.*.forms", "plixo.*.*_forms")
 
@@ -88,14 +88,17 @@ def plixo_modules() -> list[tuple[str, Path]]:
 
 
 def test_every_module_has_a_layer():
-    unknown = sorted({area_of(name) for name, _path in plixo_modules()} - set(LAYER_OF) - {"pages"})
-    assert [area for area in unknown if not area.startswith("pages:")] == []
+    # A new package must be given its place in LAYERS (and in docs/architecture.md) before it can be checked.
+    unplaced = sorted(name for name, _path in plixo_modules() if area_of(name).split(":")[0] not in LAYER_OF)
+    assert unplaced == []
 
 
 def test_imports_point_down_and_areas_of_a_layer_stay_apart():
     wrong = []
     for name, path in plixo_modules():
-        for line, target in imported_modules(path):
+        if area_of(name).split(":")[0] not in LAYER_OF:
+            continue  # reported by test_every_module_has_a_layer
+        for line, target in sorted(set(imported_modules(path))):
             if target.split(".")[0] == "jobs":
                 wrong.append(f"{path.relative_to(ROOT)}:{line} imports {target}: plixo never imports jobs/")
                 continue

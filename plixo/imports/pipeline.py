@@ -16,21 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import available_timezones
 
+from plixo.amounts import AmountError, NumberStyle, detect_number_style, parse_amount
+from plixo.csv_safe import csv_safe, starts_like_formula
+from plixo.imports.currencies import normalize_currency
+from plixo.imports.dates import DateColumnGuess, detect_date_format, parse_date
+from plixo.imports.emails import normalize_email
 from plixo.imports.fields import FIELDS, Field, fields_of
-from plixo.imports.normalize import (
-    DateColumnGuess,
-    FieldIssue,
-    Fix,
-    NumberStyle,
-    detect_date_format,
-    detect_number_style,
-    normalize_currency,
-    normalize_email,
-    parse_amount,
-    parse_date,
-)
+from plixo.imports.issues import FieldIssue
 from plixo.imports.reader import FileFormat, iter_records, read_header_and_sample
-from plixo.ops.service import csv_safe
+from plixo.values import Fix
 
 ANALYSIS_ROWS = 2000  # enough rows to detect date formats and number style reliably
 MAX_STORED_ISSUES = 5000  # errors kept for the page; the counts are always complete
@@ -38,7 +32,6 @@ MAX_FIX_EXAMPLES = 20  # examples kept per kind of automatic fix
 PROGRESS_EVERY = 5000
 MEMO_ENTRIES = 100_000  # distinct values remembered per column before the memo starts over
 RISK_TIERS = ("low", "medium", "high")
-_FORMULA_START = ("=", "+", "@")
 _TIME_ZONES = frozenset(available_timezones())
 
 NORMALISED_COLUMNS = {
@@ -195,7 +188,7 @@ class _RowChecker:
             else:
                 try:
                     value, fix = parse(raw, currency)
-                except FieldIssue as issue:
+                except (FieldIssue, AmountError) as issue:  # the amount parser is core's, with its own error
                     errors.append(RowIssue(line, self.headers[index], raw, issue.code, issue.message,
                                            issue.suggestion))
                     continue
@@ -265,7 +258,8 @@ def _memoised(parse: Callable[[str], object]) -> Callable[[str], object]:
 
 
 def _text(raw: str) -> str:
-    if raw.startswith(_FORMULA_START) or (raw.startswith("-") and len(raw) > 1 and not raw[1].isdigit()):
+    # A lone "-" is how many exports write "none" in an optional column, and no spreadsheet runs it.
+    if starts_like_formula(raw) and raw != "-":
         raise FieldIssue("formula_cell", "This looks like a spreadsheet formula, not a value.",
                          "Remove the leading character or export values instead of formulas.")
     return raw

@@ -22,19 +22,18 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
-from jobs.imports import beat_key, commit_import, progress_key, validate_import
-from jobs.queues import IMPORTS, enqueue
+from plixo.background import IMPORTS, enqueue
 from plixo.extensions import db
 from plixo.htmx import render_page_or_block, toast
 from plixo.imports import pipeline, service
+from plixo.imports.dates import DATE_FORMATS, describe_date_format
 from plixo.imports.fields import FIELDS, KINDS, fields_of, template_csv
 from plixo.imports.models import ImportIssue, ImportRun
-from plixo.imports.normalize import DATE_FORMATS, describe_date_format
+from plixo.imports.progress import current_progress, is_beating
 from plixo.imports.reader import ENCODING_CHOICES, ImportFileError
 from plixo.insights.service import home_figures
 from plixo.ledger.aging import local_today
 from plixo.params import parse_id
-from plixo.redis_conn import get_redis
 from plixo.security import requires
 from plixo.tenancy import get_or_404
 
@@ -104,19 +103,11 @@ def _mapping_context(run: ImportRun) -> dict:
 
 
 def _progress(run: ImportRun) -> dict | None:
-    if run.status not in service.RUNNING:
-        return None
-    raw = {k.decode(): v.decode() for k, v in get_redis().hgetall(progress_key(run.id)).items()}
-    done, total, seconds = int(raw.get("done", 0)), int(raw.get("total", 0)), float(raw.get("seconds", 0))
-    rate = done / seconds if seconds else 0
-    left = (total - done) / rate if rate and total > done else None
-    return {"done": done, "total": total, "rate": round(rate), "seconds_left": round(left) if left else None,
-            "percent": min(100, round(100 * done / total)) if total else 0}
+    return current_progress(run.id) if run.status in service.RUNNING else None
 
 
 def _refresh_liveness(run: ImportRun) -> None:
-    alive = bool(get_redis().exists(beat_key(run.id)))
-    if service.mark_stalled(db.session, run, alive):
+    if service.mark_stalled(db.session, run, is_beating(run.id)):
         db.session.commit()
 
 
@@ -188,8 +179,8 @@ def change_format(import_run_id: int):
     return _run_response(run, "File re-read with the chosen format.")
 
 
-def _start_step(run: ImportRun, request_step, job, started: str):
-    """Record the step's request (or explain why not), commit, then queue its job with the run's id."""
+def _start_step(run: ImportRun, request_step, job: str, started: str):
+    """Record the step's request (or explain why not), commit, then queue its job (a dotted path) with the run's id."""
     try:
         request_step()
     except service.ImportStepError as exc:
@@ -205,7 +196,7 @@ def _start_step(run: ImportRun, request_step, job, started: str):
 def validate(import_run_id: int):
     run = get_or_404(db.session, ImportRun, import_run_id)
     return _start_step(run, lambda: service.request_validation(db.session, run, g.org, actor=current_user),
-                       validate_import, "Validation started.")
+                       "jobs.imports.validate_import", "Validation started.")
 
 
 @bp.route("/<int:import_run_id>/commit", methods=["POST"])
@@ -213,7 +204,7 @@ def validate(import_run_id: int):
 def commit(import_run_id: int):
     run = get_or_404(db.session, ImportRun, import_run_id)
     return _start_step(run, lambda: service.request_commit(db.session, run, actor=current_user),
-                       commit_import, "Import started.")
+                       "jobs.imports.commit_import", "Import started.")
 
 
 @bp.route("/<int:import_run_id>/rejected.csv")

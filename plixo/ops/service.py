@@ -14,9 +14,9 @@ from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
 from plixo.audit import AuditEvent
+from plixo.csv_safe import csv_safe
 
 PAGE_SIZE = 50
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,6 @@ def audit_page(session: Session, filters: AuditFilters, time_zone: str) -> tuple
 
 def distinct_values(session: Session, column) -> list[str]:
     return [v for v in session.scalars(select(column).distinct().order_by(column)) if v]
-
-
-def csv_safe(value) -> str:
-    """A cell value that a spreadsheet will show as text, never run as a formula."""
-    text_value = "" if value is None else str(value)
-    return "'" + text_value if text_value.startswith(_FORMULA_PREFIXES) else text_value
 
 
 def _as_json(values: dict | None) -> str:

@@ -24,10 +24,10 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from jobs.webhooks import enqueue_event
 from plixo import audit, tenancy
 from plixo.accounts.models import Organization
 from plixo.actions import ActionError
+from plixo.background import WEBHOOKS, enqueue
 from plixo.extensions import csrf, db, limiter
 from plixo.htmx import change
 from plixo.integrations import stripe_gateway as gateway
@@ -86,6 +86,11 @@ def _receive(secret: str, account: str | None = None):
         return jsonify(error=str(refused)), 400
     _store_and_enqueue(event, raw, account=account)
     return jsonify(received=True)
+
+
+def enqueue_event(event_id: int) -> None:
+    """Queue the stored event to be applied; the job loads the row by its id."""
+    enqueue(WEBHOOKS, "jobs.webhooks.apply_webhook_event", event_id)
 
 
 def _store_and_enqueue(event: dict, raw: bytes, account: str | None = None) -> None:

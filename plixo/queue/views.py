@@ -12,13 +12,12 @@ from flask_login import current_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
-from jobs.outbox import send_due_messages
-from jobs.queues import SENDS, enqueue
 from plixo.accounts.models import Membership, Notification, User
 from plixo.accounts.notifications import unread_notifications
 from plixo.actions import ActionError
 from plixo.approvals import service as approvals
 from plixo.approvals.models import Approval
+from plixo.background import SENDS, enqueue
 from plixo.disputes import service as disputes
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
 from plixo.disputes.models import DisputeEvidence
@@ -204,7 +203,7 @@ def send_email(invoice_id: int):
 
 def _sent(invoice: Invoice, message, scheduled: bool):
     if message.wait_reason is None and not scheduled:
-        enqueue(SENDS, send_due_messages)  # the outbox sender, without waiting for its next minute
+        enqueue(SENDS, "jobs.outbox.send_due_messages")  # the outbox sender, without waiting for its next minute
         return _refresh_inspector(invoice, f"E-mail to {message.to_email} is on its way.", "queue:sent")
     return _refresh_inspector(invoice, f"E-mail to {message.to_email} scheduled: "
                                        f"{message.wait_reason or 'at the chosen time'}.", "queue:sent")

@@ -3,10 +3,10 @@
 from rq import Retry
 from sqlalchemy import select
 
-from jobs.queues import ALL_QUEUES, IMPORTS, enqueue
 from jobs.snapshots import take_daily_snapshots
 from jobs.tracking import tracked
 from plixo.accounts.models import Organization
+from plixo.background import ALL_QUEUES, IMPORTS, enqueue
 from plixo.extensions import db
 from plixo.imports.models import ImportRun
 from plixo.insights.models import DailySnapshot
@@ -60,7 +60,7 @@ def test_a_job_runs_in_its_rows_workspace(app):
 
 
 def test_queues_have_retry_policies():
-    from jobs.queues import RETRY_POLICIES
+    from plixo.background import RETRY_POLICIES
 
     assert set(RETRY_POLICIES) == set(ALL_QUEUES) and all(p.max >= 1 for p in RETRY_POLICIES.values())
 

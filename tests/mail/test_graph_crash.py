@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from jobs.outbox import send_due_messages
-from jobs.queues import SENDS, enqueue
+from plixo.background import SENDS, enqueue
 from plixo.config import ROOT
 from plixo.extensions import db
 from plixo.model import utcnow

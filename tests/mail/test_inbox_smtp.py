@@ -13,8 +13,8 @@ from sqlalchemy import func, select, text
 
 from jobs.inbox import read_all_inboxes
 from jobs.outbox import send_due_messages
-from jobs.queues import DEFAULT, enqueue
 from plixo.audit import AuditEvent
+from plixo.background import DEFAULT, enqueue
 from plixo.connectors.models import Connection
 from plixo.extensions import db
 from plixo.integrations.mail.imap import ImapMailbox, MailboxError

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from jobs.outbox import send_due_messages
-from jobs.queues import SENDS, enqueue
 from plixo.accounts.models import Policy
+from plixo.background import SENDS, enqueue
 from plixo.config import ROOT
 from plixo.extensions import db
 from plixo.integrations.mail.smtp import SmtpTransport

@@ -1,4 +1,4 @@
-"""Running one piece of work for every workspace, each in its own scope and transaction."""
+"""Running one piece of work for every workspace, each in its own scope and transaction (cron jobs, CLI tasks)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,37 @@
+"""What a reader of messy values reports: the automatic change it made, or why it refused the value.
+
+Shared by the amount parser (core) and the CSV importer's readers, so a fix or a problem looks the same
+whichever of them found it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class UnusableValueError(ValueError):
+    """A value that cannot be used, with a code for machines and a message and suggestion for people."""
+
+    def __init__(self, code: str, message: str, suggestion: str = ""):
+        # All three go to args so the exception survives pickling into a background job and back.
+        super().__init__(code, message, suggestion)
+        self.code = code
+        self.message = message
+        self.suggestion = suggestion
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """An automatic change made to a value, shown to the user so nothing changes silently."""
+
+    code: str
+    original: str
+    fixed: str
+
+
+def quoted(raw: str) -> str:
+    """The value quoted for a message, cut short so a runaway cell cannot flood the report."""
+    return f'"{raw}"' if len(raw) <= 40 else f'"{raw[:37]}…"'
