@@ -17,14 +17,12 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_htmx import make_response as htmx_response
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from plixo.background import IMPORTS, enqueue
 from plixo.extensions import db
-from plixo.htmx import render_page_or_block, toast
+from plixo.htmx import change, render_fragment, render_page_or_block, retarget, toast
 from plixo.imports import pipeline, service
 from plixo.imports.dates import DATE_FORMATS, describe_date_format
 from plixo.imports.fields import FIELDS, KINDS, fields_of, template_csv
@@ -65,15 +63,15 @@ def upload():
     if upload_file is None or not upload_file.filename:
         flash("Choose a CSV file to upload.", "error")
         return redirect(url_for("imports.index"))
-    try:
-        run = service.create_run(db.session, org=g.org, actor=current_user, kind=kind, filename=upload_file.filename,
-                                 stream=upload_file.stream, max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
-    except service.ImportStepError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+
+    def refused(error: service.ImportStepError):
+        flash(error.message, "error")
         return redirect(url_for("imports.index"))
-    db.session.commit()
-    return redirect(url_for("imports.show", import_run_id=run.id))
+
+    return change(lambda: service.create_run(
+        db.session, org=g.org, actor=current_user, kind=kind, filename=upload_file.filename,
+        stream=upload_file.stream, max_bytes=current_app.config["MAX_CONTENT_LENGTH"]),
+        lambda run: redirect(url_for("imports.show", import_run_id=run.id)), refused)
 
 
 def _run_context(run: ImportRun) -> dict:
@@ -127,8 +125,8 @@ def progress(import_run_id: int):
     _refresh_liveness(run)
     if run.status in service.RUNNING:
         return render_page_or_block("imports/run.html", "import_progress", **_run_context(run))
-    return htmx_response(render_block("imports/run.html", "import_run", **_run_context(run)),
-                         retarget="#import-run", reswap="outerHTML")
+    return retarget(make_response(render_fragment("imports/run.html", "import_run", **_run_context(run))),
+                    "#import-run")
 
 
 def _run_response(run: ImportRun, message: str | None = None, level: str = "success", status: int = 200):
@@ -144,15 +142,11 @@ def save_mapping(import_run_id: int):
     mapping = {key: parse_id_or_zero(request.form.get(f"map_{key}")) for key in fields}
     date_formats = {key: request.form[f"date_{key}"] for key in fields
                     if request.form.get(f"date_{key}") in dict(DATE_FORMATS)}
-    try:
-        service.set_mapping(db.session, run, actor=current_user, mapping=mapping, date_formats=date_formats,
-                            decimal_comma=request.form.get("decimal_comma") == "1",
-                            full_sync=request.form.get("full_sync") == "1")
-    except service.ImportStepError as exc:
-        db.session.rollback()
-        return _run_response(run, str(exc), "error", 422)
-    db.session.commit()
-    return _run_response(run)
+    return change(lambda: service.set_mapping(db.session, run, actor=current_user, mapping=mapping,
+                                              date_formats=date_formats,
+                                              decimal_comma=request.form.get("decimal_comma") == "1",
+                                              full_sync=request.form.get("full_sync") == "1"),
+                  lambda _result: _run_response(run), lambda error: _run_response(run, error.message, "error", 422))
 
 
 def parse_id_or_zero(raw: str | None) -> int | None:
@@ -170,25 +164,19 @@ def change_format(import_run_id: int):
     delimiter = request.form.get("delimiter") or None
     if run.status not in service.MAPPABLE:
         return _run_response(run, "The file format can only change before validation runs.", "error", 409)
-    try:
-        service.analyse_run(db.session, run, encoding=encoding, delimiter=delimiter)
-    except ImportFileError as exc:
-        db.session.rollback()
-        return _run_response(run, exc.args[-1], "error", 422)
-    db.session.commit()
-    return _run_response(run, "File re-read with the chosen format.")
+    return change(lambda: service.analyse_run(db.session, run, encoding=encoding, delimiter=delimiter),
+                  lambda _result: _run_response(run, "File re-read with the chosen format."),
+                  lambda error: _run_response(run, error.args[-1], "error", 422), refusals=(ImportFileError,))
 
 
 def _start_step(run: ImportRun, request_step, job: str, started: str):
     """Record the step's request (or explain why not), commit, then queue its job (a dotted path) with the run's id."""
-    try:
-        request_step()
-    except service.ImportStepError as exc:
-        db.session.rollback()
-        return _run_response(run, str(exc), "error", 409)
-    db.session.commit()
-    enqueue(IMPORTS, job, run.id)
-    return _run_response(run, started)
+
+    def requested(_result):
+        enqueue(IMPORTS, job, run.id)  # after the commit: the job must find the row
+        return _run_response(run, started)
+
+    return change(request_step, requested, lambda error: _run_response(run, error.message, "error", 409))
 
 
 @bp.route("/<int:import_run_id>/validate", methods=["POST"])

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from plixo import audit
 from plixo.accounts.models import Membership, User
 from plixo.audit import AuditEvent
-from plixo.extensions import db, htmx
+from plixo.extensions import db
 from plixo.htmx import render_page_or_block
 from plixo.ledger.aging import local_today
 from plixo.ops import service
@@ -72,9 +72,7 @@ def audit_log():
         "subject_types": service.distinct_values(db.session, AuditEvent.subject_type),
         "query_args": {k: request.args[k] for k in FILTER_KEYS if request.args.get(k)},
     }
-    if htmx.target == "audit-more":
-        return render_page_or_block("ops/audit.html", "audit_more", **context)
-    return render_page_or_block("ops/audit.html", "audit_results", **context)
+    return render_page_or_block("ops/audit.html", "audit_more", "audit_results", **context)
 
 
 @bp.route("/admin/audit.csv")

@@ -5,9 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -15,7 +26,7 @@ from plixo.accounts.models import Membership, User
 from plixo.accounts.service import policy_of
 from plixo.devmail import received_messages
 from plixo.extensions import db, htmx
-from plixo.htmx import render_page_or_block, toast
+from plixo.htmx import change, render_fragment, render_page_or_block, toast
 from plixo.ledger.aging import BUCKET_NAMES, local_today
 from plixo.ledger.models import RISK_TIERS
 from plixo.ledger.payer_links import link_maker
@@ -58,19 +69,22 @@ bp = Blueprint("outreach", __name__, url_prefix="/admin")
 def policies():
     policy = policy_of(db.session, g.org.id)
     form = PolicyForm(data=form_values(policy, g.org.base_currency))
-    if form.validate_on_submit():
-        try:
-            changes = update_policy(db.session, g.org, current_user, form.data)
-        except PolicyError as error:
-            db.session.rollback()
-            getattr(form, error.field).errors = [*getattr(form, error.field).errors, error.message]
-        else:
-            db.session.commit()
-            flash(f"Guardrails saved ({len(changes)} change{'' if len(changes) == 1 else 's'})." if changes
-                  else "Nothing changed.", "success")
-            return redirect(url_for("outreach.policies"))
-    status = 422 if form.errors else 200
-    return render_template("outreach/policies.html", form=form, policy=policy), status
+
+    def page():
+        return render_template("outreach/policies.html", form=form, policy=policy), 422 if form.errors else 200
+
+    def saved(changes: dict):
+        flash(f"Guardrails saved ({len(changes)} change{'' if len(changes) == 1 else 's'})." if changes
+              else "Nothing changed.", "success")
+        return redirect(url_for("outreach.policies"))
+
+    def refused(error: PolicyError):
+        getattr(form, error.field).errors = [*getattr(form, error.field).errors, error.message]
+        return page()
+
+    if not form.validate_on_submit():
+        return page()
+    return change(lambda: update_policy(db.session, g.org, current_user, form.data), saved, refused)
 
 
 # --- Segments ------------------------------------------------------------------------------------------
@@ -158,15 +172,14 @@ def edit_segment(segment_id: int | None = None):
     if request.method == "GET":
         rules = SegmentRules.from_json(segment.rules) if segment else SegmentRules()
         return _form_page(segment, _values_of(segment), preview_segment(db.session, g.org.id, rules, _today()))
-    try:
-        rules = _rules_from_form()
-        saved = save_segment(db.session, g.org, current_user, request.form.get("name", ""), rules, segment)
-    except SegmentError as error:
-        db.session.rollback()
-        return _form_page(segment, _submitted_values(), None, error, 422)
-    db.session.commit()
-    flash(f"Segment “{saved.name}” saved.", "success")
-    return redirect(url_for("outreach.segments"))
+
+    def saved(kept: Segment):
+        flash(f"Segment “{kept.name}” saved.", "success")
+        return redirect(url_for("outreach.segments"))
+
+    return change(lambda: save_segment(db.session, g.org, current_user, request.form.get("name", ""),
+                                       _rules_from_form(), segment),
+                  saved, lambda error: _form_page(segment, _submitted_values(), None, error, 422))
 
 
 @bp.post("/segments/preview")
@@ -175,9 +188,9 @@ def preview_rules():
     try:
         rules = _rules_from_form()
     except SegmentError as error:
-        return render_template("outreach/_segment_preview.html", preview=None, error=error)
+        return render_fragment("outreach/segment_form.html", "segment_preview", preview=None, preview_error=error)
     preview = preview_segment(db.session, g.org.id, rules, _today())
-    return render_template("outreach/_segment_preview.html", preview=preview, error=None)
+    return render_fragment("outreach/segment_form.html", "segment_preview", preview=preview, preview_error=None)
 
 
 @bp.post("/segments/<int:segment_id>/mode")
@@ -187,16 +200,15 @@ def set_segment_mode(segment_id: int):
     mode = request.form.get("mode", "")
     if mode == "autopilot" and not can("autopilot.manage"):
         abort(403)
-    try:
-        set_mode(db.session, g.org, current_user, segment, mode, utcnow())
-    except SegmentError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+
+    def done(message: str, level: str):
+        flash(message, level)
         return redirect(url_for("outreach.segments"), 303)
-    db.session.commit()
-    flash(f"“{segment.name}” is now in {'Autopilot' if segment.mode == 'autopilot' else 'Shadow Mode'}.",
-          "success")
-    return redirect(url_for("outreach.segments"), 303)
+
+    return change(lambda: set_mode(db.session, g.org, current_user, segment, mode, utcnow()),
+                  lambda _result: done(f"“{segment.name}” is now in "
+                                       f"{'Autopilot' if segment.mode == 'autopilot' else 'Shadow Mode'}.", "success"),
+                  lambda error: done(error.message, "error"))
 
 
 @bp.route("/dev-outbox")
@@ -238,7 +250,7 @@ def cadences():
 def _status_response(message: str, level: str = "success", status: int = 200):
     """The refreshed list with a toast for HTMX; a flash and a redirect for a plain form post."""
     if htmx:
-        response = Response(render_block("outreach/cadences.html", "cadences", **_list_context()), status)
+        response = make_response(render_fragment("outreach/cadences.html", "cadences", **_list_context()), status)
         return toast(response, message, level)
     flash(message, level)
     return redirect(url_for("outreach.cadences"), 303)
@@ -251,13 +263,9 @@ def set_cadence_status(cadence_id: int):
     status = request.form.get("status", "")
     if status == "active" and not can("autopilot.manage"):
         abort(403)
-    try:
-        change_status(db.session, g.org, current_user, cadence, status, utcnow())
-    except CadenceError as error:
-        db.session.rollback()
-        return _status_response(error.message, "error", 409)
-    db.session.commit()
-    return _status_response(STATUS_DONE[status].format(cadence.name))
+    return change(lambda: change_status(db.session, g.org, current_user, cadence, status, utcnow()),
+                  lambda _result: _status_response(STATUS_DONE[status].format(cadence.name)),
+                  lambda error: _status_response(error.message, "error", 409))
 
 
 # The wizard keeps no state on the server: every post carries all three steps' fields.
@@ -361,18 +369,19 @@ def _launch(wizard: Wizard):
     # The form only offers Active to those allowed; a forged post is refused outright.
     if wizard.launch == "active" and not can("autopilot.manage"):
         abort(403)
-    try:
+
+    def create():
         cadence_forms.check_identity(db.session, g.org.id, wizard.name, wizard.segment_id)
-        cadence = create_cadence(db.session, g.org, current_user, wizard.name, parse_id(wizard.segment_id),
-                                 cadence_forms.parse_steps(wizard.steps), wizard.launch, utcnow())
-    except CadenceError as error:
-        db.session.rollback()
-        return _wizard_page(wizard, error, 422)
-    db.session.commit()
-    flash(f"“{cadence.name}” launched in Shadow: drafts for review for 14 days, then Plixo asks to activate it."
-          if cadence.status == "shadow" else f"“{cadence.name}” launched as Active.", "success")
-    url = url_for("outreach.cadences")
-    return Response(status=200, headers={"HX-Redirect": url}) if htmx else redirect(url, 303)
+        return create_cadence(db.session, g.org, current_user, wizard.name, parse_id(wizard.segment_id),
+                              cadence_forms.parse_steps(wizard.steps), wizard.launch, utcnow())
+
+    def launched(cadence: Cadence):
+        flash(f"“{cadence.name}” launched in Shadow: drafts for review for 14 days, then Plixo asks to activate it."
+              if cadence.status == "shadow" else f"“{cadence.name}” launched as Active.", "success")
+        url = url_for("outreach.cadences")
+        return Response(status=200, headers={"HX-Redirect": url}) if htmx else redirect(url, 303)
+
+    return change(create, launched, lambda error: _wizard_page(wizard, error, 422))
 
 
 @bp.route("/cadences/new", methods=["GET", "POST"])

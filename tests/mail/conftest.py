@@ -83,11 +83,6 @@ def _sign_in_at(client, provider: str, server, answer) -> str:
     return client.get(f"{back.path}?{back.query}", follow_redirects=True).get_data(as_text=True)
 
 
-def with_forged_state(answer):
-    """A provider's answer with its state changed, as a link someone else built would carry it."""
-    return lambda authorize_url: answer(authorize_url).replace("state=", "state=x")
-
-
 # --- The finance inbox on Microsoft 365 ------------------------------------------------------------------------
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select, text
@@ -25,7 +26,6 @@ from tests.mail.conftest import (
     message_of,
     raw_reply,
     sign_in_with_google,
-    with_forged_state,
 )
 
 pytestmark = pytest.mark.usefixtures("open_all_week")
@@ -65,8 +65,11 @@ def test_unticking_a_permission_connects_nothing_and_says_why(client, org, googl
 
 def test_a_refusal_or_a_forged_answer_connects_nothing(client, org, google):
     assert "Gmail was not connected" in sign_in_with_google(client, google, answer=google.deny)
-    forged = sign_in_with_google(client, google, answer=with_forged_state(google.authorize))
-    assert "not started from this workspace" in forged
+    started = client.post(f"{PAGE}/gmail")
+    back = urlsplit(google.authorize(started.headers["Location"]))
+    forged = back.query.replace("state=", "state=x")
+    assert "not started from this workspace" in client.get(f"{back.path}?{forged}",
+                                                             follow_redirects=True).get_data(as_text=True)
     assert connection_of(org) is None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select, text
@@ -17,7 +18,7 @@ from plixo.extensions import db
 from plixo.replies.models import Reply
 from plixo.tenancy import tenant_scope
 from tests.mail.conftest import EMAIL_CONNECTOR as PAGE
-from tests.mail.conftest import connection_of, due, due_again, message_of, raw_reply, sign_in, with_forged_state
+from tests.mail.conftest import connection_of, due, due_again, message_of, raw_reply, sign_in
 
 pytestmark = pytest.mark.usefixtures("open_all_week")
 
@@ -58,8 +59,11 @@ def test_an_id_token_signed_with_an_unpublished_key_connects_nothing(client, org
 
 def test_a_refusal_or_a_forged_answer_connects_nothing(client, org, fake):
     assert "Microsoft 365 was not connected" in sign_in(client, fake, answer=fake.deny)
-    forged = sign_in(client, fake, answer=with_forged_state(fake.authorize))
-    assert "not started from this workspace" in forged
+    started = client.post(f"{PAGE}/microsoft")
+    back = urlsplit(fake.authorize(started.headers["Location"]))
+    forged = back.query.replace("state=", "state=x")
+    assert "not started from this workspace" in client.get(f"{back.path}?{forged}",
+                                                             follow_redirects=True).get_data(as_text=True)
     assert connection_of(org) is None
 
 
