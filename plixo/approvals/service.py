@@ -9,18 +9,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Organization, User
+from plixo.accounts.models import Organization, Policy, User
 from plixo.accounts.notifications import notify
 from plixo.accounts.service import policy_of
-from plixo.actions import ActionError, user_id
+from plixo.actions import ActionError, Actor, user_id
 from plixo.approvals.models import Approval
 from plixo.ledger.models import Invoice
+from plixo.model import Base
 from plixo.outreach.sends import cancel_pending_sends
 from plixo.promises.models import PaymentPlan
 
 
-def request_approval(session, org, actor, kind, subject, amount_minor, currency, policy, reason,
-                      source: str = "operator") -> Approval:
+def request_approval(session: Session, org: Organization, actor: Actor, kind: str, subject: Base,
+                     amount_minor: int, currency: str, policy: Policy, reason: str,
+                     source: str = "operator") -> Approval:
+    """Route a request to the policy's approver (audited); it waits for a decision."""
     approval = Approval(org_id=org.id, kind=kind, subject_type=type(subject).__name__, subject_id=subject.id,
                         currency=currency, amount_minor=amount_minor, approver_role=policy.approver_role,
                         requested_by_id=user_id(actor), reason=reason, source=source)

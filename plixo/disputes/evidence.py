@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import uuid
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
-from plixo.actions import ActionError, user_id
-from plixo.disputes.models import DisputeEvidence
+from plixo.accounts.models import Organization
+from plixo.actions import ActionError, Actor, user_id
+from plixo.disputes.models import Dispute, DisputeEvidence
 
 EVIDENCE_TYPES = {b"%PDF-": ("application/pdf", ".pdf"), b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
                   b"\xff\xd8\xff": ("image/jpeg", ".jpg")}
@@ -23,6 +26,7 @@ def evidence_dir() -> Path:
 
 
 def checked_evidence(evidence: tuple[str, bytes]) -> tuple[str, str]:
+    """The (content type, suffix) of an evidence file, told by its first bytes; ActionError for anything else."""
     _name, data = evidence
     if not data:
         raise ActionError("The evidence file is empty.", "evidence")
@@ -34,10 +38,12 @@ def checked_evidence(evidence: tuple[str, bytes]) -> tuple[str, str]:
     raise ActionError("Evidence must be a PDF, PNG or JPEG file.", "evidence")
 
 
-def store_evidence(session, org, dispute, actor, filename, data, kind, evidence_dir: Path, now) -> None:
+def store_evidence(session: Session, org: Organization, dispute: Dispute, actor: Actor, filename: str, data: bytes,
+                   kind: tuple[str, str], root: Path, now: dt.datetime) -> None:
+    """Keep a checked file under `root`/<workspace> with a random name, and record it on the dispute."""
     content_type, suffix = kind
     digest = hashlib.sha256(data).hexdigest()
-    folder = evidence_dir / str(org.id)
+    folder = root / str(org.id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}{suffix}"
     path.write_bytes(data)

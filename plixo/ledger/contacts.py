@@ -9,6 +9,7 @@ from plixo.ledger.models import Contact, Invoice
 
 
 def customer_contact(session: Session, invoice: Invoice, contact_id: int | None) -> Contact | None:
+    """The contact `contact_id` names, if it is one of the invoice's customer's (None for none given)."""
     if contact_id is None:
         return None
     contact = session.get(Contact, contact_id)

@@ -10,6 +10,7 @@ from plixo.ledger.models import Contact, Invoice
 
 
 def open_invoice_count(session: Session) -> int:
+    """Invoices still owed: open or disputed."""
     return session.scalar(select(func.count()).select_from(Invoice).where(Invoice.status.in_(("open", "disputed"))))
 
 

@@ -93,6 +93,7 @@ def read_portal_token(token: str) -> PortalClaim:
 
 
 def read_pay_token(token: str) -> PayClaim:
+    """The claim in a pay link; LinkError when it is tampered with, ExpiredLinkError when too old."""
     value = _loaded(token, PAY_SALT)
     if len(value) != 4 or not (isinstance(value[3], list) and value[3]
                                and all(isinstance(i, int) for i in value[3])):
@@ -114,6 +115,7 @@ class LinkMaker:
 
 
 def link_maker(session: Session, org_id: int) -> LinkMaker:
+    """The workspace's link maker: pay links only while a Stripe account is connected."""
     connected = session.scalar(select(Connection.id).where(Connection.org_id == org_id, Connection.kind == "stripe",
                                                            Connection.status == "active").limit(1))
     return LinkMaker(org_id, connected is not None)

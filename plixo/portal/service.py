@@ -155,6 +155,7 @@ def _plans(session: Session, org_id: int, customer_id: int) -> list[PaymentPlan]
 
 
 def opted_out(session: Session, payer: Payer) -> bool:
+    """Whether the payer's customer has switched reminders off."""
     return holds.active_opt_out(session, payer.org.id, payer.customer.id) is not None
 
 
