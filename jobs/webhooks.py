@@ -8,7 +8,6 @@ from sqlalchemy import select, update
 
 from jobs.tracking import tracked
 from plixo.accounts.models import Organization
-from plixo.background import WEBHOOKS, enqueue
 from plixo.extensions import db
 from plixo.failpoints import failpoint
 from plixo.model import utcnow
@@ -20,7 +19,7 @@ from plixo.payments.apply import (
     lock_workspace_payments,
     recorded_payment,
 )
-from plixo.payments.events import payload_of
+from plixo.payments.events import enqueue_event, payload_of
 from plixo.payments.models import WebhookEvent
 from plixo.tenancy import unscoped
 
@@ -58,10 +57,6 @@ def apply_webhook_event(event: WebhookEvent) -> None:
         # The payment this event recorded may be what waiting events (its refund, its dispute) needed.
         for waiting_id in events_waiting_for(db.session, event.org_id, reference):
             enqueue_event(waiting_id)
-
-
-def enqueue_event(event_id: int) -> None:
-    enqueue(WEBHOOKS, apply_webhook_event, event_id)
 
 
 def sweep_unapplied_events(lost_after: dt.timedelta = LOST_AFTER) -> int:

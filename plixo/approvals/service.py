@@ -48,7 +48,7 @@ def request_write_off(session: Session, org: Organization, invoice: Invoice, use
         raise ActionError("A write-off of this invoice is already awaiting approval.")
     policy = policy_of(session, org.id)
     approval = request_approval(session, org, user, "write_off", invoice, invoice.balance_minor, invoice.currency,
-                                 policy, reason.strip()[:2000])
+                                policy, reason.strip()[:2000])
     if invoice.balance_minor > policy.writeoff_approval_minor:
         approval.approver_role = "legal"  # large write-offs are Legal's call, whoever approves the rest
     return approval

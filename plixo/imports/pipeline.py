@@ -258,8 +258,9 @@ def _memoised(parse: Callable[[str], object]) -> Callable[[str], object]:
 
 
 def _text(raw: str) -> str:
-    # A lone "-" is how many exports write "none" in an optional column, and no spreadsheet runs it.
-    if starts_like_formula(raw) and raw != "-":
+    # A lone "-" is how many exports write "none" in an optional column, and a minus before a digit is how they
+    # write a negative number ("-5"): text cells starting so are taken as they are.
+    if starts_like_formula(raw) and not (raw.startswith("-") and (len(raw) == 1 or raw[1].isdigit())):
         raise FieldIssue("formula_cell", "This looks like a spreadsheet formula, not a value.",
                          "Remove the leading character or export values instead of formulas.")
     return raw

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Organization
+from plixo.accounts.models import Organization, User
 from plixo.actions import ActionError
 from plixo.imports import merge, pipeline
 from plixo.imports.fields import FIELDS, auto_map, fields_of, header_signature
@@ -271,8 +271,6 @@ def request_commit(session: Session, run: ImportRun, *, actor) -> None:
 
 def commit_actor(session: Session, run: ImportRun):
     """Who asked for the commit (the job runs it on their behalf)."""
-    from plixo.accounts.models import User
-
     user_id = run.settings.get("commit_requested_by")
     return session.get(User, user_id) if user_id else "import job"
 

@@ -9,14 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
-from plixo.disputes.models import Dispute
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.insights.models import DailySnapshot
 from plixo.ledger.aging import BUCKET_NAMES, bucket_case, local_today
 from plixo.ledger.coverage import contact_coverage, open_invoice_count
 from plixo.ledger.models import Customer, Invoice
 from plixo.promises.models import Promise
-
-OPEN_DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer")
 
 
 def aging_summary(session: Session, today: dt.date) -> dict[str, dict[str, int]]:

@@ -81,7 +81,6 @@ def stopping_reasons_by_invoice(session: Session, invoice_ids: Iterable[int], to
     return {row.id: [STOP_LABELS[key] for key in STOP_LABELS if row._mapping[key]] for row in rows}
 
 
-
 def refuse_if_stopped(session: Session, org: Organization, invoice: Invoice, now: dt.datetime) -> None:
     """Refuse outreach (ActionError) on an invoice a stopping condition applies to."""
     reasons = stopping_reasons(session, invoice.id, local_today(org.time_zone, now))

@@ -80,7 +80,7 @@ class Invoice(IdMixin, TenantMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     source: Mapped[str] = mapped_column(String(20), default="manual")
     closed_at: Mapped[dt.datetime | None]
-    priority: Mapped[int] = mapped_column(default=0, server_default="0")  # queue score, see queue.service
+    priority: Mapped[int] = mapped_column(default=0, server_default="0")  # queue score, see ledger.priority
     priority_detail: Mapped[dict | None]  # {"why": "90+ days · $48k", "flags": [...]}, written with the score
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 

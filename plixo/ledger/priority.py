@@ -143,7 +143,6 @@ def queue_priority(facts: PriorityFacts, today: dt.date) -> Priority:
     return Priority(sum(c.points for c in components), tuple(components))
 
 
-
 # --- Stored scores ------------------------------------------------------------------------------------
 # Each open invoice stores its score (the queue's sort key) and its explanation, so listing the queue
 # reads them instead of recomputing. refresh_priorities rewrites them after anything that changes them.

@@ -10,18 +10,15 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from plixo.ledger.aging import days_past_due
+from plixo.ledger.models import Invoice
+from plixo.ledger.payer_links import LinkMaker
 from plixo.money import format_money
 from plixo.promises.models import Promise
-
-if TYPE_CHECKING:
-    from plixo.ledger.models import Invoice
-    from plixo.ledger.payer_links import LinkMaker
 
 MERGE_FIELDS = {
     "customer_name": "The customer's name",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization
+from plixo.actions import ActionError
 from plixo.connectors.models import Connection
 from plixo.integrations.stripe_gateway import (
     Credentials,
@@ -37,7 +38,7 @@ METADATA_LIMIT = 500  # characters Stripe allows in one metadata value
 UNAVAILABLE = "Online payment is unavailable right now. Please try again later or contact us."
 
 
-class CheckoutError(ValueError):
+class CheckoutError(ActionError):
     """Payment cannot start; the message is for the payer."""
 
 

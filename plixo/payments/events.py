@@ -8,6 +8,7 @@ import json
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Connection
 
+from plixo.background import WEBHOOKS, enqueue
 from plixo.payments.models import StripeAccount, WebhookEvent
 
 UNROUTED = "No workspace is connected to this Stripe account."
@@ -56,3 +57,8 @@ def account_webhook_secret(connection: Connection, account_id: str) -> str | Non
 
 def payload_of(event: WebhookEvent) -> dict:
     return json.loads(event.payload)
+
+
+def enqueue_event(event_id: int) -> None:
+    """Queue a stored event to be applied; the job loads the row by its id."""
+    enqueue(WEBHOOKS, "jobs.webhooks.apply_webhook_event", event_id)

@@ -27,7 +27,6 @@ from sqlalchemy import select
 from plixo import audit, tenancy
 from plixo.accounts.models import Organization
 from plixo.actions import ActionError
-from plixo.background import WEBHOOKS, enqueue
 from plixo.extensions import csrf, db, limiter
 from plixo.htmx import change
 from plixo.integrations import stripe_gateway as gateway
@@ -39,7 +38,7 @@ from plixo.params import parse_id
 from plixo.payments import connector
 from plixo.payments.checkout import CheckoutError, payable, start_checkout
 from plixo.payments.connector import stripe_connection
-from plixo.payments.events import account_webhook_secret, store_stripe_event
+from plixo.payments.events import account_webhook_secret, enqueue_event, store_stripe_event
 from plixo.payments.models import WebhookEvent
 from plixo.security import public, requires
 
@@ -86,11 +85,6 @@ def _receive(secret: str, account: str | None = None):
         return jsonify(error=str(refused)), 400
     _store_and_enqueue(event, raw, account=account)
     return jsonify(received=True)
-
-
-def enqueue_event(event_id: int) -> None:
-    """Queue the stored event to be applied; the job loads the row by its id."""
-    enqueue(WEBHOOKS, "jobs.webhooks.apply_webhook_event", event_id)
 
 
 def _store_and_enqueue(event: dict, raw: bytes, account: str | None = None) -> None:
@@ -321,7 +315,6 @@ def _claimed_invoices(claim) -> list[Invoice]:
     rows = db.session.scalars(select(Invoice).where(Invoice.id.in_(claim.invoice_ids),
                                                     Invoice.customer_id == claim.customer_id)).all()
     return sorted(rows, key=lambda i: (i.due_date, i.id))
-
 
 
 def _bad_link(message: str, status: int):

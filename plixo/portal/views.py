@@ -41,6 +41,7 @@ from plixo.ledger.models import Invoice
 from plixo.ledger.payer_links import ExpiredLinkError, LinkError, PortalClaim, public_url, read_portal_token
 from plixo.model import utcnow
 from plixo.params import parse_amount_input, parse_date, parse_id
+from plixo.payments.checkout import CheckoutError, start_checkout
 from plixo.portal import service
 from plixo.promises import plans
 from plixo.security import public
@@ -270,7 +271,6 @@ def _evidence() -> tuple[str, bytes] | None:
     return upload.filename, upload.read(MAX_EVIDENCE_BYTES + 1)  # one byte over is enough to refuse it
 
 
-
 # --- Pages -------------------------------------------------------------------------------------------------------
 
 @bp.route("/<token>")
@@ -333,8 +333,6 @@ def logo():
 @limiter.limit(_action_limit)
 @limiter.limit(_action_limit, key_func=_payer_key)
 def pay():
-    from plixo.payments.checkout import CheckoutError, start_checkout
-
     chosen = list(dict.fromkeys(request.form.getlist("invoice_id")))[:MAX_PAY_SELECTION]
     if not chosen:
         return _refused("pay", ActionError("Choose the invoices you want to pay.", "invoice_id"))

@@ -85,7 +85,7 @@ def propose_plan(session: Session, org: Organization, invoice: Invoice, actor: A
         if stopped:
             reason += " (outreach is stopped: " + "; ".join(stopped) + ")"
         request_approval(session, org, actor, "payment_plan", plan, total, invoice.currency, policy, reason,
-                          source)
+                         source)
     else:
         cancel_pending_sends(session, org.id, [invoice.id], actor, "Payment plan accepted")
     return plan

@@ -296,7 +296,7 @@ def suppress_contact(invoice_id: int):
 def escalate_to_shadow(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     return _act(invoice, lambda: holds.escalate_to_shadow(db.session, g.org, invoice, current_user,
-                                                             request.form.get("reason", "")),
+                                                          request.form.get("reason", "")),
                 "Invoice back in Shadow Mode: its e-mails need review.", "queue:changed")
 
 
@@ -305,7 +305,7 @@ def escalate_to_shadow(invoice_id: int):
 def revoke_payer_links(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     return _act(invoice, lambda: holds.revoke_payer_links(db.session, g.org, invoice, current_user,
-                                                            request.form.get("reason", "")),
+                                                          request.form.get("reason", "")),
                 f"Earlier pay and portal links of {invoice.customer.name} no longer work.", "queue:changed")
 
 
@@ -314,7 +314,7 @@ def revoke_payer_links(invoice_id: int):
 def request_write_off(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     return _act(invoice, lambda: approvals.request_write_off(db.session, g.org, invoice, current_user,
-                                                            request.form.get("reason", ""), utcnow()),
+                                                             request.form.get("reason", ""), utcnow()),
                 "Write-off requested; it waits for approval.", "queue:changed")
 
 
@@ -324,7 +324,7 @@ def add_note(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     link = url_for("queue.inspect_invoice", invoice_id=invoice.id)
     return _act(invoice, lambda: notes.add_note(db.session, g.org, invoice, current_user,
-                                                   request.form.get("body", ""), link), "Note added.")
+                                                request.form.get("body", ""), link), "Note added.")
 
 
 @bp.post("/queue/<int:invoice_id>/assign")
@@ -336,7 +336,7 @@ def assign(invoice_id: int):
     if raw and assignee_id is None:
         return _refused(ActionError("Choose a teammate.", "assignee_id"))
     return _act(invoice, lambda: assignment.assign(db.session, g.org, invoice, current_user, assignee_id,
-                                                 request.form.get("scope") == "customer"), "Assignment saved.",
+                                                   request.form.get("scope") == "customer"), "Assignment saved.",
                 "queue:changed")
 
 

@@ -396,8 +396,7 @@ def _on_dispute(session, org, reply, customer, invoice, actor, now) -> str:
         return "Reads as a dispute, but names no invoice: for the team to review."
     if invoice.status != "open":
         return f"Reads as a dispute of {invoice.number}, which is {invoice.status}: for the team to review."
-    dispute = open_dispute(session, org, invoice, actor, "other", reply.body, None, Path("."), now,
-                                   source="email")
+    dispute = open_dispute(session, org, invoice, actor, "other", reply.body, None, Path("."), now, source="email")
     dispute.needs_review = True
     return f"Invoice {invoice.number} disputed (from e-mail, needs review)."
 

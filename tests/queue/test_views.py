@@ -10,6 +10,7 @@ from plixo.extensions import db
 from plixo.ledger.models import Invoice
 from plixo.model import utcnow
 from plixo.outreach.models import Message
+from plixo.promises.models import PaymentPlan
 from plixo.promises.service import refresh_queue
 from plixo.tenancy import tenant_scope
 from tests.factories import make_contact, make_customer, make_invoice, workspace_today
@@ -117,6 +118,17 @@ def test_preview_fills_merge_fields(client, ledger):
                        data={"subject": "{invoice_number}", "body": "{amount_due} from {customer_name}"}
                        ).get_data(as_text=True)
     assert "INV-NEW" in html and "$1,250.00 from Initech Payables" in html
+
+
+def test_a_plan_row_without_an_amount_is_refused_at_the_inspector(client, ledger, org):
+    invoice = ledger["new"]
+    due = (workspace_today() + dt.timedelta(days=10)).isoformat()
+    response = client.post(f"/work/queue/{invoice.id}/plan", headers=HX,
+                           data={"installment_date": [due, due], "installment_amount": ["", "500"]})
+    assert response.status_code == 422 and response.headers["HX-Retarget"] == "#inspector-message"
+    assert "Installment 1 needs a date and an amount" in response.get_data(as_text=True)
+    with tenant_scope(org.id):
+        assert db.session.scalars(select(PaymentPlan)).all() == []
 
 
 def test_promise_in_the_past_is_refused(client, ledger, org):
