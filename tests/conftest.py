@@ -17,7 +17,7 @@ from plixo.extensions import db, limiter
 from plixo.model import Base
 from plixo.redis_conn import get_redis
 from plixo.tenancy import unscoped
-from tests import factories
+from tests import factories, workers
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -29,10 +29,10 @@ def _sqlalchemy_url(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """TEST_REDIS_URL, else REDIS_URL, else an embedded Redis. The suite flushes that database."""
+    """TEST_REDIS_URL, else REDIS_URL, else an embedded Redis. The suite flushes that database (one per worker)."""
     configured = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
     if configured:
-        yield configured
+        yield workers.worker_redis_url(configured)
         return
     from plixo.redis_conn import start_embedded_redis
 
@@ -42,9 +42,31 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    return _sqlalchemy_url(url) if url else f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+def database_url(tmp_path_factory):
+    """TEST_DATABASE_URL (each parallel worker gets a database of its own beside it), else a SQLite file."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if not configured:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    configured = _sqlalchemy_url(configured)
+    url = workers.worker_database_url(configured)
+    if url == configured:
+        yield url
+        return
+    workers.create_worker_database(configured, url)
+    yield url
+    workers.drop_worker_database(configured, url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _instance_dir(tmp_path_factory):
+    """Apps built without an INSTANCE_DIR (e.g. by a test) keep their files in a temporary folder of this worker
+    rather than the repository's instance/, which `make run` uses and parallel workers would share."""
+    import plixo.config
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plixo.config, "INSTANCE_DIR", tmp_path_factory.mktemp("default-instance"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +83,9 @@ def app(database_url, redis_url, tmp_path_factory):
     app.test_client_class = CSRFClient
     with app.app_context():
         _rebuild_schema()
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()  # before a worker's database is dropped
 
 
 def _rebuild_schema() -> None:
