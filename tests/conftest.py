@@ -18,6 +18,7 @@ from plixo.model import Base
 from plixo.redis_conn import get_redis
 from plixo.tenancy import unscoped
 from tests import factories, workers
+from tests.cleanup import empty_database
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -99,14 +100,7 @@ def _rebuild_schema() -> None:
 
 
 def _truncate_all() -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            names = ", ".join(t.name for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+    empty_database(db.engine, Base.metadata)
 
 
 @pytest.fixture(autouse=True)
