@@ -21,6 +21,10 @@ from tests import factories, workers
 from tests.cleanup import empty_database
 
 
+def pytest_configure(config):
+    workers.check_redis_index(config, os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL"))
+
+
 def _sqlalchemy_url(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):

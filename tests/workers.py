@@ -32,20 +32,35 @@ def worker_number() -> int:
     return int(worker.removeprefix("gw")) if worker else 0
 
 
+def check_redis_index(config, url: str | None) -> None:
+    """Refuse, before any worker starts, a configured index that leaves the last worker none."""
+    workers = getattr(config.option, "numprocesses", None) or 0
+    if url and not hasattr(config, "workerinput") and workers > _redis_index(url)[0] + 1:
+        raise pytest.UsageError(f"Redis database index {_redis_index(url)[0]} leaves no index for {workers} test "
+                                "workers (worker K uses the index minus K): configure a higher one, e.g. "
+                                "redis://127.0.0.1:6379/15, or run fewer workers")
+
+
+def _redis_index(url: str) -> tuple[int, bool]:
+    """The URL's database index, and whether it is given as ?db= (always so for a Unix socket)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme == "unix" or "db" in query:
+        return int(query.get("db", 0)), True
+    return int(parts.path.strip("/") or 0), False
+
+
 def worker_redis_url(url: str) -> str:
     """The configured Redis URL with this worker's database index (see the module's docstring)."""
     if worker_id() is None:
         return url
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    in_query = parts.scheme == "unix" or "db" in query
-    base = int(query.get("db", 0) if in_query else (parts.path.strip("/") or 0))
+    base, in_query = _redis_index(url)
     index = base - worker_number()
     if index < 0:
-        pytest.exit(f"Redis database index {base} leaves no index for worker {worker_id()}: configure a higher "
-                    "index (e.g. redis://127.0.0.1:6379/15) or run fewer workers", returncode=4)
+        pytest.fail(f"Redis database index {base} leaves no index for worker {worker_id()}", pytrace=False)
+    parts = urlsplit(url)
     if in_query:
-        return urlunsplit(parts._replace(query=urlencode({**query, "db": index})))
+        return urlunsplit(parts._replace(query=urlencode({**dict(parse_qsl(parts.query)), "db": index})))
     return urlunsplit(parts._replace(path=f"/{index}"))
 
 
@@ -73,9 +88,9 @@ def create_worker_database(configured_url: str, url: str) -> None:
     try:
         _on_configured_database(configured_url, f'CREATE DATABASE "{name}"')
     except Exception as exc:  # noqa: BLE001 - any failure here is reported the same way
-        pytest.exit(f"cannot create the worker database {name} ({exc.__class__.__name__}: {exc}); the role of "
+        pytest.fail(f"cannot create the worker database {name} ({exc.__class__.__name__}: {exc}); the role of "
                     "TEST_DATABASE_URL needs CREATEDB for parallel runs (ALTER ROLE … CREATEDB), or run serially "
-                    "with -n 0", returncode=4)
+                    "with -n 0", pytrace=False)
 
 
 def drop_worker_database(configured_url: str, url: str) -> None:
