@@ -34,16 +34,24 @@ def _sqlalchemy_url(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """TEST_REDIS_URL, else REDIS_URL, else an embedded Redis. The suite flushes that database (one per worker)."""
-    configured = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-    if configured:
-        yield workers.worker_redis_url(configured)
-        return
-    from plixo.redis_conn import start_embedded_redis
+    """TEST_REDIS_URL, else REDIS_URL, else an embedded Redis. The suite flushes that database (one per worker).
 
-    server = start_embedded_redis(str(tmp_path_factory.mktemp("redis")))
-    yield f"unix://{server.socket_file}"
-    server.shutdown()
+    It becomes REDIS_URL for the session too, so that an app a test builds without one uses it: the rate limiter
+    follows the last app built, and in another Redis database it would reset another worker's counts."""
+    configured = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    server = None
+    if configured:
+        url = workers.worker_redis_url(configured)
+    else:
+        from plixo.redis_conn import start_embedded_redis
+
+        server = start_embedded_redis(str(tmp_path_factory.mktemp("redis")))
+        url = f"unix://{server.socket_file}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REDIS_URL", url)
+        yield url
+    if server is not None:
+        server.shutdown()
 
 
 @pytest.fixture(scope="session")
