@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 
 
 def worker_id() -> str | None:
-    """"gw0", "gw1"… under pytest-xdist; None in a serial run."""
+    """This pytest-xdist worker's id ("gw0", "gw1"…); None in a serial run."""
     return os.environ.get("PYTEST_XDIST_WORKER")
 
 
