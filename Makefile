@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The suite runs on every core (pytest-xdist): each worker gets its own database and Redis database (tests/workers.py).
+# PYTEST_WORKERS=0 runs it in this one process, e.g. to debug one test: make test PYTEST_WORKERS=0 PYTEST_ARGS=tests/x.py
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test install assets lint migrations-check worker clean
 
@@ -11,7 +14,7 @@ run: install assets
 
 # Exit code 5 means pytest collected no tests: reported, not treated as a pass of nothing.
 test: install assets
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 install: $(VENV)/.installed

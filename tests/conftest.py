@@ -17,7 +17,12 @@ from plixo.extensions import db, limiter
 from plixo.model import Base
 from plixo.redis_conn import get_redis
 from plixo.tenancy import tenant_scope, unscoped
-from tests import factories
+from tests import factories, workers
+from tests.cleanup import empty_database
+
+
+def pytest_configure(config):
+    workers.check_redis_index(config, os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL"))
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -29,22 +34,52 @@ def _sqlalchemy_url(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """TEST_REDIS_URL, else REDIS_URL, else an embedded Redis. The suite flushes that database."""
-    configured = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-    if configured:
-        yield configured
-        return
-    from plixo.redis_conn import start_embedded_redis
+    """TEST_REDIS_URL, else REDIS_URL, else an embedded Redis. The suite flushes that database (one per worker).
 
-    server = start_embedded_redis(str(tmp_path_factory.mktemp("redis")))
-    yield f"unix://{server.socket_file}"
-    server.shutdown()
+    It becomes REDIS_URL for the session too, so that an app a test builds without one uses it: the rate limiter
+    follows the last app built, and in another Redis database it would reset another worker's counts."""
+    configured = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    server = None
+    if configured:
+        url = workers.worker_redis_url(configured)
+    else:
+        from plixo.redis_conn import start_embedded_redis
+
+        server = start_embedded_redis(str(tmp_path_factory.mktemp("redis")))
+        url = f"unix://{server.socket_file}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REDIS_URL", url)
+        yield url
+    if server is not None:
+        server.shutdown()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    return _sqlalchemy_url(url) if url else f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+def database_url(tmp_path_factory):
+    """TEST_DATABASE_URL (each parallel worker gets a database of its own beside it), else a SQLite file."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if not configured:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    configured = _sqlalchemy_url(configured)
+    url = workers.worker_database_url(configured)
+    if url == configured:
+        yield url
+        return
+    workers.create_worker_database(configured, url)
+    yield url
+    workers.drop_worker_database(configured, url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _instance_dir(tmp_path_factory):
+    """Apps built without an INSTANCE_DIR (e.g. by a test) keep their files in a temporary folder of this worker
+    rather than the repository's instance/, which `make run` uses and parallel workers would share."""
+    import plixo.config
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plixo.config, "INSTANCE_DIR", tmp_path_factory.mktemp("default-instance"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +96,9 @@ def app(database_url, redis_url, tmp_path_factory):
     app.test_client_class = CSRFClient
     with app.app_context():
         _rebuild_schema()
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()  # before a worker's database is dropped
 
 
 def _rebuild_schema() -> None:
@@ -75,14 +112,7 @@ def _rebuild_schema() -> None:
 
 
 def _truncate_all() -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            names = ", ".join(t.name for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+    empty_database(db.engine, Base.metadata)
 
 
 @pytest.fixture(autouse=True)

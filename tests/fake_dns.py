@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from dnslib import QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
@@ -29,5 +31,8 @@ class RecordBook(BaseResolver):
 def serve() -> tuple[RecordBook, DNSServer, int]:
     book = RecordBook()
     server = DNSServer(book, address="127.0.0.1", port=0, logger=DNSLogger(logf=lambda _line: None))
-    server.start_thread()
+    # As DNSServer.start_thread(), with a short poll: stop() waits for the loop to look, once per test.
+    server.thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                     daemon=True)
+    server.thread.start()
     return book, server, server.server.server_address[1]

@@ -109,5 +109,6 @@ def serve() -> tuple[Mailbox, socketserver.TCPServer, int]:
     mailbox = Mailbox()
     handler = type("Session", (_Session,), {"mailbox": mailbox})
     server = _Server(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll: shutdown() waits for the loop to look, and every test that uses the fake pays that wait.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return mailbox, server, server.server_address[1]

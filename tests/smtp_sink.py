@@ -46,6 +46,15 @@ def start_sink(users: dict[str, str] | None = None) -> tuple[Controller, Sink]:
                 return AuthResult(success=False, handled=False)
             return AuthResult(success=users.get(auth_data.login.decode()) == auth_data.password.decode(), handled=False)
         options = {"authenticator": authenticate, "auth_require_tls": False}
-    controller = Controller(sink, hostname="127.0.0.1", port=free_loopback_port(), **options)
-    controller.start()
-    return controller, sink
+    # The port is free when probed, but a parallel test worker may bind it before the sink does: take another.
+    attempts = 5
+    for attempt in range(1, attempts + 1):
+        controller = Controller(sink, hostname="127.0.0.1", port=free_loopback_port(), **options)
+        try:
+            controller.start()
+        except OSError:
+            controller.loop.close()
+            if attempt == attempts:
+                raise
+        else:
+            return controller, sink
