@@ -23,8 +23,6 @@ from plixo.security import ROLES
 from plixo.tenancy import tenant_scope, unscoped
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the e-mail is unknown, so a miss costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -57,11 +55,18 @@ def find_user(session: Session, email: str) -> User | None:
     return session.execute(select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
 
 
+@cache
+def _dummy_hash() -> str:
+    # Verified against when the e-mail is unknown, so a miss costs as much as a wrong password. Made on first use:
+    # every process importing this module (each job worker) would otherwise pay for a hash it never needs.
+    return _hasher.hash("not-a-real-password")
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The user with this e-mail and password who still belongs to an active workspace, else None."""
     user = find_user(session, email)
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         if user is not None:
             _record_failed_sign_in(session, user)
