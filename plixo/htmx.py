@@ -18,11 +18,14 @@ from typing import TypeVar
 from flask import Response, g, make_response, render_template
 from flask.typing import ResponseReturnValue as ResponseValue
 from jinja2_fragments.flask import render_block
+from sqlalchemy.exc import OperationalError
 
 from plixo.actions import ActionError
 from plixo.extensions import db, htmx
 
 T = TypeVar("T")
+WRITE_ATTEMPTS = 5
+WRITE_RETRY_PAUSE = 0.05  # seconds, growing with each attempt
 
 
 def hx_trigger(response: Response, event: str, **detail) -> Response:
@@ -69,14 +72,33 @@ def change(call: Callable[[], T], done: Callable[[T], ResponseValue], refused: C
            refusals: tuple[type[Exception], ...] = (ActionError,)) -> Response:
     """Make one change the way every view does: run the service call, then commit once and answer `done(result)`;
     when it is refused (an ActionError, or one of `refusals`), roll back, so nothing of it stays, and answer
-    `refused(error)`."""
-    try:
-        result = call()
-    except refusals as error:
-        db.session.rollback()
-        return make_response(refused(error))
-    db.session.commit()
-    return make_response(done(result))
+    `refused(error)`.
+
+    On SQLite, where one writer at a time holds the file, a change that meets another process's write (the job
+    worker's, another tab's) is rolled back and run again a few times; if the file stays busy the person is told
+    so, and nothing of the change stays."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            result = call()
+            db.session.commit()
+        except refusals as error:
+            db.session.rollback()
+            return make_response(refused(error))
+        except OperationalError as error:
+            db.session.rollback()
+            if not _file_busy(error):
+                raise
+            time.sleep(WRITE_RETRY_PAUSE * (attempt + 1))
+            continue
+        return make_response(done(result))
+    return make_response(refused(ActionError("Another change was being saved at the same moment, so nothing was "
+                                             "changed. Please try again.")))
+
+
+def _file_busy(error: OperationalError) -> bool:
+    """SQLite's "database is locked" (another writer) or a snapshot that went stale before this write."""
+    return db.session.get_bind().dialect.name == "sqlite" and any(
+        phrase in str(error.orig).lower() for phrase in ("database is locked", "database is busy"))
 
 
 def add_vary(response: Response) -> Response:

@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "queue.view_all": ("See the whole collections queue", frozenset({"controller", "ar_manager"})),
     "queue.work": ("Work the own/assigned queue", frozenset(_COLLECTORS)),
     "messages.send": ("Edit and send drafts within guardrails", frozenset(_COLLECTORS)),
+    "sends.override": ("Send inside a customer's contact limits, with a reason (audited)",
+                       frozenset({"controller", "ar_manager"})),
     "promises.manage": ("Log promises to pay", frozenset(_COLLECTORS)),
     "plans.propose": ("Propose payment plans", frozenset(_COLLECTORS | {"sales", "csm"})),
     "disputes.intake": ("Mark invoices disputed", frozenset(_COLLECTORS)),

@@ -96,6 +96,9 @@ class Message(IdMixin, TenantMixin, TimestampMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_at: Mapped[dt.datetime | None]
+    # Why a person sent this inside the customer's contact limits (the send guard's audited override); the
+    # sender then keeps to the waiver instead of holding the e-mail back again.
+    guard_override: Mapped[str | None] = mapped_column(String(500))
     replied_at: Mapped[dt.datetime | None]  # first reply matched to this message
 
 

@@ -46,9 +46,10 @@ from plixo.ledger.payer_links import LinkMaker, link_maker
 from plixo.mail.models import SendingDomain
 from plixo.mail.sending import advance_warmup, domain_of, todays_cap
 from plixo.outreach.cadences import is_engine_message, listed_invoices, rerender
-from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import CadenceStep, Message, MessageInvoice
-from plixo.outreach.planner import TOUCHED, WEEK, daily_cap, earliest_touch
+from plixo.outreach.planner import open_disputes
+from plixo.outreach.send_guard import DAILY, TOUCHED, WEEK, CustomerFacts, DailyLoad, daily_cap, decide
+from plixo.replies.models import Reply
 from plixo.tenancy import current_org_id
 
 LEASE = dt.timedelta(minutes=5)
@@ -191,13 +192,13 @@ class _SendBatch:
     contacts: dict[int, Contact]
     zones: dict[int, ZoneInfo]  # customer id -> the customer's time zone
     touches: dict[int, list[dt.datetime]]  # customer id -> e-mails that left recently
-    sent_today: int
+    daily: DailyLoad  # sent today against the policy's cap, or the sending domain's warmup cap while lower
+    replies: dict[int, dt.datetime]  # customer id -> the customer's latest reply
+    disputes: dict[int, list[str]]  # customer id -> its invoices in open dispute
     steps: dict[int, CadenceStep]
     listed: dict[int, list]  # engine message id -> its invoices as they are now, for re-rendering
     links: LinkMaker
     sender_domain: str
-    daily_limit: int  # the policy's cap, or the sending domain's warmup cap while that is lower
-    warming_up: bool
     # Engine messages whose fresh rendering lacks a value (a {pay_link} once Stripe is gone): back to review.
     render_problems: dict[int, list[str]] = field(default_factory=dict)
 
@@ -231,13 +232,14 @@ class _SendBatch:
             zones={customer_id: ZoneInfo(zone or org.time_zone) for customer_id, zone in session.execute(
                 select(Customer.id, Customer.time_zone).where(Customer.id.in_(customer_ids)))},
             touches=_recent_touches(session, customer_ids, now - max(WEEK, dt.timedelta(hours=policy.min_gap_hours))),
-            sent_today=session.scalar(sent_today_count(org, now)) or 0,
+            daily=_todays_load(session, org, now, sending, daily_cap(policy), today),
+            replies=_latest_replies(session, customer_ids),
+            disputes=open_disputes(session, org.id),
             steps={s.id: s for s in session.scalars(
                 select(CadenceStep).where(CadenceStep.id.in_({m.cadence_step_id for m in engine_made})))},
             listed=listed_invoices(session, org.id, [m.id for m in engine_made]),
             links=link_maker(session, org.id),
-            sender_domain=sender_domain, daily_limit=todays_cap(sending, daily_cap(policy)),
-            warming_up=todays_cap(sending, daily_cap(policy)) < daily_cap(policy),
+            sender_domain=sender_domain,
         )
 
     def send(self, message: Message, transport: Transport, sender: tuple[str, str]) -> str:
@@ -253,6 +255,11 @@ class _SendBatch:
             # Never send a literal merge field: a person fixes what is missing and sends it.
             message.status, message.scheduled_for = "draft", None
             message.wait_reason = ("Needs review: " + " ".join(problems))[:200]
+            return "review_needed"
+        review = self._needs_review(message)
+        if review:  # the payer wrote, or disputed, since this e-mail was written: a person looks again
+            message.status, message.scheduled_for = "draft", None
+            message.wait_reason = f"Needs review: {review}"[:200]
             return "review_needed"
         zone = self.zones[message.customer_id]
         wait = self._wait_reason(message, zone)
@@ -273,7 +280,7 @@ class _SendBatch:
         failpoint("outbox_before_send")
         outcome = self._hand_over(message, email, transport, prior_draft)
         if outcome in ("sent", "review"):  # it left, or may have: it counts as a touch and toward the cap
-            self.sent_today += 1
+            self.daily.add(self.now)
             self.touches[message.customer_id].append(self.now)
         return outcome
 
@@ -335,25 +342,39 @@ class _SendBatch:
         return _recipient_stop_reason(self.contacts.get(message.contact_id), self.today)
 
     def _wait_reason(self, message: Message, zone: ZoneInfo) -> tuple[str, dt.datetime] | None:
-        """When the message may not go yet: why, and from when it may."""
-        now, policy = self.now, self.policy
-        if not may_send_at(now, zone, policy):
-            moment = next_allowed_moment(now, zone, policy)
-            if moment is None:
-                return "The policy allows no sending day.", now + dt.timedelta(days=1)
-            return f"Quiet hours: waits until {moment.astimezone(zone):%a %H:%M} in {zone.key}", moment
-        if message.cadence_step_id is not None:  # automated touches keep the gap and the weekly cap
-            moment, reason = earliest_touch(self.touches[message.customer_id], now, policy)
-            if reason is not None:
-                moment = next_allowed_moment(moment, zone, policy) or moment
-                return f"{reason}: waits until {moment.astimezone(zone):%a %d %b %H:%M} in {zone.key}", moment
-        if self.sent_today >= self.daily_limit:
-            tomorrow = (local_midnight(self.org, now) + dt.timedelta(days=1)).astimezone(dt.UTC)
-            moment = next_allowed_moment(tomorrow, zone, policy) or tomorrow
-            if self.warming_up:
-                return f"Warmup cap of {self.daily_limit} for {self.sender_domain} reached", moment
-            return f"Daily cap of {self.daily_limit} reached", moment
+        """When the message may not go yet (the send guard, once more, on what has left since it was planned):
+        why, and from when it may."""
+        verdict = decide(self.policy, self.daily, CustomerFacts(touches=self.touches[message.customer_id]), zone,
+                         self.now, automated=False, waive_touch_rules=message.guard_override is not None)
+        if verdict.stopped:
+            return verdict.reason, self.now + dt.timedelta(days=1)
+        return (verdict.reason, verdict.moment) if verdict.waits else None
+
+    def _needs_review(self, message: Message) -> str | None:
+        """What happened since the e-mail was written that a person must see before it goes."""
+        reply = self.replies.get(message.customer_id)
+        if reply is not None and reply > (message.approved_at or message.created_at):
+            return f"the payer wrote on {reply:%d %b %H:%M} UTC, after this e-mail was written."
+        disputed = self.disputes.get(message.customer_id)
+        if disputed and is_engine_message(message):
+            return f"{', '.join(disputed[:3])} disputed; Autopilot leaves this customer to a person."
         return None
+
+
+def _todays_load(session: Session, org: Organization, now: dt.datetime, sending: SendingDomain | None,
+                 policy_cap: int, today: dt.date) -> DailyLoad:
+    """What left today, against the policy's cap or, while it is lower, the sending domain's warmup cap."""
+    limit = todays_cap(sending, policy_cap)
+    known = Counter({today: session.scalar(sent_today_count(org, now)) or 0})
+    if sending is not None and limit < policy_cap:
+        return DailyLoad(limit, ZoneInfo(org.time_zone), "Warmup cap", known=known,
+                         reached=f"Warmup cap of {limit} for {sending.domain} reached")
+    return DailyLoad(limit, ZoneInfo(org.time_zone), DAILY, known=known)
+
+
+def _latest_replies(session: Session, customer_ids: set[int]) -> dict[int, dt.datetime]:
+    return dict(session.execute(select(Reply.customer_id, func.max(Reply.received_at)).where(
+        Reply.customer_id.in_(customer_ids), Reply.label != "out_of_office").group_by(Reply.customer_id)).all())
 
 
 def _recipient_stop_reason(contact: Contact | None, today: dt.date) -> str | None:

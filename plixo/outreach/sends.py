@@ -6,20 +6,31 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Organization, User
+from plixo.accounts.models import Organization, Policy, User
 from plixo.accounts.service import policy_of
 from plixo.actions import ActionError
 from plixo.ledger.aging import local_today
-from plixo.ledger.eligibility import refuse_if_stopped
+from plixo.ledger.eligibility import refuse_if_stopped, stopping_reasons
 from plixo.ledger.models import Contact, Invoice
-from plixo.outreach.guardrails import customer_zone, next_allowed_moment
+from plixo.outreach.guardrails import customer_zone
 from plixo.outreach.merge_fields import preview
 from plixo.outreach.models import Message, MessageInvoice
+from plixo.outreach.send_guard import (
+    CHOSEN,
+    GRACE,
+    WAIVABLE,
+    Verdict,
+    decide,
+    facts_for_customer,
+    lock_customer,
+    workspace_load,
+)
 
 MAX_SUBJECT = 300
 MAX_BODY = 20_000
@@ -55,10 +66,12 @@ def save_draft(session: Session, org: Organization, invoice: Invoice, user: User
 
 def send_email(session: Session, org: Organization, invoice: Invoice, user: User, subject: str, body: str,
                values: dict[str, str], recipient: Contact | None, now: dt.datetime,
-               schedule_for: dt.datetime | None = None) -> Message:
-    """Put the e-mail in the outbox for the next allowed moment (now, unless quiet hours or a chosen time).
+               schedule_for: dt.datetime | None = None, override: Override | None = None) -> Message:
+    """Put the e-mail in the outbox at the first moment the send guard allows (now, or a chosen later time).
 
-    The idempotency key is the invoice, the exact text and the day: pressing Send twice makes one e-mail.
+    Sends to one customer are serialised (`lock_customer`), so however fast the keys are pressed, from however
+    many tabs, each e-mail is placed after the ones before it. The idempotency key is the invoice, the exact text
+    and the day: pressing Send twice on the same text makes one e-mail.
     """
     refuse_if_stopped(session, org, invoice, now)
     if recipient is None:
@@ -66,37 +79,111 @@ def send_email(session: Session, org: Organization, invoice: Invoice, user: User
     subject, body = _checked_email(subject, body, values)
     if schedule_for is not None and schedule_for <= now:
         raise ActionError("Choose a time in the future.", "send_at")
-    policy = policy_of(session, org.id)
-    zone = customer_zone(invoice, org)
-    moment = next_allowed_moment(schedule_for or now, zone, policy)
-    if moment is None:
-        raise ActionError("The workspace policy allows no sending days; a controller can set them in Policies.")
-    fingerprint = hashlib.sha256(f"{recipient.email}\n{subject}\n{body}".encode()).hexdigest()[:24]
-    key = f"queue:{invoice.id}:{local_today(org.time_zone, now).isoformat()}:{fingerprint}"
+    lock_customer(session, invoice.customer_id)
+    key = _idempotency_key(org, invoice, recipient, subject, body, now)
     existing = session.scalar(select(Message).where(Message.org_id == org.id, Message.idempotency_key == key))
     if existing is not None:
         return existing
+    _refuse_if_already_waiting(session, org, invoice, now)
+    verdict = guard_for(session, org, invoice, now, at=schedule_for, override=override)
+    if verdict.stopped:
+        raise ActionError(f"Not sent: {verdict.reason}")
+    message = _outbox_message(session, org, invoice, user)
+    message.idempotency_key = key
+    message.status, message.to_email, message.contact_id = "scheduled", recipient.email, recipient.id
+    message.subject, message.body, message.scheduled_for = subject, body, verdict.moment
+    message.wait_reason = verdict.reason if verdict.cause != CHOSEN else None
+    message.guard_override = override.reason if override else None
+    message.approved_by_id, message.approved_at = user.id, now
+    session.flush()
+    _list_invoice(session, org, message, invoice)
+    audit.record(session, org_id=org.id, actor=user, action="queue.email_scheduled", subject=invoice,
+                 after={"message_id": message.id, "to": recipient.email,
+                        "scheduled_for": verdict.moment.isoformat(), "wait": message.wait_reason})
+    if override is not None:
+        audit.record(session, org_id=org.id, actor=user, action="queue.guard_overridden", subject=invoice,
+                     reason=override.reason, after={"message_id": message.id, "waived": list(WAIVABLE)})
+    return message
+
+
+@dataclass(frozen=True)
+class Override:
+    """A person's explicit waiver of the customer's touch rules (minimum gap, weekly cap): only with the
+    permission and a typed reason; quiet hours, caps and stopping conditions are never waived."""
+
+    reason: str
+
+    @classmethod
+    def asked(cls, reason: str, permitted: bool) -> Override:
+        if not permitted:
+            raise ActionError("Only a controller or an A/R manager can override the send guard.", "override_reason")
+        reason = reason.strip()
+        if len(reason) < 5:
+            raise ActionError("Say why this e-mail should go inside the customer's contact limits.",
+                              "override_reason")
+        return cls(reason[:500])
+
+
+def guard_for(session: Session, org: Organization, invoice: Invoice, now: dt.datetime,
+              at: dt.datetime | None = None, override: Override | None = None, policy: Policy | None = None,
+              stops: list[str] | None = None) -> Verdict:
+    """The send guard's answer for a person's e-mail about `invoice` (what the inspector shows, what S does);
+    the inspector passes the policy and stopping reasons it already has."""
+    policy = policy or policy_of(session, org.id)
+    if stops is None:
+        stops = stopping_reasons(session, invoice.id, local_today(org.time_zone, now))
+    facts = facts_for_customer(session, org.id, invoice.customer_id, now, policy, stops)
+    return decide(policy, workspace_load(session, org, policy), facts, customer_zone(invoice, org), now,
+                  automated=False, at=at, waive_touch_rules=override is not None)
+
+
+def _idempotency_key(org: Organization, invoice: Invoice, recipient: Contact, subject: str, body: str,
+                     now: dt.datetime) -> str:
+    fingerprint = hashlib.sha256(f"{recipient.email}\n{subject}\n{body}".encode()).hexdigest()[:24]
+    return f"queue:{invoice.id}:{local_today(org.time_zone, now).isoformat()}:{fingerprint}"
+
+
+def _refuse_if_already_waiting(session: Session, org: Organization, invoice: Invoice, now: dt.datetime) -> None:
+    """One waiting e-mail per invoice: a second press while one waits would only stack another behind it."""
+    waiting = session.scalar(select(Message).where(
+        Message.org_id == org.id, Message.invoice_id == invoice.id, Message.status == "scheduled",
+        Message.scheduled_for > now + GRACE).order_by(Message.scheduled_for).limit(1))
+    if waiting is not None:
+        zone = customer_zone(invoice, org)
+        raise ActionError(f"An e-mail about {invoice.number} already waits to go "
+                          f"{waiting.scheduled_for.astimezone(zone):%a %d %b %H:%M} ({zone.key}); "
+                          "edit or cancel it instead of sending another.")
+
+
+def _outbox_message(session: Session, org: Organization, invoice: Invoice, user: User) -> Message:
+    """The invoice's saved draft becomes the e-mail; without one, a new message."""
     message = session.scalar(select(Message).where(Message.org_id == org.id, Message.invoice_id == invoice.id,
                                                    Message.status == "draft").order_by(Message.id.desc()).limit(1))
     if message is None:
         message = Message(org_id=org.id, customer_id=invoice.customer_id, invoice_id=invoice.id,
                           created_by_id=user.id)
         session.add(message)
-    local = moment.astimezone(zone)
-    waiting = moment > now + dt.timedelta(minutes=1)
-    message.idempotency_key = key
-    message.status, message.to_email, message.contact_id = "scheduled", recipient.email, recipient.id
-    message.subject, message.body, message.scheduled_for = subject, body, moment
-    message.wait_reason = (f"Quiet hours: waits until {local:%a %H:%M} in {zone.key}"
-                           if waiting and schedule_for is None else None)
-    message.approved_by_id, message.approved_at = user.id, now
-    session.flush()
+    return message
+
+
+def _list_invoice(session: Session, org: Organization, message: Message, invoice: Invoice) -> None:
     if session.scalar(select(MessageInvoice.id).where(MessageInvoice.org_id == org.id,
                                                       MessageInvoice.message_id == message.id,
                                                       MessageInvoice.invoice_id == invoice.id)) is None:
         session.add(MessageInvoice(org_id=org.id, message_id=message.id, invoice_id=invoice.id))
-    audit.record(session, org_id=org.id, actor=user, action="queue.email_scheduled", subject=invoice,
-                 after={"message_id": message.id, "to": recipient.email, "scheduled_for": moment.isoformat()})
+
+
+def cancel_scheduled(session: Session, org: Organization, invoice: Invoice, message_id: int, user: User) -> Message:
+    """A person takes back one e-mail that waits in the outbox (it has not started to go)."""
+    message = session.scalar(select(Message).where(Message.org_id == org.id, Message.id == message_id,
+                                                   Message.invoice_id == invoice.id))
+    if message is None:
+        raise ActionError("That e-mail is not in this invoice's outbox.")
+    if message.status != "scheduled":
+        raise ActionError("That e-mail is no longer waiting: it is being sent or was already handled.")
+    message.status, message.last_error = "cancelled", f"Cancelled by {user.name}"
+    audit.record(session, org_id=org.id, actor=user, action="queue.email_cancelled", subject=invoice,
+                 after={"message_id": message.id})
     return message
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import BigInteger, DateTime, String, and_, bindparam, exists, func, literal, or_, select, union_all
+from sqlalchemy import BigInteger, String, and_, bindparam, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from plixo.accounts.models import Organization, Policy, User
@@ -32,11 +32,10 @@ from plixo.outreach.drafting import (
     persona_of,
     promise_state,
 )
-from plixo.outreach.guardrails import customer_zone, may_send_at, next_allowed_moment
 from plixo.outreach.merge_fields import Preview, available_links, latest_promise, merge_values, preview
 from plixo.outreach.models import Message
-from plixo.outreach.outbox import local_midnight
-from plixo.outreach.planner import PLANNED, TOUCHED
+from plixo.outreach.send_guard import PLANNED, TOUCHED, Rule, Verdict
+from plixo.outreach.sends import guard_for
 from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, Promise
 from plixo.replies.models import Reply
 
@@ -46,14 +45,6 @@ REPLY_LABELS = {"dispute": "dispute", "promise": "promise to pay", "already_paid
                 "other": "to read"}
 HOLD_TITLES = {"hold": "Hold placed", "suppression": "Contact suppressed", "opt_out": "Opted out of reminders",
                "shadow": "Escalated to Shadow Mode"}
-TOUCH_STATUSES = ("scheduled", "sending", "sent")
-
-
-@dataclass(frozen=True)
-class Guardrail:
-    label: str
-    state: str  # ok, wait, stop
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -70,6 +61,7 @@ class TimelineItem:
     detail: str = ""
     status: str = ""
     wait_reason: str = ""
+    ref: int | None = None  # a message's id, for cancelling it
 
 
 @dataclass
@@ -81,7 +73,8 @@ class Inspection:
     exposure: dict[str, int]
     contacts: list[Contact]
     recipient: Contact | None
-    guardrails: list[Guardrail]
+    guardrails: list[Rule]
+    verdict: Verdict  # the send guard's answer now: what S and Send will do
     steps: list[Step]
     promises: list[Promise]
     suggested_promise: Reply | None  # a reply that promised payment, not yet confirmed as a promise
@@ -141,7 +134,6 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
     `rewrite` lets the writing assistant rework a fresh draft: only for the compose box a person reads, never
     for a preview or a send, which need the merge values alone.
     """
-    zone = customer_zone(invoice, org)
     today = local_today(org.time_zone, now)
     keys = {"org_id": org.id, "invoice_id": invoice.id, "customer_id": invoice.customer_id}
     policy = session.scalar(_policy_query(), keys)
@@ -167,11 +159,12 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
         assistant = llm.rewrite(body, tone) if rewrite else None
         body = assistant.body if assistant else body
     stops = stopping_reasons(session, invoice.id, today)
+    verdict = guard_for(session, org, invoice, now, policy=policy, stops=stops)
     return Inspection(
         invoice=invoice, bucket=aging_bucket(invoice.due_date, today), days_past_due=overdue,
         why=(invoice.priority_detail or {}).get("why", ""),
         exposure=_exposure(session, keys), contacts=contacts, recipient=recipient,
-        guardrails=_guardrails(counts, policy, recipient, now, zone, stops),
+        guardrails=_guardrails(verdict, counts, recipient), verdict=verdict,
         steps=_next_steps(counts, promises, contacts, recipient, overdue, today, stops),
         promises=promises, suggested_promise=_suggested_promise(session, keys, promises),
         plans=_plans(session, keys), disputes=_disputes(session, keys),
@@ -257,9 +250,6 @@ def _disputes(session: Session, keys: dict) -> list[Dispute]:
 
 @dataclass(frozen=True)
 class OutreachCounts:
-    sent_today: int
-    week_touches: int
-    last_touch: dt.datetime | None
     pending_approvals: int
     customer_disputes: int
     promises_kept: int
@@ -276,16 +266,7 @@ class OutreachCounts:
 
 @cache
 def _counts_query():
-    moment = func.coalesce(Message.sent_at, Message.scheduled_for, Message.created_at)
-    touches = and_(Message.org_id == ORG, Message.customer_id == CUSTOMER, Message.status.in_(TOUCH_STATUSES),
-                   moment >= bindparam("week_ago", type_=DateTime(timezone=True)))
     return select(
-        select(func.count()).select_from(Message).where(
-            Message.org_id == ORG, Message.status.in_(TOUCHED),
-            func.coalesce(Message.sent_at, Message.updated_at) >= bindparam("midnight", type_=DateTime(timezone=True)))
-        .scalar_subquery(),
-        select(func.count()).select_from(Message).where(touches).scalar_subquery(),
-        select(func.max(moment)).where(touches).scalar_subquery(),
         select(func.count()).select_from(Approval).where(
             Approval.org_id == ORG, Approval.status == "pending",
             or_(and_(Approval.subject_type == "Invoice", Approval.subject_id == INVOICE),
@@ -309,38 +290,20 @@ def _counts_query():
 def outreach_counts(session: Session, org: Organization, invoice: Invoice, now: dt.datetime) -> OutreachCounts:
     """The figures the guardrails and next steps weigh, in one round trip."""
     row = session.execute(_counts_query(), {
-        "org_id": org.id, "invoice_id": invoice.id, "customer_id": invoice.customer_id,
-        "week_ago": now - dt.timedelta(days=7), "midnight": local_midnight(org, now)}).one()
-    return OutreachCounts(*(value or 0 for value in row[:2]), row[2], *(value or 0 for value in row[3:]))
+        "org_id": org.id, "invoice_id": invoice.id, "customer_id": invoice.customer_id}).one()
+    return OutreachCounts(*(value or 0 for value in row))
 
 
-def _guardrails(counts: OutreachCounts, policy, recipient, now, zone, stops) -> list[Guardrail]:
-    local = now.astimezone(zone)
-    rails = []
-    if not may_send_at(now, zone, policy):
-        opens = next_allowed_moment(now, zone, policy)
-        until = f"sends wait until {opens.astimezone(zone):%a %H:%M}." if opens else "the policy allows no sending day."
-        rails.append(Guardrail("Quiet hours", "wait", f"It is {local:%a %H:%M} for this customer ({zone.key}); "
-                                                      + until))
-    else:
-        rails.append(Guardrail("Quiet hours", "ok", f"It is {local:%H:%M} for this customer ({zone.key})."))
-    cap = policy.daily_cap_per_mailbox
-    rails.append(Guardrail("Daily send cap", "wait" if counts.sent_today >= cap else "ok",
-                           f"{counts.sent_today} of {cap} sent today."))
-    rails.append(Guardrail("Touches this week", "wait" if counts.week_touches >= policy.max_touches_per_week else "ok",
-                           f"{counts.week_touches} of {policy.max_touches_per_week} allowed per customer."))
-    gap = dt.timedelta(hours=policy.min_gap_hours)
-    if counts.last_touch is not None and counts.last_touch > now - gap:
-        rails.append(Guardrail("Minimum gap", "wait", f"Last touch {counts.last_touch:%d %b %H:%M} UTC; next after "
-                                                      f"{counts.last_touch + gap:%d %b %H:%M} UTC."))
+def _guardrails(verdict: Verdict, counts: OutreachCounts, recipient: Contact | None) -> list[Rule]:
+    """The send guard's rules, with the recipient and what awaits a decision."""
+    rules = list(verdict.rules)
     if counts.pending_approvals:
-        rails.append(Guardrail("Approval", "wait", f"{counts.pending_approvals} request(s) awaiting approval."))
+        rules.append(Rule("Approval", "warn", f"{counts.pending_approvals} request(s) awaiting approval."))
     if recipient is None:
-        rails.append(Guardrail("Contact", "stop", "No deliverable, unsuppressed contact e-mail."))
+        rules.append(Rule("Contact", "stop", "No deliverable, unsuppressed contact e-mail."))
     else:
-        rails.append(Guardrail("Contact", "ok", f"Sends to {recipient.email}."))
-    rails += [Guardrail("Stopped", "stop", reason) for reason in stops]
-    return rails
+        rules.append(Rule("Contact", "ok", f"Sends to {recipient.email}."))
+    return rules
 
 
 def _next_steps(counts: OutreachCounts, promises, contacts, recipient, overdue, today, stops) -> list[Step]:
@@ -377,24 +340,25 @@ def _timeline_query():
         select(func.coalesce(Message.sent_at, Message.scheduled_for, Message.created_at).label("at"),
                literal("message").label("kind"), Message.status.label("a"), Message.subject.label("b"),
                func.coalesce(Message.to_email, "").label("c"), func.coalesce(Message.wait_reason, "").label("d"),
-               no_amount.label("amount"), no_text.label("currency"))
+               no_amount.label("amount"), no_text.label("currency"), Message.id.label("ref"))
         .where(Message.org_id == ORG, Message.invoice_id == INVOICE),
         select(Payment.received_at, literal("payment"), no_text, no_text, no_text, no_text,
-               PaymentApplication.amount_minor, Payment.currency)
+               PaymentApplication.amount_minor, Payment.currency, no_amount)
         .join(Payment, and_(Payment.id == PaymentApplication.payment_id, Payment.org_id == ORG))
         .where(PaymentApplication.org_id == ORG, PaymentApplication.invoice_id == INVOICE),
-        select(Note.created_at, literal("note"), no_text, Note.body, no_text, no_text, no_amount, no_text)
+        select(Note.created_at, literal("note"), no_text, Note.body, no_text, no_text, no_amount, no_text, no_amount)
         .where(Note.org_id == ORG, Note.customer_id == CUSTOMER),
         # The invoice's own holds, and the customer-wide ones (suppression, opt-out) that stop it as well.
-        select(Hold.created_at, literal("hold"), Hold.kind, Hold.reason, no_text, no_text, no_amount, no_text)
+        select(Hold.created_at, literal("hold"), Hold.kind, Hold.reason, no_text, no_text, no_amount, no_text,
+               no_amount)
         .where(Hold.org_id == ORG, or_(Hold.invoice_id == INVOICE,
                                        and_(Hold.invoice_id.is_(None), Hold.customer_id == CUSTOMER))),
         select(AuditEvent.created_at, literal("audit"), AuditEvent.action, AuditEvent.actor_label, AuditEvent.reason,
-               no_text, no_amount, no_text)
+               no_text, no_amount, no_text, no_amount)
         .where(AuditEvent.org_id == ORG, AuditEvent.subject_type == "Invoice", AuditEvent.subject_id == INVOICE),
         # Replies about this invoice, and the customer's replies that name no invoice.
         select(Reply.received_at, literal("reply"), Reply.label, Reply.from_email, Reply.body, Reply.outcome,
-               no_amount, no_text)
+               no_amount, no_text, no_amount)
         .where(Reply.org_id == ORG, or_(Reply.invoice_id == INVOICE,
                                         and_(Reply.invoice_id.is_(None), Reply.customer_id == CUSTOMER))),
     ]
@@ -409,7 +373,8 @@ def _timeline(session: Session, keys: dict) -> list[TimelineItem]:
 
 def _timeline_item(row) -> TimelineItem:
     if row.kind == "message":
-        return TimelineItem(row.at, "message", f"E-mail {row.a}: {row.b}", row.c, status=row.a, wait_reason=row.d)
+        return TimelineItem(row.at, "message", f"E-mail {row.a}: {row.b}", row.c, status=row.a, wait_reason=row.d,
+                            ref=row.ref)
     if row.kind == "payment":
         return TimelineItem(row.at, "payment", f"Payment of {format_money(row.amount, row.currency)} applied")
     if row.kind == "note":

@@ -196,17 +196,29 @@ def send_email(invoice_id: int):
         schedule_for = _parse_local_datetime(request.form["send_at"])
         if schedule_for is None:
             return _refused(ActionError("Enter the send time as a date and time.", "send_at"))
-    return change(lambda: sends.send_email(db.session, g.org, invoice, current_user, subject, body,
-                                           inspection.merge_values, inspection.recipient, utcnow(), schedule_for),
-                  lambda message: _sent(invoice, message, scheduled=schedule_for is not None), _refused)
+
+    def send():
+        override = (sends.Override.asked(request.form.get("override_reason", ""), can("sends.override"))
+                    if request.form.get("override") else None)
+        return sends.send_email(db.session, g.org, invoice, current_user, subject, body, inspection.merge_values,
+                                inspection.recipient, utcnow(), schedule_for, override)
+    return change(send, lambda message: _sent(invoice, message, scheduled=schedule_for is not None), _refused)
 
 
 def _sent(invoice: Invoice, message, scheduled: bool):
     if message.wait_reason is None and not scheduled:
         enqueue(SENDS, "jobs.outbox.send_due_messages")  # the outbox sender, without waiting for its next minute
         return _refresh_inspector(invoice, f"E-mail to {message.to_email} is on its way.", "queue:sent")
-    return _refresh_inspector(invoice, f"E-mail to {message.to_email} scheduled: "
-                                       f"{message.wait_reason or 'at the chosen time'}.", "queue:sent")
+    return _refresh_inspector(invoice, f"E-mail to {message.to_email} scheduled. "
+                                       f"{message.wait_reason or 'It goes at the chosen time.'}", "queue:sent")
+
+
+@bp.post("/queue/<int:invoice_id>/messages/<int:message_id>/cancel")
+@requires("messages.send")
+def cancel_scheduled(invoice_id: int, message_id: int):
+    invoice = _invoice_with_people(invoice_id)
+    return _act(invoice, lambda: sends.cancel_scheduled(db.session, g.org, invoice, message_id, current_user),
+                "Scheduled e-mail cancelled.", "queue:changed")
 
 
 def _parse_local_datetime(raw: str) -> dt.datetime | None:

@@ -160,7 +160,7 @@ def test_autopilot_keeps_the_minimum_gap_after_the_customers_last_touch(scoped, 
     tick(db.session, scoped, NOW)
     [_, scheduled] = messages()
     assert scheduled.scheduled_for == NOW + dt.timedelta(hours=18)  # 48 h after the manual e-mail
-    assert scheduled.wait_reason.startswith("Keeps 48 h after the last touch")
+    assert scheduled.wait_reason.startswith("Minimum gap of 48 h: goes")
 
 
 def test_the_daily_cap_moves_the_overflow_to_the_next_sending_day(scoped, controller):

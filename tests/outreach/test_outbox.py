@@ -246,7 +246,7 @@ def test_an_engine_email_waits_out_the_gap_after_a_touch_sent_since(org, control
     assert send_due_messages(transport)["deferred"] == 1
     deferred = state(org, message_id)
     assert deferred.scheduled_for == WEDNESDAY + dt.timedelta(hours=46) and sink[1].messages == []
-    assert deferred.wait_reason.startswith("Keeps 48 h after the last touch")
+    assert deferred.wait_reason.startswith("Minimum gap of 48 h: goes")
 
 
 def test_a_second_sender_leaves_a_workspace_alone_while_another_holds_its_lease(org):

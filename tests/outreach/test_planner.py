@@ -3,7 +3,7 @@
 import datetime as dt
 from types import SimpleNamespace
 
-from plixo.outreach.planner import earliest_touch
+from plixo.outreach.send_guard import earliest_touch
 
 NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
 POLICY = SimpleNamespace(min_gap_hours=48, max_touches_per_week=2)
