@@ -11,6 +11,7 @@ refusal's own answer. Request detection itself is flask-htmx's `htmx`.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,8 +25,8 @@ from plixo.actions import ActionError
 from plixo.extensions import db, htmx
 
 T = TypeVar("T")
-WRITE_ATTEMPTS = 5
-WRITE_RETRY_PAUSE = 0.05  # seconds, growing with each attempt
+WRITE_ATTEMPTS = 8
+WRITE_RETRY_PAUSE = 0.05  # seconds, growing with each attempt and jittered, so colliding writers spread out
 
 
 def hx_trigger(response: Response, event: str, **detail) -> Response:
@@ -88,7 +89,7 @@ def change(call: Callable[[], T], done: Callable[[T], ResponseValue], refused: C
             db.session.rollback()
             if not _file_busy(error):
                 raise
-            time.sleep(WRITE_RETRY_PAUSE * (attempt + 1))
+            time.sleep(WRITE_RETRY_PAUSE * (attempt + 1) * (0.5 + random.random()))
             continue
         return make_response(done(result))
     return make_response(refused(ActionError("Another change was being saved at the same moment, so nothing was "
