@@ -152,7 +152,7 @@ def _refuse_if_already_waiting(session: Session, org: Organization, invoice: Inv
         zone = customer_zone(invoice, org)
         raise ActionError(f"An e-mail about {invoice.number} already waits to go "
                           f"{waiting.scheduled_for.astimezone(zone):%a %d %b %H:%M} ({zone.key}); "
-                          "edit or cancel it instead of sending another.")
+                          "cancel it under Scheduled sends to send a different one.")
 
 
 def _outbox_message(session: Session, org: Organization, invoice: Invoice, user: User) -> Message:

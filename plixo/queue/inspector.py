@@ -34,7 +34,7 @@ from plixo.outreach.drafting import (
 )
 from plixo.outreach.merge_fields import Preview, available_links, latest_promise, merge_values, preview
 from plixo.outreach.models import Message
-from plixo.outreach.send_guard import PLANNED, TOUCHED, Rule, Verdict
+from plixo.outreach.send_guard import GRACE, PLANNED, TOUCHED, Rule, Verdict
 from plixo.outreach.sends import guard_for
 from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, Promise
 from plixo.replies.models import Reply
@@ -91,6 +91,11 @@ class Inspection:
     counts: OutreachCounts | None = None
     merge_values: dict[str, str] = field(default_factory=dict)
     assistant: llm.Rewrite | None = None  # what the writing assistant made of the draft, when it was asked
+
+    @property
+    def waiting(self) -> TimelineItem | None:
+        """An e-mail about this invoice that waits for a later moment: S will not stack another behind it."""
+        return next((t for t in self.scheduled if t.at > self.verdict.now + GRACE), None)
 
     @property
     def scheduled(self) -> list[TimelineItem]:
