@@ -52,7 +52,7 @@ class SendPlanner:
         None as the moment: the guard stops it (the reason says why) and a person reviews it."""
         facts = CustomerFacts(touches=self.touches[customer_id], open_disputes=self.disputes.get(customer_id, []),
                               unanswered_reply=self.replies.get(customer_id))
-        verdict = decide(self.policy, self.load, facts, zone, self.now, automated=True)
+        verdict = decide(self.policy, self.load, facts, zone, self.now, automated=True, explain=False)
         if verdict.stopped:
             return None, verdict.reason
         self.touches[customer_id].append(verdict.moment)

@@ -158,8 +158,10 @@ def earliest_touch(touches: Sequence[dt.datetime], moment: dt.datetime,
 
 def decide(policy: Policy, load: DailyLoad, facts: CustomerFacts, zone: ZoneInfo, now: dt.datetime, *,
            automated: bool, business_hours: bool | None = None, at: dt.datetime | None = None,
-           waive_touch_rules: bool = False, automation_blockers: Sequence[str] = ()) -> Verdict:
-    """May an e-mail to this customer go at `at` (default: now)? See the module's docstring for the rules."""
+           waive_touch_rules: bool = False, automation_blockers: Sequence[str] = (), explain: bool = True) -> Verdict:
+    """May an e-mail to this customer go at `at` (default: now)? See the module's docstring for the rules.
+    `explain=False` leaves out the state of each timing rule (only the inspector lists them): the engine asks
+    this for every customer of a tick."""
     business_hours = automated if business_hours is None else business_hours
     start = max(now, at or now)
     rules = [Rule("Stopped", "stop", reason) for reason in facts.stops]
@@ -168,7 +170,8 @@ def decide(policy: Policy, load: DailyLoad, facts: CustomerFacts, zone: ZoneInfo
         return Verdict(tuple(rules), None, now, zone)
     moment, cause, touch_rule = _first_moment(policy, load, facts.touches, zone, start, business_hours,
                                               waive_touch_rules)
-    rules += _timing_rules(policy, load, facts.touches, zone, start, business_hours, waive_touch_rules)
+    if explain:
+        rules += _timing_rules(policy, load, facts.touches, zone, start, business_hours, waive_touch_rules)
     if moment is None:
         rules.append(Rule("Sending days", "stop", cause or "The policy allows no sending day."))
         return Verdict(tuple(rules), None, now, zone)
