@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from plixo.accounts.models import Organization, Policy
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.ledger.models import Invoice
+from plixo.outreach.guardrails import next_allowed_moment
 from plixo.outreach.models import Message
 from plixo.outreach.send_guard import PLANNED, TOUCHED, WEEK, CustomerFacts, DailyLoad, daily_cap, decide, touch_moment
 from plixo.replies.models import Reply
@@ -37,6 +38,7 @@ class SendPlanner:
         self._load_touches(session, org.id)
         self.disputes = open_disputes(session, org.id)
         self.replies = unanswered_replies(session, org.id)
+        self._windows: dict[tuple[dt.datetime, str, bool], dt.datetime | None] = {}
 
     def _load_touches(self, session: Session, org_id: int) -> None:
         when = touch_moment()
@@ -52,12 +54,20 @@ class SendPlanner:
         None as the moment: the guard stops it (the reason says why) and a person reviews it."""
         facts = CustomerFacts(touches=self.touches[customer_id], open_disputes=self.disputes.get(customer_id, []),
                               unanswered_reply=self.replies.get(customer_id))
-        verdict = decide(self.policy, self.load, facts, zone, self.now, automated=True, explain=False)
+        verdict = decide(self.policy, self.load, facts, zone, self.now, automated=True, explain=False,
+                         window=self._window)
         if verdict.stopped:
             return None, verdict.reason
         self.touches[customer_id].append(verdict.moment)
         self.load.add(verdict.moment)
         return verdict.moment, verdict.reason
+
+
+    def _window(self, moment: dt.datetime, zone: ZoneInfo, business_hours: bool) -> dt.datetime | None:
+        key = (moment, zone.key, business_hours)
+        if key not in self._windows:  # most customers start from `now` and share a zone: compute once
+            self._windows[key] = next_allowed_moment(moment, zone, self.policy, business_hours=business_hours)
+        return self._windows[key]
 
 
 def open_disputes(session: Session, org_id: int) -> dict[int, list[str]]:

@@ -42,6 +42,8 @@ GRACE = dt.timedelta(minutes=1)  # a moment this close to now is "now"
 GAP, WEEKLY, QUIET, DAILY = "Minimum gap", "Touches this week", "Quiet hours", "Daily cap"
 WAIVABLE = (GAP, WEEKLY)  # a person with the permission may waive these, with a reason
 CHOSEN = "Chosen time"
+# (moment, zone, business hours?) -> the first moment at or after it inside the sending window, or None
+Window = Callable[[dt.datetime, ZoneInfo, bool], "dt.datetime | None"]
 
 
 @dataclass(frozen=True)
@@ -158,18 +160,21 @@ def earliest_touch(touches: Sequence[dt.datetime], moment: dt.datetime,
 
 def decide(policy: Policy, load: DailyLoad, facts: CustomerFacts, zone: ZoneInfo, now: dt.datetime, *,
            automated: bool, business_hours: bool | None = None, at: dt.datetime | None = None,
-           waive_touch_rules: bool = False, automation_blockers: Sequence[str] = (), explain: bool = True) -> Verdict:
+           waive_touch_rules: bool = False, automation_blockers: Sequence[str] = (), explain: bool = True,
+           window: Window | None = None) -> Verdict:
     """May an e-mail to this customer go at `at` (default: now)? See the module's docstring for the rules.
     `explain=False` leaves out the state of each timing rule (only the inspector lists them): the engine asks
-    this for every customer of a tick."""
+    this for every customer of a tick, and passes a memoised `window` (most customers start from the same
+    moment in the same zone)."""
     business_hours = automated if business_hours is None else business_hours
     start = max(now, at or now)
     rules = [Rule("Stopped", "stop", reason) for reason in facts.stops]
     rules += _attention_rules(facts, automated, automation_blockers)
     if any(rule.state == "stop" for rule in rules):
         return Verdict(tuple(rules), None, now, zone)
+    window = window or (lambda moment, zone, business: next_allowed_moment(moment, zone, policy, business))
     moment, cause, touch_rule = _first_moment(policy, load, facts.touches, zone, start, business_hours,
-                                              waive_touch_rules)
+                                              waive_touch_rules, window)
     if explain:
         rules += _timing_rules(policy, load, facts.touches, zone, start, business_hours, waive_touch_rules)
     if moment is None:
@@ -199,13 +204,14 @@ def _attention_rules(facts: CustomerFacts, automated: bool, blockers: Sequence[s
 
 
 def _first_moment(policy: Policy, load: DailyLoad, touches: Sequence[dt.datetime], zone: ZoneInfo,
-                  start: dt.datetime, business_hours: bool, waive: bool) -> tuple[dt.datetime | None, str | None, bool]:
+                  start: dt.datetime, business_hours: bool, waive: bool,
+                  window: Window) -> tuple[dt.datetime | None, str | None, bool]:
     """The first moment at or after `start` every timing rule allows; the first rule that moved it, and whether
     that rule is one of the customer's touch rules."""
     moment, cause, touch_rule = start, None, False
     for _ in range(MAX_ROUNDS):
         touched, why = (moment, None) if waive else earliest_touch(touches, moment, policy)
-        allowed = next_allowed_moment(touched, zone, policy, business_hours=business_hours)
+        allowed = window(touched, zone, business_hours)
         if allowed is None:
             return None, "The policy allows no sending day.", False
         if cause is None and why is not None:
