@@ -27,7 +27,7 @@ def test_the_generated_workspace_is_removed_afterwards(app):
 
 
 BLIND_TO_WINDOWS = {"plixo.outreach.planner.next_allowed_moment": lambda moment, *args, **kwargs: moment,
-                    "plixo.outreach.outbox.may_send_at": lambda *args, **kwargs: True}
+                    "plixo.outreach.send_guard.next_allowed_moment": lambda moment, *args, **kwargs: moment}
 BLIND_TO_PAYMENTS = {"plixo.outreach.outbox.stopping_reasons_by_invoice":
                      lambda session, ids, today: {i: [] for i in ids}}
 
