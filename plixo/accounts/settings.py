@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization
-from plixo.actions import Actor, ActionError
+from plixo.actions import ActionError, Actor
 from plixo.money import ISO_CURRENCIES
 
 MAX_NAME = 200
