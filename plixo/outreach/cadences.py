@@ -27,7 +27,7 @@ from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.ledger.payer_links import LinkMaker, link_maker
 from plixo.money import format_money
-from plixo.outreach.merge_fields import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values
+from plixo.outreach.merge_fields import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values, signed
 from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.outreach.planner import SendPlanner
 from plixo.outreach.segments import SegmentRules, segment_clause, sending_blockers
@@ -408,7 +408,7 @@ def _plan_message(org: Organization, step: CadenceStep, invoices: list[DueInvoic
                   planner: SendPlanner | None, today: dt.date, links: LinkMaker) -> PlannedMessage:
     """A draft for review or, under Autopilot, a send scheduled at the first moment the guardrails allow."""
     first = invoices[0]
-    subject, body, problems = render_step(step, invoices, today, org.name, links)
+    subject, body, problems = render_step(step, invoices, today, org.name, links, org.email_signature or "")
     values = {"org_id": org.id, "idempotency_key": key_of(step.id, first.id), "customer_id": first.customer_id,
               "invoice_id": first.id, "contact_id": contact[0] if contact else None,
               "to_email": contact[1] if contact else None, "cadence_step_id": step.id, "subject": subject,
@@ -469,7 +469,7 @@ def _write_messages_postgresql(session: Session, org_id: int, planned: list[Plan
 
 
 def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, sender_name: str,
-                links: LinkMaker) -> tuple[str, str, list[str]]:
+                links: LinkMaker, signature: str = "") -> tuple[str, str, list[str]]:
     """The step's subject and body for one invoice or, consolidated, for several listed in one e-mail.
 
     The step's own text, as the person who launched the cadence wrote and reviewed it (its default came from the
@@ -477,7 +477,7 @@ def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, s
     """
     first = invoices[0]
     values = invoice_merge_values(first.customer_name, first.number, first.balance_minor, first.currency,
-                                  first.due_date, today, sender_name, first.promise_date)
+                                  first.due_date, today, sender_name, first.promise_date, signature)
     values |= links.values(first.customer_id, first.portal_version, [i.id for i in invoices])
     if len(invoices) > 1:
         values |= _consolidated_values(invoices, today)
@@ -486,7 +486,7 @@ def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, s
     if len(invoices) > 1:
         text += "\n\nInvoices in this reminder:\n" + "\n".join(
             f"- {i.number}: {format_money(i.balance_minor, i.currency)}, due {i.due_date:%-d %b %Y}" for i in invoices)
-    return subject.text[:300], text, subject.problems + body.problems
+    return subject.text[:300], signed(text, signature), subject.problems + body.problems
 
 
 def _consolidated_values(invoices: list[DueInvoice], today: dt.date) -> dict[str, str]:
@@ -540,6 +540,7 @@ def rerender(session: Session, message: Message, org: Organization, step: Cadenc
     invoices = [invoice for invoice in listed if invoice.id not in exclude]
     if step is None or not invoices:
         return []
-    message.subject, message.body, problems = render_step(step, invoices, today, org.name, links)
+    message.subject, message.body, problems = render_step(step, invoices, today, org.name, links,
+                                                          org.email_signature or "")
     message.invoice_id = invoices[0].id
     return problems
