@@ -34,7 +34,7 @@ LOGO_MAGIC = {b"\x89PNG\r\n\x1a\n": ("png", "image/png"), b"\xff\xd8\xff": ("jpg
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # What each setting reaches, shown next to it on the page.
 EFFECTS = {
-    "name": "Shown in the app, signs team e-mails (“the Acme Robotics team”) and heads the payer portal.",
+    "name": "Shown in the app and at the top of the payer portal; Autopilot's e-mails are sent in this name.",
     "legal_name": "The registered name, for remittance and legal correspondence. Leave empty to use the name.",
     "time_zone": "Aging, “today”, the home page's day and every time shown in Plixo follow this zone; so do "
                  "quiet hours for customers without a zone of their own.",
