@@ -22,6 +22,7 @@ NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ("Stripe", "payments.stripe_connector", "connectors.manage"),
         ("Email", "inbox.connector", "connectors.manage"),
         ("Deliverability", "mail.deliverability", "connectors.manage"),
+        ("Workspace", "accounts.workspace_settings", "workspace.settings"),
         ("Users & Roles", "accounts.users", "users.manage"),
         ("Audit log", "ops.audit_log", "audit.view"),
     )),

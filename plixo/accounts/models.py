@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin, utcnow
@@ -23,6 +23,8 @@ class Organization(IdMixin, TimestampMixin, Base):
     base_currency: Mapped[str] = mapped_column(String(3), default="USD")
     brand_color: Mapped[str | None] = mapped_column(String(7))
     logo_path: Mapped[str | None] = mapped_column(String(500))
+    remittance_details: Mapped[str | None] = mapped_column(Text)  # how to pay by bank transfer (the payer portal)
+    email_signature: Mapped[str | None] = mapped_column(Text)  # signs the e-mails people and Autopilot send
     referral_code: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="trial")  # trial, active, read_only, cancelled
 

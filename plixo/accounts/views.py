@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
-from plixo.accounts import service
+from plixo.accounts import service, settings
 from plixo.accounts import session as session_hooks
 from plixo.accounts.forms import AcceptInviteForm, InviteForm, LoginForm, RoleForm, SignupForm
 from plixo.accounts.models import Invite, Membership, Organization
 from plixo.accounts.session import end_session, start_session
-from plixo.extensions import db, limiter
+from plixo.extensions import db, htmx, limiter
 from plixo.htmx import change, render_page_or_block, toast
+from plixo.money import ISO_CURRENCIES
 from plixo.params import parse_id
+from plixo.payments.connector import active_connection
 from plixo.security import ROLES, public, requires
 from plixo.tenancy import get_or_404
 
@@ -225,3 +240,108 @@ def reactivate_member(membership_id: int):
     membership = get_or_404(db.session, Membership, membership_id)
     return _team_change(lambda: service.reactivate_member(db.session, membership=membership, actor=current_user),
                         f"{membership.user.name} has access again.")
+
+
+# --- Admin → Workspace settings --------------------------------------------------------------------------------
+
+
+def _upload_dir() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"])
+
+
+def _settings_page(typed: settings.SettingsInput | None = None, errors: dict[str, str] | None = None,
+                   status: int = 200):
+    org = g.org
+    return render_template(
+        "accounts/workspace.html", values=typed or settings.settings_of(org), errors=errors or {},
+        effects=settings.EFFECTS, labels=settings.FIELD_LABELS, time_zones=settings.time_zones(),
+        currencies=sorted(ISO_CURRENCIES), max_logo_kb=settings.MAX_LOGO_BYTES // 1024,
+        has_logo=bool(org.logo_path and logo_kind_of(org)),
+        stripe_connected=active_connection(db.session, org.id) is not None), status
+
+
+def logo_kind_of(org: Organization) -> str | None:
+    """The media type of the workspace's stored logo, when it is there and still a PNG or JPEG."""
+    path = _logo_path(org)
+    if path is None:
+        return None
+    with path.open("rb") as handle:
+        kind = settings.logo_kind(handle.read(8))
+    return kind[1] if kind else None
+
+
+def _logo_path(org: Organization) -> Path | None:
+    if not org.logo_path:
+        return None
+    root = _upload_dir().resolve()
+    path = (root / org.logo_path).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
+
+
+@bp.route("/admin/workspace", methods=["GET", "POST"])
+@requires("workspace.settings")
+def workspace_settings():
+    if request.method == "GET":
+        return _settings_page()
+    typed = settings.SettingsInput(**{name: request.form.get(name, "") for name in settings.FIELD_LABELS})
+    org = g.org
+
+    def saved(changes: dict):
+        if changes:
+            names = ", ".join(settings.FIELD_LABELS[name].lower() for name in changes)
+            flash(f"Workspace settings saved: {names}.", "success")
+        else:
+            flash("Nothing changed.", "info")
+        return redirect(url_for("accounts.workspace_settings"), 303)
+
+    def refused(error):
+        errors = getattr(error, "errors", None) or {error.field or "name": error.message}
+        flash("Nothing was saved: check the fields marked below.", "error")
+        return _settings_page(typed, errors, 422)
+
+    return change(lambda: settings.update_settings(db.session, org, current_user, typed), saved, refused)
+
+
+@bp.post("/admin/workspace/logo")
+@requires("workspace.settings")
+def upload_logo():
+    upload = request.files.get("logo")
+    data = upload.read(settings.MAX_LOGO_BYTES + 1) if upload is not None and upload.filename else b""
+    org = g.org
+
+    def saved(_path):
+        flash("Logo saved. The payer portal shows it from now on.", "success")
+        return redirect(url_for("accounts.workspace_settings"), 303)
+
+    def refused(error):
+        return _settings_page(errors={"logo": error.message}, status=422)
+
+    return change(lambda: settings.store_logo(db.session, org, current_user, data, _upload_dir()), saved, refused)
+
+
+@bp.post("/admin/workspace/logo/remove")
+@requires("workspace.settings")
+def remove_logo():
+    org = g.org
+
+    def removed(_none):
+        flash("Logo removed. The payer portal shows the workspace name alone.", "success")
+        if htmx:  # confirmed in the browser (hx-confirm): the page reloads with the flash
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = url_for("accounts.workspace_settings")
+            return response
+        return redirect(url_for("accounts.workspace_settings"), 303)
+
+    def refused(error):
+        return _settings_page(errors={"logo": error.message}, status=409)
+
+    return change(lambda: settings.remove_logo(db.session, org, current_user, _upload_dir()), removed, refused)
+
+
+@bp.route("/admin/workspace/logo")
+@requires("workspace.view")
+def workspace_logo():
+    path, kind = _logo_path(g.org), logo_kind_of(g.org)
+    if path is None or kind is None:
+        abort(404)
+    return send_file(path, mimetype=kind, max_age=0)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.demo.approvals import write_approvals
+from plixo.demo.cadences import write_shadow_cadence
 from plixo.demo.customers import add_contacts, create_customers
 from plixo.demo.disputes import plan_disputes, write_disputes
 from plixo.demo.holds import write_holds
@@ -67,6 +68,7 @@ def seed_demo(
         session.flush()
         write_approvals(session, org.id, ledger, disputes, team, today)
         refresh_priorities(session, org.id, org.base_currency, today)
+        write_shadow_cadence(session, org, team, today)  # draws nothing from rng: the ledger stays as it was
         payment_count = len(payments_by_receipt)  # keyed by (customer, day): one entry per payment
         audit.record(
             session, org_id=org.id, actor="system", action="demo.seeded", subject=org,

@@ -17,6 +17,17 @@ DEMO_EMAIL_DOMAIN = "acme-robotics.example"
 ORG_TIME_ZONE = "America/New_York"
 ORG_ZONE = ZoneInfo(ORG_TIME_ZONE)
 
+REMITTANCE_DETAILS = """Bank transfer (ACH or wire) to:
+Account name: Acme Robotics, Inc.
+Bank: First Harbor Bank, 200 Pier Street, Boston, MA 02110
+Routing (ABA): 011000138 · Account: 4401 2287 9031
+SWIFT/BIC (international wires): FHBKUS33
+Reference: your invoice number(s)
+Remittance advice to ar@acme-robotics.example"""
+EMAIL_SIGNATURE = """Acme Robotics, Inc. · Accounts Receivable
+1200 Innovation Way, Cambridge, MA 02139 · +1 617 555 0142
+ar@acme-robotics.example"""
+
 _TEAM_NAMES = {
     "controller": "Dana Whitfield",
     "ar_manager": "Marcus Chen",
@@ -49,7 +60,8 @@ def create_org_and_team(session: Session, password: str) -> tuple[Organization, 
     """The organization and one user per role, all signing in with `password`; flushed so both have ids."""
     org = Organization(
         name=DEMO_ORG_NAME, slug=DEMO_ORG_SLUG, legal_name="Acme Robotics, Inc.", time_zone=ORG_TIME_ZONE,
-        base_currency="USD", brand_color="#4f46e5", status="active",
+        base_currency="USD", brand_color="#0f766e", status="active",
+        remittance_details=REMITTANCE_DETAILS, email_signature=EMAIL_SIGNATURE,
     )
     password_hash = hash_password(password)  # argon2 is deliberately slow: hash once, share it
     users = {

@@ -70,7 +70,8 @@ def add_sending_domain():
     typed = request.form.get("domain", "")
 
     def added(sending: SendingDomain):
-        flash(f"{sending.domain} added. Publish the three records below, then check them.", "success")
+        flash(f"{sending.domain} added. Publish the three records below (SPF, DKIM and DMARC) at your DNS provider, "
+              "then check them.", "success")
         return _at_domain(sending)
 
     def refused(error: DeliverabilityError):

@@ -27,7 +27,7 @@ from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.ledger.payer_links import LinkMaker, link_maker
 from plixo.money import format_money
-from plixo.outreach.merge_fields import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values
+from plixo.outreach.merge_fields import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values, signed
 from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.outreach.planner import SendPlanner
 from plixo.outreach.segments import SegmentRules, segment_clause, sending_blockers
@@ -123,12 +123,111 @@ def trial_complete(cadence: Cadence, now: dt.datetime) -> bool:
             and now - cadence.shadow_started_at >= SHADOW_TRIAL)
 
 
+def shadow_ends_at(cadence: Cadence) -> dt.datetime | None:
+    """When the cadence's current Shadow run has lasted its 14 days; None when it has no Shadow run to finish
+    (launched Active, or its Shadow was ended early by a controller)."""
+    start = cadence.shadow_started_at
+    if start is None or cadence.status not in ("shadow", "paused"):
+        return None
+    if cadence.shadow_ended_early_at is not None and cadence.shadow_ended_early_at >= start:
+        return None
+    if cadence.status == "paused" and cadence.activated_at is not None and cadence.activated_at >= start:
+        return None  # it went Active after this Shadow run: paused since
+    return start + SHADOW_TRIAL
+
+
+def shadow_days_left(cadence: Cadence, now: dt.datetime) -> int | None:
+    """Whole days of Shadow still to run (rounded up; 0 once the 14 days are over), None when none apply."""
+    ends = shadow_ends_at(cadence)
+    if ends is None:
+        return None
+    return max(0, -((now - ends) // dt.timedelta(days=1)))
+
+
+def may_activate(cadence: Cadence, now: dt.datetime) -> bool:
+    """Whether the cadence may go Active now: its 14 days of Shadow are over (or were ended early)."""
+    if "active" not in TRANSITIONS.get(cadence.status, ()):
+        return False
+    return not shadow_days_left(cadence, now)
+
+
+def _refuse_early_activation(cadence: Cadence, now: dt.datetime) -> None:
+    left = shadow_days_left(cadence, now)
+    if left:
+        ends = shadow_ends_at(cadence)
+        raise CadenceError(
+            f"“{cadence.name}” is in Shadow until {ends:%-d %b %Y} ({left} day{'' if left == 1 else 's'} left): "
+            "a cadence runs 14 days in Shadow before it can go Active. A controller can end Shadow early with a "
+            "reason.", "status")
+
+
+def end_shadow_early(session: Session, org: Organization, user: User, cadence: Cadence, reason: str,
+                     now: dt.datetime) -> None:
+    """A controller ends the 14 days of Shadow before they are over and makes the cadence Active, saying why
+    (audited with the days that were left). The caller checks the permission."""
+    reason = " ".join(reason.split())
+    left = shadow_days_left(cadence, now)
+    if cadence.status != "shadow" or not left:
+        raise CadenceError(f"“{cadence.name}” has no Shadow period left to end"
+                           + (": activate it instead." if may_activate(cadence, now) else "."), "status")
+    if len(reason) < 10:
+        raise CadenceError("Say why Shadow should end early (at least 10 characters): it is kept in the audit log.",
+                           "reason")
+    if len(reason) > 500:
+        raise CadenceError("Keep the reason under 500 characters.", "reason")
+    cadence.shadow_ended_early_at = now
+    cadence.shadow_end_reason = reason
+    cadence.status = "active"
+    cadence.activated_at = now
+    audit.record(session, org_id=org.id, actor=user, action="cadences.shadow_ended_early", subject=cadence,
+                 before={"status": "shadow", "shadow_days_left": left,
+                         "shadow_started_at": cadence.shadow_started_at.isoformat()},
+                 after={"status": "active"}, reason=reason)
+
+
+@dataclass(frozen=True)
+class ShadowMessage:
+    """One e-mail the cadence made while it ran in Shadow: what it would have sent."""
+
+    message: Message
+    customer_name: str
+    invoice_number: str | None
+    step_position: int
+
+
+def shadow_messages(session: Session, org_id: int, cadence: Cadence, limit: int = 50) -> tuple[list[ShadowMessage],
+                                                                                                 int]:
+    """The messages the cadence made in its latest Shadow run (newest first, at most `limit`) and how many there
+    were: drafts for review, whatever a person did with them since."""
+    if cadence.shadow_started_at is None:
+        return [], 0
+    start = cadence.shadow_started_at
+    ended = [moment for moment in (cadence.activated_at, cadence.shadow_ended_early_at)
+             if moment is not None and moment >= start]
+    where = [Message.org_id == org_id, CadenceStep.cadence_id == cadence.id, Message.created_at >= start]
+    if ended:
+        where.append(Message.created_at < min(ended))
+    joined = (select(Message, Customer.name, Invoice.number, CadenceStep.position)
+              .join(CadenceStep, and_(CadenceStep.org_id == Message.org_id, CadenceStep.id == Message.cadence_step_id))
+              .join(Customer, and_(Customer.org_id == Message.org_id, Customer.id == Message.customer_id))
+              .outerjoin(Invoice, and_(Invoice.org_id == Message.org_id, Invoice.id == Message.invoice_id))
+              .where(*where))
+    rows = session.execute(joined.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
+    total = session.scalar(select(func.count()).select_from(
+        select(Message.id).join(CadenceStep, and_(CadenceStep.org_id == Message.org_id,
+                                                  CadenceStep.id == Message.cadence_step_id)).where(*where).subquery()))
+    return [ShadowMessage(*row) for row in rows], total or 0
+
+
 def change_status(session: Session, org: Organization, user: User, cadence: Cadence, status: str,
                   now: dt.datetime) -> None:
-    """Activate, pause, resume in Shadow or archive a cadence (audited). Pausing keeps drafts already made."""
+    """Activate, pause, resume in Shadow or archive a cadence (audited). Pausing keeps drafts already made.
+    Active only once its 14 days of Shadow are over (or a controller ended them early)."""
     if status not in TRANSITIONS.get(cadence.status, ()):
         raise CadenceError(f"A cadence that is {STATUS_LABELS.get(cadence.status, cadence.status)} cannot be "
                            f"made {STATUS_LABELS.get(status, status)}.", "status")
+    if status == "active":
+        _refuse_early_activation(cadence, now)
     before = cadence.status
     cadence.status = status
     if status == "active":
@@ -309,7 +408,7 @@ def _plan_message(org: Organization, step: CadenceStep, invoices: list[DueInvoic
                   planner: SendPlanner | None, today: dt.date, links: LinkMaker) -> PlannedMessage:
     """A draft for review or, under Autopilot, a send scheduled at the first moment the guardrails allow."""
     first = invoices[0]
-    subject, body, problems = render_step(step, invoices, today, org.name, links)
+    subject, body, problems = render_step(step, invoices, today, org.name, links, org.email_signature or "")
     values = {"org_id": org.id, "idempotency_key": key_of(step.id, first.id), "customer_id": first.customer_id,
               "invoice_id": first.id, "contact_id": contact[0] if contact else None,
               "to_email": contact[1] if contact else None, "cadence_step_id": step.id, "subject": subject,
@@ -370,7 +469,7 @@ def _write_messages_postgresql(session: Session, org_id: int, planned: list[Plan
 
 
 def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, sender_name: str,
-                links: LinkMaker) -> tuple[str, str, list[str]]:
+                links: LinkMaker, signature: str = "") -> tuple[str, str, list[str]]:
     """The step's subject and body for one invoice or, consolidated, for several listed in one e-mail.
 
     The step's own text, as the person who launched the cadence wrote and reviewed it (its default came from the
@@ -378,7 +477,7 @@ def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, s
     """
     first = invoices[0]
     values = invoice_merge_values(first.customer_name, first.number, first.balance_minor, first.currency,
-                                  first.due_date, today, sender_name, first.promise_date)
+                                  first.due_date, today, sender_name, first.promise_date, signature)
     values |= links.values(first.customer_id, first.portal_version, [i.id for i in invoices])
     if len(invoices) > 1:
         values |= _consolidated_values(invoices, today)
@@ -387,7 +486,7 @@ def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, s
     if len(invoices) > 1:
         text += "\n\nInvoices in this reminder:\n" + "\n".join(
             f"- {i.number}: {format_money(i.balance_minor, i.currency)}, due {i.due_date:%-d %b %Y}" for i in invoices)
-    return subject.text[:300], text, subject.problems + body.problems
+    return subject.text[:300], signed(text, signature), subject.problems + body.problems
 
 
 def _consolidated_values(invoices: list[DueInvoice], today: dt.date) -> dict[str, str]:
@@ -441,6 +540,7 @@ def rerender(session: Session, message: Message, org: Organization, step: Cadenc
     invoices = [invoice for invoice in listed if invoice.id not in exclude]
     if step is None or not invoices:
         return []
-    message.subject, message.body, problems = render_step(step, invoices, today, org.name, links)
+    message.subject, message.body, problems = render_step(step, invoices, today, org.name, links,
+                                                          org.email_signature or "")
     message.invoice_id = invoices[0].id
     return problems

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
+from plixo.accounts.models import Organization
 from plixo.ledger.aging import days_past_due
 from plixo.ledger.models import Invoice
 from plixo.ledger.payer_links import LinkMaker
@@ -30,7 +31,10 @@ MERGE_FIELDS = {
     "pay_link": "A link that opens payment for the current balance",
     "portal_link": "The customer's payment portal",
     "sender_name": "Your name",
+    "signature": "The workspace's default signature (Admin → Workspace); added at the end when not placed",
 }
+# Fields that may have no value: filled with nothing rather than reported (a workspace without a signature).
+OPTIONAL_FIELDS = ("signature",)
 LINK_FIELDS = ("pay_link", "portal_link")
 _FIELD = re.compile(r"\{([^{}\s]*)\}")
 DATE_FORMAT = "%-d %b %Y"
@@ -59,6 +63,8 @@ def fill(template: str, values: dict[str, str]) -> Filled:
             unknown.append(name)
             return match.group(0)
         value = values.get(name) or ""
+        if not value and name in OPTIONAL_FIELDS:
+            return ""
         if not value:
             empty.append(name)
             return match.group(0)
@@ -66,6 +72,21 @@ def fill(template: str, values: dict[str, str]) -> Filled:
 
     text = _FIELD.sub(replace, template)
     return Filled(text, tuple(dict.fromkeys(unknown)), tuple(dict.fromkeys(empty)))
+
+
+def signed(text: str, signature: str) -> str:
+    """The e-mail's text ending with the workspace's signature, unless it is empty or already in the text (the
+    writer placed `{signature}`)."""
+    signature = (signature or "").strip()
+    if not signature or signature in text:
+        return text
+    return text.rstrip() + "\n\n" + signature
+
+
+def signature_of(session: Session | None, org_id: int) -> str:
+    """The workspace's default e-mail signature ("" when none is set)."""
+    org = session.get(Organization, org_id) if session is not None else None
+    return (org.email_signature or "") if org is not None else ""
 
 
 def merge_fields_in(text: str) -> list[str]:
@@ -87,7 +108,8 @@ def merge_values(invoice: Invoice, today: dt.date, sender_name: str, links: Link
     if promises is None:
         promises = _promises_of(invoice)
     values = invoice_merge_values(invoice.customer.name, invoice.number, invoice.balance_minor, invoice.currency,
-                                  invoice.due_date, today, sender_name, latest_promise_date(promises))
+                                  invoice.due_date, today, sender_name, latest_promise_date(promises),
+                                  signature_of(object_session(invoice), invoice.org_id))
     if links is not None:
         values |= links.values(invoice.customer_id, invoice.customer.portal_version, [invoice.id])
     return values
@@ -113,7 +135,8 @@ def latest_promise_date(promises: Iterable[Promise]) -> dt.date | None:
 
 
 def invoice_merge_values(customer_name: str, number: str, balance_minor: int, currency: str, due_date: dt.date,
-                         today: dt.date, sender_name: str, promise_date: dt.date | None = None) -> dict[str, str]:
+                         today: dt.date, sender_name: str, promise_date: dt.date | None = None,
+                         signature: str = "") -> dict[str, str]:
     """Merge-field values from an invoice's columns (the engine reads columns, not whole rows); no links."""
     return {
         "customer_name": customer_name,
@@ -125,6 +148,7 @@ def invoice_merge_values(customer_name: str, number: str, balance_minor: int, cu
         "pay_link": "",
         "portal_link": "",
         "sender_name": sender_name,
+        "signature": signature,
     }
 
 
@@ -144,8 +168,9 @@ def preview(subject: str, body: str, values: dict[str, str]) -> Preview:
     """The e-mail as the payer will read it, and what still blocks sending."""
     filled_subject, filled_body = fill(subject, values), fill(body, values)
     problems = list(dict.fromkeys(filled_subject.problems + filled_body.problems))
+    text = signed(filled_body.text, values.get("signature", "")) if body.strip() else filled_body.text
     if not subject.strip():
         problems.insert(0, "Write a subject.")
     if not body.strip():
         problems.insert(0, "Write the e-mail.")
-    return Preview(filled_subject.text, filled_body.text, problems)
+    return Preview(filled_subject.text, text, problems)

@@ -38,6 +38,9 @@ class Cadence(IdMixin, TenantMixin, TimestampMixin, Base):
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft, shadow, active, paused, archived
     shadow_started_at: Mapped[dt.datetime | None]
+    # A controller ended the 14 days of Shadow early (why: shadow_end_reason; who: the audit trail).
+    shadow_ended_early_at: Mapped[dt.datetime | None]
+    shadow_end_reason: Mapped[str | None] = mapped_column(Text)
     activated_at: Mapped[dt.datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 

@@ -42,6 +42,11 @@ from plixo.outreach.cadences import (
     change_status,
     check_steps,
     create_cadence,
+    end_shadow_early,
+    may_activate,
+    shadow_days_left,
+    shadow_ends_at,
+    shadow_messages,
     trial_complete,
 )
 from plixo.outreach.forms import PolicyForm
@@ -238,6 +243,8 @@ def _list_context() -> dict:
     has_segments = db.session.scalar(select(Segment.id).where(Segment.org_id == g.org.id).limit(1)) is not None
     return {"rows": [(cadence, impacts[cadence.id]) for cadence in cadences], "has_segments": has_segments,
             "ready": [cadence for cadence in cadences if trial_complete(cadence, now)],
+            "activatable": {cadence.id for cadence in cadences if may_activate(cadence, now)},
+            "days_left": {cadence.id: shadow_days_left(cadence, now) for cadence in cadences},
             "transitions": TRANSITIONS, "status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS}
 
 
@@ -266,6 +273,36 @@ def set_cadence_status(cadence_id: int):
     return change(lambda: change_status(db.session, g.org, current_user, cadence, status, utcnow()),
                   lambda _result: _status_response(STATUS_DONE[status].format(cadence.name)),
                   lambda error: _status_response(error.message, "error", 409))
+
+
+def _cadence_page(cadence: Cadence, status: int = 200, error: CadenceError | None = None, reason: str = ""):
+    now = utcnow()
+    shown, total = shadow_messages(db.session, g.org.id, cadence)
+    return render_template(
+        "outreach/cadence.html", cadence=cadence, status_labels=STATUS_LABELS, action_labels=ACTION_LABELS,
+        transitions=TRANSITIONS, days_left=shadow_days_left(cadence, now), ends_at=shadow_ends_at(cadence),
+        activatable=may_activate(cadence, now), shadow=shown, shadow_total=total, error=error,
+        reason=reason), status
+
+
+@bp.route("/cadences/<int:cadence_id>")
+@requires("cadences.manage")
+def cadence_detail(cadence_id: int):
+    return _cadence_page(get_or_404(db.session, Cadence, cadence_id))
+
+
+@bp.post("/cadences/<int:cadence_id>/end-shadow")
+@requires("autopilot.manage")
+def end_cadence_shadow(cadence_id: int):
+    cadence = get_or_404(db.session, Cadence, cadence_id)
+    reason = request.form.get("reason", "")
+
+    def ended(_result):
+        flash(f"Shadow ended early: “{cadence.name}” is Active. The reason is in the audit log.", "success")
+        return redirect(url_for("outreach.cadence_detail", cadence_id=cadence.id), 303)
+
+    return change(lambda: end_shadow_early(db.session, g.org, current_user, cadence, reason, utcnow()), ended,
+                  lambda error: _cadence_page(cadence, 422, error, reason))
 
 
 # The wizard keeps no state on the server: every post carries all three steps' fields.

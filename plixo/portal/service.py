@@ -28,6 +28,7 @@ from plixo.holds.models import Hold
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.ledger.payer_links import LinkError, PortalClaim
 from plixo.payments.checkout import is_payable
+from plixo.payments.connector import active_connection
 from plixo.promises import plans
 from plixo.promises import service as promises
 from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, Promise
@@ -222,6 +223,19 @@ def opt_out(session: Session, payer: Payer, now: dt.datetime) -> Hold:
     """The payer asks for no more reminders (a stopping condition for all the customer's invoices)."""
     return holds.record_opt_out(session, payer.org, payer.customer, payer.actor,
                                   f"{payer.actor}: no more payment reminders by e-mail", now)
+
+
+def pays_online(session: Session, payer: Payer) -> bool:
+    """Whether the workspace takes card payments now (an active Stripe connection): else the portal offers no
+    Pay button and shows how to pay by bank transfer instead."""
+    return active_connection(session, payer.org.id) is not None
+
+
+def no_online_payment(payer: Payer) -> str:
+    """The refusal a pay request gets while the workspace takes no card payments."""
+    how = ("Pay by bank transfer with the details on this page." if (payer.org.remittance_details or "").strip()
+           else f"Please contact {payer.org.name} to pay.")
+    return f"Online payment is not available: {payer.org.name} does not take online payments yet. {how}"
 
 
 # --- Branding ----------------------------------------------------------------------------------------------

@@ -229,6 +229,7 @@ def _ended():
 def _home(status: int = 200, failed: str | None = None, error: ActionError | None = None):
     payer = g.payer
     return _render("portal/home.html", status, overview=service.overview(db.session, payer),
+                   pays_online=service.pays_online(db.session, payer),
                    today=local_today(payer.org.time_zone), reasons=DISPUTE_REASONS,
                    plan_labels=service.PLAN_STATUS_LABELS, dispute_labels=service.DISPUTE_STATUS_LABELS,
                    plan_rows=PLAN_ROWS, max_installments=MAX_PLAN_INSTALLMENTS,
@@ -337,6 +338,8 @@ def pay():
     if not chosen:
         return _refused("pay", ActionError("Choose the invoices you want to pay.", "invoice_id"))
     invoices = [_own_invoice(raw) for raw in chosen]
+    if not service.pays_online(db.session, g.payer):  # the page offers no Pay button then: a forged request
+        return _refused("pay", ActionError(service.no_online_payment(g.payer), "invoice_id"), status=409)
     try:
         url = start_checkout(db.session, g.payer.org, g.payer.customer, invoices, public_url("portal.home"))
     except CheckoutError as refused:

@@ -98,3 +98,23 @@ def test_seed_demo_command_is_idempotent_with_if_empty(app):
 def test_demo_users_can_sign_in_with_the_printed_password(anon, demo):
     response = anon.post("/login", data={"email": "operator@acme-robotics.example", "password": DEMO_PASSWORD})
     assert response.status_code == 302 and b"Acme Robotics" in anon.get("/").data
+
+
+def test_the_workspace_settings_are_filled(demo):
+    org = db.session.get(Organization, demo.org_id)
+    assert org.legal_name and org.brand_color and "Routing" in org.remittance_details
+    assert "Accounts Receivable" in org.email_signature
+
+
+def test_a_cadence_runs_in_shadow_with_days_left_and_what_it_would_have_sent(demo):
+    from plixo.outreach.cadences import shadow_days_left, shadow_messages
+    from plixo.outreach.models import Cadence
+
+    cadence = db.session.scalars(select(Cadence)).one()
+    assert cadence.status == "shadow" and cadence.shadow_started_at.date() <= TODAY
+    assert shadow_days_left(cadence, cadence.shadow_started_at + dt.timedelta(days=5)) == 9
+    shown, total = shadow_messages(db.session, demo.org_id, cadence)
+    assert total >= 3 and all(item.message.status == "draft" for item in shown)
+    assert all(cadence.shadow_started_at <= item.message.created_at <= cadence.shadow_started_at
+               + dt.timedelta(days=5) for item in shown)  # dated when the engine made them
+    assert all("Acme Robotics, Inc. · Accounts Receivable" in item.message.body for item in shown)

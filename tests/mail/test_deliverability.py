@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -124,3 +125,32 @@ def test_operators_cannot_manage_sending_domains(client_as, org, dns_zone):
     operator = client_as("operator")
     assert operator.get(PAGE).status_code == 403
     assert operator.post(f"{PAGE}/domains", data={"domain": "acme.com"}).status_code == 403
+
+
+def _details_tag(page: str, sending: SendingDomain, kind: str) -> str:
+    start = page.index(f'id="domain-{sending.id}-{kind}"')
+    return page[page.rindex("<details", 0, start):page.index(">", start)]
+
+
+def test_after_adding_a_domain_the_toast_names_the_three_records_and_all_three_are_open(client, org, dns_zone):
+    response = client.post(f"{PAGE}/domains", data={"domain": "acme.com"}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Publish the three records below (SPF, DKIM and DMARC)" in page
+    with tenant_scope(org.id):
+        sending = db.session.scalar(select(SendingDomain))
+    for kind in ("spf", "dkim", "dmarc"):
+        assert " open" in _details_tag(page, sending, kind), kind
+
+
+def test_a_record_closes_once_verified_and_the_others_stay_open(client, org, dns_zone):
+    sending = added(client, org)
+    publish(dns_zone, sending, spf="v=spf1 include:_spf.google.com ~all", dmarc=None)
+    check(client, org, sending)
+    page = client.get(PAGE).get_data(as_text=True)
+    assert " open" not in _details_tag(page, sending, "dkim")
+    assert " open" in _details_tag(page, sending, "spf") and " open" in _details_tag(page, sending, "dmarc")
+
+
+def test_the_records_have_a_visible_expand_marker(app):
+    css = (Path(app.static_folder) / "app.css").read_text()
+    assert ".record summary::before" in css and ".record[open] > summary::before" in css
