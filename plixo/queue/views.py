@@ -16,7 +16,7 @@ from plixo.accounts.models import Membership, Notification, User
 from plixo.accounts.notifications import unread_notifications
 from plixo.actions import ActionError
 from plixo.approvals import service as approvals
-from plixo.approvals.models import Approval
+from plixo.approvals.cards import pending_cards, waiting_for
 from plixo.background import SENDS, enqueue
 from plixo.disputes import service as disputes
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
@@ -83,7 +83,7 @@ def _page_context(filters: QueueFilters) -> dict:
     focus = context["page"].rows[:FOCUS_ITEMS] if unfiltered_start else _focus(filters)
     return {**context, "focus": focus,
             "segments": segments, "buckets": BUCKET_NAMES, "statuses": STATUS_FILTERS,
-            "approvals": _pending_approvals() if can("approvals.decide") else [],
+            **_approval_cards(),
             "notifications": _unread_notifications()}
 
 
@@ -342,38 +342,16 @@ def assign(invoice_id: int):
 
 # --- Approvals sidebar and notifications ---------------------------------------------------------------
 
-def _pending_approvals() -> list[Approval]:
-    role = g.membership.role
-    query = select(Approval).where(Approval.org_id == g.org.id, Approval.status == "pending")
-    if role != "controller":
-        query = query.where(Approval.approver_role == role)
-    return list(db.session.scalars(query.order_by(Approval.created_at).limit(50)))
+def _approval_cards() -> dict:
+    """The sidebar's approval cards (decided through approvals.decide, which answers with the same block)."""
+    if not can("approvals.decide"):
+        return {}
+    cards = pending_cards(db.session, g.org.id, g.membership.role)
+    return {"approval_cards": cards, "approvals_waiting_now": waiting_for(cards), "now": utcnow()}
 
 
 def _unread_notifications() -> list[Notification]:
     return unread_notifications(db.session, g.org.id, current_user.id)
-
-
-@bp.post("/approvals/<int:approval_id>/decide")
-@requires("approvals.decide")
-def decide_approval(approval_id: int):
-    approval = get_or_404(db.session, Approval, approval_id)
-    decision = request.form.get("decision")
-    if decision not in ("approve", "reject"):
-        abort(400)
-    return change(
-        lambda: approvals.decide_approval(db.session, g.org, approval, current_user, g.membership.role,
-                                          decision == "approve", request.form.get("comment", ""), utcnow(),
-                                          link=url_for("queue.index")),
-        lambda decided: _approvals_changed(f"Request {decided.status}."),
-        lambda error: _refused(error, "approval_message", a=approval, selector=f"#approval-{approval.id}-message"))
-
-
-def _approvals_changed(message: str):
-    queue_changed(g.org.id)
-    response = make_response(render_fragment(PAGE, "approvals", approvals=_pending_approvals()))
-    hx_trigger(response, "queue:changed")
-    return toast(response, message)
 
 
 @bp.post("/notifications/read")
