@@ -37,13 +37,13 @@ from plixo.outreach.models import Segment
 from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.promises import plans
 from plixo.promises import service as promises
+from plixo.queue.focus import FOCUS_RULE, focus_cards
 from plixo.queue.inspector import inspect
 from plixo.queue.queries import STATUS_FILTERS, Cursor, QueueFilters, cached_queue_totals, queue_changed, queue_page
 from plixo.security import can, requires
 from plixo.tenancy import get_or_404
 
 bp = Blueprint("queue", __name__, url_prefix="/work")
-FOCUS_ITEMS = 3
 MAX_INSTALLMENTS = 24
 
 
@@ -71,17 +71,14 @@ def _queue_context(filters: QueueFilters) -> dict:
 
 
 def _focus(filters: QueueFilters) -> list:
-    """Today's Focus: the top items of the person's queue (their stored why and flags come along)."""
-    return queue_page(db.session, g.org.id, current_user.id, QueueFilters(mine=filters.mine), _today(),
-                      limit=FOCUS_ITEMS).rows
+    """Today's Focus of the person's queue (their own for operators): see queue/focus.py for the rule."""
+    return focus_cards(db.session, g.org.id, current_user.id, filters, _today(), utcnow())
 
 
 def _page_context(filters: QueueFilters) -> dict:
     segments = db.session.scalars(select(Segment).where(Segment.org_id == g.org.id).order_by(Segment.name)).all()
     context = _queue_context(filters)
-    unfiltered_start = filters == QueueFilters(mine=filters.mine) and not request.args.get("after")
-    focus = context["page"].rows[:FOCUS_ITEMS] if unfiltered_start else _focus(filters)
-    return {**context, "focus": focus,
+    return {**context, "focus": _focus(filters), "focus_rule": FOCUS_RULE,
             "segments": segments, "buckets": BUCKET_NAMES, "statuses": STATUS_FILTERS,
             **_approval_cards(),
             "notifications": _unread_notifications()}
