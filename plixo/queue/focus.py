@@ -39,7 +39,7 @@ PROMISE_DUE_DAYS = 2
 JUST_BROKEN_DAYS = 2
 # Disputes where the next move is the team's: a reply, a credit, a decision. "awaiting_customer" waits on the payer.
 DISPUTE_AWAITS_COLLECTOR = ("open", "investigating")
-PAGE = 20
+PAGE = 60
 
 TIERS = ("falls_due", "overdue", "not_yet_due")
 FOCUS_RULE = ("One card per customer, for its riskiest invoice; “+N more” counts its other invoices in your queue. "
@@ -66,25 +66,35 @@ def _columns():
                   Customer.name.label("customer_name"), Customer.owner_id)
 
 
-def _falls_due_clause(org_id: int, today: dt.date, now: dt.datetime):
-    """Invoices with a promise falling due or just broken, or of a customer whose dispute waits for the team."""
-    promised = select(Promise.invoice_id).where(
+def _falls_due_clause(session: Session, org_id: int, today: dt.date, now: dt.datetime):
+    """Invoices with a promise falling due or just broken, or of a customer whose dispute waits for the team; None
+    when there are none.
+
+    Read first from the promises and disputes (few rows, on their status indexes) and given to the queue as lists:
+    as subqueries, the planner walks the whole queue in priority order testing each row, which costs a full scan
+    whenever nothing falls due."""
+    invoice_ids = set(session.scalars(select(Promise.invoice_id).where(
         Promise.org_id == org_id,
         or_((Promise.status == "pending") & (Promise.promised_date <= today + dt.timedelta(days=PROMISE_DUE_DAYS)),
             (Promise.status == "broken")
             # the date bound lets the status/date index narrow it; resolved_at says when it broke
             & (Promise.promised_date >= today - dt.timedelta(days=JUST_BROKEN_DAYS + 14))
-            & (Promise.resolved_at >= now - dt.timedelta(days=JUST_BROKEN_DAYS))))
-    disputing = select(Dispute.customer_id).where(Dispute.org_id == org_id,
-                                                  Dispute.status.in_(DISPUTE_AWAITS_COLLECTOR))
-    return or_(Invoice.id.in_(promised), Invoice.customer_id.in_(disputing))
+            & (Promise.resolved_at >= now - dt.timedelta(days=JUST_BROKEN_DAYS))))))
+    customer_ids = set(session.scalars(select(Dispute.customer_id).where(
+        Dispute.org_id == org_id, Dispute.status.in_(DISPUTE_AWAITS_COLLECTOR))))
+    if not invoice_ids and not customer_ids:
+        return None
+    return or_(Invoice.id.in_(sorted(invoice_ids)), Invoice.customer_id.in_(sorted(customer_ids)))
 
 
-def _tier_clauses(org_id: int, today: dt.date, now: dt.datetime) -> dict:
-    # Each tier reads the whole queue in priority order; the customers earlier tiers chose are skipped, so a
-    # tier's clause need not exclude what an earlier one matched.
-    return {"falls_due": _falls_due_clause(org_id, today, now), "overdue": Invoice.due_date < today,
-            "not_yet_due": None}
+def _tiers(session: Session, org_id: int, today: dt.date, now: dt.datetime):
+    """(tier, clause) in rank order; a tier nothing can match is left out. Each tier reads the whole queue in priority
+    order, skipping customers earlier tiers chose, so a clause need not exclude what an earlier one matched."""
+    falls_due = _falls_due_clause(session, org_id, today, now)
+    if falls_due is not None:
+        yield "falls_due", falls_due
+    yield "overdue", Invoice.due_date < today
+    yield "not_yet_due", None
 
 
 def focus_cards(session: Session, org_id: int, user_id: int, filters: QueueFilters, today: dt.date,
@@ -92,7 +102,7 @@ def focus_cards(session: Session, org_id: int, user_id: int, filters: QueueFilte
     """Today's Focus for the person's queue (`filters.mine` for their own), in the order of the rule above."""
     base = filter_queue(_columns(), session, org_id, user_id, QueueFilters(mine=filters.mine), today)
     picked: list[tuple[object, str]] = []
-    for tier, clause in _tier_clauses(org_id, today, now).items():
+    for tier, clause in _tiers(session, org_id, today, now):
         statement = base if clause is None else base.where(clause)
         picked += _first_customers(session, statement, {row.customer_id for row, _ in picked}, limit - len(picked),
                                    tier)
