@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from plixo.disputes.models import Dispute
@@ -73,15 +73,18 @@ def _falls_due_clause(session: Session, org_id: int, today: dt.date, now: dt.dat
     Read first from the promises and disputes (few rows, on their status indexes) and given to the queue as lists:
     as subqueries, the planner walks the whole queue in priority order testing each row, which costs a full scan
     whenever nothing falls due."""
-    invoice_ids = set(session.scalars(select(Promise.invoice_id).where(
+    promised = select(literal("invoice").label("kind"), Promise.invoice_id.label("id")).where(
         Promise.org_id == org_id,
         or_((Promise.status == "pending") & (Promise.promised_date <= today + dt.timedelta(days=PROMISE_DUE_DAYS)),
             (Promise.status == "broken")
             # the date bound lets the status/date index narrow it; resolved_at says when it broke
             & (Promise.promised_date >= today - dt.timedelta(days=JUST_BROKEN_DAYS + 14))
-            & (Promise.resolved_at >= now - dt.timedelta(days=JUST_BROKEN_DAYS))))))
-    customer_ids = set(session.scalars(select(Dispute.customer_id).where(
-        Dispute.org_id == org_id, Dispute.status.in_(DISPUTE_AWAITS_COLLECTOR))))
+            & (Promise.resolved_at >= now - dt.timedelta(days=JUST_BROKEN_DAYS))))
+    disputing = select(literal("customer"), Dispute.customer_id).where(
+        Dispute.org_id == org_id, Dispute.status.in_(DISPUTE_AWAITS_COLLECTOR))
+    found = session.execute(union_all(promised, disputing)).all()  # one round trip for both
+    invoice_ids = {row.id for row in found if row.kind == "invoice"}
+    customer_ids = {row.id for row in found if row.kind == "customer"}
     if not invoice_ids and not customer_ids:
         return None
     return or_(Invoice.id.in_(sorted(invoice_ids)), Invoice.customer_id.in_(sorted(customer_ids)))
