@@ -130,13 +130,15 @@ def age_phrase(then: dt.datetime, now: dt.datetime) -> str:
 
 
 def pending_cards(session: Session, org_id: int, viewer_role: str) -> list[ApprovalCard]:
-    """The pending requests this role sees, oldest first, as cards (see routing for who sees what)."""
+    """The pending requests this role sees as cards (see routing for who sees what): those this role decides first,
+    then those awaiting another role, each oldest first."""
     query = (select(Approval, User.name).outerjoin(User, User.id == Approval.requested_by_id)
              .where(Approval.org_id == org_id, Approval.status == "pending"))
     if viewer_role != routing.CONTROLLER:
         query = query.where(Approval.approver_role == viewer_role)
     rows = session.execute(query.order_by(Approval.created_at, Approval.id).limit(MOST_CARDS)).all()
-    return cards_for(session, org_id, viewer_role, [(approval, name) for approval, name in rows])
+    cards = cards_for(session, org_id, viewer_role, [(approval, name) for approval, name in rows])
+    return sorted(cards, key=lambda card: not card.decidable)  # stable: oldest first within each
 
 
 def waiting_for(cards: list[ApprovalCard]) -> int:
