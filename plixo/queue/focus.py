@@ -41,7 +41,7 @@ JUST_BROKEN_DAYS = 2
 DISPUTE_AWAITS_COLLECTOR = ("open", "investigating")
 PAGE = 60
 
-TIERS = ("falls_due", "overdue", "not_yet_due")
+TIERS = ("act_now", "overdue", "not_yet_due")
 FOCUS_RULE = ("One card per customer, for its riskiest invoice; “+N more” counts its other invoices in your queue. "
               f"First what falls due now: a promise due within {PROMISE_DUE_DAYS} days or just broken, or a dispute "
               "waiting for you. Then overdue invoices, then those not yet due. Among equals, the priority score: "
@@ -66,7 +66,7 @@ def _columns():
                   Customer.name.label("customer_name"), Customer.owner_id)
 
 
-def _falls_due_clause(session: Session, org_id: int, today: dt.date, now: dt.datetime):
+def _act_now_clause(session: Session, org_id: int, today: dt.date, now: dt.datetime):
     """Invoices with a promise falling due or just broken, or of a customer whose dispute waits for the team; None
     when there are none.
 
@@ -93,9 +93,9 @@ def _falls_due_clause(session: Session, org_id: int, today: dt.date, now: dt.dat
 def _tiers(session: Session, org_id: int, today: dt.date, now: dt.datetime):
     """(tier, clause) in rank order; a tier nothing can match is left out. Each tier reads the whole queue in priority
     order, skipping customers earlier tiers chose, so a clause need not exclude what an earlier one matched."""
-    falls_due = _falls_due_clause(session, org_id, today, now)
-    if falls_due is not None:
-        yield "falls_due", falls_due
+    act_now = _act_now_clause(session, org_id, today, now)
+    if act_now is not None:
+        yield "act_now", act_now
     yield "overdue", Invoice.due_date < today
     yield "not_yet_due", None
 
