@@ -165,3 +165,15 @@ def test_ages_read_as_people_say_them():
     assert age_phrase(at, at + dt.timedelta(hours=3, minutes=5)) == "3 h ago"
     assert age_phrase(at, at + dt.timedelta(days=1, hours=2)) == "1 day ago"
     assert age_phrase(at, at + dt.timedelta(days=2, hours=2)) == "2 days ago"
+
+
+def test_a_request_routed_to_a_role_that_cannot_decide_is_the_controllers(scoped, controller, invoice):
+    # approvals.decide is the controller's and Legal's; a request routed anywhere else (an A/R manager, if a policy
+    # ever named one) would otherwise wait for nobody.
+    make_user(scoped, "ar_manager")
+    approval = approvals.request_write_off(db.session, scoped, invoice, controller, "Dust", now())
+    approval.approver_role = "ar_manager"
+    card, = pending_cards(db.session, scoped.id, "controller")
+    assert card.decidable and card.routed_label == "for A/R Manager"
+    approvals.decide_approval(db.session, scoped, approval, controller, "controller", True, "", now())
+    assert approval.status == "approved"
