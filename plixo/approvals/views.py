@@ -52,6 +52,8 @@ def decide(approval_id: int):
     decision = request.form.get("decision")
     if decision not in ("approve", "reject"):
         abort(400)
+    # The requester's notification links where it always has (the queue); which page a link opens is decided with
+    # the notifications, not here.
     return change(
         lambda: approvals.decide_approval(db.session, g.org, approval, current_user,
                                           g.membership.role, decision == "approve", request.form.get("comment", ""),
