@@ -13,7 +13,11 @@ from plixo.security import ROLES, can
 # (label, endpoint, permission): only areas that exist appear; each is shown to roles that may open it.
 NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("Workspace", (("Home", "insights.home", "workspace.view"),)),
-    ("Collections", (("Queue", "queue.index", "queue.work"), ("Dev outbox", "outreach.dev_outbox", "messages.send"))),
+    ("Collections", (
+        ("Queue", "queue.index", "queue.work"),
+        ("Approvals", "approvals.index", "approvals.decide"),
+        ("Dev outbox", "outreach.dev_outbox", "messages.send"),
+    )),
     ("Admin", (
         ("Policies", "outreach.policies", "policies.manage"),
         ("Segments", "outreach.segments", "segments.manage"),

@@ -105,6 +105,13 @@
     document.body.addEventListener("shell:toast", function (event) {
       showToast(event.detail.message, event.detail.level);
     });
+    // After a decision: the navigation's "Approvals (N pending)" follows the list it came from.
+    document.body.addEventListener("approvals:changed", function (event) {
+      document.querySelectorAll("[data-approvals-waiting]").forEach(function (badge) {
+        badge.textContent = event.detail.waiting + " pending";
+        badge.hidden = !event.detail.waiting;
+      });
+    });
     document.body.addEventListener("htmx:sendError", function () {
       showToast("Could not reach Plixo. Check your connection and try again.", "error");
     });

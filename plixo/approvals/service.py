@@ -13,6 +13,8 @@ from plixo.accounts.models import Organization, Policy, User
 from plixo.accounts.notifications import notify
 from plixo.accounts.service import policy_of
 from plixo.actions import ActionError, Actor, user_id
+from plixo.approvals import routing
+from plixo.approvals.cards import card_of
 from plixo.approvals.models import Approval
 from plixo.ledger.models import Invoice
 from plixo.model import Base
@@ -56,13 +58,16 @@ def request_write_off(session: Session, org: Organization, invoice: Invoice, use
 
 def decide_approval(session: Session, org: Organization, approval: Approval, user: User, role: str,
                     approve: bool, comment: str, now: dt.datetime, link: str | None = None) -> Approval:
-    """Approve or reject a pending request routed to the decider's role; the requester is notified."""
+    """Approve or reject a pending request the decider may decide (see routing); the requester is notified
+    either way, with the customer and invoices it concerns."""
     if approval.status != "pending":
         raise ActionError("This request has already been decided.")
-    if approval.approver_role != role and role != "controller":
-        raise ActionError("This request is routed to another role.")
+    refused = routing.refusal(role, approval.approver_role, routing.deciding_roles(session, org.id))
+    if refused is not None:
+        raise ActionError(refused)
     if not approve and not comment.strip():
         raise ActionError("Say why the request is rejected.", "comment")
+    card = card_of(session, org.id, approval, role)  # read before carrying out: a write-off closes the invoice
     approval.status = "approved" if approve else "rejected"
     approval.decided_by_id, approval.decided_at = user.id, now
     _carry_out(session, org, approval, user, approve, now)
@@ -73,8 +78,9 @@ def decide_approval(session: Session, org: Organization, approval: Approval, use
     if approval.requested_by_id and approval.requested_by_id != user.id:
         requester = session.get(User, approval.requested_by_id)
         verdict = "approved" if approve else "rejected"
+        about = f" for {card.about}" if card.about else ""
         notify(session, org.id, requester, "approval_decided",
-               f"{user.name} {verdict} your {approval.kind.replace('_', ' ')} request"
+               f"{user.name} {verdict} your {approval.kind.replace('_', ' ')} request{about}"
                + (f": {comment.strip()}" if comment.strip() else ""), link)
     return approval
 

@@ -1,4 +1,5 @@
-"""Requests waiting for the controller's approval: a proposed payment plan and a credit to settle a dispute."""
+"""Requests waiting for a decision: a proposed payment plan and a credit to settle a dispute for the controller,
+and a large write-off for Legal."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ def write_approvals(
     session: Session, org_id: int, ledger: list[PlannedInvoice], disputes: list[tuple[Dispute, PlannedInvoice]],
     team: Team, today: dt.date,
 ) -> None:
-    """Two requests waiting for the controller: a payment plan and a dispute credit."""
+    """Two requests waiting for the controller (a payment plan and a dispute credit) and one for Legal (a write-off)."""
     requested_at = dt.datetime.combine(today - DAY, dt.time(15, 30), tzinfo=ORG_ZONE).astimezone(dt.UTC)
     plan = _proposed_payment_plan(session, org_id, ledger, team, today, requested_at)
+    _legal_write_off(session, org_id, ledger, team, today, plan)
     if plan is not None:
         session.add(Approval(
             org_id=org_id, kind="payment_plan", subject_type="PaymentPlan", subject_id=plan.id,
@@ -39,6 +41,26 @@ def write_approvals(
             requested_by_id=team.id_of("ar_manager"), created_at=requested_at,
             reason="Goodwill credit of 10 % to settle the dispute on this invoice.",
         ))
+
+
+def _legal_write_off(session: Session, org_id: int, ledger: list[PlannedInvoice], team: Team, today: dt.date,
+                     plan: PaymentPlan | None) -> None:
+    """The largest balance over 120 days past due, of a customer outside the plan, asked to be written off; above
+    the policy's write-off limit, so it is Legal's call (as approvals.service.request_write_off routes it)."""
+    planned = plan.customer_id if plan is not None else None
+    stale = [inv for inv in ledger if inv.row.status == "open" and inv.due_date < today - 120 * DAY
+             and not inv.has_promise and inv.account.customer.id != planned and inv.balance_minor > 50_000]
+    if not stale:
+        return
+    invoice = max(stale, key=lambda inv: (inv.balance_minor, inv.number))
+    session.add(Approval(
+        org_id=org_id, kind="write_off", subject_type="Invoice", subject_id=invoice.row.id,
+        currency=invoice.account.currency, amount_minor=invoice.balance_minor, approver_role="legal",
+        requested_by_id=team.id_of("ar_manager"),
+        created_at=dt.datetime.combine(today - 2 * DAY, dt.time(11, 0), tzinfo=ORG_ZONE).astimezone(dt.UTC),
+        reason="Customer entered insolvency proceedings; the administrator confirms unsecured creditors will "
+               "receive nothing. Write off and file the claim.",
+    ))
 
 
 def _proposed_payment_plan(

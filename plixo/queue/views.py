@@ -16,7 +16,7 @@ from plixo.accounts.models import Membership, Notification, User
 from plixo.accounts.notifications import unread_notifications
 from plixo.actions import ActionError
 from plixo.approvals import service as approvals
-from plixo.approvals.models import Approval
+from plixo.approvals.cards import pending_cards, waiting_for
 from plixo.background import SENDS, enqueue
 from plixo.disputes import service as disputes
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
@@ -37,13 +37,13 @@ from plixo.outreach.models import Segment
 from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.promises import plans
 from plixo.promises import service as promises
+from plixo.queue.focus import FOCUS_RULE, focus_cards
 from plixo.queue.inspector import inspect
 from plixo.queue.queries import STATUS_FILTERS, Cursor, QueueFilters, cached_queue_totals, queue_changed, queue_page
 from plixo.security import can, requires
 from plixo.tenancy import get_or_404
 
 bp = Blueprint("queue", __name__, url_prefix="/work")
-FOCUS_ITEMS = 3
 MAX_INSTALLMENTS = 24
 
 
@@ -71,19 +71,16 @@ def _queue_context(filters: QueueFilters) -> dict:
 
 
 def _focus(filters: QueueFilters) -> list:
-    """Today's Focus: the top items of the person's queue (their stored why and flags come along)."""
-    return queue_page(db.session, g.org.id, current_user.id, QueueFilters(mine=filters.mine), _today(),
-                      limit=FOCUS_ITEMS).rows
+    """Today's Focus of the person's queue (their own for operators): see queue/focus.py for the rule."""
+    return focus_cards(db.session, g.org.id, current_user.id, filters, _today(), utcnow())
 
 
 def _page_context(filters: QueueFilters) -> dict:
     segments = db.session.scalars(select(Segment).where(Segment.org_id == g.org.id).order_by(Segment.name)).all()
     context = _queue_context(filters)
-    unfiltered_start = filters == QueueFilters(mine=filters.mine) and not request.args.get("after")
-    focus = context["page"].rows[:FOCUS_ITEMS] if unfiltered_start else _focus(filters)
-    return {**context, "focus": focus,
+    return {**context, "focus": _focus(filters), "focus_rule": FOCUS_RULE,
             "segments": segments, "buckets": BUCKET_NAMES, "statuses": STATUS_FILTERS,
-            "approvals": _pending_approvals() if can("approvals.decide") else [],
+            **_approval_cards(),
             "notifications": _unread_notifications()}
 
 
@@ -354,38 +351,16 @@ def assign(invoice_id: int):
 
 # --- Approvals sidebar and notifications ---------------------------------------------------------------
 
-def _pending_approvals() -> list[Approval]:
-    role = g.membership.role
-    query = select(Approval).where(Approval.org_id == g.org.id, Approval.status == "pending")
-    if role != "controller":
-        query = query.where(Approval.approver_role == role)
-    return list(db.session.scalars(query.order_by(Approval.created_at).limit(50)))
+def _approval_cards() -> dict:
+    """The sidebar's approval cards (decided through approvals.decide, which answers with the same block)."""
+    if not can("approvals.decide"):
+        return {}
+    cards = pending_cards(db.session, g.org.id, g.membership.role)
+    return {"approval_cards": cards, "approvals_waiting_now": waiting_for(cards), "now": utcnow()}
 
 
 def _unread_notifications() -> list[Notification]:
     return unread_notifications(db.session, g.org.id, current_user.id)
-
-
-@bp.post("/approvals/<int:approval_id>/decide")
-@requires("approvals.decide")
-def decide_approval(approval_id: int):
-    approval = get_or_404(db.session, Approval, approval_id)
-    decision = request.form.get("decision")
-    if decision not in ("approve", "reject"):
-        abort(400)
-    return change(
-        lambda: approvals.decide_approval(db.session, g.org, approval, current_user, g.membership.role,
-                                          decision == "approve", request.form.get("comment", ""), utcnow(),
-                                          link=url_for("queue.index")),
-        lambda decided: _approvals_changed(f"Request {decided.status}."),
-        lambda error: _refused(error, "approval_message", a=approval, selector=f"#approval-{approval.id}-message"))
-
-
-def _approvals_changed(message: str):
-    queue_changed(g.org.id)
-    response = make_response(render_fragment(PAGE, "approvals", approvals=_pending_approvals()))
-    hx_trigger(response, "queue:changed")
-    return toast(response, message)
 
 
 @bp.post("/notifications/read")
