@@ -1,7 +1,7 @@
 """Workspace settings: remittance details and the default e-mail signature; a cadence's early end of Shadow
 
 Revision ID: a16f0e5e7a01
-Revises: cc74c75c8918
+Revises: a16f0e5e7a00
 Create Date: 2026-12-07 18:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a16f0e5e7a01'
-down_revision = 'cc74c75c8918'
+down_revision = 'a16f0e5e7a00'
 branch_labels = None
 depends_on = None
 
