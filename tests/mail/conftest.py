@@ -34,8 +34,8 @@ def sent(org):
         invoice = make_invoice(org, customer, number="INV-7001", amount_minor=125_000, balance_minor=125_000)
         reminder = Message(org_id=org.id, idempotency_key="reminder-7001", customer_id=customer.id,
                            invoice_id=invoice.id, contact_id=contact.id, to_email="ap@globex.example", status="sent",
-                           subject="Invoice INV-7001 is overdue", body="Please pay.", sent_at=NOW - dt.timedelta(days=3),
-                           message_id_header=THREAD)
+                           subject="Invoice INV-7001 is overdue", body="Please pay.",
+                           sent_at=NOW - dt.timedelta(days=3), message_id_header=THREAD)
         scheduled = Message(org_id=org.id, idempotency_key="next-7001", customer_id=customer.id,
                             invoice_id=invoice.id, contact_id=contact.id, to_email="ap@globex.example",
                             status="scheduled",
