@@ -97,6 +97,8 @@ class Message(IdMixin, TenantMixin, TimestampMixin, Base):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_at: Mapped[dt.datetime | None]
     replied_at: Mapped[dt.datetime | None]  # first reply matched to this message
+    # A teammate who may not send (Sales, CSM) suggested this draft: it waits for a collector's review.
+    suggested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class MessageInvoice(IdMixin, TenantMixin, Base):
