@@ -98,3 +98,19 @@ def test_seed_demo_command_is_idempotent_with_if_empty(app):
 def test_demo_users_can_sign_in_with_the_printed_password(anon, demo):
     response = anon.post("/login", data={"email": "operator@acme-robotics.example", "password": DEMO_PASSWORD})
     assert response.status_code == 302 and b"Acme Robotics" in anon.get("/").data
+
+
+def test_the_team_finds_mentions_and_a_suggestion_to_review(demo):
+    from plixo.accounts.models import Notification, User
+    from plixo.outreach.models import Message
+
+    by_role = {role: email for role, email, _name in demo.logins}
+    users = {u.email: u.id for u in db.session.scalars(select(User))}
+    notices = db.session.scalars(select(Notification)).all()
+    for role in ("legal", "sales", "csm"):
+        mine = [n for n in notices if n.user_id == users[by_role[role]] and n.kind == "mention"]
+        assert mine and all(n.link.startswith("/work/customers/") for n in mine)
+    [suggested] = db.session.scalars(select(Message).where(Message.suggested_by_id.is_not(None))).all()
+    assert suggested.status == "draft" and suggested.suggested_by_id == users[by_role["sales"]]
+    review = [n for n in notices if n.kind == "nudge_suggested"]
+    assert review and all(n.link == f"/work/queue/{suggested.invoice_id}" for n in review)
