@@ -19,6 +19,7 @@ from plixo.ledger.models import Invoice, Payment
 from plixo.model import UTCDateTime
 from plixo.money import format_money
 from plixo.notes.models import Note
+from plixo.outreach.merge_fields import fill
 from plixo.outreach.models import Message
 from plixo.promises.models import PaymentPlan
 from plixo.replies.models import Reply
@@ -65,13 +66,15 @@ def invoice_of(column):
 @cache
 def _union():
     no_amount, no_text = literal(None, BigInteger), literal("", String)
-    author, decider = aliased(User), aliased(User)
+    author, decider, suggester = aliased(User), aliased(User), aliased(User)
     parts = [
         select(func_at(Message.sent_at, Message.scheduled_for, Message.created_at).label("at"),
                literal("message").label("kind"), Message.id.label("ref_id"), Message.status.label("a"),
-               Message.subject.label("b"), func_text(Message.to_email).label("c"),
+               # Where it went, or for a suggested draft who suggested it.
+               Message.subject.label("b"), func_text(func.coalesce(Message.to_email, suggester.name)).label("c"),
                func_text(invoice_of(Message.invoice_id)).label("invoice"), no_amount.label("amount"),
                no_text.label("currency"))
+        .outerjoin(suggester, suggester.id == Message.suggested_by_id)
         .where(Message.org_id == ORG, Message.customer_id == CUSTOMER),
         select(Reply.received_at, literal("reply"), Reply.id, Reply.label, Reply.from_email, Reply.body,
                func_text(invoice_of(Reply.invoice_id)), no_amount, no_text)
@@ -136,8 +139,14 @@ def customer_timeline(session: Session, org_id: int, customer_id: int, offset: i
 
 def _event(row) -> Event:
     if row.kind == "message":
-        title = f"E-mail {row.a}: {row.b}" if row.b else f"E-mail {row.a}"
-        return Event(row.at, "message", row.ref_id, title, f"to {row.c}" if row.c else "", row.invoice)
+        # A draft keeps its merge fields until it is sent: name the invoice, as the e-mail will.
+        subject = fill(row.b, {"invoice_number": row.invoice}).text if row.invoice else row.b
+        title = f"E-mail {row.a}: {subject}" if subject else f"E-mail {row.a}"
+        if row.a == "draft":
+            detail = f"Suggested by {row.c}; waits for a collector's review" if row.c else "Not sent yet"
+        else:
+            detail = f"to {row.c}" if row.c else ""
+        return Event(row.at, "message", row.ref_id, title, detail, row.invoice)
     if row.kind == "reply":
         return Event(row.at, "reply", row.ref_id, f"Reply from {row.b} · {REPLY_LABELS.get(row.a, row.a)}",
                      row.c, row.invoice)
