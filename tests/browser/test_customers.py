@@ -72,7 +72,8 @@ def test_sales_suggests_a_reminder_a_collector_reviews_it_and_legal_opens_its_me
     expect(page.locator("#compose")).to_contain_text("Suggested by Jake Morrison (Sales) — review before sending.")
     expect(page.locator("#compose-body")).to_have_value(re.compile(r"\{amount_due\}"))
     if SHOTS:
-        page.locator("#compose").screenshot(path=os.path.join(SHOTS, "queue-suggested-draft.png"))
+        page.locator("#compose .suggested-banner").scroll_into_view_if_needed()
+        page.screenshot(path=os.path.join(SHOTS, "queue-suggested-draft.png"))
     _sign_out(page)
 
     _sign_in(page, team["legal"])
