@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Integer, and_, case, cast, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization, User
@@ -74,13 +74,17 @@ def _open_balances(org: Organization, today: dt.date):
     oldest due date still owed."""
     base = Invoice.currency == org.base_currency
     overdue = Invoice.due_date < today
-    return (select(Invoice.customer_id,
+    # Grouped by an expression, not the bare column: SQLite (without statistics) would otherwise walk every invoice
+    # in customer order (ix_invoices_org_customer) instead of the open ones by status, four times slower on the
+    # demo. The cast keeps the column's integer affinity, so the join below can still index it.
+    customer = cast(Invoice.customer_id + literal_column("0"), Integer)
+    return (select(customer.label("customer_id"),
                    func.sum(case((base, Invoice.balance_minor), else_=0)).label("base_open"),
                    func.sum(case((base, 0), else_=Invoice.balance_minor)).label("other_open"),
                    func.sum(case((and_(base, overdue), Invoice.balance_minor), else_=0)).label("base_overdue"),
                    func.min(case((overdue, Invoice.due_date))).label("oldest_due"))
             .where(Invoice.org_id == org.id, Invoice.status.in_(OPEN_STATUSES), Invoice.balance_minor > 0)
-            .group_by(Invoice.customer_id).subquery("balances"))
+            .group_by(customer).subquery("balances"))
 
 
 def _like(search: str) -> str:
