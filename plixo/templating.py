@@ -12,7 +12,7 @@ from plixo.security import ROLES, can
 
 # (label, endpoint, permission): only areas that exist appear; each is shown to roles that may open it.
 NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
-    ("Workspace", (("Home", "insights.home", "workspace.view"),)),
+    ("Workspace", (("Home", "insights.home", "workspace.view"), ("Customers", "customers.index", "customers.view"))),
     ("Collections", (
         ("Queue", "queue.index", "queue.work"),
         ("Approvals", "approvals.index", "approvals.decide"),

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("account rules", ("approvals", "disputes", "holds", "notes")),
     ("commitments", ("promises",)),
     ("intake", ("imports", "payments", "replies")),
-    ("desks", ("insights", "ops", "portal", "queue")),
+    ("desks", ("customers", "insights", "ops", "portal", "queue")),
     ("pages", ("pages",)),
     ("app", ("app",)),
 )

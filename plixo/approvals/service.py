@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization, Policy, User
-from plixo.accounts.notifications import notify
+from plixo.accounts.notifications import notify, page_for_role, role_of
 from plixo.accounts.service import policy_of
 from plixo.actions import ActionError, Actor, user_id
 from plixo.approvals import routing
@@ -57,9 +57,9 @@ def request_write_off(session: Session, org: Organization, invoice: Invoice, use
 
 
 def decide_approval(session: Session, org: Organization, approval: Approval, user: User, role: str,
-                    approve: bool, comment: str, now: dt.datetime, link: str | None = None) -> Approval:
+                    approve: bool, comment: str, now: dt.datetime) -> Approval:
     """Approve or reject a pending request the decider may decide (see routing); the requester is notified
-    either way, with the customer and invoices it concerns."""
+    either way, with the customer and invoices it concerns and a link to a page they may open."""
     if approval.status != "pending":
         raise ActionError("This request has already been decided.")
     refused = routing.refusal(role, approval.approver_role, routing.deciding_roles(session, org.id))
@@ -81,8 +81,33 @@ def decide_approval(session: Session, org: Organization, approval: Approval, use
         about = f" for {card.about}" if card.about else ""
         notify(session, org.id, requester, "approval_decided",
                f"{user.name} {verdict} your {approval.kind.replace('_', ' ')} request{about}"
-               + (f": {comment.strip()}" if comment.strip() else ""), link)
+               + (f": {comment.strip()}" if comment.strip() else ""), decision_link(session, org, approval, requester))
     return approval
+
+
+def decision_link(session: Session, org: Organization, approval: Approval, requester: User) -> str | None:
+    """Where the requester reads what was decided: the invoice in the queue for a collector, else the customer
+    page at the approval (Sales and CSM propose plans but cannot open the queue)."""
+    customer_id, invoice_id = approval_customer_and_invoice(session, approval)
+    if customer_id is None:
+        return None
+    return page_for_role(role_of(session, org.id, requester.id), customer_id, invoice_id, f"approval-{approval.id}")
+
+
+def approval_customer_and_invoice(session: Session, approval: Approval) -> tuple[int | None, int | None]:
+    """The customer an approval concerns, and its (first) invoice, from its Invoice, PaymentPlan or Customer."""
+    if approval.subject_type == "Invoice":
+        invoice = session.get(Invoice, approval.subject_id)
+        return (invoice.customer_id, invoice.id) if invoice else (None, None)
+    if approval.subject_type == "PaymentPlan":
+        plan = session.get(PaymentPlan, approval.subject_id)
+        if plan is None:
+            return None, None
+        invoice_ids = sorted(link.invoice_id for link in plan.invoices)
+        return plan.customer_id, invoice_ids[0] if invoice_ids else None
+    if approval.subject_type == "Customer":
+        return approval.subject_id, None
+    return None, None
 
 
 def _carry_out(session: Session, org: Organization, approval: Approval, user: User, approve: bool,

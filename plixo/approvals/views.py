@@ -4,7 +4,7 @@ answers with the `approvals` block, which both pages render the same way."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, make_response, request, url_for
+from flask import Blueprint, abort, g, make_response, request
 from flask_login import current_user
 
 from plixo.actions import ActionError
@@ -52,12 +52,10 @@ def decide(approval_id: int):
     decision = request.form.get("decision")
     if decision not in ("approve", "reject"):
         abort(400)
-    # The requester's notification links where it always has (the queue); which page a link opens is decided with
-    # the notifications, not here.
     return change(
         lambda: approvals.decide_approval(db.session, g.org, approval, current_user,
                                           g.membership.role, decision == "approve", request.form.get("comment", ""),
-                                          utcnow(), link=url_for("queue.index")),
+                                          utcnow()),
         lambda decided: _decided(f"Request {decided.status}."),
         lambda error: _refused(approval_id, error))
 

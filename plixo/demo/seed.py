@@ -22,6 +22,7 @@ from plixo.demo.customers import add_contacts, create_customers
 from plixo.demo.disputes import plan_disputes, write_disputes
 from plixo.demo.holds import write_holds
 from plixo.demo.invoices import plan_invoices
+from plixo.demo.mentions import write_mentions_and_suggestion
 from plixo.demo.notes import write_notes
 from plixo.demo.payments import write_invoices_and_payments
 from plixo.demo.promises import plan_promises, write_promises
@@ -67,6 +68,7 @@ def seed_demo(
         write_holds(session, org.id, rng, accounts, ledger, team, today)
         session.flush()
         write_approvals(session, org.id, ledger, disputes, team, today)
+        write_mentions_and_suggestion(session, org, ledger, disputes, team, today)
         refresh_priorities(session, org.id, org.base_currency, today)
         write_shadow_cadence(session, org, team, today)  # draws nothing from rng: the ledger stays as it was
         payment_count = len(payments_by_receipt)  # keyed by (customer, day): one entry per payment

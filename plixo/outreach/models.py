@@ -103,6 +103,8 @@ class Message(IdMixin, TenantMixin, TimestampMixin, Base):
     # sender then keeps to the waiver instead of holding the e-mail back again.
     guard_override: Mapped[str | None] = mapped_column(String(500))
     replied_at: Mapped[dt.datetime | None]  # first reply matched to this message
+    # A teammate who may not send (Sales, CSM) suggested this draft: it waits for a collector's review.
+    suggested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class MessageInvoice(IdMixin, TenantMixin, Base):

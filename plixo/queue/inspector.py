@@ -9,7 +9,7 @@ from functools import cache
 from sqlalchemy import BigInteger, String, and_, bindparam, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
-from plixo.accounts.models import Organization, Policy, User
+from plixo.accounts.models import Membership, Organization, Policy, User
 from plixo.approvals.models import Approval
 from plixo.audit import AuditEvent
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
@@ -38,6 +38,7 @@ from plixo.outreach.send_guard import GRACE, PLANNED, TOUCHED, Rule, Verdict
 from plixo.outreach.sends import guard_for
 from plixo.promises.models import PaymentPlan, PaymentPlanInvoice, Promise
 from plixo.replies.models import Reply
+from plixo.security import ROLES
 
 TIMELINE_ITEMS = 30
 REPLY_LABELS = {"dispute": "dispute", "promise": "promise to pay", "already_paid": "says already paid",
@@ -91,6 +92,7 @@ class Inspection:
     counts: OutreachCounts | None = None
     merge_values: dict[str, str] = field(default_factory=dict)
     assistant: llm.Rewrite | None = None  # what the writing assistant made of the draft, when it was asked
+    suggested_by: str | None = None  # "Jake Morrison (Sales)" when the draft shown was suggested for review
 
     @property
     def waiting(self) -> TimelineItem | None:
@@ -152,9 +154,10 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
     tone = choose_tone(policy.tone, overdue, invoice.customer.risk_tier)
     values = merge_values(invoice, today, user.name, link_maker(session, org.id), promises)
     counts = outreach_counts(session, org, invoice, now)
-    assistant = None
+    assistant, suggested_by = None, None
     if draft is not None and chosen != template:  # a saved draft wins unless a template was picked
         subject, body = draft.subject, draft.body
+        suggested_by = _suggested_by(session, org.id, draft)
     else:
         subject, body = draft_email(DraftContext(
             purpose=chosen, tone=tone, bucket=aging_bucket(invoice.due_date, today),
@@ -176,7 +179,20 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
         timeline=_timeline(session, keys),
         stops=stops, draft=draft, subject=subject, body=body, template=chosen, tone=tone,
         preview=preview(subject, body, values), counts=counts, merge_values=values, assistant=assistant,
+        suggested_by=suggested_by,
     )
+
+
+def _suggested_by(session: Session, org_id: int, draft: Message) -> str | None:
+    """Who suggested the draft for review (Sales, CSM), with their role; None for the collector's own draft."""
+    if draft.suggested_by_id is None:
+        return None
+    row = session.execute(select(User.name, Membership.role).outerjoin(
+        Membership, (Membership.user_id == User.id) & (Membership.org_id == org_id))
+        .where(User.id == draft.suggested_by_id)).first()
+    if row is None:
+        return "a teammate"
+    return f"{row.name} ({ROLES[row.role]})" if row.role in ROLES else row.name
 
 
 def _history(session: Session, keys: dict, invoice: Invoice, counts: OutreachCounts) -> dict:

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, g, make_response, render_template, request, send_file, url_for
+from flask import Blueprint, abort, g, make_response, render_template, request, send_file
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
@@ -331,9 +331,8 @@ def request_write_off(invoice_id: int):
 @requires("notes.write")
 def add_note(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
-    link = url_for("queue.inspect_invoice", invoice_id=invoice.id)
     return _act(invoice, lambda: notes.add_note(db.session, g.org, invoice, current_user,
-                                                request.form.get("body", ""), link), "Note added.")
+                                                request.form.get("body", "")), "Note added.")
 
 
 @bp.post("/queue/<int:invoice_id>/assign")

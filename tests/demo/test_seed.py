@@ -118,3 +118,19 @@ def test_a_cadence_runs_in_shadow_with_days_left_and_what_it_would_have_sent(dem
     assert all(cadence.shadow_started_at <= item.message.created_at <= cadence.shadow_started_at
                + dt.timedelta(days=5) for item in shown)  # dated when the engine made them
     assert all("Acme Robotics, Inc. · Accounts Receivable" in item.message.body for item in shown)
+
+
+def test_the_team_finds_mentions_and_a_suggestion_to_review(demo):
+    from plixo.accounts.models import Notification, User
+    from plixo.outreach.models import Message
+
+    by_role = {role: email for role, email, _name in demo.logins}
+    users = {u.email: u.id for u in db.session.scalars(select(User))}
+    notices = db.session.scalars(select(Notification)).all()
+    for role in ("legal", "sales", "csm"):
+        mine = [n for n in notices if n.user_id == users[by_role[role]] and n.kind == "mention"]
+        assert mine and all(n.link.startswith("/work/customers/") for n in mine)
+    [suggested] = db.session.scalars(select(Message).where(Message.suggested_by_id.is_not(None))).all()
+    assert suggested.status == "draft" and suggested.suggested_by_id == users[by_role["sales"]]
+    review = [n for n in notices if n.kind == "nudge_suggested"]
+    assert review and all(n.link == f"/work/queue/{suggested.invoice_id}" for n in review)
