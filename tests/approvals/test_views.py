@@ -132,11 +132,11 @@ def test_approving_a_write_off_asks_for_confirmation(client, requests_):
     assert 'hx-confirm="Write off $200.00 on Globex Industrial · INV-SMALL?' in page
 
 
-def test_the_requester_is_notified_with_the_caller_link(client, lawyer, org, requests_):
+def test_the_requester_is_notified_with_a_link_to_the_invoice(client, lawyer, org, requests_):
     lawyer.post(f"/work/approvals/{requests_['legal']}/decide", data={"decision": "reject", "comment": "Sue first"})
     from plixo.accounts.models import Notification
 
     with tenant_scope(org.id):
         note = db.session.scalar(select(Notification))
     assert note.text == ("Lena Legal rejected your write off request for Globex Industrial · INV-LARGE: Sue first")
-    assert note.link == "/work/queue"
+    assert note.link.startswith("/work/queue/")  # the requester works the queue: the invoice opens there

@@ -35,6 +35,7 @@ def _notifications(org, user) -> list[Notification]:
 def _every_kind_for(org, controller, member, globex) -> None:
     """A note and a customer note mentioning the member, and decisions on the member's plan and write-off."""
     handle = member.email.split("@")[0]
+    lawyer = make_user(org, "legal", name="Lee Legal", email="lee.legal@acmetest.example")
     with tenant_scope(org.id):
         notes.add_note(db.session, org, globex["overdue"], controller, f"@{handle} please look at this invoice")
         notes.add_customer_note(db.session, org, globex["customer"], controller, f"@{handle} and at the account")
@@ -43,8 +44,9 @@ def _every_kind_for(org, controller, member, globex) -> None:
         plan_approval = db.session.scalar(select(Approval).where(Approval.subject_type == "PaymentPlan",
                                                                  Approval.subject_id == plan.id))
         approvals.decide_approval(db.session, org, plan_approval, controller, "controller", True, "", utcnow())
-        approvals.decide_approval(db.session, org, write_off, controller, "controller", False, "Not this time",
-                                  utcnow())
+        # A large write-off is Legal's call while the workspace has a Legal member: one of them decides it.
+        decider, role = (lawyer, "legal") if write_off.approver_role == "legal" else (controller, "controller")
+        approvals.decide_approval(db.session, org, write_off, decider, role, False, "Not this time", utcnow())
         db.session.commit()
 
 
