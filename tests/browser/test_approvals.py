@@ -101,3 +101,31 @@ def test_the_controller_sees_legals_request_labelled_in_the_queue_sidebar(page, 
     page.goto("/work/approvals")
     _shot(page, "approvals-controller")
     assert page.csp_violations == []
+
+
+def test_legal_opens_its_mention_and_approves_the_write_off_from_there(page, org, controller, requests_):
+    from sqlalchemy import select
+
+    from plixo.ledger.models import Invoice
+    from plixo.notes import service as notes
+
+    lawyer = requests_["lawyer"]
+    with tenant_scope(org.id):
+        invoice = db.session.scalar(select(Invoice).where(Invoice.number == "INV-294"))
+        notes.add_note(db.session, org, invoice, controller,
+                       f"@{lawyer.email.split('@')[0]} the liquidator wrote; can you decide the write-off?")
+        db.session.commit()
+    _sign_in(page, lawyer)
+    page.get_by_role("link", name="Cora Controller mentioned you").first.click()
+    expect(page.locator(".customer-timeline li.linked")).to_contain_text("the liquidator wrote")
+    page.get_by_role("link", name="Decide in Approvals").click()
+    card = page.locator(f"#approval-{requests_['legal']}")
+    expect(card).to_contain_text("for Legal")
+    page.on("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Approve").click()
+    expect(card).to_have_count(0)
+    expect(page.locator("#toasts")).to_contain_text("Request approved.")
+    db.session.commit()  # a fresh snapshot: what the server committed
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Invoice.status).where(Invoice.number == "INV-294")) == "written_off"
+    assert page.csp_violations == []
