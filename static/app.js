@@ -215,8 +215,12 @@
   document.addEventListener("shell:key", onQueueKey);
   document.addEventListener("click", onQueueClick);
   document.addEventListener("DOMContentLoaded", function () {
-    ["queue:sent", "queue:removed"].forEach(function (name) {
-      document.body.addEventListener(name, function (event) { removeRowAndAdvance(event.detail.invoice_id); });
+    // One event after every change to the queue; the totals reload on it by themselves (hx-trigger).
+    document.body.addEventListener("queue:changed", function (event) {
+      const change = event.detail && event.detail.change;
+      if ((change === "sent" || change === "removed") && event.detail.invoice_id) {
+        removeRowAndAdvance(event.detail.invoice_id);
+      }
     });
   });
 

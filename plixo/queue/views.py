@@ -27,6 +27,7 @@ from plixo.holds import service as holds
 from plixo.htmx import change, hx_trigger, render_fragment, render_page_or_block, retarget, targeted_block, toast
 from plixo.ledger import assignment
 from plixo.ledger.aging import BUCKET_NAMES, local_today
+from plixo.ledger.eligibility import stopping_reasons
 from plixo.ledger.models import Customer, Invoice
 from plixo.model import utcnow
 from plixo.notes import service as notes
@@ -88,6 +89,10 @@ def _page_context(filters: QueueFilters) -> dict:
 
 
 PAGE = "queue/index.html"
+# The one client event after anything that changes the queue: the totals reload on it, and the row leaves (the
+# next one opening) when its change is one of ROW_LEAVES. Its detail: {"invoice_id": …, "change": …}.
+QUEUE_CHANGED = "queue:changed"
+ROW_LEAVES = ("sent", "removed")
 
 
 @bp.route("/queue")
@@ -103,8 +108,9 @@ def index():
 @requires("queue.work")
 def totals():
     # Loaded after the page: counting a large queue is the slowest part, so the rows do not wait for it.
-    count, balances = cached_queue_totals(db.session, g.org.id, current_user.id, _filters(), _today())
-    return render_fragment(PAGE, "queue_totals", count=count, balances=balances)
+    filters = _filters()
+    count, balances = cached_queue_totals(db.session, g.org.id, current_user.id, filters, _today())
+    return render_fragment(PAGE, "queue_totals", count=count, balances=balances, filters=filters)
 
 
 def _inspection(invoice: Invoice, template: str | None = None, rewrite: bool = False):
@@ -146,11 +152,17 @@ def inspect_invoice(invoice_id: int):
 
 
 def _refresh_inspector(invoice: Invoice, message: str, event: str | None = None):
+    """The inspector again; `event` ("queue:sent", "queue:removed", "queue:changed") says what the action did to
+    the queue, announced as the one QUEUE_CHANGED event."""
     queue_changed(g.org.id)
     response = make_response(render_fragment(PAGE, "inspector", **_inspector_context(invoice)))
     if event:
-        hx_trigger(response, event, invoice_id=invoice.id)
+        _announce_change(response, invoice.id, event.removeprefix("queue:"))
     return toast(response, message)
+
+
+def _announce_change(response, invoice_id: int | None, change_kind: str = "changed"):
+    return hx_trigger(response, QUEUE_CHANGED, invoice_id=invoice_id, change=change_kind)
 
 
 def _refused(error: ActionError, block: str = "inspector_message", selector: str = "#inspector-message", **context):
@@ -179,7 +191,7 @@ def save_draft(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     return _act(invoice, lambda: sends.save_draft(db.session, g.org, invoice, current_user,
                                                   request.form.get("subject", ""), request.form.get("body", "")),
-                "Draft saved.")
+                "Draft saved.", "queue:changed")
 
 
 @bp.post("/queue/<int:invoice_id>/send")
@@ -365,15 +377,23 @@ def decide_approval(approval_id: int):
         lambda: approvals.decide_approval(db.session, g.org, approval, current_user, g.membership.role,
                                           decision == "approve", request.form.get("comment", ""), utcnow(),
                                           link=url_for("queue.index")),
-        lambda decided: _approvals_changed(f"Request {decided.status}."),
+        lambda decided: _approvals_changed(f"Request {decided.status}.", decided),
         lambda error: _refused(error, "approval_message", a=approval, selector=f"#approval-{approval.id}-message"))
 
 
-def _approvals_changed(message: str):
+def _approvals_changed(message: str, decided: Approval):
     queue_changed(g.org.id)
     response = make_response(render_fragment(PAGE, "approvals", approvals=_pending_approvals()))
-    hx_trigger(response, "queue:changed")
+    _announce_change(response, *_approval_row_change(decided))
     return toast(response, message)
+
+
+def _approval_row_change(decided: Approval) -> tuple[int | None, str]:
+    """The invoice a decision is about, and whether it left the queue (an approved write-off closes it)."""
+    if decided.subject_type != "Invoice":
+        return None, "changed"
+    left = bool(stopping_reasons(db.session, decided.subject_id, _today()))
+    return decided.subject_id, "removed" if left else "changed"
 
 
 @bp.post("/notifications/read")
