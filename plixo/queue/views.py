@@ -38,6 +38,7 @@ from plixo.outreach.models import Segment
 from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.promises import plans
 from plixo.promises import service as promises
+from plixo.queue.chips import why_chips
 from plixo.queue.inspector import inspect
 from plixo.queue.queries import STATUS_FILTERS, Cursor, QueueFilters, cached_queue_totals, queue_changed, queue_page
 from plixo.security import can, requires
@@ -68,7 +69,7 @@ def _filters() -> QueueFilters:
 def _queue_context(filters: QueueFilters) -> dict:
     page = queue_page(db.session, g.org.id, current_user.id, filters, _today(),
                       after=Cursor.decode(request.args.get("after")))
-    return {"filters": filters, "page": page}
+    return {"filters": filters, "page": page, "why_chips": why_chips, "today": _today()}
 
 
 def _focus(filters: QueueFilters) -> list:
