@@ -18,11 +18,16 @@ from typing import Protocol
 from plixo.money import format_money
 
 DATE_FORMAT = "%-d %b %Y"
-# The merge fields that speak of one invoice: meaningless, or wrong, for an e-mail about several.
+# The merge fields that speak of one invoice: meaningless, or wrong, for an e-mail about several. The balance has
+# a plural of its own, the total; a sentence naming any of the others gives way to the list.
 ONE_INVOICE_FIELDS = ("invoice_number", "amount_due", "due_date", "days_past_due")
+PLURAL_OF = {"{amount_due}": "{total_due}"}
 PLURAL_SUBJECT = "Your open invoices: {total_due}"
 LIST_INTRO = "These invoices are open on your account:"
+# A link in a sentence that gives way to the list is kept, on a line of its own below it.
+LINK_LINES = {"{pay_link}": "Pay online: {pay_link}", "{portal_link}": "Your account: {portal_link}"}
 _ONE_INVOICE = re.compile(r"\{(?:" + "|".join(ONE_INVOICE_FIELDS) + r")\}")
+_NAMES_ONE_INVOICE = re.compile(r"\{(?:invoice_number|due_date|days_past_due)\}")
 # A sentence: up to and including its closing punctuation (or the end of the line), with the spaces after it.
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)[ \t]*")
 _PLACE = "\0"
@@ -72,21 +77,31 @@ def pluralised(subject: str, body: str, invoices: Sequence[ListedInvoice]) -> tu
 
 
 def _plural_body(body: str, block: str) -> str:
-    # The first one-invoice sentence becomes the list (unless the author placed {invoice_list} already); the
-    # others go, since they would repeat one invoice's figures as if they were everyone's.
+    # The list goes where the first one-invoice sentence was (unless the author placed {invoice_list} already).
+    # A sentence naming one invoice's number or dates goes, since it would pass one invoice's figures off as
+    # everyone's; one naming only the balance stays, speaking of the total ("Please pay {total_due}").
     placed = "{invoice_list}" in body
-    lines = []
+    lines, links = [], []
     for line in body.split("\n"):
         kept = []
         for sentence in _SENTENCE.findall(line) or [line]:
-            if not _ONE_INVOICE.search(sentence):
-                kept.append(sentence)
-            elif not placed:
+            if _ONE_INVOICE.search(sentence) and not placed:
                 kept.append(_PLACE)
                 placed = True
+            if not _NAMES_ONE_INVOICE.search(sentence):
+                kept.append(_plural_of(sentence))
+            else:
+                links += [LINK_LINES[link] for link in LINK_LINES if link in sentence]
         text = "".join(kept).rstrip()
         if text or not line.strip():  # a line made only of one-invoice sentences goes altogether
             lines.append(text)
+    block = "\n".join([block, *dict.fromkeys(links)])
     text = "\n".join(lines).replace(_PLACE, "\n\n" + block + "\n\n")
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _plural_of(sentence: str) -> str:
+    for one, many in PLURAL_OF.items():
+        sentence = sentence.replace(one, many)
+    return sentence

@@ -163,3 +163,26 @@ Please arrange payment at your earliest convenience.
 
 Kind regards,
 Acme Corp"""
+
+
+def test_a_sentence_naming_only_the_balance_speaks_of_the_total_and_keeps_its_link():
+    links = NoLinks()
+    links.values = lambda *args: {"pay_link": "https://pay.example/p/abc"}
+    step = CadenceStep(position=1, subject="Overdue: {invoice_number}", body="Please pay {amount_due}: {pay_link}")
+    assert render_step(step, [FIRST, SECOND], TODAY, "Acme Corp", links)[:2] == (
+        "Your open invoices: $1,950.00",
+        "These invoices are open on your account:\n- INV-1: $1,200.00, due 6 Nov 2026\n"
+        "- INV-2: $750.00, due 9 Nov 2026\nTotal due: $1,950.00\n\n"
+        "Please pay $1,950.00: https://pay.example/p/abc")
+
+
+def test_a_link_in_a_sentence_that_gives_way_to_the_list_is_kept_below_it():
+    links = NoLinks()
+    links.values = lambda *args: {"pay_link": "https://pay.example/p/abc"}
+    step = CadenceStep(position=1, subject="Reminder",
+                       body="Hello {customer_name},\n\nInvoice {invoice_number} is due: pay it here {pay_link}\n\n"
+                            "Thanks,\n{sender_name}")
+    assert render_step(step, [FIRST, SECOND], TODAY, "Acme Corp", links)[1] == (
+        "Hello Globex,\n\nThese invoices are open on your account:\n- INV-1: $1,200.00, due 6 Nov 2026\n"
+        "- INV-2: $750.00, due 9 Nov 2026\nTotal due: $1,950.00\nPay online: https://pay.example/p/abc\n\n"
+        "Thanks,\nAcme Corp")
