@@ -39,7 +39,33 @@
 
   let pendingPrefix = null;
 
+  // Narrow screens: the sidebar is a menu the button in the top bar opens and closes.
+  function navToggle() { return document.querySelector("[data-nav-toggle]"); }
+
+  function setNavOpen(open) {
+    const button = navToggle();
+    const shell = document.querySelector(".shell");
+    if (!button || !shell) return;
+    shell.classList.toggle("nav-open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) {
+      const first = document.querySelector("#sidebar a, #sidebar select, #sidebar button");
+      if (first) first.focus();
+    }
+  }
+
+  function navIsOpen() {
+    const shell = document.querySelector(".shell");
+    return !!shell && shell.classList.contains("nav-open");
+  }
+
   function onKeydown(event) {
+    if (event.key === "Escape" && navIsOpen()) {
+      setNavOpen(false);
+      const button = navToggle();
+      if (button) button.focus();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Escape" && isTyping(event.target)) {
       event.target.blur();
@@ -63,6 +89,8 @@
   }
 
   function onClick(event) {
+    if (event.target.closest("[data-nav-toggle]")) { setNavOpen(!navIsOpen()); return; }
+    if (navIsOpen() && !event.target.closest("#sidebar")) setNavOpen(false);
     const opener = event.target.closest("[data-shortcuts-open]");
     if (opener) { toggleShortcuts(); return; }
     const copyButton = event.target.closest("[data-copy]");
@@ -222,8 +250,12 @@
   document.addEventListener("shell:key", onQueueKey);
   document.addEventListener("click", onQueueClick);
   document.addEventListener("DOMContentLoaded", function () {
-    ["queue:sent", "queue:removed"].forEach(function (name) {
-      document.body.addEventListener(name, function (event) { removeRowAndAdvance(event.detail.invoice_id); });
+    // One event after every change to the queue; the totals reload on it by themselves (hx-trigger).
+    document.body.addEventListener("queue:changed", function (event) {
+      const change = event.detail && event.detail.change;
+      if ((change === "sent" || change === "removed") && event.detail.invoice_id) {
+        removeRowAndAdvance(event.detail.invoice_id);
+      }
     });
   });
 

@@ -13,6 +13,8 @@ from plixo.approvals.cards import pending_cards, waiting_count, waiting_for
 from plixo.approvals.models import Approval
 from plixo.extensions import db
 from plixo.htmx import change, hx_trigger, render_fragment, render_page_or_block, retarget, toast
+from plixo.ledger.aging import local_today
+from plixo.ledger.eligibility import stopping_reasons
 from plixo.model import utcnow
 from plixo.queue.queries import queue_changed
 from plixo.security import can, requires
@@ -56,17 +58,27 @@ def decide(approval_id: int):
         lambda: approvals.decide_approval(db.session, g.org, approval, current_user,
                                           g.membership.role, decision == "approve", request.form.get("comment", ""),
                                           utcnow()),
-        lambda decided: _decided(f"Request {decided.status}."),
+        lambda decided: _decided(f"Request {decided.status}.", decided),
         lambda error: _refused(approval_id, error))
 
 
-def _decided(message: str):
+def _decided(message: str, decided: Approval):
     queue_changed(g.org.id)  # an accepted plan or a write-off takes invoices out of the queue
     context = cards_context()
     response = make_response(render_fragment(PAGE, "approvals", **context))
     hx_trigger(response, "approvals:changed", waiting=context["approvals_waiting_now"])
-    hx_trigger(response, "queue:changed")
+    invoice_id, change_kind = _queue_row_change(decided)
+    hx_trigger(response, "queue:changed", invoice_id=invoice_id, change=change_kind)
     return toast(response, message)
+
+
+def _queue_row_change(decided: Approval) -> tuple[int | None, str]:
+    """The invoice a decision is about, and whether it left the queue (an approved write-off closes it), so an
+    open queue page updates its rows and totals."""
+    if decided.subject_type != "Invoice":
+        return None, "changed"
+    left = bool(stopping_reasons(db.session, decided.subject_id, local_today(g.org.time_zone)))
+    return decided.subject_id, "removed" if left else "changed"
 
 
 def _refused(approval_id: int, error: ActionError):

@@ -21,13 +21,22 @@ from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.accounts.service import policy_of
 from plixo.actions import ActionError
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.holds.models import Hold
-from plixo.ledger.aging import days_past_due, local_today
+from plixo.ledger.aging import aging_bucket, days_past_due, local_today
 from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.ledger.payer_links import LinkMaker, link_maker
-from plixo.money import format_money
-from plixo.outreach.merge_fields import DATE_FORMAT, MERGE_FIELDS, fill, invoice_merge_values, signed
+from plixo.outreach.drafting import DraftContext, Moment, Seed, choose_template, draft_email
+from plixo.outreach.invoice_lists import list_values, pluralised
+from plixo.outreach.merge_fields import (
+    DATE_FORMAT,
+    MERGE_FIELDS,
+    available_links,
+    fill,
+    invoice_merge_values,
+    signed,
+)
 from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageInvoice, Segment
 from plixo.outreach.planner import SendPlanner
 from plixo.outreach.segments import SegmentRules, segment_clause, sending_blockers
@@ -270,6 +279,8 @@ class DueInvoice:
     held: bool  # escalated to Shadow: drafts only, whatever the segment's mode
     portal_version: int  # signed into the e-mail's links
     promise_date: dt.date | None = None  # the latest promise's date, for {promise_date}
+    disputed: bool = False  # a dispute is open on the customer (on any of its invoices)
+    promise_pending: bool = False  # a promise to pay this invoice is pending
 
 
 def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
@@ -298,7 +309,7 @@ def tick(session: Session, org: Organization, now: dt.datetime) -> TickResult:
             result.autopilot_held = tuple(sending_blockers(session, org.id, now))
         autopilot = (cadence.status == "active" and cadence.segment.mode == "autopilot"
                      and not result.autopilot_held)
-        for (_customer, step_id), invoices in _consolidated(due).items():
+        for (_customer, step_id, _pending), invoices in _consolidated(due).items():
             step = next(s for s in cadence.steps if s.id == step_id)
             message = _plan_message(org, step, invoices, contacts.get(invoices[0].customer_id),
                                     planner if autopilot and not any(i.held for i in invoices) else None, today,
@@ -344,7 +355,8 @@ def _due_invoices(session: Session, org_id: int, cadence: Cadence, today: dt.dat
     rows = session.execute(
         select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor, Invoice.currency,
                Invoice.due_date, Customer.name, Customer.time_zone, shadow_hold.label("held"),
-               Customer.portal_version, promised.c.promise_date, func.coalesce(done.c.done, 0), done.c.last)
+               Customer.portal_version, promised.c.promise_date, _customer_disputed(org_id), _promise_pending(org_id),
+               func.coalesce(done.c.done, 0), done.c.last)
         .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
         .outerjoin(done, done.c.invoice_id == Invoice.id)
         .outerjoin(promised, promised.c.invoice_id == Invoice.id)
@@ -367,17 +379,28 @@ def _promise_dates(org_id: int):
             .group_by(Promise.invoice_id).subquery("promised"))
 
 
+def _customer_disputed(org_id: int):
+    return exists().where(Dispute.org_id == org_id, Dispute.customer_id == Invoice.customer_id,
+                          Dispute.status.in_(OPEN_DISPUTE_STATUSES)).label("disputed")
+
+
+def _promise_pending(org_id: int):
+    return exists().where(Promise.org_id == org_id, Promise.invoice_id == Invoice.id,
+                          Promise.status == "pending").label("promise_pending")
+
+
 def _is_due(step: CadenceStep, due_date: dt.date, last_touch: dt.datetime | None, today: dt.date) -> bool:
     if step.anchor == "previous_touch":
         return last_touch is not None and (today - last_touch.date()).days >= step.offset_days
     return days_past_due(due_date, today) >= step.offset_days
 
 
-def _consolidated(due: list[tuple[DueInvoice, CadenceStep]]) -> dict[tuple[int, int], list[DueInvoice]]:
-    """One e-mail per customer and step: a customer's invoices due for the same step today go together."""
-    groups: dict[tuple[int, int], list[DueInvoice]] = defaultdict(list)
+def _consolidated(due: list[tuple[DueInvoice, CadenceStep]]) -> dict[tuple[int, int, bool], list[DueInvoice]]:
+    """One e-mail per customer and step: a customer's invoices due for the same step today go together, unless
+    the moment calls for other content for some (a promise pending on them): those get their own e-mail."""
+    groups: dict[tuple[int, int, bool], list[DueInvoice]] = defaultdict(list)
     for invoice, step in sorted(due, key=lambda pair: (pair[0].due_date, pair[0].id)):
-        groups[(invoice.customer_id, step.id)].append(invoice)
+        groups[(invoice.customer_id, step.id, invoice.promise_pending)].append(invoice)
     return groups
 
 
@@ -415,6 +438,8 @@ def _plan_message(org: Organization, step: CadenceStep, invoices: list[DueInvoic
               "body": body, "status": "draft", "scheduled_for": None, "wait_reason": None}
     if problems or contact is None:
         values["wait_reason"] = ("Needs review: " + (" ".join(problems) if problems else "no reachable contact."))[:200]
+    elif first.disputed:  # whatever the mode: a person reads the dispute before anything goes to this customer
+        values["wait_reason"] = "Needs review: a dispute is open on this customer (written as a neutral e-mail)."
     elif planner is not None:
         moment, reason = planner.place(first.customer_id, ZoneInfo(first.time_zone or org.time_zone))
         if moment is None:
@@ -473,34 +498,58 @@ def render_step(step: CadenceStep, invoices: list[DueInvoice], today: dt.date, s
     """The step's subject and body for one invoice or, consolidated, for several listed in one e-mail.
 
     The step's own text, as the person who launched the cadence wrote and reviewed it (its default came from the
-    rule-based drafter): never the writing assistant, whose answers nobody would review before they go.
+    rule-based drafter): never the writing assistant, whose answers nobody would review before they go. Only
+    when the moment rules the step's text out (a dispute open on the customer, a promise pending) does the
+    rule-based drafter write the template `choose_template` picks, as the inspector would: never a firm
+    escalation to someone waiting for an answer or expected to pay on a promised date.
     """
     first = invoices[0]
     values = invoice_merge_values(first.customer_name, first.number, first.balance_minor, first.currency,
                                   first.due_date, today, sender_name, first.promise_date, signature)
     values |= links.values(first.customer_id, first.portal_version, [i.id for i in invoices])
     if len(invoices) > 1:
-        values |= _consolidated_values(invoices, today)
-    subject, body = fill(step.subject, values), fill(step.body, values)
-    text = body.text
-    if len(invoices) > 1:
-        text += "\n\nInvoices in this reminder:\n" + "\n".join(
-            f"- {i.number}: {format_money(i.balance_minor, i.currency)}, due {i.due_date:%-d %b %Y}" for i in invoices)
-    return subject.text[:300], signed(text, signature), subject.problems + body.problems
+        values |= _consolidated_values(invoices)
+    subject, body = _step_text(step, invoices, today, values)
+    subject, body = pluralised(subject, body, invoices)
+    filled_subject, filled_body = fill(subject, values), fill(body, values)
+    problems = filled_subject.problems + filled_body.problems
+    return filled_subject.text[:300], signed(filled_body.text, signature), problems
 
 
-def _consolidated_values(invoices: list[DueInvoice], today: dt.date) -> dict[str, str]:
-    numbers = [i.number for i in invoices]
-    totals: dict[str, int] = defaultdict(int)
-    for invoice in invoices:
-        totals[invoice.currency] += invoice.balance_minor
+def moment_template(invoice: DueInvoice, today: dt.date) -> str | None:
+    """The template the moment calls for instead of the step's own text, if it does."""
+    if not (invoice.disputed or invoice.promise_pending):
+        return None
+    return choose_template(Moment(days_past_due(invoice.due_date, today), _promise_state(invoice, today),
+                                  invoice.disputed))
+
+
+def _promise_state(invoice: DueInvoice, today: dt.date) -> str:
+    """As `promise_state` reads the latest promise: a pending one whose date passed is missed."""
+    if not invoice.promise_pending:
+        return ""
+    return "missed" if invoice.promise_date is not None and invoice.promise_date < today else "pending"
+
+
+def _step_text(step: CadenceStep, invoices: list[DueInvoice], today: dt.date,
+               values: dict[str, str]) -> tuple[str, str]:
+    first = invoices[0]
+    template = moment_template(first, today)
+    # A step that speaks of the promise itself was written for this moment; nothing written ahead fits a dispute.
+    if template is None or (not first.disputed and "{promise_date}" in step.subject + step.body):
+        return step.subject, step.body
+    return draft_email(DraftContext(
+        purpose=template, tone=step.tone_override or "professional", promise=_promise_state(first, today),
+        bucket=aging_bucket(first.due_date, today) if len(invoices) == 1 else "",
+        reminded=step.position > 1, links=available_links(values),
+        seed=Seed(f"customer:{first.customer_id}", step.position - 1)))
+
+
+def _consolidated_values(invoices: list[DueInvoice]) -> dict[str, str]:
+    """The fields that change meaning for several invoices (the one-invoice sentences give way to the list)."""
     promised = [i.promise_date for i in invoices if i.promise_date is not None]
     return {
-        "invoice_number": (", ".join(numbers[:-1]) + " and " + numbers[-1]) if len(numbers) <= 3
-                          else f"{', '.join(numbers[:2])} and {len(numbers) - 2} more",
-        "amount_due": " + ".join(format_money(total, currency) for currency, total in sorted(totals.items())),
-        "due_date": min(i.due_date for i in invoices).strftime("%-d %b %Y"),
-        "days_past_due": str(max(max(days_past_due(i.due_date, today), 0) for i in invoices)),
+        **list_values(invoices),
         # The soonest promised date: the one the payer is nearest to keeping or has already missed.
         "promise_date": min(promised).strftime(DATE_FORMAT) if promised else "",
     }
@@ -517,7 +566,7 @@ def listed_invoices(session: Session, org_id: int, message_ids: list[int]) -> di
     rows = session.execute(
         select(MessageInvoice.message_id, Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor,
                Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone, false(), Customer.portal_version,
-               promised.c.promise_date)
+               promised.c.promise_date, _customer_disputed(org_id), _promise_pending(org_id))
         .join(Invoice, and_(Invoice.org_id == MessageInvoice.org_id, Invoice.id == MessageInvoice.invoice_id))
         .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
         .outerjoin(promised, promised.c.invoice_id == Invoice.id)

@@ -15,23 +15,46 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from plixo.outreach.merge_fields import LINK_FIELDS, available_links
 from plixo.outreach.models import TONES
 from plixo.promises.models import Promise
 
-TEMPLATE_LABELS = {"reminder": "Reminder", "promise_follow_up": "Promise follow-up", "escalation": "Escalation"}
+TEMPLATE_LABELS = {"courtesy": "Courtesy reminder", "reminder": "Reminder", "promise_follow_up": "Promise follow-up",
+                   "broken_promise": "Broken promise", "dispute_acknowledgement": "Neutral (dispute open)",
+                   "payment_plan": "Payment plan offer", "escalation": "Firm escalation"}
 # The titles a collector signs with; roles that do not chase payers sign with their name alone.
 ROLE_TITLES = {"controller": "Financial Controller", "ar_manager": "Accounts Receivable Manager",
                "operator": "Accounts Receivable", "billing_admin": "Billing"}
 
 
-def choose_template(days_past_due: int, has_pending_promise: bool) -> str:
-    """Which template suits the invoice's payment status."""
-    if has_pending_promise:
+@dataclass(frozen=True)
+class Moment:
+    """What the next e-mail about an invoice has to fit."""
+
+    days_past_due: int
+    promise: str = ""  # the latest promise, as `promise_state` reads it: pending, missed, broken, kept
+    disputed: bool = False  # a dispute is open on the customer (on any of its invoices)
+
+
+def choose_template(moment: Moment) -> str:
+    """The template for the moment: the inspector's recommended next step and the cadence engine both follow it.
+
+    A dispute comes first: while the customer waits for an answer, pressing on any invoice reads as ignoring
+    them. A promise comes next, so nobody is escalated while a promise stands. Only then does age decide.
+    """
+    if moment.disputed:
+        return "dispute_acknowledgement"
+    if moment.promise in ("missed", "broken"):
+        return "broken_promise"
+    if moment.promise == "pending":
         return "promise_follow_up"
-    return "escalation" if days_past_due > 60 else "reminder"
+    if moment.days_past_due > 90:
+        return "payment_plan"
+    if moment.days_past_due > 60:
+        return "escalation"
+    return "reminder" if moment.days_past_due > 0 else "courtesy"
 
 
 def choose_tone(policy_tone: str, days_past_due: int, risk_tier: str) -> str:
@@ -118,6 +141,8 @@ def promise_state(promise: Promise | None, today: dt.date) -> str:
 
 def draft_email(context: DraftContext) -> tuple[str, str]:
     """Subject and body of the e-mail `context` calls for, every figure and link a merge field."""
+    if context.purpose == "dispute_acknowledgement" and context.tone == "firm":  # neutral while a dispute is open
+        context = replace(context, tone="professional")
     paragraphs = [_greeting(context), _reply_note(context), _situation(context), _ask(context),
                   _links(context), _help_line(context), _sign_off(context)]
     return _subject(context), "\n\n".join(p for p in paragraphs if p)
@@ -157,20 +182,31 @@ SUBJECTS = {
                                                            "overdue"),
     },
 }
+NOT_DUE_SUBJECTS = ("Invoice {invoice_number} is due on {due_date}", "Coming up: invoice {invoice_number} due "
+                                                                     "{due_date}")
+BROKEN_PROMISE_SUBJECTS = ("Payment promised for {promise_date}: invoice {invoice_number}",
+                           "Missed payment date: invoice {invoice_number}")
+# The templates whose subject does not change with the tone.
+SUBJECTS |= {
+    "courtesy": dict.fromkeys(TONES, NOT_DUE_SUBJECTS),
+    "broken_promise": dict.fromkeys(TONES, BROKEN_PROMISE_SUBJECTS),
+    "dispute_acknowledgement": dict.fromkeys(TONES, ("About invoice {invoice_number}",
+                                                     "Invoice {invoice_number} on your account")),
+    "payment_plan": dict.fromkeys(TONES, ("Invoice {invoice_number}: can a payment plan help?",
+                                          "A payment plan for invoice {invoice_number}")),
+}
 REPLY_SUBJECTS = {
     "invoice_copy": ("Copy of invoice {invoice_number}", "Invoice {invoice_number}, as requested"),
     "already_paid": ("Invoice {invoice_number}: remittance details", "Matching your payment for invoice "
                                                                      "{invoice_number}"),
 }
-BROKEN_PROMISE_SUBJECTS = ("Payment promised for {promise_date}: invoice {invoice_number}",
-                           "Missed payment date: invoice {invoice_number}")
-NOT_DUE_SUBJECTS = ("Invoice {invoice_number} is due on {due_date}", "Coming up: invoice {invoice_number} due "
-                                                                     "{due_date}")
 
 
 def _subject(context: DraftContext) -> str:
     if context.reply in REPLY_SUBJECTS:
         return _pick(REPLY_SUBJECTS[context.reply], context, "subject")
+    if context.purpose in ("dispute_acknowledgement", "payment_plan"):  # the subject says what the e-mail is for
+        return _pick(SUBJECTS[context.purpose][context.tone], context, "subject")
     if context.bucket == "current":  # nothing is overdue yet, whatever the purpose picked
         return _pick(NOT_DUE_SUBJECTS, context, "subject")
     if context.promise in ("missed", "broken") and context.purpose != "escalation":
@@ -280,17 +316,30 @@ SITUATIONS = {
             "{due_date}, {days_past_due} days ago."),
 }
 # A cadence step is written once for invoices of every age: its wording follows the step's purpose.
-GENERAL_BUCKETS = {"reminder": "1-30", "promise_follow_up": "1-30", "escalation": "61-90"}
+GENERAL_BUCKETS = {"courtesy": "current", "reminder": "1-30", "promise_follow_up": "1-30", "broken_promise": "1-30",
+                   "dispute_acknowledgement": "1-30", "payment_plan": "90+", "escalation": "61-90"}
+# A dispute is open on another invoice: said first, so the payer knows this e-mail is not ignoring it.
+DISPUTE_NOTES = ("We know you have raised a question about another invoice on your account, and we are looking "
+                 "into it separately.",
+                 "We are aware of the open query on your account and are working on it separately.")
 
 
 def _situation(context: DraftContext) -> str:
     sentences = []
-    if context.reminded and context.bucket != "current":
+    if context.purpose == "dispute_acknowledgement":
+        sentences.append(_pick(DISPUTE_NOTES, context, "dispute"))
+    elif context.reminded and context.bucket != "current":
         sentences.append(_pick(FOLLOW_UPS, context, "follow-up"))
     sentences.append(_promise_note(context))
     if context.reply != "invoice_copy" or _has(context, "portal_link"):  # without a portal the note has the facts
-        sentences.append(_pick(SITUATIONS[context.bucket or GENERAL_BUCKETS[context.purpose]], context, "situation"))
+        sentences.append(_pick(SITUATIONS[_situation_bucket(context)], context, "situation"))
     return " ".join(s for s in sentences if s)
+
+
+def _situation_bucket(context: DraftContext) -> str:
+    if context.purpose == "dispute_acknowledgement" and context.bucket not in ("", "current"):
+        return "1-30"  # the plain facts: while the payer waits on a dispute, the invoice's age is not pressed
+    return context.bucket or GENERAL_BUCKETS[context.purpose]
 
 
 def _promise_note(context: DraftContext) -> str:
@@ -299,6 +348,8 @@ def _promise_note(context: DraftContext) -> str:
     if context.promise in ("pending", "missed", "broken"):
         state = "pending" if context.promise == "pending" else "broken"
         return _pick(PROMISE_NOTES[state][context.tone], context, "promise")
+    if context.purpose == "broken_promise":  # written for any invoice (a cadence step): the promise is the point
+        return _pick(PROMISE_NOTES["broken"][context.tone], context, "promise")
     if context.kept_promises:
         return _pick(KEPT_HISTORY_NOTES, context, "promise")
     return ""
@@ -372,6 +423,16 @@ NOT_DUE_ASKS = {
     "firm": ("Please make sure it is scheduled to be paid on time.",
              "Please confirm that it will be paid by the due date."),
 }
+DISPUTE_ASKS = ("If this invoice is affected by the same question, reply and tell us and we will hold it while we "
+                "look into it; otherwise, we would be grateful if you could arrange payment.",
+                "If the query touches this invoice too, just reply and we will pause it; if not, please arrange "
+                "payment when you can.")
+PLAN_ASKS = ("We would rather agree a plan you can keep than keep sending reminders: reply with what you can pay "
+             "and when, and we will set it up.",
+             "If paying it all at once is difficult, we can spread it over several instalments. Reply with what "
+             "would work for you and we will propose a plan.")
+ASKS |= {"courtesy": NOT_DUE_ASKS, "broken_promise": BROKEN_PROMISE_ASKS,
+         "dispute_acknowledgement": dict.fromkeys(TONES, DISPUTE_ASKS), "payment_plan": dict.fromkeys(TONES, PLAN_ASKS)}
 PLAN_OFFERS = ("If paying it all at once is difficult, we are open to discussing a payment plan.",
                "If a single payment is difficult right now, reply and we can look at a payment plan.")
 
@@ -380,6 +441,8 @@ def _ask(context: DraftContext) -> str:
     tone = context.tone
     if context.reply == "already_paid":
         return _pick(REMITTANCE_ASKS["firm" if tone == "firm" else "friendly"], context, "ask")
+    if context.purpose in ("dispute_acknowledgement", "payment_plan"):  # what the template is for, whatever else
+        return _pick(ASKS[context.purpose][tone], context, "ask")
     if context.promise in ("missed", "broken") and context.purpose != "escalation":
         return _pick(BROKEN_PROMISE_ASKS[tone], context, "ask")
     if context.promise == "pending" and context.purpose != "escalation":
@@ -387,7 +450,7 @@ def _ask(context: DraftContext) -> str:
     if context.bucket == "current":
         return _pick(NOT_DUE_ASKS[tone], context, "ask")
     ask = _pick(ASKS[context.purpose][tone], context, "ask")
-    if context.bucket == "90+":  # a plan may recover more than another reminder
+    if context.bucket == "90+" and context.purpose != "payment_plan":  # a plan may recover more than a reminder
         ask += " " + _pick(PLAN_OFFERS, context, "plan")
     return ask
 

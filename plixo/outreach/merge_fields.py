@@ -19,6 +19,7 @@ from plixo.ledger.aging import days_past_due
 from plixo.ledger.models import Invoice
 from plixo.ledger.payer_links import LinkMaker
 from plixo.money import format_money
+from plixo.outreach.invoice_lists import list_values
 from plixo.promises.models import Promise
 
 MERGE_FIELDS = {
@@ -28,6 +29,8 @@ MERGE_FIELDS = {
     "due_date": "The due date",
     "days_past_due": "Days since the due date",
     "promise_date": "The date the payer last promised to pay by",
+    "invoice_list": "Every invoice the e-mail is about, one line each: number, amount and due date",
+    "total_due": "The total of the invoices listed (one total per currency when they differ)",
     "pay_link": "A link that opens payment for the current balance",
     "portal_link": "The customer's payment portal",
     "sender_name": "Your name",
@@ -145,11 +148,20 @@ def invoice_merge_values(customer_name: str, number: str, balance_minor: int, cu
         "due_date": due_date.strftime(DATE_FORMAT),
         "days_past_due": str(max(days_past_due(due_date, today), 0)),
         "promise_date": promise_date.strftime(DATE_FORMAT) if promise_date else "",
+        **list_values([_Listed(number, balance_minor, currency, due_date)]),
         "pay_link": "",
         "portal_link": "",
         "sender_name": sender_name,
         "signature": signature,
     }
+
+
+@dataclass(frozen=True)
+class _Listed:
+    number: str
+    balance_minor: int
+    currency: str
+    due_date: dt.date
 
 
 def available_links(values: dict[str, str]) -> frozenset[str]:

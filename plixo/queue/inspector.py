@@ -24,6 +24,7 @@ from plixo.outreach import llm
 from plixo.outreach.drafting import (
     TEMPLATE_LABELS,
     DraftContext,
+    Moment,
     Seed,
     choose_template,
     choose_tone,
@@ -52,6 +53,7 @@ HOLD_TITLES = {"hold": "Hold placed", "suppression": "Contact suppressed", "opt_
 class Step:
     action: str
     reason: str
+    template: str = ""  # the e-mail template this step calls for: the one the compose box starts from
 
 
 @dataclass(frozen=True)
@@ -149,11 +151,10 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
     contacts = list(session.scalars(_contacts_query(), keys))
     recipient = next((c for c in contacts if c.deliverable and not _suppressed(c, today)), None)
     draft = session.scalar(_draft_query(), keys)
-    pending_promise = any(p.status == "pending" for p in promises)
-    chosen = template if template in TEMPLATE_LABELS else choose_template(overdue, pending_promise)
+    counts = outreach_counts(session, org, invoice, now)
+    chosen = template if template in TEMPLATE_LABELS else choose_template(_moment(counts, promises, overdue, today))
     tone = choose_tone(policy.tone, overdue, invoice.customer.risk_tier)
     values = merge_values(invoice, today, user.name, link_maker(session, org.id), promises)
-    counts = outreach_counts(session, org, invoice, now)
     assistant, suggested_by = None, None
     if draft is not None and chosen != template:  # a saved draft wins unless a template was picked
         subject, body = draft.subject, draft.body
@@ -327,7 +328,13 @@ def _guardrails(verdict: Verdict, counts: OutreachCounts, recipient: Contact | N
     return rules
 
 
+def _moment(counts: OutreachCounts, promises: list[Promise], overdue: int, today: dt.date) -> Moment:
+    return Moment(overdue, promise_state(latest_promise(promises), today), counts.customer_disputes > 0)
+
+
 def _next_steps(counts: OutreachCounts, promises, contacts, recipient, overdue, today, stops) -> list[Step]:
+    """What to do next: the contact's problems first, then the e-mail `choose_template` picks for the moment
+    (the same choice pre-selects the compose box's template, so the two never disagree)."""
     if stops:
         return [Step("No outreach", "; ".join(stops) + ".")]
     steps = []
@@ -335,23 +342,34 @@ def _next_steps(counts: OutreachCounts, promises, contacts, recipient, overdue, 
         steps.append(Step("Fix the contact", "No contact can receive e-mail: add or correct an address."))
     elif any(c.bounce_kind for c in contacts):
         steps.append(Step("Check the contact", "An address for this customer bounced recently."))
-    broken = next((p for p in promises if p.status == "broken"), None)
-    pending = next((p for p in promises if p.status == "pending"), None)
-    if broken is not None:
-        steps.append(Step("Call the customer", f"The promise due {broken.promised_date:%d %b} was broken."))
-    if pending is not None and (pending.promised_date - today).days <= 3:
-        steps.append(Step("Send a promise follow-up",
-                          f"{format_money(pending.amount_minor, pending.currency)} promised for "
-                          f"{pending.promised_date:%d %b}."))
-    if counts.customer_disputes:
-        steps.append(Step("Read the open dispute first", "Another invoice of this customer is disputed."))
-    if overdue > 90:
-        steps.append(Step("Offer a payment plan", f"{overdue} days overdue: a plan may recover more than chasing."))
-    elif overdue > 0 and pending is None:
-        steps.append(Step("Send a reminder", f"{overdue} days past due with no promise on record."))
-    if not steps:
-        steps.append(Step("Nothing urgent", "Not yet due; a courtesy reminder can go before the due date."))
+    template = choose_template(_moment(counts, promises, overdue, today))
+    steps.append(Step(*_email_step(template, counts, latest_promise(promises), overdue, today), template))
     return steps
+
+
+def _email_step(template: str, counts: OutreachCounts, promise: Promise | None, overdue: int,
+                today: dt.date) -> tuple[str, str]:
+    """The recommended step's action and reason for the template chosen."""
+    if template == "dispute_acknowledgement":
+        return ("Read the open dispute first", f"{counts.customer_disputes} open dispute(s) on this customer: the "
+                                               "draft stays neutral and asks whether this invoice is affected.")
+    if template == "broken_promise":
+        promised = f"{format_money(promise.amount_minor, promise.currency)} promised for {promise.promised_date:%d %b}"
+        if promise.status == "broken":
+            return "Call the customer", f"The promise due {promise.promised_date:%d %b} was broken ({promised})."
+        return "Follow up on the missed promise", f"{promised} has not arrived."
+    if template == "promise_follow_up":
+        promised = f"{format_money(promise.amount_minor, promise.currency)} promised for {promise.promised_date:%d %b}"
+        if (promise.promised_date - today).days <= 3:
+            return "Send a promise follow-up", f"{promised}."
+        return "Wait for the promised payment", f"{promised}; no escalation while the promise stands."
+    if template == "payment_plan":
+        return "Offer a payment plan", f"{overdue} days overdue: a plan may recover more than chasing."
+    if template == "escalation":
+        return "Escalate firmly", f"{overdue} days past due with no promise or dispute on record."
+    if template == "reminder":
+        return "Send a reminder", f"{overdue} days past due with no promise on record."
+    return "Nothing urgent", "Not yet due; a courtesy reminder can go before the due date."
 
 
 @cache

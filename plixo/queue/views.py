@@ -37,6 +37,7 @@ from plixo.outreach.models import Segment
 from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.promises import plans
 from plixo.promises import service as promises
+from plixo.queue.chips import why_chips
 from plixo.queue.focus import FOCUS_RULE, focus_cards
 from plixo.queue.inspector import inspect
 from plixo.queue.queries import STATUS_FILTERS, Cursor, QueueFilters, cached_queue_totals, queue_changed, queue_page
@@ -67,7 +68,7 @@ def _filters() -> QueueFilters:
 def _queue_context(filters: QueueFilters) -> dict:
     page = queue_page(db.session, g.org.id, current_user.id, filters, _today(),
                       after=Cursor.decode(request.args.get("after")))
-    return {"filters": filters, "page": page}
+    return {"filters": filters, "page": page, "why_chips": why_chips, "today": _today()}
 
 
 def _focus(filters: QueueFilters) -> list:
@@ -85,6 +86,10 @@ def _page_context(filters: QueueFilters) -> dict:
 
 
 PAGE = "queue/index.html"
+# The one client event after anything that changes the queue: the totals reload on it, and the row leaves (the
+# next one opening) when its change is one of ROW_LEAVES. Its detail: {"invoice_id": …, "change": …}.
+QUEUE_CHANGED = "queue:changed"
+ROW_LEAVES = ("sent", "removed")
 
 
 @bp.route("/queue")
@@ -100,8 +105,9 @@ def index():
 @requires("queue.work")
 def totals():
     # Loaded after the page: counting a large queue is the slowest part, so the rows do not wait for it.
-    count, balances = cached_queue_totals(db.session, g.org.id, current_user.id, _filters(), _today())
-    return render_fragment(PAGE, "queue_totals", count=count, balances=balances)
+    filters = _filters()
+    count, balances = cached_queue_totals(db.session, g.org.id, current_user.id, filters, _today())
+    return render_fragment(PAGE, "queue_totals", count=count, balances=balances, filters=filters)
 
 
 def _inspection(invoice: Invoice, template: str | None = None, rewrite: bool = False):
@@ -143,11 +149,17 @@ def inspect_invoice(invoice_id: int):
 
 
 def _refresh_inspector(invoice: Invoice, message: str, event: str | None = None):
+    """The inspector again; `event` ("queue:sent", "queue:removed", "queue:changed") says what the action did to
+    the queue, announced as the one QUEUE_CHANGED event."""
     queue_changed(g.org.id)
     response = make_response(render_fragment(PAGE, "inspector", **_inspector_context(invoice)))
     if event:
-        hx_trigger(response, event, invoice_id=invoice.id)
+        _announce_change(response, invoice.id, event.removeprefix("queue:"))
     return toast(response, message)
+
+
+def _announce_change(response, invoice_id: int | None, change_kind: str = "changed"):
+    return hx_trigger(response, QUEUE_CHANGED, invoice_id=invoice_id, change=change_kind)
 
 
 def _refused(error: ActionError, block: str = "inspector_message", selector: str = "#inspector-message", **context):
@@ -176,7 +188,7 @@ def save_draft(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     return _act(invoice, lambda: sends.save_draft(db.session, g.org, invoice, current_user,
                                                   request.form.get("subject", ""), request.form.get("body", "")),
-                "Draft saved.")
+                "Draft saved.", "queue:changed")
 
 
 @bp.post("/queue/<int:invoice_id>/send")
