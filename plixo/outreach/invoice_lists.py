@@ -96,7 +96,11 @@ def _plural_body(body: str, block: str) -> str:
         if text or not line.strip():  # a line made only of one-invoice sentences goes altogether
             lines.append(text)
     block = "\n".join([block, *dict.fromkeys(links)])
-    text = "\n".join(lines).replace(_PLACE, "\n\n" + block + "\n\n")
+    text = "\n".join(lines)
+    if not placed:  # no sentence named one invoice: the list still goes in, before the sign-off paragraph
+        paragraphs = text.strip().split("\n\n")
+        text = "\n\n".join([*paragraphs[:-1], _PLACE, paragraphs[-1]] if len(paragraphs) > 1 else [text, _PLACE])
+    text = text.replace(_PLACE, "\n\n" + block + "\n\n")
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 

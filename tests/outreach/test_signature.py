@@ -62,8 +62,8 @@ def test_autopilot_e_mails_are_signed(scoped, controller):
         make_invoice(scoped, customer, number=number, due_date=workspace_today() - dt.timedelta(days=9))
     tick(db.session, scoped, utcnow())
     message = db.session.scalars(select(Message)).one()
-    assert message.body.endswith(SIGNATURE) and "Invoices in this reminder" in message.body
-    assert message.body.index("Invoices in this reminder") < message.body.index(SIGNATURE)
+    assert message.body.endswith(SIGNATURE) and "These invoices are open on your account:" in message.body
+    assert message.body.index("Hello Initech.") < message.body.index("INV-S1") < message.body.index(SIGNATURE)
 
 
 def test_without_a_signature_autopilot_e_mails_are_as_before(scoped, controller):

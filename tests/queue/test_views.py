@@ -85,7 +85,9 @@ def test_inspector_url_is_a_full_page_with_the_invoice_open(client, ledger):
 
 def test_inspector_fragment_stays_small(client, ledger):
     response = client.get(f"/work/queue/{ledger['old'].id}", headers={**HX, "HX-Target": "inspector"})
-    assert len(response.data) <= 16 * 1024  # the drafted e-mail is in it twice: in the editor and the preview
+    # The drafted e-mail is in it twice (the editor and the preview); the send guard's verdict and each action's
+    # form come along. About 16.4 KB today: the budget leaves room for a longer draft, not for a new panel.
+    assert len(response.data) <= 17 * 1024
 
 
 def test_send_schedules_one_email_and_announces_it(client, ledger, org):
