@@ -24,6 +24,7 @@ grouped count over the chosen customers.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import func, literal, or_, select, union_all
@@ -32,7 +33,8 @@ from sqlalchemy.orm import Session
 from plixo.disputes.models import Dispute
 from plixo.ledger.models import Customer, Invoice
 from plixo.promises.models import Promise
-from plixo.queue.queries import QueueFilters, filter_queue
+from plixo.queue.queries import TOTALS_TTL_SECONDS, QueueFilters, filter_queue, queue_version
+from plixo.redis_conn import get_redis
 
 FOCUS_CARDS = 3
 PROMISE_DUE_DAYS = 2
@@ -113,6 +115,26 @@ def focus_cards(session: Session, org_id: int, user_id: int, filters: QueueFilte
             break
     counts = _queue_counts(session, base, [row.customer_id for row, _ in picked])
     return [FocusCard(row, tier, counts.get(row.customer_id, 1) - 1) for row, tier in picked]
+
+
+def cached_focus_cards(session: Session, org_id: int, user_id: int, filters: QueueFilters, today: dt.date,
+                       now: dt.datetime) -> list[FocusCard]:
+    """`focus_cards`, whose choice is remembered until the queue changes (at most a minute): every queue page shows
+    Focus, and choosing walks the queue tier by tier. The chosen rows are read again each time, still through the
+    queue's filters, so a card never shows an invoice that left the queue or stale figures."""
+    redis = get_redis()
+    key = (f"plixo:queue-focus:{org_id}:{queue_version(org_id)}:{today.isoformat()}:"
+           f"{user_id if filters.mine else 'all'}")
+    cached = redis.get(key)
+    if cached is not None:
+        picks = json.loads(cached)
+        base = filter_queue(_columns(), session, org_id, user_id, QueueFilters(mine=filters.mine), today)
+        rows = {row.id: row for row in session.execute(base.where(Invoice.id.in_([p[0] for p in picks])))}
+        if len(rows) == len(picks):
+            return [FocusCard(rows[invoice_id], tier, more) for invoice_id, tier, more in picks]
+    cards = focus_cards(session, org_id, user_id, filters, today, now)
+    redis.set(key, json.dumps([[card.row.id, card.tier, card.more] for card in cards]), ex=TOTALS_TTL_SECONDS)
+    return cards
 
 
 def _first_customers(session: Session, statement, taken: set[int], wanted: int, tier: str) -> list:

@@ -141,11 +141,16 @@ def queue_changed(org_id: int) -> None:
     get_redis().incr(_version_key(org_id))
 
 
+def queue_version(org_id: int) -> int:
+    """The workspace's queue version: every change bumps it, so what is remembered under it is current."""
+    return int(get_redis().get(_version_key(org_id)) or 0)
+
+
 def cached_queue_totals(session: Session, org_id: int, user_id: int, filters: QueueFilters,
                         today: dt.date) -> tuple[int, dict[str, int]]:
     """queue_totals, remembered briefly: counting a large queue scans it, and the answer rarely changes."""
     redis = get_redis()
-    version = int(redis.get(_version_key(org_id)) or 0)
+    version = queue_version(org_id)
     scope = f"{user_id}:" if filters.mine else ""
     selection = json.dumps(filters.as_args(), sort_keys=True)
     key = f"plixo:queue-totals:{org_id}:{version}:{today.isoformat()}:{scope}{selection}"

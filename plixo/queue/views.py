@@ -38,7 +38,7 @@ from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.promises import plans
 from plixo.promises import service as promises
 from plixo.queue.chips import why_chips
-from plixo.queue.focus import FOCUS_RULE, focus_cards
+from plixo.queue.focus import FOCUS_RULE, cached_focus_cards
 from plixo.queue.inspector import inspect
 from plixo.queue.queries import STATUS_FILTERS, Cursor, QueueFilters, cached_queue_totals, queue_changed, queue_page
 from plixo.security import can, requires
@@ -73,7 +73,7 @@ def _queue_context(filters: QueueFilters) -> dict:
 
 def _focus(filters: QueueFilters) -> list:
     """Today's Focus of the person's queue (their own for operators): see queue/focus.py for the rule."""
-    return focus_cards(db.session, g.org.id, current_user.id, filters, _today(), utcnow())
+    return cached_focus_cards(db.session, g.org.id, current_user.id, filters, _today(), utcnow())
 
 
 def _page_context(filters: QueueFilters) -> dict:

@@ -118,3 +118,24 @@ def test_the_queue_page_shows_one_card_per_customer_and_the_rule(client, org, co
     assert strip.count('class="focus-card"') == 2 and "+2 more invoices" in strip
     assert "One card per customer" in strip and "then overdue invoices, then those not yet due" in strip.replace(
         "Then", "then")
+
+
+def test_the_remembered_choice_is_read_again_and_dropped_once_a_card_leaves_the_queue(scoped, add):
+    from plixo.queue.focus import cached_focus_cards
+    from plixo.queue.queries import queue_changed
+
+    def cached():
+        db.session.flush()
+        cards = cached_focus_cards(db.session, scoped.id, 0, QueueFilters(), TODAY, utcnow())
+        return [(card.customer_name, card.number, card.balance_minor) for card in cards]
+
+    first = add("Globex", 500, number="G-1", balance_minor=10_000)
+    add("Initech", 300, number="I-1", balance_minor=5_000)
+    assert cached() == [("Globex", "G-1", 10_000), ("Initech", "I-1", 5_000)]
+    first.balance_minor = 7_500  # a part payment: the remembered card shows the figure as it is now
+    assert cached()[0] == ("Globex", "G-1", 7_500)
+    first.status, first.balance_minor = "paid", 0  # it left the queue without a change being announced
+    assert cached() == [("Initech", "I-1", 5_000)]
+    add("Hooli", 900, number="H-1")
+    queue_changed(scoped.id)  # an announced change chooses again
+    assert [number for _name, number, _balance in cached()] == ["H-1", "I-1"]
