@@ -183,12 +183,11 @@ def store_logo(session: Session, org: Organization, actor: Actor, data: bytes, u
                  before={"logo_path": before}, after={"logo_path": org.logo_path, "bytes": len(data),
                                                       "type": kind[1]})
     session.flush()
-    _remove_file(upload_dir, before)
-    return org.logo_path
+    return before  # the replaced file: deleted once the change is committed (discard_logo_file)
 
 
-def remove_logo(session: Session, org: Organization, actor: Actor, upload_dir: Path) -> None:
-    """The workspace goes back to its name alone in the portal; the file is deleted."""
+def remove_logo(session: Session, org: Organization, actor: Actor) -> str:
+    """The workspace goes back to its name alone in the portal; returns the file, to delete once committed."""
     if not org.logo_path:
         raise ActionError("There is no logo to remove.", "logo")
     before = org.logo_path
@@ -196,11 +195,12 @@ def remove_logo(session: Session, org: Organization, actor: Actor, upload_dir: P
     audit.record(session, org_id=org.id, actor=actor, action="workspace.logo_removed", subject=org,
                  before={"logo_path": before}, after={"logo_path": None})
     session.flush()
-    _remove_file(upload_dir, before)
+    return before
 
 
-def _remove_file(upload_dir: Path, relative: str | None) -> None:
-    # Only a file under the upload folder's logos/ is ever deleted, whatever the column says.
+def discard_logo_file(upload_dir: Path, relative: str | None) -> None:
+    """Delete a logo file no longer used, after the change that let go of it is committed (a rolled-back change
+    must find its file still there). Only a file under the upload folder's logos/ is ever deleted."""
     if not relative:
         return
     root = (upload_dir / LOGO_DIR).resolve()

@@ -309,7 +309,8 @@ def upload_logo():
     data = upload.read(settings.MAX_LOGO_BYTES + 1) if upload is not None and upload.filename else b""
     org = g.org
 
-    def saved(_path):
+    def saved(replaced: str | None):
+        settings.discard_logo_file(_upload_dir(), replaced)
         flash("Logo saved. The payer portal shows it from now on.", "success")
         return redirect(url_for("accounts.workspace_settings"), 303)
 
@@ -324,7 +325,8 @@ def upload_logo():
 def remove_logo():
     org = g.org
 
-    def removed(_none):
+    def removed(removed_file: str):
+        settings.discard_logo_file(_upload_dir(), removed_file)
         flash("Logo removed. The payer portal shows the workspace name alone.", "success")
         if htmx:  # confirmed in the browser (hx-confirm): the page reloads with the flash
             response = make_response("", 204)
@@ -335,7 +337,7 @@ def remove_logo():
     def refused(error):
         return _settings_page(errors={"logo": error.message}, status=409)
 
-    return change(lambda: settings.remove_logo(db.session, org, current_user, _upload_dir()), removed, refused)
+    return change(lambda: settings.remove_logo(db.session, org, current_user), removed, refused)
 
 
 @bp.route("/admin/workspace/logo")

@@ -43,3 +43,12 @@ def refusal(viewer_role: str, routed_role: str, present: set[str]) -> str | None
             return f"This request is for {role_label(routed_role)}: it is their call while they have an active member."
         return None
     return "This request is routed to another role."
+
+
+def someone_else_decides(session: Session, org_id: int, routed_role: str, user_id: int) -> bool:
+    """Whether an active member other than `user_id` may decide a request routed to `routed_role`: then the one who
+    asked for it never decides it themselves (in a workspace with a single approver, they must)."""
+    roles = set(session.scalars(select(Membership.role).where(
+        Membership.org_id == org_id, Membership.is_active.is_(True), Membership.user_id != user_id)).all())
+    present = {role for role in roles if role in ROLES and role_can(role, "approvals.decide")}
+    return any(refusal(role, routed_role, present) is None for role in present)

@@ -65,6 +65,9 @@ def decide_approval(session: Session, org: Organization, approval: Approval, use
     refused = routing.refusal(role, approval.approver_role, routing.deciding_roles(session, org.id))
     if refused is not None:
         raise ActionError(refused)
+    if approval.requested_by_id == user.id and routing.someone_else_decides(session, org.id, approval.approver_role,
+                                                                             user.id):
+        raise ActionError("You asked for this, so another approver decides it.")
     if not approve and not comment.strip():
         raise ActionError("Say why the request is rejected.", "comment")
     card = card_of(session, org.id, approval, role)  # read before carrying out: a write-off closes the invoice

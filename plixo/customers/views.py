@@ -40,7 +40,7 @@ def _today() -> dt.date:
 def _filters() -> CustomerFilters:
     sort, owner = request.args.get("sort", ""), request.args.get("owner", "")
     return CustomerFilters(search=request.args.get("q", "").strip()[:100],
-                           owner=owner if owner in ("mine", "none") or owner.isdigit() else "",
+                           owner=owner if owner in ("mine", "none") else str(parse_id(owner) or ""),
                            sort=sort if sort in SORTS else "exposure",
                            page=parse_id(request.args.get("page")) or 1)
 

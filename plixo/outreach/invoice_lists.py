@@ -80,7 +80,7 @@ def _plural_body(body: str, block: str) -> str:
     # The list goes where the first one-invoice sentence was (unless the author placed {invoice_list} already).
     # A sentence naming one invoice's number or dates goes, since it would pass one invoice's figures off as
     # everyone's; one naming only the balance stays, speaking of the total ("Please pay {total_due}").
-    placed = "{invoice_list}" in body
+    author_placed = placed = "{invoice_list}" in body
     lines, links = [], []
     for line in body.split("\n"):
         kept = []
@@ -97,6 +97,8 @@ def _plural_body(body: str, block: str) -> str:
             lines.append(text)
     block = "\n".join([block, *dict.fromkeys(links)])
     text = "\n".join(lines)
+    if author_placed and links:  # the author's own list stays where it is; the links go right below it
+        text = text.replace("{invoice_list}", "{invoice_list}\n" + "\n".join(dict.fromkeys(links)), 1)
     if not placed:  # no sentence named one invoice: the list still goes in, before the sign-off paragraph
         paragraphs = text.strip().split("\n\n")
         text = "\n\n".join([*paragraphs[:-1], _PLACE, paragraphs[-1]] if len(paragraphs) > 1 else [text, _PLACE])

@@ -345,7 +345,8 @@ class _SendBatch:
         """When the message may not go yet (the send guard, once more, on what has left since it was planned):
         why, and from when it may."""
         verdict = decide(self.policy, self.daily, CustomerFacts(touches=self.touches[message.customer_id]), zone,
-                         self.now, automated=False, waive_touch_rules=message.guard_override is not None,
+                         self.now, automated=False, business_hours=is_engine_message(message),
+                         waive_touch_rules=message.guard_override is not None,
                          explain=False)
         if verdict.stopped:
             return verdict.reason, self.now + dt.timedelta(days=1)

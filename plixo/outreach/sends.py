@@ -8,7 +8,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from plixo import audit
@@ -33,6 +33,7 @@ from plixo.outreach.send_guard import (
 )
 
 MAX_SUBJECT = 300
+GOING = ("scheduled", "sending", "delivering", "sent", "review")  # an e-mail on its way, gone, or maybe gone
 MAX_BODY = 20_000
 
 
@@ -82,13 +83,14 @@ def send_email(session: Session, org: Organization, invoice: Invoice, user: User
     lock_customer(session, invoice.customer_id)
     key = _idempotency_key(org, invoice, recipient, subject, body, now)
     existing = session.scalar(select(Message).where(Message.org_id == org.id, Message.idempotency_key == key))
-    if existing is not None:
-        return existing
+    if existing is not None and existing.status in GOING:
+        return existing  # the same text pressed again: that one e-mail
     _refuse_if_already_waiting(session, org, invoice, now)
     verdict = guard_for(session, org, invoice, now, at=schedule_for, override=override)
     if verdict.stopped:
         raise ActionError(f"Not sent: {verdict.reason}")
-    message = _outbox_message(session, org, invoice, user)
+    # The same text as an e-mail that was cancelled (or sent back for review) goes again, in that same row.
+    message = existing or _outbox_message(session, org, invoice, user)
     message.idempotency_key = key
     message.status, message.to_email, message.contact_id = "scheduled", recipient.email, recipient.id
     message.subject, message.body, message.scheduled_for = subject, body, verdict.moment
@@ -173,18 +175,22 @@ def _list_invoice(session: Session, org: Organization, message: Message, invoice
         session.add(MessageInvoice(org_id=org.id, message_id=message.id, invoice_id=invoice.id))
 
 
-def cancel_scheduled(session: Session, org: Organization, invoice: Invoice, message_id: int, user: User) -> Message:
-    """A person takes back one e-mail that waits in the outbox (it has not started to go)."""
-    message = session.scalar(select(Message).where(Message.org_id == org.id, Message.id == message_id,
-                                                   Message.invoice_id == invoice.id))
-    if message is None:
+def cancel_scheduled(session: Session, org: Organization, invoice: Invoice, message_id: int, user: User) -> int:
+    """A person takes back one e-mail that waits in the outbox. One conditional update: if the sender leased it
+    in the meantime, it is no longer waiting and the cancel is refused, never both."""
+    found = session.scalar(select(Message.status).where(Message.org_id == org.id, Message.id == message_id,
+                                                        Message.invoice_id == invoice.id))
+    if found is None:
         raise ActionError("That e-mail is not in this invoice's outbox.")
-    if message.status != "scheduled":
+    cancelled = session.execute(
+        update(Message).where(Message.org_id == org.id, Message.id == message_id, Message.status == "scheduled")
+        .values(status="cancelled", last_error=f"Cancelled by {user.name}")
+        .execution_options(synchronize_session="fetch")).rowcount
+    if not cancelled:
         raise ActionError("That e-mail is no longer waiting: it is being sent or was already handled.")
-    message.status, message.last_error = "cancelled", f"Cancelled by {user.name}"
     audit.record(session, org_id=org.id, actor=user, action="queue.email_cancelled", subject=invoice,
-                 after={"message_id": message.id})
-    return message
+                 after={"message_id": message_id})
+    return message_id
 
 
 def cancel_pending_sends(session: Session, org_id: int, invoice_ids: list[int], actor, reason: str) -> int:

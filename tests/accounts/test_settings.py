@@ -111,13 +111,24 @@ def test_a_lower_case_currency_and_an_empty_colour_are_accepted(scoped, controll
 
 
 def test_a_png_or_jpeg_logo_is_stored_under_the_workspace_and_audited(scoped, controller, tmp_path):
-    path = settings.store_logo(db.session, scoped, controller, PNG, tmp_path)
+    assert settings.store_logo(db.session, scoped, controller, PNG, tmp_path) is None  # nothing replaced
+    path = scoped.logo_path
     assert path.startswith(f"logos/{scoped.id}/") and path.endswith(".png")
     assert (tmp_path / path).read_bytes() == PNG
     replaced = settings.store_logo(db.session, scoped, controller, JPEG, tmp_path)
-    assert replaced.endswith(".jpg") and not (tmp_path / path).exists()  # the old file is gone
+    assert replaced == path and (tmp_path / path).exists()  # kept until the change is committed
+    assert scoped.logo_path.endswith(".jpg")
+    settings.discard_logo_file(tmp_path, replaced)
+    assert not (tmp_path / path).exists()
     actions = db.session.scalars(select(AuditEvent.action)).all()
     assert actions == ["workspace.logo_changed", "workspace.logo_changed"]
+
+
+def test_only_a_file_under_the_logos_folder_is_ever_discarded(tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("keep")
+    settings.discard_logo_file(tmp_path, "logos/../secret.txt")
+    assert outside.exists()
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -133,14 +144,15 @@ def test_a_logo_is_checked_by_its_bytes_and_size(scoped, controller, tmp_path, d
     assert reload(scoped).logo_path is None and not (tmp_path / "logos").exists()
 
 
-def test_removing_the_logo_deletes_the_file_and_is_audited(scoped, controller, tmp_path):
-    path = settings.store_logo(db.session, scoped, controller, PNG, tmp_path)
-    settings.remove_logo(db.session, scoped, controller, tmp_path)
-    assert scoped.logo_path is None and not (tmp_path / path).exists()
+def test_removing_the_logo_returns_the_file_to_delete_and_is_audited(scoped, controller, tmp_path):
+    settings.store_logo(db.session, scoped, controller, PNG, tmp_path)
+    path = scoped.logo_path
+    assert settings.remove_logo(db.session, scoped, controller) == path
+    assert scoped.logo_path is None
     assert db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id.desc())).first() == \
         "workspace.logo_removed"
     with pytest.raises(settings.ActionError, match="no logo"):
-        settings.remove_logo(db.session, scoped, controller, tmp_path)
+        settings.remove_logo(db.session, scoped, controller)
 
 
 def test_the_time_zone_list_puts_common_zones_first_and_holds_every_iana_name():

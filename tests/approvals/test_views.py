@@ -140,3 +140,20 @@ def test_the_requester_is_notified_with_a_link_to_the_invoice(client, lawyer, or
         note = db.session.scalar(select(Notification))
     assert note.text == ("Lena Legal rejected your write off request for Globex Industrial · INV-LARGE: Sue first")
     assert note.link.startswith("/work/queue/")  # the requester works the queue: the invoice opens there
+
+
+def test_the_requester_does_not_decide_their_own_request_while_another_approver_can(client, client_as, org,
+                                                                                   controller, requests_):
+    answer = client.post(f"/work/approvals/{requests_['own']}/decide", headers=HX, data={"decision": "approve"})
+    assert answer.status_code == 200  # the workspace's only controller: nobody else could decide it
+    with tenant_scope(org.id):
+        small = db.session.get(Invoice, requests_["small"])
+        small.status, small.balance_minor = "open", 20_000
+        again = approvals.request_write_off(db.session, org, small, controller, "Second try", utcnow()).id
+        db.session.commit()
+    second_controller = client_as("controller")
+    refused = client.post(f"/work/approvals/{again}/decide", headers=HX, data={"decision": "approve"})
+    assert refused.status_code == 422 and "another approver decides it" in refused.get_data(as_text=True)
+    assert status_of(org, again) == "pending"
+    assert second_controller.post(f"/work/approvals/{again}/decide", data={"decision": "approve"}).status_code == 200
+    assert status_of(org, again) == "approved"

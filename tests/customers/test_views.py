@@ -178,3 +178,8 @@ def test_show_more_pages_the_timeline(client, org, globex):
     more = client.get(f"{_page(globex['customer'])}?offset=40", headers={**HX, "HX-Target": "timeline-more"})
     assert more.status_code == 200 and "<html" not in more.get_data(as_text=True) and "Called AP." in more.get_data(
         as_text=True)
+
+
+@pytest.mark.parametrize("owner", ["²", "99999999999999999999999999", "-1", "x"])
+def test_an_odd_owner_filter_lists_everyone(client, owner):
+    assert client.get("/work/customers", query_string={"owner": owner}).status_code == 200

@@ -186,3 +186,14 @@ def test_a_link_in_a_sentence_that_gives_way_to_the_list_is_kept_below_it():
         "Hello Globex,\n\nThese invoices are open on your account:\n- INV-1: $1,200.00, due 6 Nov 2026\n"
         "- INV-2: $750.00, due 9 Nov 2026\nTotal due: $1,950.00\nPay online: https://pay.example/p/abc\n\n"
         "Thanks,\nAcme Corp")
+
+
+def test_a_link_in_a_sentence_that_gives_way_to_the_authors_own_list_is_kept_below_it():
+    links = NoLinks()
+    links.values = lambda *args: {"pay_link": "https://pay.example/p/abc"}
+    step = CadenceStep(position=1, subject="Statement",
+                       body="Open on your account:\n{invoice_list}\nInvoice {invoice_number}: pay it at {pay_link}"
+                            "\n\nThanks,\n{sender_name}")
+    assert render_step(step, [FIRST, SECOND], TODAY, "Acme Corp", links)[1] == (
+        "Open on your account:\n- INV-1: $1,200.00, due 6 Nov 2026\n- INV-2: $750.00, due 9 Nov 2026\n"
+        "Pay online: https://pay.example/p/abc\n\nThanks,\nAcme Corp")

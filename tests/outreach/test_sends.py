@@ -88,8 +88,19 @@ def test_an_override_never_waives_quiet_hours(scoped, controller, invoice):
 def test_a_waiting_email_can_be_cancelled_once(scoped, controller, invoice):
     press_send(scoped, controller, invoice, "Please pay.")
     waiting = press_send(scoped, controller, invoice, "Second.")
-    assert sends.cancel_scheduled(db.session, scoped, invoice, waiting.id, controller).status == "cancelled"
+    sends.cancel_scheduled(db.session, scoped, invoice, waiting.id, controller)
+    assert db.session.get(Message, waiting.id).status == "cancelled"
     with pytest.raises(ActionError, match="no longer waiting"):
         sends.cancel_scheduled(db.session, scoped, invoice, waiting.id, controller)
     with pytest.raises(ActionError, match="not in this invoice's outbox"):
         sends.cancel_scheduled(db.session, scoped, invoice, 999_999, controller)
+
+
+def test_the_same_text_as_a_cancelled_email_goes_again(scoped, controller, invoice):
+    press_send(scoped, controller, invoice, "Please pay.")
+    waiting = press_send(scoped, controller, invoice, "Second.")
+    sends.cancel_scheduled(db.session, scoped, invoice, waiting.id, controller)
+    override = sends.Override.asked("The customer asked for it on the phone", permitted=True)
+    again = press_send(scoped, controller, invoice, "Second.", override=override)
+    assert (again.id, again.status, again.scheduled_for) == (waiting.id, "scheduled", TUESDAY)
+    assert again.guard_override == "The customer asked for it on the phone"
