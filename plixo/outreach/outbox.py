@@ -234,7 +234,7 @@ class _SendBatch:
             touches=_recent_touches(session, customer_ids, now - max(WEEK, dt.timedelta(hours=policy.min_gap_hours))),
             daily=_todays_load(session, org, now, sending, daily_cap(policy), today),
             replies=_latest_replies(session, customer_ids),
-            disputes=open_disputes(session, org.id),
+            disputes=open_disputes(session, org.id, customer_ids),
             steps={s.id: s for s in session.scalars(
                 select(CadenceStep).where(CadenceStep.id.in_({m.cadence_step_id for m in engine_made})))},
             listed=listed_invoices(session, org.id, [m.id for m in engine_made]),

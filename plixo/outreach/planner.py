@@ -70,12 +70,15 @@ class SendPlanner:
         return self._windows[key]
 
 
-def open_disputes(session: Session, org_id: int) -> dict[int, list[str]]:
+def open_disputes(session: Session, org_id: int, customer_ids: set[int] | None = None) -> dict[int, list[str]]:
+    """Each customer's invoices in open dispute (of these customers only, when given)."""
+    statement = (select(Dispute.customer_id, Invoice.number)
+                 .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == org_id))
+                 .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES)))
+    if customer_ids is not None:
+        statement = statement.where(Dispute.customer_id.in_(customer_ids))
     found: dict[int, list[str]] = defaultdict(list)
-    for customer_id, number in session.execute(
-            select(Dispute.customer_id, Invoice.number)
-            .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == org_id))
-            .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))):
+    for customer_id, number in session.execute(statement):
         found[customer_id].append(number)
     return found
 

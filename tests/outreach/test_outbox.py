@@ -291,3 +291,42 @@ def test_past_its_time_budget_the_sender_gives_the_rest_back_for_the_next_run(or
         outcomes = send_leased(db.session, ids, transport, WEDNESDAY, ("", "ar@plixo.localhost"), deadline=0)
     assert outcomes == {"released": 2} and sink[1].messages == []
     assert {state(org, m).status for m in (first, second)} == {"scheduled"}
+
+
+def test_a_reply_since_the_email_was_written_sends_it_back_to_a_person(org, transport, sink):
+    from plixo.replies.models import Reply
+
+    message_id, invoice = scheduled(org)
+    with tenant_scope(org.id):
+        written = db.session.get(Message, message_id)
+        written.approved_at = WEDNESDAY - dt.timedelta(hours=3)
+        db.session.add(Reply(org_id=org.id, header_message_id="<r1@globex.example>", customer_id=invoice.customer_id,
+                             invoice_id=invoice.id, matched_by="sender", from_email="ap@globex.example",
+                             received_at=WEDNESDAY - dt.timedelta(hours=1), label="other", body="Call me first."))
+        db.session.commit()
+    assert send_due_messages(transport).get("sent", 0) == 0 and sink[1].messages == []
+    waiting = state(org, message_id)
+    assert waiting.status == "draft" and waiting.wait_reason.startswith("Needs review: the payer wrote on")
+
+
+def test_an_autopilot_email_waits_for_a_person_once_the_customer_disputes_another_invoice(org, transport, sink):
+    from plixo.disputes.models import Dispute
+    from plixo.outreach.models import Cadence, CadenceStep
+
+    message_id, invoice = scheduled(org)
+    with tenant_scope(org.id):
+        other = make_invoice(org, invoice.customer, number="INV-DISPUTED", status="disputed")
+        db.session.add(Dispute(org_id=org.id, invoice_id=other.id, customer_id=invoice.customer_id,
+                               reason="damaged_goods", status="open", opened_at=WEDNESDAY - dt.timedelta(hours=2)))
+        cadence = Cadence(org_id=org.id, name="Gentle", status="active")
+        db.session.add(cadence)
+        db.session.flush()
+        step = CadenceStep(org_id=org.id, cadence_id=cadence.id, position=1, offset_days=3,
+                           subject="Invoice {invoice_number}", body="Please pay {amount_due}.")
+        db.session.add(step)
+        db.session.flush()
+        db.session.get(Message, message_id).cadence_step_id = step.id
+        db.session.commit()
+    assert send_due_messages(transport).get("sent", 0) == 0 and sink[1].messages == []
+    waiting = state(org, message_id)
+    assert waiting.status == "draft" and "INV-DISPUTED disputed" in waiting.wait_reason
