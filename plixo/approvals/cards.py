@@ -129,16 +129,32 @@ def age_phrase(then: dt.datetime, now: dt.datetime) -> str:
     return "1 day ago" if days == 1 else f"{days} days ago"
 
 
-def pending_cards(session: Session, org_id: int, viewer_role: str) -> list[ApprovalCard]:
+def pending_cards(session: Session, org_id: int, viewer_role: str, viewer_id: int | None = None) -> list[ApprovalCard]:
     """The pending requests this role sees as cards (see routing for who sees what): those this role decides first,
-    then those awaiting another role, each oldest first."""
+    then those awaiting another role, each oldest first. The viewer's own requests wait for another approver."""
     query = (select(Approval, User.name).outerjoin(User, User.id == Approval.requested_by_id)
              .where(Approval.org_id == org_id, Approval.status == "pending"))
     if viewer_role != routing.CONTROLLER:
         query = query.where(Approval.approver_role == viewer_role)
     rows = session.execute(query.order_by(Approval.created_at, Approval.id).limit(MOST_CARDS)).all()
     cards = cards_for(session, org_id, viewer_role, [(approval, name) for approval, name in rows])
+    if viewer_id is not None:
+        _leave_own_requests_to_others(session, org_id, viewer_id, rows, cards)
     return sorted(cards, key=lambda card: not card.decidable)  # stable: oldest first within each
+
+
+def _leave_own_requests_to_others(session: Session, org_id: int, viewer_id: int, rows, cards) -> None:
+    others: dict[str, bool] = {}  # routed role -> someone else may decide it (asked once per role)
+    for (approval, _name), card in zip(rows, cards, strict=True):
+        if card.decidable and approval.requested_by_id == viewer_id:
+            if approval.approver_role not in others:
+                others[approval.approver_role] = routing.someone_else_decides(session, org_id,
+                                                                              approval.approver_role, viewer_id)
+            if others[approval.approver_role]:
+                card.refusal = OWN_REQUEST
+
+
+OWN_REQUEST = "You asked for this, so another approver decides it."
 
 
 def waiting_for(cards: list[ApprovalCard]) -> int:

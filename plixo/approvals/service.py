@@ -14,7 +14,7 @@ from plixo.accounts.notifications import notify, page_for_role, role_of
 from plixo.accounts.service import policy_of
 from plixo.actions import ActionError, Actor, user_id
 from plixo.approvals import routing
-from plixo.approvals.cards import card_of
+from plixo.approvals.cards import OWN_REQUEST, card_of
 from plixo.approvals.models import Approval
 from plixo.ledger.models import Invoice
 from plixo.model import Base
@@ -67,7 +67,7 @@ def decide_approval(session: Session, org: Organization, approval: Approval, use
         raise ActionError(refused)
     if approval.requested_by_id == user.id and routing.someone_else_decides(session, org.id, approval.approver_role,
                                                                              user.id):
-        raise ActionError("You asked for this, so another approver decides it.")
+        raise ActionError(OWN_REQUEST)
     if not approve and not comment.strip():
         raise ActionError("Say why the request is rejected.", "comment")
     card = card_of(session, org.id, approval, role)  # read before carrying out: a write-off closes the invoice

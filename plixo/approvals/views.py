@@ -37,7 +37,7 @@ def navigation_count() -> dict:
 
 def cards_context() -> dict:
     """What the `approvals` block needs, on this page and in the queue's sidebar."""
-    cards = pending_cards(db.session, g.org.id, g.membership.role)
+    cards = pending_cards(db.session, g.org.id, g.membership.role, current_user.id)
     return {"approval_cards": cards, "approvals_waiting_now": waiting_for(cards), "now": utcnow()}
 
 

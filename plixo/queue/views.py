@@ -366,7 +366,7 @@ def _approval_cards() -> dict:
     """The sidebar's approval cards (decided through approvals.decide, which answers with the same block)."""
     if not can("approvals.decide"):
         return {}
-    cards = pending_cards(db.session, g.org.id, g.membership.role)
+    cards = pending_cards(db.session, g.org.id, g.membership.role, current_user.id)
     return {"approval_cards": cards, "approvals_waiting_now": waiting_for(cards), "now": utcnow()}
 
 

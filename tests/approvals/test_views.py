@@ -152,6 +152,9 @@ def test_the_requester_does_not_decide_their_own_request_while_another_approver_
         again = approvals.request_write_off(db.session, org, small, controller, "Second try", utcnow()).id
         db.session.commit()
     second_controller = client_as("controller")
+    own_card = client.get("/work/approvals").get_data(as_text=True)
+    own_card = own_card[own_card.index(f'id="approval-{again}"'):]
+    assert "another approver decides it" in own_card.split("</article>")[0]
     refused = client.post(f"/work/approvals/{again}/decide", headers=HX, data={"decision": "approve"})
     assert refused.status_code == 422 and "another approver decides it" in refused.get_data(as_text=True)
     assert status_of(org, again) == "pending"
