@@ -26,6 +26,9 @@ def create_app(config: dict | None = None) -> Flask:
         # Behind N trusted proxies: client IPs (rate limits, audit) and https come from their headers.
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    from plixo.params import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route is added: every <int:…> is a bounded id
     _init_extensions(app)
     _register_blueprints(app)
     _register_hooks(app)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal, InvalidOperation
+
+from werkzeug.routing import IntegerConverter
+from wtforms import DecimalField, IntegerField
 
 from plixo.amounts import AmountError, NumberStyle, detect_number_style, parse_amount
 from plixo.money import MoneyError, exponent
@@ -18,6 +22,52 @@ def parse_id(raw: str | None) -> int | None:
         return None
     value = int(raw)
     return value if 0 < value <= MAX_ID else None
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: a database id, 1 … 2^63 − 1. Anything else (0, an id too large for the database)
+    matches no route and answers 404 before any query, as parse_id does for ids in query strings and forms."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int = 1, max: int = MAX_ID, signed: bool = False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+_PLAIN_NUMBER = re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})*(?:\.[0-9]+)?$|^[0-9]+(?:\.[0-9]+)?$")
+NUMBER_HINT = "Enter a number with the digits 0-9, like 1250 or 1,250.50."
+
+
+def parse_plain_number(raw: str | None) -> Decimal | None:
+    """A finite, non-negative number typed with ASCII digits (thousands commas and a decimal point allowed), or None:
+    "NaN", "sNaN", "Infinity", "1e309" and other scripts' digits are not numbers here."""
+    text = (raw or "").strip()
+    if len(text) > 40 or not _PLAIN_NUMBER.match(text):
+        return None
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+class PlainDecimalField(DecimalField):
+    """A DecimalField that reads only what parse_plain_number reads (Decimal() alone takes "sNaN" and "١٢")."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = parse_plain_number(valuelist[0])
+            if self.data is None:
+                raise ValueError(NUMBER_HINT)
+
+
+class PlainIntegerField(IntegerField):
+    """An IntegerField that reads only ASCII digits (int() alone takes "١٢" and "１２")."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            number = parse_plain_number(valuelist[0])
+            if number is None or number != number.to_integral_value():
+                self.data = None
+                raise ValueError("Enter a whole number with the digits 0-9.")
+            self.data = int(number)
 
 
 def parse_date(raw: str | None) -> dt.date | None:

@@ -37,3 +37,4 @@ def test_amounts_in_either_decimal_style_are_read_exactly(typed, currency, minor
 ])
 def test_what_is_not_clearly_one_amount_is_refused(typed, currency):
     assert parse_amount_input(typed, currency) is None
+

@@ -7,6 +7,7 @@ fake Stripe on loopback. Stripe's errors become StripeProblemError with a messag
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 import stripe
@@ -39,6 +40,8 @@ def verified_event(raw_body: bytes, signature_header: str | None, secret: str,
         raise BadWebhookError("The body is not UTF-8 text.") from exc
     except stripe.SignatureVerificationError as exc:
         raise BadWebhookError(_reason(exc)) from exc
+    if _signed_at(signature_header) > time.time() + tolerance:  # the library checks only the past
+        raise BadWebhookError("The signature is dated in the future (timestamp outside the tolerance).")
     try:
         event = json.loads(raw_body)
     except ValueError as exc:
@@ -47,6 +50,12 @@ def verified_event(raw_body: bytes, signature_header: str | None, secret: str,
             and isinstance((event.get("data") or {}).get("object"), dict)):
         raise BadWebhookError("The body is not a Stripe event (id, type and data.object are required).")
     return event
+
+
+def _signed_at(signature_header: str) -> int:
+    """The header's t= timestamp (verify_header has already found a well-formed one)."""
+    stamps = [item.split("=", 1)[1] for item in signature_header.split(",") if item.strip().startswith("t=")]
+    return int(stamps[0]) if stamps and stamps[0].strip().isdigit() else 0
 
 
 def _reason(error: stripe.SignatureVerificationError) -> str:

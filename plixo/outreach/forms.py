@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, IntegerField, SelectField, SelectMultipleField, TimeField, widgets
+from wtforms import SelectField, SelectMultipleField, TimeField, widgets
 from wtforms.validators import InputRequired, NumberRange
 
 from plixo.outreach.models import TONES
+from plixo.params import PlainDecimalField, PlainIntegerField
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 APPROVERS = [("controller", "Controller"), ("legal", "Legal")]
@@ -17,14 +18,14 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-def _count(label: str, low: int, high: int, description: str = "") -> IntegerField:
-    return IntegerField(label, description=description, validators=[
+def _count(label: str, low: int, high: int, description: str = "") -> PlainIntegerField:
+    return PlainIntegerField(label, description=description, validators=[
         InputRequired(message="Enter a whole number."),
         NumberRange(min=low, max=high, message=f"Use a number from {low:,} to {high:,}.")])
 
 
-def _amount(label: str, description: str) -> DecimalField:
-    return DecimalField(label, description=description, places=None, validators=[
+def _amount(label: str, description: str) -> PlainDecimalField:
+    return PlainDecimalField(label, description=description, places=None, validators=[
         InputRequired(message="Enter an amount."),
         NumberRange(min=0, max=10**12, message="Use an amount of 0 or more.")])
 
@@ -41,7 +42,7 @@ class PolicyForm(FlaskForm):
     daily_cap_per_domain = _count("Daily cap per sending domain", 1, 1_000_000)
     max_touches_per_week = _count("Touches per customer per week", 1, 14)
     min_gap_hours = _count("Minimum gap between touches (hours)", 0, 336)
-    discount_cap_percent = DecimalField("Discount cap (% of the balance)", places=None, validators=[
+    discount_cap_percent = PlainDecimalField("Discount cap (% of the balance)", places=None, validators=[
         InputRequired(message="Enter a percentage."), NumberRange(min=0, max=100, message="Use 0 to 100 %%.")])
     credit_approval = _amount("Credits need approval above", "In the workspace currency.")
     plan_approval = _amount("Payment plans need approval above", "Total of the plan.")

@@ -78,7 +78,7 @@ def invoice_state(org, *invoices):
 
 # Verification
 
-@pytest.mark.parametrize("tamper", ["body", "secret", "stale", "header", "not json"])
+@pytest.mark.parametrize("tamper", ["body", "secret", "stale", "future", "header", "not json"])
 def test_unverifiable_webhooks_answer_400_and_store_nothing(anon, org, ledger, tamper):
     first, _ = ledger
     evt = se.intent_succeeded(ACCOUNT, "pi_1", 100_000, [first.id])
@@ -90,6 +90,8 @@ def test_unverifiable_webhooks_answer_400_and_store_nothing(anon, org, ledger, t
         signature = se.sign(raw, "whsec_someone_else")
     elif tamper == "stale":
         signature = se.sign(raw, timestamp=int(time.time()) - 3600)
+    elif tamper == "future":  # a signature dated ahead would stay replayable for that long
+        signature = se.sign(raw, timestamp=int(time.time()) + 3600)
     elif tamper == "header":
         signature = ""
     else:
