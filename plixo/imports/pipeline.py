@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,11 +258,15 @@ def _memoised(parse: Callable[[str], object]) -> Callable[[str], object]:
     return read
 
 
+# A lone "-" is how many exports write "none" in an optional column, and a signed plain number ("-5", "-1,250.50")
+# is how they write a negative amount: only those start like a formula and are taken as they are. "-2+3+cmd|…" is not.
+_PLAIN_SIGNED = re.compile(r"^-(?:[0-9][0-9,]*(?:\.[0-9]+)?)?$")
+
+
 def _text(raw: str) -> str:
-    # A lone "-" is how many exports write "none" in an optional column, and a minus before a digit is how they
-    # write a negative number ("-5"): text cells starting so are taken as they are.
-    if starts_like_formula(raw) and not (raw.startswith("-") and (len(raw) == 1 or raw[1].isdigit())):
-        raise FieldIssue("formula_cell", "This looks like a spreadsheet formula, not a value.",
+    if starts_like_formula(raw) and not _PLAIN_SIGNED.match(raw):
+        raise FieldIssue("formula_cell", "This looks like a spreadsheet formula, not a value: a cell starting with "
+                         "=, +, -, @, a tab or a carriage return is run by spreadsheets unless it is a plain number.",
                          "Remove the leading character or export values instead of formulas.")
     return raw
 

@@ -17,11 +17,11 @@ def _codes(tmp_path, contact_name: str) -> list[str]:
     return [issue.code for issue in report.errors]
 
 
-@pytest.mark.parametrize("name", ["=2+5", "+1", "@SUM(A1)", "-Dana"])
+@pytest.mark.parametrize("name", ["=2+5", "+1", "@SUM(A1)", "-Dana", "-2+3+cmd|' /C calc'!A0", "-5)", "\t=1"])
 def test_a_text_cell_starting_like_a_formula_is_refused(tmp_path, name):
     assert _codes(tmp_path, name) == ["formula_cell"]
 
 
-@pytest.mark.parametrize("name", ["-", "-5", "Dana Payables", "Dana-Payables"])
+@pytest.mark.parametrize("name", ["-", "-5", "-1250.50", "Dana Payables", "Dana-Payables"])
 def test_a_lone_minus_a_negative_number_and_ordinary_names_are_accepted(tmp_path, name):
     assert _codes(tmp_path, name) == []
