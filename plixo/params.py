@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from werkzeug.routing import IntegerConverter
 from wtforms import DecimalField, IntegerField
 
+from plixo.actions import ActionError
 from plixo.amounts import AmountError, NumberStyle, detect_number_style, parse_amount
 from plixo.money import MoneyError, exponent
 
@@ -68,6 +69,17 @@ class PlainIntegerField(IntegerField):
                 self.data = None
                 raise ValueError("Enter a whole number with the digits 0-9.")
             self.data = int(number)
+
+
+def optional_id(raw: str | None, field: str, message: str = "Choose one of the listed options.") -> int | None:
+    """An id chosen in a form: None when left blank; anything that is not an id is refused (ActionError on the field),
+    never silently taken for "none"."""
+    if not (raw or "").strip():
+        return None
+    value = parse_id(raw)
+    if value is None:
+        raise ActionError(message, field)
+    return value
 
 
 def parse_date(raw: str | None) -> dt.date | None:

@@ -34,7 +34,7 @@ from plixo.outreach import sends
 from plixo.outreach.drafting import TEMPLATE_LABELS
 from plixo.outreach.merge_fields import MERGE_FIELDS, preview
 from plixo.outreach.models import Segment
-from plixo.params import parse_amount_input, parse_date, parse_id
+from plixo.params import optional_id, parse_amount_input, parse_date, parse_id
 from plixo.promises import plans
 from plixo.promises import service as promises
 from plixo.queue.chips import why_chips
@@ -45,6 +45,7 @@ from plixo.security import can, requires
 from plixo.tenancy import get_or_404
 
 bp = Blueprint("queue", __name__, url_prefix="/work")
+CHOOSE_CONTACT = "Choose one of this customer's contacts."
 MAX_INSTALLMENTS = 24
 
 
@@ -251,7 +252,8 @@ def log_promise(invoice_id: int):
         return _refused(ActionError("Enter the amount as a number, such as 1250.00.", "amount"))
     return _act(invoice, lambda: promises.log_promise(
         db.session, g.org, invoice, current_user, amount, parse_date(request.form.get("promised_date")),
-        parse_id(request.form.get("contact_id")), utcnow()), "Promise logged.", "queue:changed")
+        optional_id(request.form.get("contact_id"), "contact_id", CHOOSE_CONTACT), utcnow()),
+        "Promise logged.", "queue:changed")
 
 
 @bp.post("/queue/<int:invoice_id>/plan")
@@ -307,7 +309,8 @@ def place_hold(invoice_id: int):
 def suppress_contact(invoice_id: int):
     invoice = _invoice_with_people(invoice_id)
     return _act(invoice, lambda: holds.suppress_contact(
-        db.session, g.org, invoice, current_user, parse_id(request.form.get("contact_id")),
+        db.session, g.org, invoice, current_user,
+        optional_id(request.form.get("contact_id"), "contact_id", CHOOSE_CONTACT),
         parse_date(request.form.get("until")), request.form.get("reason", ""), utcnow()),
         "Contact suppressed until the reactivation date.", "queue:removed")
 

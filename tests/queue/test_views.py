@@ -143,6 +143,19 @@ def test_promise_in_the_past_is_refused(client, ledger, org):
     assert "in the past" in json.loads(response.headers["HX-Trigger"])["shell:toast"]["message"]
 
 
+@pytest.mark.parametrize("contact_id", ["garbage", "0", str(2**63), "-3"])
+def test_a_promise_naming_no_real_contact_is_refused_not_logged_without_one(client, ledger, org, contact_id):
+    from plixo.promises.models import Promise
+
+    tomorrow = (workspace_today() + dt.timedelta(days=3)).isoformat()
+    response = client.post(f"/work/queue/{ledger['new'].id}/promise", headers=HX,
+                           data={"amount": "100", "promised_date": tomorrow, "contact_id": contact_id})
+    toast = json.loads(response.headers["HX-Trigger"])["shell:toast"]["message"]
+    assert response.status_code == 422 and "Choose one of this customer's contacts" in toast
+    with tenant_scope(org.id):
+        assert db.session.scalars(select(Promise)).all() == []
+
+
 def test_marking_disputed_removes_the_invoice_from_the_queue(client, ledger, org):
     invoice = ledger["old"]
     response = client.post(f"/work/queue/{invoice.id}/dispute", headers=HX, data={"reason": "pricing", "note": "x"})
