@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import pairwise, zip_longest
 
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,8 @@ class Installment:
 
 def installments_from_form(dates: list[str], amounts: list[str], currency: str, most: int) -> list[Installment]:
     """The installments typed in a plan form, blank rows skipped; ActionError names the row that is wrong."""
-    rows = [(d.strip(), a.strip()) for d, a in zip(dates, amounts, strict=False) if d.strip() or a.strip()]
+    # zip_longest: a date sent without its amount field (or the reverse) is a half-filled row, not a dropped one.
+    rows = [(d.strip(), a.strip()) for d, a in zip_longest(dates, amounts, fillvalue="") if d.strip() or a.strip()]
     if len(rows) > most:
         raise ActionError(f"A plan can have at most {most} installments.", "installments")
     installments = []
