@@ -13,7 +13,7 @@ from sqlalchemy import String, and_, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Organization, User
+from plixo.accounts.models import Membership, Organization, User
 from plixo.actions import ActionError
 from plixo.ledger.aging import AGING_BUCKETS, BUCKET_NAMES
 from plixo.ledger.coverage import contact_coverage
@@ -152,6 +152,9 @@ def save_segment(session: Session, org: Organization, user: User, name: str, rul
     clash = session.scalar(select(Segment.id).where(Segment.org_id == org.id, Segment.name == name))
     if clash is not None and (segment is None or clash != segment.id):
         raise SegmentError(f"A segment called “{name}” already exists.", "name")
+    if rules.owner_id and session.scalar(select(Membership.id).where(
+            Membership.org_id == org.id, Membership.user_id == rules.owner_id)) is None:
+        raise SegmentError("Choose an owner from the list: that person is not in this workspace.", "owner_id")
     before = None if segment is None else {"name": segment.name, "rules": segment.rules}
     if segment is None:
         segment = Segment(org_id=org.id, name=name, mode="shadow", created_by_id=user.id)

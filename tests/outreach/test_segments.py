@@ -98,6 +98,19 @@ def test_bad_input_keeps_what_was_typed_and_saves_nothing(client, org, ledger):
         assert db.session.scalars(select(Segment)).all() == []
 
 
+def test_an_owner_from_another_workspace_is_refused(client, org, controller, ledger):
+    from tests.factories import make_org, make_user
+
+    stranger = make_user(make_org(name="Other Co"), "operator")
+    db.session.commit()
+    response = client.post("/admin/segments/new", data={"name": "Theirs", "owner_id": str(stranger.id)})
+    assert response.status_code == 422 and "not in this workspace" in response.get_data(as_text=True)
+    mine = client.post("/admin/segments/new", data={"name": "Mine", "owner_id": str(controller.id)})
+    assert mine.status_code == 302
+    with tenant_scope(org.id):
+        assert [s.name for s in db.session.scalars(select(Segment))] == ["Mine"]
+
+
 def test_duplicate_names_are_refused(client, org, ledger):
     client.post("/admin/segments/new", data={"name": "Enterprise"})
     response = client.post("/admin/segments/new", data={"name": "Enterprise"})
