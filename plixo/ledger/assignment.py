@@ -34,3 +34,16 @@ def assign(session: Session, org: Organization, invoice: Invoice, user: User, as
     session.flush()
     audit.record(session, org_id=org.id, actor=user, action="queue.assigned", subject=subject,
                  before={"assignee": before}, after=after)
+
+
+def work_refusal(invoice: Invoice, user_id: int, works_anywhere: bool) -> str | None:
+    """Why this person may read the invoice but not act on it (None: they may act). Managers and controllers act
+    anywhere; an operator acts on invoices assigned to them and on unassigned ones nobody else owns, as the
+    permission table's "own and unassigned" work says."""
+    if works_anywhere or invoice.assignee_id == user_id:
+        return None
+    holder = invoice.assignee if invoice.assignee_id is not None else invoice.customer.owner
+    if holder is None or holder.id == user_id:
+        return None
+    return (f"{invoice.number} is {holder.name}'s to work: you can read it, not act on it. "
+            "Ask an A/R manager to assign it to you.")

@@ -130,13 +130,23 @@ def _inspector_context(invoice: Invoice, template: str | None = None) -> dict:
     members = _assignable_members() if can("queue.view_all") else []  # only they see the Assign form
     # The compose box shows the draft a person reviews: the one place the writing assistant may rework it.
     return {"inspection": _inspection(invoice, template, rewrite=True), "templates": TEMPLATE_LABELS,
-            "merge_fields": MERGE_FIELDS, "dispute_reasons": DISPUTE_REASONS, "members": members, "today": _today()}
+            "merge_fields": MERGE_FIELDS, "dispute_reasons": DISPUTE_REASONS, "members": members, "today": _today(),
+            "read_only": assignment.work_refusal(invoice, current_user.id, can("queue.view_all"))}
 
 
 def _invoice_with_people(invoice_id: int) -> Invoice:
     # The inspector shows the customer, its owner and the assignee: one query instead of three lazy loads.
     return get_or_404(db.session, Invoice, invoice_id,
                       joinedload(Invoice.customer).joinedload(Customer.owner), joinedload(Invoice.assignee))
+
+
+def _invoice_to_act_on(invoice_id: int) -> Invoice:
+    """The invoice, if this person may act on it; else the refusal (422, above the inspector) ends the request."""
+    invoice = _invoice_with_people(invoice_id)
+    refusal = assignment.work_refusal(invoice, current_user.id, can("queue.view_all"))
+    if refusal is not None:
+        abort(_refused(ActionError(refusal)))
+    return invoice
 
 
 @bp.route("/queue/<int:invoice_id>")
@@ -186,7 +196,7 @@ def preview_email(invoice_id: int):
 @bp.post("/queue/<int:invoice_id>/draft")
 @requires("messages.send")
 def save_draft(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     return _act(invoice, lambda: sends.save_draft(db.session, g.org, invoice, current_user,
                                                   request.form.get("subject", ""), request.form.get("body", "")),
                 "Draft saved.", "queue:changed")
@@ -195,7 +205,7 @@ def save_draft(invoice_id: int):
 @bp.post("/queue/<int:invoice_id>/send")
 @requires("messages.send")
 def send_email(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     inspection = _inspection(invoice)
     subject = request.form.get("subject", inspection.subject)
     body = request.form.get("body", inspection.body)
@@ -226,7 +236,7 @@ def _sent(invoice: Invoice, message, scheduled: bool):
 @bp.post("/queue/<int:invoice_id>/messages/<int:message_id>/cancel")
 @requires("messages.send")
 def cancel_scheduled(invoice_id: int, message_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     return _act(invoice, lambda: sends.cancel_scheduled(db.session, g.org, invoice, message_id, current_user),
                 "Scheduled e-mail cancelled.", "queue:changed")
 
@@ -245,7 +255,7 @@ def _parse_local_datetime(raw: str) -> dt.datetime | None:
 @bp.post("/queue/<int:invoice_id>/promise")
 @requires("promises.manage")
 def log_promise(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     raw_amount = request.form.get("amount", "").strip()
     amount = parse_amount_input(raw_amount, invoice.currency)
     if raw_amount and amount is None:
@@ -259,7 +269,7 @@ def log_promise(invoice_id: int):
 @bp.post("/queue/<int:invoice_id>/plan")
 @requires("plans.propose")
 def propose_plan(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     return _act(invoice, lambda: plans.propose_plan(
         db.session, g.org, invoice, current_user,
         plans.installments_from_form(request.form.getlist("installment_date"),
@@ -270,7 +280,7 @@ def propose_plan(invoice_id: int):
 @bp.post("/queue/<int:invoice_id>/dispute")
 @requires("disputes.intake")
 def open_dispute(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     upload = request.files.get("evidence")
     evidence = (upload.filename or "evidence", upload.read(MAX_EVIDENCE_BYTES + 1)) \
         if upload and upload.filename else None
@@ -298,7 +308,7 @@ def download_evidence(dispute_evidence_id: int):
 @bp.post("/queue/<int:invoice_id>/hold")
 @requires("holds.manage")
 def place_hold(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     return _act(invoice, lambda: holds.place_hold(
         db.session, g.org, invoice, current_user, request.form.get("reason", ""),
         parse_date(request.form.get("until")), utcnow()), "Invoice on hold; it has left the queue.", "queue:removed")
@@ -307,7 +317,7 @@ def place_hold(invoice_id: int):
 @bp.post("/queue/<int:invoice_id>/suppress")
 @requires("holds.manage")
 def suppress_contact(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     return _act(invoice, lambda: holds.suppress_contact(
         db.session, g.org, invoice, current_user,
         optional_id(request.form.get("contact_id"), "contact_id", CHOOSE_CONTACT),
@@ -318,7 +328,7 @@ def suppress_contact(invoice_id: int):
 @bp.post("/queue/<int:invoice_id>/shadow")
 @requires("holds.manage")
 def escalate_to_shadow(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     return _act(invoice, lambda: holds.escalate_to_shadow(db.session, g.org, invoice, current_user,
                                                           request.form.get("reason", "")),
                 "Invoice back in Shadow Mode: its e-mails need review.", "queue:changed")
@@ -327,7 +337,7 @@ def escalate_to_shadow(invoice_id: int):
 @bp.post("/queue/<int:invoice_id>/revoke-links")
 @requires("holds.manage")
 def revoke_payer_links(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     return _act(invoice, lambda: holds.revoke_payer_links(db.session, g.org, invoice, current_user,
                                                           request.form.get("reason", "")),
                 f"Earlier pay and portal links of {invoice.customer.name} no longer work.", "queue:changed")
@@ -336,7 +346,7 @@ def revoke_payer_links(invoice_id: int):
 @bp.post("/queue/<int:invoice_id>/write-off")
 @requires("queue.work")
 def request_write_off(invoice_id: int):
-    invoice = _invoice_with_people(invoice_id)
+    invoice = _invoice_to_act_on(invoice_id)
     return _act(invoice, lambda: approvals.request_write_off(db.session, g.org, invoice, current_user,
                                                              request.form.get("reason", ""), utcnow()),
                 "Write-off requested; it waits for approval.", "queue:changed")
