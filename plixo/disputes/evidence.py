@@ -38,6 +38,14 @@ def checked_evidence(evidence: tuple[str, bytes]) -> tuple[str, str]:
     raise ActionError("Evidence must be a PDF, PNG or JPEG file.", "evidence")
 
 
+def evidence_name(filename: str | None, suffix: str) -> str:
+    """The name an evidence file is kept and downloaded under: the uploaded stem, with the extension of the type its
+    bytes showed ("invoice.pdf.exe" holding a PDF becomes "invoice.pdf.pdf", never an .exe)."""
+    stem = re.sub(r"[^\w.\- ]", "_", Path(filename or "evidence").name)
+    stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
+    return (stem.strip(" .")[:190] or "evidence") + suffix
+
+
 def store_evidence(session: Session, org: Organization, dispute: Dispute, actor: Actor, filename: str, data: bytes,
                    kind: tuple[str, str], root: Path, now: dt.datetime) -> None:
     """Keep a checked file under `root`/<workspace> with a random name, and record it on the dispute."""
@@ -47,7 +55,7 @@ def store_evidence(session: Session, org: Organization, dispute: Dispute, actor:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}{suffix}"
     path.write_bytes(data)
-    safe_name = re.sub(r"[^\w.\- ]", "_", Path(filename or "evidence").name)[:200] or "evidence"
+    safe_name = evidence_name(filename, suffix)
     session.add(DisputeEvidence(org_id=org.id, dispute_id=dispute.id, filename=safe_name, content_type=content_type,
                                 size_bytes=len(data), sha256=digest, storage_path=str(path),
                                 uploaded_by_id=user_id(actor), uploaded_at=now))

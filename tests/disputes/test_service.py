@@ -32,3 +32,13 @@ def test_evidence_type_is_checked_by_content_not_name(scoped, controller, invoic
 def test_dispute_needs_a_known_reason(scoped, controller, invoice, tmp_path):
     with pytest.raises(ActionError):
         disputes.open_dispute(db.session, scoped, invoice, controller, "because", "", None, tmp_path, now())
+
+
+@pytest.mark.parametrize(("uploaded", "kept"), [
+    ("invoice.pdf.exe", "invoice.pdf.pdf"), ("scan.PNG", "scan.pdf"), ("..", "evidence.pdf"), ("proof", "proof.pdf"),
+])
+def test_evidence_is_kept_under_the_extension_its_content_shows(scoped, controller, invoice, tmp_path, uploaded,
+                                                                 kept):
+    dispute = disputes.open_dispute(db.session, scoped, invoice, controller, "pricing", "", (uploaded, b"%PDF-1.7 x"),
+                                    tmp_path, now())
+    assert dispute.evidence[0].filename == kept and dispute.evidence[0].storage_path.endswith(".pdf")
