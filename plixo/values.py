@@ -6,6 +6,7 @@ whichever of them found it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -35,3 +36,20 @@ class Fix:
 def quoted(raw: str) -> str:
     """The value quoted for a message, cut short so a runaway cell cannot flood the report."""
     return f'"{raw}"' if len(raw) <= 40 else f'"{raw[:37]}…"'
+
+
+# Characters that change how text around them is displayed without being seen: the bidirectional controls (an
+# invoice number with U+202E reverses the amount printed after it) and the zero-width ones. Nothing a finance team
+# types or exports needs them in an identifier, a name or a subject.
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def without_invisible(text: str) -> str:
+    """The text without bidirectional controls and zero-width characters."""
+    return INVISIBLE.sub("", text)
+
+
+def header_safe(text: str) -> str:
+    """Text for one line of an e-mail header (a subject): no invisible characters, control characters as spaces."""
+    return " ".join(CONTROL.sub(" ", without_invisible(text)).split())

@@ -25,7 +25,7 @@ from plixo.imports.emails import normalize_email
 from plixo.imports.fields import FIELDS, Field, fields_of
 from plixo.imports.issues import FieldIssue
 from plixo.imports.reader import FileFormat, iter_records, read_header_and_sample
-from plixo.values import Fix
+from plixo.values import Fix, without_invisible
 
 ANALYSIS_ROWS = 2000  # enough rows to detect date formats and number style reliably
 MAX_STORED_ISSUES = 5000  # errors kept for the page; the counts are always complete
@@ -168,7 +168,7 @@ class _RowChecker:
         elif kind == "time_zone":
             read = _memoised(lambda raw: (_time_zone(raw), None))
         else:
-            return lambda raw, _currency: (_text(raw), None)
+            return lambda raw, _currency: _text(raw)
         return lambda raw, _currency: read(raw)
 
     def check(self, line: int, cells: list[str]) -> tuple[dict[str, object] | None, list[RowIssue], list[tuple]]:
@@ -263,12 +263,14 @@ def _memoised(parse: Callable[[str], object]) -> Callable[[str], object]:
 _PLAIN_SIGNED = re.compile(r"^-(?:[0-9][0-9,]*(?:\.[0-9]+)?)?$")
 
 
-def _text(raw: str) -> str:
-    if starts_like_formula(raw) and not _PLAIN_SIGNED.match(raw):
+def _text(raw: str) -> tuple[str, Fix | None]:
+    """A text cell as it may be stored: invisible characters removed (reported), formulas refused."""
+    clean = without_invisible(raw)
+    if starts_like_formula(clean) and not _PLAIN_SIGNED.match(clean):
         raise FieldIssue("formula_cell", "This looks like a spreadsheet formula, not a value: a cell starting with "
                          "=, +, -, @, a tab or a carriage return is run by spreadsheets unless it is a plain number.",
                          "Remove the leading character or export values instead of formulas.")
-    return raw
+    return clean, (Fix("invisible_characters_removed", raw, clean) if clean != raw else None)
 
 
 def _risk_tier(raw: str) -> tuple[str, Fix | None]:

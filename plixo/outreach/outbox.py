@@ -51,6 +51,7 @@ from plixo.outreach.planner import open_disputes
 from plixo.outreach.send_guard import DAILY, TOUCHED, WEEK, CustomerFacts, DailyLoad, daily_cap, decide
 from plixo.replies.models import Reply
 from plixo.tenancy import current_org_id
+from plixo.values import header_safe, without_invisible
 
 LEASE = dt.timedelta(minutes=5)
 BATCH = 200
@@ -422,10 +423,10 @@ def _email_of(message: Message, org: Organization, sender: tuple[str, str], now:
     email = EmailMessage()
     email["From"] = formataddr((name or org.name, address))
     email["To"] = message.to_email
-    email["Subject"] = message.subject
+    email["Subject"] = header_safe(message.subject)  # never a control or bidi character in a header
     email["Date"] = format_datetime(now)
     # A retry keeps the ID the first attempt went out with: the provider's Sent Items are searched by it.
     email["Message-ID"] = message.message_id_header or message_id_header(message, address.rsplit("@", 1)[-1])
     email["X-Plixo-Message"] = str(message.id)
-    email.set_content(message.body)
+    email.set_content(without_invisible(message.body))
     return email

@@ -25,3 +25,12 @@ def test_a_text_cell_starting_like_a_formula_is_refused(tmp_path, name):
 @pytest.mark.parametrize("name", ["-", "-5", "-1250.50", "Dana Payables", "Dana-Payables"])
 def test_a_lone_minus_a_negative_number_and_ordinary_names_are_accepted(tmp_path, name):
     assert _codes(tmp_path, name) == []
+
+
+@pytest.mark.parametrize("name", ["Dana\u202e Payables", "Dana\u200b Payables", "\u2066Dana Payables\u2069"])
+def test_bidi_controls_and_zero_width_characters_are_removed_and_reported(tmp_path, name):
+    path = tmp_path / "customers.csv"
+    path.write_text(",".join(HEADER) + "\n" + f"C-1,Acme Robotics,{name}\n", encoding="utf-8")
+    report = validate(path, detect_format(path), "customers", HEADER, MAPPING, Settings("USD", {}))
+    assert [issue.code for issue in report.errors] == []
+    assert report.fix_counts == {"invisible_characters_removed": 1}

@@ -330,3 +330,13 @@ def test_an_autopilot_email_waits_for_a_person_once_the_customer_disputes_anothe
     assert send_due_messages(transport).get("sent", 0) == 0 and sink[1].messages == []
     waiting = state(org, message_id)
     assert waiting.status == "draft" and "INV-DISPUTED disputed" in waiting.wait_reason
+
+
+def test_no_control_or_bidi_character_goes_out_in_a_subject(org, transport, sink):
+    message_id, _invoice = scheduled(org)
+    with tenant_scope(org.id):
+        db.session.get(Message, message_id).subject = "Invoice INV-7\u202e EXE.FDP\r\nBcc: x@evil.example\u200b"
+        db.session.commit()
+    assert send_due_messages(transport)["sent"] == 1
+    subject = sink[1].messages[0]["Subject"]
+    assert subject == "Invoice INV-7 EXE.FDP Bcc: x@evil.example" and sink[1].messages[0]["Bcc"] is None

@@ -237,3 +237,13 @@ def test_draft_greets_the_named_contact_and_drops_links_not_available_yet():
     assert body.startswith("Hi James,") and "{pay_link}" not in body and "{invoice_number}" in subject
     _subject, body = drafted_email("reminder", "firm", {"pay_link": ""}, None)
     assert body.startswith(("Hello {customer_name},", "Dear {customer_name},"))
+
+
+def test_an_invoice_number_is_isolated_from_the_amount_next_to_it(client, org):
+    with tenant_scope(org.id):
+        customer = make_customer(org, name="Hooli")
+        invoice = make_invoice(org, customer, number="INV-1\u202eEXE.")  # stored before imports cleaned such text
+        db.session.commit()
+        invoice_id = invoice.id
+    page = client.get(f"/work/queue/{invoice_id}").get_data(as_text=True)
+    assert '<h2 class="inspector-title"><bdi>INV-1\u202eEXE.</bdi> · ' in page
