@@ -8,6 +8,7 @@ revoking the links ends open sessions as well. Portal responses are never cached
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,7 @@ from plixo.params import parse_amount_input, parse_date, parse_id
 from plixo.payments.checkout import CheckoutError, start_checkout
 from plixo.portal import service
 from plixo.promises import plans
+from plixo.redis_conn import get_redis
 from plixo.security import public
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -107,29 +109,43 @@ def _session_seconds() -> int:
     return current_app.config["PORTAL_SESSION_MINUTES"] * 60
 
 
-def _session() -> tuple[PortalClaim, int] | None:
-    """The claim in this request's portal cookie and when the link was opened; None when absent, forged or old."""
+def _session() -> tuple[PortalClaim, int, int] | None:
+    """The claim in this request's portal cookie, when the link was opened and the session's id; None when absent,
+    forged, old or ended (Leave)."""
     if "portal_session" not in g:
         g.portal_session = _read_cookie(request.cookies.get(COOKIE, ""))
     return g.portal_session
 
 
-def _read_cookie(raw: str) -> tuple[PortalClaim, int] | None:
+def _read_cookie(raw: str) -> tuple[PortalClaim, int, int] | None:
     if not raw:
         return None
     try:
         value = _serializer().loads(raw, max_age=_session_seconds())  # idle timeout: renewed by each request
     except BadSignature:
         return None
-    if not (isinstance(value, list) and len(value) == 4 and all(type(part) is int for part in value)):
+    if not (isinstance(value, list) and len(value) == 5 and all(type(part) is int for part in value)):
         return None
-    if time.time() - value[3] > MAX_SESSION_HOURS * 3600:
+    if time.time() - value[3] > MAX_SESSION_HOURS * 3600 or _ended_session(value[4]):
         return None
-    return PortalClaim(*value[:3]), value[3]
+    return PortalClaim(*value[:3]), value[3], value[4]
 
 
-def _set_cookie(response, claim: PortalClaim, opened_at: int) -> None:
-    value = _serializer().dumps([claim.org_id, claim.customer_id, claim.version, opened_at])
+def _ended_key(session_id: int) -> str:
+    return f"plixo:portal-ended:{session_id}"
+
+
+def _ended_session(session_id: int) -> bool:
+    """Whether Leave ended this session: a copy of the cookie kept elsewhere then opens nothing either."""
+    return bool(get_redis().exists(_ended_key(session_id)))
+
+
+def _end_session(session_id: int) -> None:
+    get_redis().set(_ended_key(session_id), 1, ex=MAX_SESSION_HOURS * 3600)  # a cookie is dead by then anyway
+
+
+def _set_cookie(response, claim: PortalClaim, opened_at: int, session_id: int) -> None:
+    value = _serializer().dumps([claim.org_id, claim.customer_id, claim.version, opened_at, session_id])
     response.set_cookie(COOKIE, value, max_age=_session_seconds(), path=bp.url_prefix, httponly=True,
                         samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
 
@@ -175,8 +191,7 @@ def protect_response(response):
     if action == "clear":
         _clear_cookie(response)
     elif action == "renew":
-        claim, opened_at = _session()
-        _set_cookie(response, claim, opened_at)
+        _set_cookie(response, *_session())
     return response
 
 
@@ -289,7 +304,7 @@ def open_link(token: str):
     except LinkError as refused:
         return _message_page("Link no longer valid", str(refused), 410)
     response = redirect(url_for("portal.home"), 303)
-    _set_cookie(response, claim, int(time.time()))
+    _set_cookie(response, claim, int(time.time()), secrets.randbits(62))
     return response
 
 
@@ -408,5 +423,8 @@ def opt_out():
 @bp.post("/leave")
 @public
 def leave():
+    found = _session()
+    if found is not None:
+        _end_session(found[2])
     g.portal_cookie = "clear"
     return _message_page("You have left the page", "To come back, open the link in the e-mail again.", 200)

@@ -158,6 +158,14 @@ def test_leaving_ends_the_portal_session(payer):
     assert payer.get("/portal").status_code == 403
 
 
+def test_leaving_ends_the_session_for_a_copied_cookie_too(app, payer):
+    copied = payer.get_cookie("plixo_portal", path="/portal").value
+    assert payer.post("/portal/leave").status_code == 200
+    elsewhere = app.test_client()
+    elsewhere.set_cookie("plixo_portal", copied, path="/portal")
+    assert elsewhere.get("/portal").status_code == 403
+
+
 def test_a_session_cookie_of_a_revoked_version_never_reaches_the_data(payer, org, ledger):
     bump_portal_version(org, ledger.customer)
     assert payer.post("/portal/promise", data={"invoice_id": ledger.overdue.id, "amount": "10"}).status_code == 410
