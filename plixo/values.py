@@ -53,3 +53,8 @@ def without_invisible(text: str) -> str:
 def header_safe(text: str) -> str:
     """Text for one line of an e-mail header (a subject): no invisible characters, control characters as spaces."""
     return " ".join(CONTROL.sub(" ", without_invisible(text)).split())
+
+
+def typed_name(text: str) -> str:
+    """A name a person typed (a workspace, a segment, a cadence): one line, single spaces, nothing invisible."""
+    return " ".join(without_invisible(text).split())

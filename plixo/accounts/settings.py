@@ -22,6 +22,7 @@ from plixo import audit
 from plixo.accounts.models import Organization
 from plixo.actions import ActionError, Actor
 from plixo.money import ISO_CURRENCIES
+from plixo.values import typed_name
 
 MAX_NAME = 200
 MAX_REMITTANCE = 2_000
@@ -105,12 +106,12 @@ def _text(value: str) -> str:
 def checked_settings(typed: SettingsInput) -> dict[str, str | None]:
     """The settings to store, normalised; SettingsError naming every refused field."""
     errors: dict[str, str] = {}
-    name = " ".join(typed.name.split())
+    name = typed_name(typed.name)
     if len(name) < 2:
         errors["name"] = "Enter the workspace name (at least 2 characters)."
     elif len(name) > MAX_NAME:
         errors["name"] = f"Keep the workspace name under {MAX_NAME} characters."
-    legal_name = " ".join(typed.legal_name.split())
+    legal_name = typed_name(typed.legal_name)
     if len(legal_name) > MAX_NAME:
         errors["legal_name"] = f"Keep the legal name under {MAX_NAME} characters."
     zone = typed.time_zone.strip()

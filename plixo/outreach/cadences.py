@@ -41,6 +41,7 @@ from plixo.outreach.models import TONES, Cadence, CadenceStep, Message, MessageI
 from plixo.outreach.planner import SendPlanner
 from plixo.outreach.segments import SegmentRules, segment_clause, sending_blockers
 from plixo.promises.models import Promise
+from plixo.values import typed_name
 
 ANCHORS = ("due_date", "previous_touch")
 LAUNCH_STATUSES = ("shadow", "active")
@@ -101,7 +102,7 @@ def check_steps(steps: list[StepInput]) -> None:
 def create_cadence(session: Session, org: Organization, user: User, name: str, segment_id: int | None,
                    steps: list[StepInput], launch: str, now: dt.datetime) -> Cadence:
     """Create and launch a cadence in Shadow (drafts for review, 14 days side by side) or Active."""
-    name = " ".join(name.split())
+    name = typed_name(name)
     if not name or len(name) > 120:
         raise CadenceError("Name the cadence (at most 120 characters).", "name")
     if session.scalar(select(Cadence.id).where(Cadence.org_id == org.id, Cadence.name == name)) is not None:

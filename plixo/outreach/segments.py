@@ -24,6 +24,7 @@ from plixo.mail.models import SendingDomain
 from plixo.mail.sending import bounce_stats, domain_of
 from plixo.money import ISO_CURRENCIES, format_money
 from plixo.outreach.models import Message, Segment
+from plixo.values import typed_name
 
 MODES = ("shadow", "autopilot")
 COVERAGE_GATE = 0.95
@@ -144,7 +145,7 @@ def preview_segment(session: Session, org_id: int, rules: SegmentRules, today: d
 def save_segment(session: Session, org: Organization, user: User, name: str, rules: SegmentRules,
                  segment: Segment | None = None) -> Segment:
     """Create a segment (in Shadow Mode) or change an existing one's name and rules; audited."""
-    name = " ".join(name.split())
+    name = typed_name(name)
     if not name:
         raise SegmentError("Name the segment.", "name")
     if len(name) > 120:

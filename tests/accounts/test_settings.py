@@ -222,3 +222,10 @@ def test_settings_are_per_workspace(app, client, org):
     sign_in(app.test_client(), other_controller).post("/admin/workspace", data={**GOOD, "name": "Other Renamed"})
     assert reload(org).name == org.name and reload(other).name == "Other Renamed"
     assert client.get("/admin/workspace").get_data(as_text=True).count("Other Renamed") == 0
+
+
+def test_typed_names_lose_bidi_and_zero_width_characters(scoped, controller):
+    settings.update_settings(db.session, scoped, controller,
+                             typed(name="Acme\u200b Robotics", legal_name="\u202eAcme Robotics Inc.\u2069"))
+    org = reload(scoped)
+    assert (org.name, org.legal_name) == ("Acme Robotics", "Acme Robotics Inc.")

@@ -193,3 +193,9 @@ def test_bounce_rate_counts_sends_whose_recipient_bounced_afterwards(org, ledger
         db.session.flush()
         assert bounce_rate(db.session, org.id, now) == 0.25
         assert any("bounce rate" in b for b in autopilot_blockers(db.session, org.id, now))
+
+
+def test_a_typed_name_loses_invisible_characters(client, org, ledger):
+    assert client.post("/admin/segments/new", data={"name": "Enter\u200bprise \u202eEXE"}).status_code == 302
+    with tenant_scope(org.id):
+        assert db.session.scalar(select(Segment.name)) == "Enterprise EXE"
