@@ -13,7 +13,7 @@ from plixo.actions import ActionError
 from plixo.amounts import AmountError, NumberStyle, detect_number_style, parse_amount
 from plixo.money import MoneyError, exponent
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # primary keys are INTEGER: PostgreSQL refuses a larger number before it can find nothing
 
 
 def parse_id(raw: str | None) -> int | None:
@@ -26,7 +26,7 @@ def parse_id(raw: str | None) -> int | None:
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in every route: a database id, 1 … 2^63 − 1. Anything else (0, an id too large for the database)
+    """`<int:…>` in every route: a database id, 1 … 2^31 − 1. Anything else (0, an id too large for the database)
     matches no route and answers 404 before any query, as parse_id does for ids in query strings and forms."""
 
     def __init__(self, map, fixed_digits: int = 0, min: int = 1, max: int = MAX_ID, signed: bool = False):
