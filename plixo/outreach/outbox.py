@@ -47,8 +47,7 @@ from plixo.mail.models import SendingDomain
 from plixo.mail.sending import advance_warmup, domain_of, todays_cap
 from plixo.outreach.cadences import is_engine_message, listed_invoices, rerender
 from plixo.outreach.models import CadenceStep, Message, MessageInvoice
-from plixo.outreach.planner import open_disputes
-from plixo.outreach.send_guard import DAILY, TOUCHED, WEEK, CustomerFacts, DailyLoad, daily_cap, decide
+from plixo.outreach.send_guard import DAILY, TOUCHED, WEEK, CustomerFacts, DailyLoad, daily_cap, decide, open_disputes
 from plixo.replies.models import Reply
 from plixo.tenancy import current_org_id
 from plixo.values import header_safe, without_invisible

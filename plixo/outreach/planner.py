@@ -11,16 +11,24 @@ import datetime as dt
 from collections import Counter, defaultdict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization, Policy
-from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
-from plixo.ledger.models import Invoice
 from plixo.outreach.guardrails import next_allowed_moment
 from plixo.outreach.models import Message
-from plixo.outreach.send_guard import PLANNED, TOUCHED, WEEK, CustomerFacts, DailyLoad, daily_cap, decide, touch_moment
-from plixo.replies.models import Reply
+from plixo.outreach.send_guard import (
+    PLANNED,
+    TOUCHED,
+    WEEK,
+    CustomerFacts,
+    DailyLoad,
+    daily_cap,
+    decide,
+    open_disputes,
+    touch_moment,
+    unanswered_replies,
+)
 
 
 def local_day_start(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
@@ -68,36 +76,3 @@ class SendPlanner:
         if key not in self._windows:  # most customers start from `now` and share a zone: compute once
             self._windows[key] = next_allowed_moment(moment, zone, self.policy, business_hours=business_hours)
         return self._windows[key]
-
-
-def open_disputes(session: Session, org_id: int, customer_ids: set[int] | None = None) -> dict[int, list[str]]:
-    """Each customer's invoices in open dispute (of these customers only, when given)."""
-    statement = (select(Dispute.customer_id, Invoice.number)
-                 .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == org_id))
-                 .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES)))
-    if customer_ids is not None:
-        statement = statement.where(Dispute.customer_id.in_(customer_ids))
-    found: dict[int, list[str]] = defaultdict(list)
-    for customer_id, number in session.execute(statement):
-        found[customer_id].append(number)
-    return found
-
-
-def unanswered_replies(session: Session, org_id: int) -> dict[int, dt.datetime]:
-    """Each customer's latest reply that no e-mail of ours has followed (out-of-office notices aside)."""
-    replied = dict(session.execute(
-        select(Reply.customer_id, func.max(Reply.received_at))
-        .where(Reply.org_id == org_id, Reply.customer_id.is_not(None), Reply.label != "out_of_office")
-        .group_by(Reply.customer_id)).all())
-    if not replied:
-        return {}
-    last_sent = dict(session.execute(
-        select(Message.customer_id, func.max(Message.sent_at))
-        .where(Message.org_id == org_id, Message.customer_id.in_(list(replied)), Message.sent_at.is_not(None))
-        .group_by(Message.customer_id)).all())
-    return {customer_id: at for customer_id, at in replied.items()
-            if last_sent.get(customer_id) is None or _aware(last_sent[customer_id]) <= _aware(at)}
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -18,7 +18,7 @@ engine and the sender load many at once; `decide` itself never queries, so every
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -299,26 +299,40 @@ def workspace_load(session: Session, org: Organization, policy: Policy, limit: i
     return DailyLoad(limit if limit is not None else daily_cap(policy), zone, label, counter=count)
 
 
-def open_dispute_numbers(session: Session, org_id: int, customer_id: int) -> list[str]:
-    return list(session.scalars(select(Invoice.number).join(
-        Dispute, (Dispute.invoice_id == Invoice.id) & (Dispute.org_id == org_id))
-        .where(Invoice.org_id == org_id, Dispute.customer_id == customer_id,
-               Dispute.status.in_(OPEN_DISPUTE_STATUSES)).order_by(Invoice.number)))
+def open_disputes(session: Session, org_id: int, customer_ids: set[int] | None = None) -> dict[int, list[str]]:
+    """Each customer's invoices in open dispute (of these customers only, when given)."""
+    statement = (select(Dispute.customer_id, Invoice.number)
+                 .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == org_id))
+                 .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES)).order_by(Invoice.number))
+    if customer_ids is not None:
+        statement = statement.where(Dispute.customer_id.in_(customer_ids))
+    found: dict[int, list[str]] = defaultdict(list)
+    for customer_id, number in session.execute(statement):
+        found[customer_id].append(number)
+    return found
 
 
-def unanswered_reply(session: Session, org_id: int, customer_id: int) -> dt.datetime | None:
-    """When the customer last wrote, if no e-mail of ours has left since."""
-    last_reply = session.scalar(select(func.max(Reply.received_at)).where(
-        Reply.org_id == org_id, Reply.customer_id == customer_id, Reply.label != "out_of_office"))
-    if last_reply is None:
-        return None
-    answered = session.scalar(select(Message.id).where(
-        Message.org_id == org_id, Message.customer_id == customer_id, Message.sent_at > last_reply).limit(1))
-    return None if answered is not None else last_reply
+def unanswered_replies(session: Session, org_id: int,
+                       customer_ids: set[int] | None = None) -> dict[int, dt.datetime]:
+    """Each customer's latest reply that no e-mail of ours has followed (out-of-office notices aside)."""
+    latest = (select(Reply.customer_id, func.max(Reply.received_at))
+              .where(Reply.org_id == org_id, Reply.customer_id.is_not(None), Reply.label != "out_of_office")
+              .group_by(Reply.customer_id))
+    if customer_ids is not None:
+        latest = latest.where(Reply.customer_id.in_(customer_ids))
+    replied = dict(session.execute(latest).all())
+    if not replied:
+        return {}
+    last_sent = dict(session.execute(
+        select(Message.customer_id, func.max(Message.sent_at))
+        .where(Message.org_id == org_id, Message.customer_id.in_(list(replied)), Message.sent_at.is_not(None))
+        .group_by(Message.customer_id)).all())
+    return {customer_id: at for customer_id, at in replied.items()
+            if last_sent.get(customer_id) is None or last_sent[customer_id] <= at}
 
 
 def facts_for_customer(session: Session, org_id: int, customer_id: int, now: dt.datetime, policy: Policy,
                        stops: Sequence[str] = ()) -> CustomerFacts:
     return CustomerFacts(touches=customer_touches(session, org_id, customer_id, now, policy), stops=list(stops),
-                         open_disputes=open_dispute_numbers(session, org_id, customer_id),
-                         unanswered_reply=unanswered_reply(session, org_id, customer_id))
+                         open_disputes=open_disputes(session, org_id, {customer_id}).get(customer_id, []),
+                         unanswered_reply=unanswered_replies(session, org_id, {customer_id}).get(customer_id))
