@@ -1,6 +1,6 @@
 """A hostile walk over every route, as every role: ids that are no ids (0, past 2^63, 30 digits), another workspace's
 ids, and every form field the templates name filled with values that slip past careless parsing. No answer is a
-server error, and the other workspace is left exactly as it was.
+server error, and the other workspace is left exactly as it was; reading pages changes nothing in one's own.
 
 Routes come from app.url_map and fields from the templates' name="…" attributes, so new routes and fields are
 walked without touching this test.
@@ -93,3 +93,18 @@ def test_no_hostile_id_or_value_reaches_a_server_error_or_the_other_workspace(ap
     assert failures == []
     assert answered > 400  # the walk reached the routes signed in, not a login wall
     assert _snapshot(other) == before
+
+
+def test_reading_any_page_with_hostile_input_changes_nothing_in_the_workspace(app, org, controller):
+    ours = _accounts(org)
+    theirs = _accounts(make_org(name="Other Co"))
+    db.session.commit()
+    before = _snapshot(org)
+    for rule in _routes(app):
+        if "GET" not in rule.methods or rule.endpoint == "accounts.logout":
+            continue
+        client = sign_in(app.test_client(), controller)
+        for method, path, values in _requests(rule, ours, theirs):
+            if method == "GET":
+                client.get(path, headers={"HX-Request": "true"}, query_string=values)
+    assert _snapshot(org) == before

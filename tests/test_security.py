@@ -6,7 +6,9 @@ from plixo import create_app
 from plixo.config import ConfigError
 from plixo.security import PERMISSIONS, PUBLIC, ROLES, role_can
 
-PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.signup", "accounts.accept_invite", "ops.healthz",
+PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.signup", "accounts.accept_invite",
+                    # sign-up finishes by a link e-mailed to the address; the dev sink page exists only locally
+                    "accounts.signup_sent", "accounts.finish_signup", "accounts.dev_mail", "ops.healthz",
                     "payments.stripe_webhook", "payments.stripe_account_webhook",  # proven by Stripe's signature
                     # a signed pay link in the payer's e-mail is the credential
                     "payments.pay", "payments.start_payment", "payments.pay_done",

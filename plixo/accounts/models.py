@@ -125,3 +125,23 @@ class Notification(IdMixin, TenantMixin, TimestampMixin, Base):
     text: Mapped[str] = mapped_column(String(300))
     link: Mapped[str | None] = mapped_column(String(300))
     read_at: Mapped[dt.datetime | None]
+
+
+class SignupRequest(IdMixin, TimestampMixin, Base):
+    """A sign-up waiting for its address to be proven: the link e-mailed to it finishes the workspace.
+
+    A request for an address that already has an account gets no link: its owner is told by e-mail instead,
+    so the sign-up page never reveals which addresses have accounts.
+    """
+
+    __tablename__ = "signup_requests"
+    __table_args__ = (UniqueConstraint("token_hash"), Index("ix_signup_requests_email", "email"))
+
+    email: Mapped[str] = mapped_column(String(320))
+    known_account: Mapped[bool] = mapped_column(default=False)
+    details: Mapped[dict] = mapped_column(default=dict)  # workspace name, person's name, zone, currency, referral
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    token_hash: Mapped[str | None] = mapped_column(String(64))  # set when the e-mail with the link is written
+    expires_at: Mapped[dt.datetime]
+    mailed_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]

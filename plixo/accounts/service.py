@@ -21,6 +21,7 @@ from plixo.actions import ActionError
 from plixo.model import utcnow
 from plixo.security import ROLES
 from plixo.tenancy import tenant_scope, unscoped
+from plixo.values import typed_name
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 MIN_PASSWORD_LENGTH = 12
@@ -119,32 +120,29 @@ def record_login(session: Session, user: User, membership: Membership) -> None:
         session.flush()  # inside the scope: the flush guard checks the workspace of what it writes
 
 
-def sign_up(
+def create_workspace(
     session: Session,
     *,
-    workspace_name: str,
-    name: str,
     email: str,
-    password: str,
+    name: str,
+    password_hash: str,
+    workspace_name: str,
     time_zone: str,
     base_currency: str,
     referral_code: str = "",
 ) -> tuple[Organization, User, Membership]:
-    """Create a workspace, its first user as controller, and default guardrails."""
-    email = normalise_email(email)
-    check_work_email(email)
-    check_password(password)
+    """Create a workspace, its first user as controller, and default guardrails (the address is proven)."""
     if find_user(session, email):
-        raise AccountError("An account with this e-mail already exists. Sign in instead.")
+        raise AccountError("This address already has a Plixo account. Sign in instead.")
     org = Organization(
-        name=workspace_name.strip(),
+        name=workspace_name,
         slug=unique_slug(session, workspace_name),
-        legal_name=workspace_name.strip(),
+        legal_name=workspace_name,
         time_zone=time_zone,
         base_currency=base_currency,
         referral_code=referral_code.strip().upper() or None,
     )
-    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
+    user = User(email=normalise_email(email), name=name, password_hash=password_hash)
     session.add_all([org, user])
     session.flush()
     with tenant_scope(org.id):
@@ -231,7 +229,7 @@ def accept_invite(session: Session, invite: Invite, *, name: str, password: str)
         user = find_user(session, invite.email)
         if user is None:
             check_password(password)
-            user = User(email=invite.email, name=name.strip(), password_hash=hash_password(password))
+            user = User(email=invite.email, name=typed_name(name), password_hash=hash_password(password))
             session.add(user)
             session.flush()
         else:

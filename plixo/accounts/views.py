@@ -17,6 +17,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_login import current_user
@@ -24,9 +25,12 @@ from sqlalchemy import select
 
 from plixo.accounts import service, settings
 from plixo.accounts import session as session_hooks
+from plixo.accounts import signup as signup_flow
 from plixo.accounts.forms import AcceptInviteForm, InviteForm, LoginForm, RoleForm, SignupForm
 from plixo.accounts.models import Invite, Membership, Organization
 from plixo.accounts.session import end_session, start_session
+from plixo.background import DEFAULT, enqueue
+from plixo.devmail import received_messages
 from plixo.extensions import db, htmx, limiter
 from plixo.htmx import change, render_page_or_block, toast
 from plixo.money import ISO_CURRENCIES
@@ -88,20 +92,68 @@ def signup():
     if not form.validate_on_submit():
         return render_template("accounts/signup.html", form=form), 200 if request.method == "GET" else 422
 
-    def welcome(made):
-        _org, user, membership = made
-        start_session(user, membership)
-        flash(f"Welcome to Plixo. {form.workspace_name.data} is ready.", "success")
-        return redirect(url_for("insights.home"))
+    def asked(made):
+        enqueue(DEFAULT, "jobs.accounts.send_sign_up_mail", made.id)
+        session["signup_email"] = made.email
+        return redirect(url_for("accounts.signup_sent"), 303)
 
     def refused(error):
         form.email.errors.append(error.message)
         return render_template("accounts/signup.html", form=form), 422
 
-    return change(lambda: service.sign_up(
+    return change(lambda: signup_flow.request_sign_up(
         db.session, workspace_name=form.workspace_name.data, name=form.name.data, email=form.email.data,
         password=form.password.data, time_zone=form.time_zone.data, base_currency=form.base_currency.data,
-        referral_code=form.referral_code.data or ""), welcome, refused)
+        referral_code=form.referral_code.data or ""), asked, refused)
+
+
+@bp.route("/signup/sent")
+@public
+def signup_sent():
+    """The same answer for every address: whether it was new or known is told only to its mailbox."""
+    email = session.get("signup_email")
+    if not email:
+        return redirect(url_for("accounts.signup"))
+    return render_template("accounts/signup_sent.html", email=email,
+                           dev_mail=bool(current_app.config.get("DEV_OUTBOX_DIR")),
+                           hours=int(signup_flow.LINK_VALID.total_seconds() // 3600))
+
+
+@bp.route("/signup/finish/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def finish_signup(token: str):
+    # Opening the link only shows what will be created; the button creates it, so a mail scanner that follows
+    # links cannot use it up.
+    pending = signup_flow.find_pending(db.session, token)
+    if pending is None:
+        return render_template("accounts/signup_link_invalid.html"), 404
+    if request.method == "GET":
+        return render_template("accounts/signup_finish.html", pending=pending)
+
+    def welcome(made):
+        _org, user, membership = made
+        start_session(user, membership)
+        flash(f"Welcome to Plixo. {made[0].name} is ready.", "success")
+        return redirect(url_for("insights.home"), 303)
+
+    def refused(error):
+        flash(error.message, "error")
+        return redirect(url_for("accounts.login"), 303)
+
+    return change(lambda: signup_flow.finish_sign_up(db.session, pending), welcome, refused)
+
+
+@bp.route("/dev/mail")
+@public
+def dev_mail():
+    """Development only: the sink's e-mails to the address just used to sign up, so a local sign-up can finish."""
+    directory = current_app.config.get("DEV_OUTBOX_DIR")
+    email = session.get("signup_email")
+    if not directory or not email:
+        abort(404)
+    messages = [m for m in received_messages(directory) if email in (m["to"] or "")]
+    return render_template("accounts/dev_mail.html", messages=messages, email=email)
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])

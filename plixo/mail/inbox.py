@@ -39,6 +39,7 @@ from plixo.integrations.mail.outcomes import PermanentFailure, ProviderError, Tr
 from plixo.integrations.mail.smtp import DkimKey, SmtpTransport, is_loopback
 from plixo.mail.models import SendingDomain
 from plixo.outreach.models import Message
+from plixo.values import typed_name
 
 MAIL_PORTS = {"smtp_port": (25, 465, 587, 2525), "imap_port": (143, 993)}
 PROVIDERS = {"microsoft": "Microsoft 365", "gmail": "Gmail", "smtp": "SMTP and IMAP"}
@@ -101,7 +102,7 @@ def mail_server_settings(form, kept: dict | None = None, kept_password: str = ""
     kept = kept or {}
     address = _address(form.get("address", ""))
     settings = MailServerSettings(
-        address=address, display_name=form.get("display_name", "").strip()[:100],
+        address=address, display_name=typed_name(form.get("display_name", ""))[:100],
         smtp_host=_host(form, "smtp_host"), smtp_port=_port(form, "smtp_port"),
         imap_host=_host(form, "imap_host"), imap_port=_port(form, "imap_port"),
         username=(form.get("username", "").strip() or address)[:320], password=form.get("password", ""))

@@ -329,3 +329,9 @@ def test_a_refused_password_stops_sending_until_it_is_entered_again(client, org,
     assert connection.status == "error" and "refused the mailbox's username or password" in connection.last_error
     assert send_due_messages().get("mailbox_unavailable", 0) == 0  # not asked again with the refused password
     assert sink.messages == []
+
+
+def test_the_sender_name_loses_invisible_and_control_characters(client, org, servers):
+    _sink, _mailbox, ports = servers
+    connection = connect(client, org, ports, display_name="Acme\u202e Receivables\u200b\r\nBcc: x@evil.example")
+    assert connection.settings["display_name"] == "Acme Receivables Bcc: x@evil.example"
