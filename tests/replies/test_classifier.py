@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from plixo.replies.classifier import LABELS, classify_reply, own_words, promised_amount
+from plixo.replies.classifier import LABELS, classify_reply, own_words
 from plixo.replies.dates import future_dates
 from plixo.replies.evaluation import evaluate
+from plixo.replies.facts import promised_amount
 
 REPLIES = Path(__file__).parent / "data" / "replies.jsonl"
 # Written separately and never used to tune the rules: the figure to expect on replies the rules have not seen.
