@@ -21,10 +21,10 @@ from tests.conftest import sign_in
 from tests.workspace_fixtures import populate_workspace
 
 MARKER = "ALPHAMARK"
-# Public routes whose URL token is itself the credential (an invite link, a payer's portal link): holding it
-# is what grants access, so "another workspace's token" is not a thing. Each has its own token tests.
-TOKEN_ROUTES = {"accounts.accept_invite", "payments.pay", "payments.start_payment", "payments.pay_done",
-                "portal.open_link"}
+# Public routes whose URL token is itself the credential (an invite or sign-up link, a payer's portal link):
+# holding it is what grants access, so "another workspace's token" is not a thing. Each has its own token tests.
+TOKEN_ROUTES = {"accounts.accept_invite", "accounts.finish_signup", "payments.pay", "payments.start_payment",
+                "payments.pay_done", "portal.open_link"}
 # A Stripe account's own webhook endpoint: only a body signed with that endpoint's secret is accepted
 # (tests/payments/test_connector.py), whoever posts it.
 SIGNED_ROUTES = {"payments.stripe_account_webhook"}
