@@ -47,8 +47,18 @@ from plixo.mail.models import SendingDomain
 from plixo.mail.sending import advance_warmup, domain_of, todays_cap
 from plixo.outreach.cadences import is_engine_message, listed_invoices, rerender
 from plixo.outreach.models import CadenceStep, Message, MessageInvoice
-from plixo.outreach.send_guard import DAILY, TOUCHED, WEEK, CustomerFacts, DailyLoad, daily_cap, decide, open_disputes
-from plixo.replies.models import Reply
+from plixo.outreach.send_guard import (
+    DAILY,
+    TOUCHED,
+    WEEK,
+    CustomerFacts,
+    DailyLoad,
+    WaitingReply,
+    daily_cap,
+    decide,
+    open_disputes,
+    waiting_replies,
+)
 from plixo.tenancy import current_org_id
 from plixo.values import header_safe, without_invisible
 
@@ -57,6 +67,7 @@ BATCH = 200
 CHECK_EVERY = 25  # messages per batch load: stops and caps are at most this many sends old when checked
 SEND_LOCK = 72_516  # advisory-lock namespace of claiming a workspace's sends
 MAILBOX_PAUSE = dt.timedelta(minutes=5)  # a mailbox that cannot send is asked again after this
+REPLY_RECHECK = dt.timedelta(minutes=10)  # an e-mail paused by a waiting reply looks again after this
 RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30))
 
 
@@ -193,7 +204,7 @@ class _SendBatch:
     zones: dict[int, ZoneInfo]  # customer id -> the customer's time zone
     touches: dict[int, list[dt.datetime]]  # customer id -> e-mails that left recently
     daily: DailyLoad  # sent today against the policy's cap, or the sending domain's warmup cap while lower
-    replies: dict[int, dt.datetime]  # customer id -> the customer's latest reply
+    waiting: dict[int, WaitingReply]  # customer id -> its reply nobody has handled yet
     disputes: dict[int, list[str]]  # customer id -> its invoices in open dispute
     steps: dict[int, CadenceStep]
     listed: dict[int, list]  # engine message id -> its invoices as they are now, for re-rendering
@@ -233,7 +244,7 @@ class _SendBatch:
                 select(Customer.id, Customer.time_zone).where(Customer.id.in_(customer_ids)))},
             touches=_recent_touches(session, customer_ids, now - max(WEEK, dt.timedelta(hours=policy.min_gap_hours))),
             daily=_todays_load(session, org, now, sending, daily_cap(policy), today),
-            replies=_latest_replies(session, customer_ids),
+            waiting=waiting_replies(session, org.id, customer_ids),
             disputes=open_disputes(session, org.id, customer_ids),
             steps={s.id: s for s in session.scalars(
                 select(CadenceStep).where(CadenceStep.id.in_({m.cadence_step_id for m in engine_made})))},
@@ -257,11 +268,17 @@ class _SendBatch:
             message.wait_reason = ("Needs review: " + " ".join(problems))[:200]
             return "review_needed"
         review = self._needs_review(message)
-        if review:  # the payer wrote, or disputed, since this e-mail was written: a person looks again
+        if review:  # the payer disputed since Autopilot wrote this e-mail: a person looks again
             message.status, message.scheduled_for = "draft", None
             message.wait_reason = f"Needs review: {review}"[:200]
             return "review_needed"
         zone = self.zones[message.customer_id]
+        waiting = self.waiting.get(message.customer_id)
+        if waiting is not None:  # paused, not dropped: it goes once someone has handled the reply
+            message.status, message.scheduled_for = "scheduled", self.now + REPLY_RECHECK
+            message.wait_reason = f"Paused: {waiting.describe(ZoneInfo(self.org.time_zone))}"[:200]
+            message.attempts -= 1
+            return "deferred"
         wait = self._wait_reason(message, zone)
         if wait is not None:
             reason, moment = wait
@@ -353,10 +370,7 @@ class _SendBatch:
         return (verdict.reason, verdict.moment) if verdict.waits else None
 
     def _needs_review(self, message: Message) -> str | None:
-        """What happened since the e-mail was written that a person must see before it goes."""
-        reply = self.replies.get(message.customer_id)
-        if reply is not None and reply > (message.approved_at or message.created_at):
-            return f"the payer wrote on {reply:%d %b %H:%M} UTC, after this e-mail was written."
+        """What happened since Autopilot wrote the e-mail that a person must see before it goes."""
         disputed = self.disputes.get(message.customer_id)
         if disputed and is_engine_message(message):
             return f"{', '.join(disputed[:3])} disputed; Autopilot leaves this customer to a person."
@@ -372,11 +386,6 @@ def _todays_load(session: Session, org: Organization, now: dt.datetime, sending:
         return DailyLoad(limit, ZoneInfo(org.time_zone), "Warmup cap", known=known,
                          reached=f"Warmup cap of {limit} for {sending.domain} reached")
     return DailyLoad(limit, ZoneInfo(org.time_zone), DAILY, known=known)
-
-
-def _latest_replies(session: Session, customer_ids: set[int]) -> dict[int, dt.datetime]:
-    return dict(session.execute(select(Reply.customer_id, func.max(Reply.received_at)).where(
-        Reply.customer_id.in_(customer_ids), Reply.label != "out_of_office").group_by(Reply.customer_id)).all())
 
 
 def _recipient_stop_reason(contact: Contact | None, today: dt.date) -> str | None:

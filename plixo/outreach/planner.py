@@ -27,7 +27,7 @@ from plixo.outreach.send_guard import (
     decide,
     open_disputes,
     touch_moment,
-    unanswered_replies,
+    waiting_replies,
 )
 
 
@@ -45,7 +45,7 @@ class SendPlanner:
         self.load = DailyLoad(daily_cap(policy), self.org_zone, known=Counter())
         self._load_touches(session, org.id)
         self.disputes = open_disputes(session, org.id)
-        self.replies = unanswered_replies(session, org.id)
+        self.replies = waiting_replies(session, org.id)
         self._windows: dict[tuple[dt.datetime, str, bool], dt.datetime | None] = {}
 
     def _load_touches(self, session: Session, org_id: int) -> None:
@@ -61,7 +61,7 @@ class SendPlanner:
         """The moment a new send to this customer may go, and why it waits (None when it may go now).
         None as the moment: the guard stops it (the reason says why) and a person reviews it."""
         facts = CustomerFacts(touches=self.touches[customer_id], open_disputes=self.disputes.get(customer_id, []),
-                              unanswered_reply=self.replies.get(customer_id))
+                              waiting_reply=self.replies.get(customer_id))
         verdict = decide(self.policy, self.load, facts, zone, self.now, automated=True, explain=False,
                          window=self._window)
         if verdict.stopped:

@@ -4,8 +4,9 @@ People (the S key, Send and Schedule), the inspector's guardrail list, the caden
 time all ask `decide`. It weighs, in this order:
 
 - what stops outreach for good: the invoices' stopping conditions and an unreachable recipient; for Autopilot also
-  an open dispute on the customer, a reply nobody has answered yet and a sender that is not ready (the
-  deliverability gate) — a person may still write in those cases, and is warned;
+  an open dispute on the customer, a reply nobody has handled yet and a sender that is not ready (the
+  deliverability gate) — a person may still write in those cases, and is warned (for a waiting reply, asked to
+  confirm); the sender holds scheduled e-mails to a customer whose reply waits, and sends them once it is handled;
 - the customer's touch rules: the minimum gap after (and before) any other e-mail sent or planned, and the weekly
   cap. Only these may be waived, by a person with the `sends.override` permission and a typed reason;
 - the sending window in the payer's own time zone: quiet hours and sending days (and business hours for Autopilot);
@@ -124,6 +125,17 @@ class DailyLoad:
         return (local + dt.timedelta(days=1)).astimezone(dt.UTC)
 
 
+@dataclass(frozen=True)
+class WaitingReply:
+    """A reply Plixo did not fully act on: it pauses the chase of its customer until a person handles it."""
+
+    received_at: dt.datetime
+    sender: str
+
+    def describe(self, zone: ZoneInfo) -> str:
+        return f"Reply from {self.sender} waiting since {self.received_at.astimezone(zone):%a %d %b %H:%M}"
+
+
 @dataclass
 class CustomerFacts:
     """What the guard knows of one customer at the moment of asking."""
@@ -131,7 +143,7 @@ class CustomerFacts:
     touches: list[dt.datetime] = field(default_factory=list)  # e-mails sent, in flight or planned
     stops: list[str] = field(default_factory=list)  # stopping conditions, an unreachable recipient
     open_disputes: list[str] = field(default_factory=list)  # invoice numbers
-    unanswered_reply: dt.datetime | None = None  # the payer's latest reply that no e-mail of ours followed
+    waiting_reply: WaitingReply | None = None  # the payer's oldest reply nobody has handled yet
 
 
 def daily_cap(policy: Policy) -> int:
@@ -169,7 +181,7 @@ def decide(policy: Policy, load: DailyLoad, facts: CustomerFacts, zone: ZoneInfo
     business_hours = automated if business_hours is None else business_hours
     start = max(now, at or now)
     rules = [Rule("Stopped", "stop", reason) for reason in facts.stops]
-    rules += _attention_rules(facts, automated, automation_blockers)
+    rules += _attention_rules(facts, automated, automation_blockers, zone)
     if any(rule.state == "stop" for rule in rules):
         return Verdict(tuple(rules), None, now, zone)
     window = window or (lambda moment, zone, business: next_allowed_moment(moment, zone, policy, business))
@@ -185,7 +197,7 @@ def decide(policy: Policy, load: DailyLoad, facts: CustomerFacts, zone: ZoneInfo
     return Verdict(tuple(rules), moment, now, zone, cause, touch_rule)
 
 
-def _attention_rules(facts: CustomerFacts, automated: bool, blockers: Sequence[str]) -> list[Rule]:
+def _attention_rules(facts: CustomerFacts, automated: bool, blockers: Sequence[str], zone: ZoneInfo) -> list[Rule]:
     """What a person may still write through, knowing, but Autopilot never sends through."""
     rules = []
     if facts.open_disputes:
@@ -193,11 +205,11 @@ def _attention_rules(facts: CustomerFacts, automated: bool, blockers: Sequence[s
         rules.append(Rule("Open dispute", "stop" if automated else "warn",
                           f"{numbers} disputed: Autopilot leaves this customer to a person." if automated else
                           f"{numbers} disputed: read it first; this e-mail must not chase the disputed amount."))
-    if facts.unanswered_reply is not None:
-        when = f"{facts.unanswered_reply:%d %b}"
+    if facts.waiting_reply is not None:
+        waiting = facts.waiting_reply.describe(zone)
         rules.append(Rule("Reply", "stop" if automated else "warn",
-                          f"The payer wrote on {when} and nobody has answered yet." if automated else
-                          f"The payer wrote on {when}: this e-mail should answer it."))
+                          f"{waiting}: the chase is paused until someone handles it." if automated else
+                          f"{waiting}: read it first. Sending asks you to confirm, and marks it handled."))
     if automated:
         rules += [Rule("Deliverability", "stop", f"Autopilot held: {blocker}") for blocker in blockers]
     return rules
@@ -312,27 +324,21 @@ def open_disputes(session: Session, org_id: int, customer_ids: set[int] | None =
     return found
 
 
-def unanswered_replies(session: Session, org_id: int,
-                       customer_ids: set[int] | None = None) -> dict[int, dt.datetime]:
-    """Each customer's latest reply that no e-mail of ours has followed (out-of-office notices aside)."""
-    latest = (select(Reply.customer_id, func.max(Reply.received_at))
-              .where(Reply.org_id == org_id, Reply.customer_id.is_not(None), Reply.label != "out_of_office")
-              .group_by(Reply.customer_id))
+def waiting_replies(session: Session, org_id: int,
+                    customer_ids: set[int] | None = None) -> dict[int, WaitingReply]:
+    """Each customer's oldest reply nobody has handled yet (of these customers only, when given)."""
+    statement = (select(Reply.customer_id, Reply.received_at, Reply.from_email)
+                 .where(Reply.org_id == org_id, Reply.handled_at.is_(None), Reply.customer_id.is_not(None))
+                 .order_by(Reply.received_at.desc()))
     if customer_ids is not None:
-        latest = latest.where(Reply.customer_id.in_(customer_ids))
-    replied = dict(session.execute(latest).all())
-    if not replied:
-        return {}
-    last_sent = dict(session.execute(
-        select(Message.customer_id, func.max(Message.sent_at))
-        .where(Message.org_id == org_id, Message.customer_id.in_(list(replied)), Message.sent_at.is_not(None))
-        .group_by(Message.customer_id)).all())
-    return {customer_id: at for customer_id, at in replied.items()
-            if last_sent.get(customer_id) is None or last_sent[customer_id] <= at}
+        statement = statement.where(Reply.customer_id.in_(customer_ids))
+    # Newest first, so the oldest is written last: the pause dates from the first reply left waiting.
+    return {customer_id: WaitingReply(received_at, sender or "the payer")
+            for customer_id, received_at, sender in session.execute(statement)}
 
 
 def facts_for_customer(session: Session, org_id: int, customer_id: int, now: dt.datetime, policy: Policy,
                        stops: Sequence[str] = ()) -> CustomerFacts:
     return CustomerFacts(touches=customer_touches(session, org_id, customer_id, now, policy), stops=list(stops),
                          open_disputes=open_disputes(session, org_id, {customer_id}).get(customer_id, []),
-                         unanswered_reply=unanswered_replies(session, org_id, {customer_id}).get(customer_id))
+                         waiting_reply=waiting_replies(session, org_id, {customer_id}).get(customer_id))

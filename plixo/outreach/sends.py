@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -29,8 +30,10 @@ from plixo.outreach.send_guard import (
     decide,
     facts_for_customer,
     lock_customer,
+    waiting_replies,
     workspace_load,
 )
+from plixo.replies.models import Reply
 
 MAX_SUBJECT = 300
 GOING = ("scheduled", "sending", "delivering", "sent", "review")  # an e-mail on its way, gone, or maybe gone
@@ -67,7 +70,8 @@ def save_draft(session: Session, org: Organization, invoice: Invoice, user: User
 
 def send_email(session: Session, org: Organization, invoice: Invoice, user: User, subject: str, body: str,
                values: dict[str, str], recipient: Contact | None, now: dt.datetime,
-               schedule_for: dt.datetime | None = None, override: Override | None = None) -> Message:
+               schedule_for: dt.datetime | None = None, override: Override | None = None,
+               reply_read: bool = False) -> Message:
     """Put the e-mail in the outbox at the first moment the send guard allows (now, or a chosen later time).
 
     Sends to one customer are serialised (`lock_customer`), so however fast the keys are pressed, from however
@@ -86,6 +90,7 @@ def send_email(session: Session, org: Organization, invoice: Invoice, user: User
     if existing is not None and existing.status in GOING:
         return existing  # the same text pressed again: that one e-mail
     _refuse_if_already_waiting(session, org, invoice, now)
+    _settle_waiting_reply(session, org, invoice, user, reply_read, now)
     verdict = guard_for(session, org, invoice, now, at=schedule_for, override=override)
     if verdict.stopped:
         raise ActionError(f"Not sent: {verdict.reason}")
@@ -106,6 +111,23 @@ def send_email(session: Session, org: Organization, invoice: Invoice, user: User
         audit.record(session, org_id=org.id, actor=user, action="queue.guard_overridden", subject=invoice,
                      reason=override.reason, after={"message_id": message.id, "waived": list(WAIVABLE)})
     return message
+
+
+def _settle_waiting_reply(session: Session, org: Organization, invoice: Invoice, user: User, confirmed: bool,
+                          now: dt.datetime) -> None:
+    """A person may write to a customer whose reply waits, once they say they read it: the e-mail answers it."""
+    waiting = waiting_replies(session, org.id, {invoice.customer_id}).get(invoice.customer_id)
+    if waiting is None:
+        return
+    if not confirmed:
+        raise ActionError(f"{waiting.describe(ZoneInfo(org.time_zone))}. Read it, then confirm you did: the e-mail "
+                          "marks it handled.", "reply_read")
+    replies = session.scalars(select(Reply).where(Reply.org_id == org.id, Reply.customer_id == invoice.customer_id,
+                                                  Reply.handled_at.is_(None))).all()
+    for reply in replies:
+        reply.handled_at, reply.handled_by_id, reply.handled_how = now, user.id, "Answered by e-mail"
+        audit.record(session, org_id=org.id, actor=user, action="replies.handled", subject=reply,
+                     after={"how": "Answered by e-mail", "label": reply.reading})
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,8 @@ def send_email(invoice_id: int):
         override = (sends.Override.asked(request.form.get("override_reason", ""), can("sends.override"))
                     if request.form.get("override") else None)
         return sends.send_email(db.session, g.org, invoice, current_user, subject, body, inspection.merge_values,
-                                inspection.recipient, utcnow(), schedule_for, override)
+                                inspection.recipient, utcnow(), schedule_for, override,
+                                reply_read=bool(request.form.get("reply_read")))
     return change(send, lambda message: _sent(invoice, message, scheduled=schedule_for is not None), _refused)
 
 

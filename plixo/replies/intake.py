@@ -5,11 +5,14 @@ else to the customer by the sender's address and to the invoice by a number it m
 (plixo.replies.classifier) and acted on:
 
 - dispute: the invoice is disputed, flagged "from e-mail, needs review";
-- promise: a suggested promise (amount and date) waits for an operator to confirm it in the inspector;
+- promise: a suggested promise (amount and date) waits for an operator to confirm it in Replies;
 - out of office: the customer's outreach pauses until the return date (a week when none is given);
-- unsubscribe: the customer is opted out;
+- unsubscribe: the sender is opted out;
 - already paid: the invoice is held for a week while someone checks the remittance;
-- invoice copy and other: nothing automatic; the reply is on the timeline for the team.
+- invoice copy and other: nothing automatic.
+
+Only a confident reading with one intent is acted on (plixo.replies.acting). Whatever is not fully acted on waits
+in Replies (/work/replies), and the customer's chase is paused until a person handles it.
 
 New e-mails come from the connected inbox (fetch_replies: IMAP, or Microsoft Graph's delta of the inbox), read
 from where the last run stopped.
@@ -30,7 +33,6 @@ import logging
 import re
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -39,10 +41,7 @@ from sqlalchemy.orm import Session
 
 from plixo import audit
 from plixo.accounts.models import Organization
-from plixo.actions import ActionError
 from plixo.connectors.models import Connection
-from plixo.disputes.service import open_dispute
-from plixo.holds.models import Hold
 from plixo.integrations.mail.drafts import NETWORK_ERRORS
 from plixo.integrations.mail.imap import MailboxError, Position
 from plixo.integrations.mail.outcomes import NeedsReauthorising, ProviderError
@@ -57,18 +56,14 @@ from plixo.mail.inbox import (
     needs_reauthorising,
     secrets_of,
 )
-from plixo.money import format_money
 from plixo.outreach.models import Message
-from plixo.outreach.sends import cancel_pending_sends
+from plixo.replies.acting import act_automatically
 from plixo.replies.classifier import Understanding, classify_reply, own_words
 from plixo.replies.dates import month_first_zone
 from plixo.replies.models import Reply
 
 log = logging.getLogger(__name__)
 READ_PER_RUN = 200  # a backlog is read over several runs rather than one long one
-PAUSE_WITHOUT_RETURN_DATE = dt.timedelta(days=7)
-LONGEST_PAUSE = dt.timedelta(days=30)  # "on leave until September" must not silence a customer for months
-CHECK_PAYMENT_FOR = dt.timedelta(days=7)
 TRUST_DATE_HEADER_FOR = dt.timedelta(days=2)  # older than this, the header is wrong or the mail sat somewhere
 MAX_RAW_BYTES = 5 * 1024 * 1024
 _MESSAGE_IDS = re.compile(r"<[^<>\s]{1,250}>")
@@ -161,7 +156,10 @@ def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.dateti
         return _stored(session, org, header_id)
     if message is not None and message.replied_at is None:
         message.replied_at = received_at
-    reply.outcome = _act(session, org, reply, customer, invoice, understood, now)[:300]
+    acted = act_automatically(session, org, reply, customer, invoice, _confident(understood), now)
+    reply.outcome = acted.outcome[:300]
+    if acted.settled:
+        reply.handled_at, reply.handled_how = now, "Handled automatically"
     audit.record(session, org_id=org.id, actor=f"Reply from {sender or 'unknown sender'}", action="mail.reply_received",
                  subject=invoice or customer or reply,
                  after={"reply_id": reply.id, "label": reply.label, "matched_by": matched_by, "outcome": reply.outcome})
@@ -375,81 +373,9 @@ def _mentioned_invoice(session: Session, org: Organization, customer_ids: list[i
     return mentioned[0] if len(mentioned) == 1 else None
 
 
-# --- Acting on it -------------------------------------------------------------------------------------------
-
-def _act(session: Session, org: Organization, reply: Reply, customer: Customer | None, invoice: Invoice | None,
-         understood: Understanding, now: dt.datetime) -> str:
-    if customer is None:
-        return "Not matched to a customer: for the team to read."
-    if reply.matched_by == "thread_stranger":
-        return "Sent by someone who is not a contact of this customer: for the team to read; nothing done."
-    actor = f"Reply from {reply.from_email}"
-    handler = _HANDLERS.get(understood.label)
-    try:
-        return handler(session, org, reply, customer, invoice, actor, now) if handler else "For the team to read."
-    except ActionError as refused:
-        return f"Nothing done automatically: {refused.message}"
+# A reading at least this sure, with one intent, is acted on without a person.
+AUTO_CONFIDENCE = 0.75
 
 
-def _on_dispute(session, org, reply, customer, invoice, actor, now) -> str:
-    if invoice is None:
-        return "Reads as a dispute, but names no invoice: for the team to review."
-    if invoice.status != "open":
-        return f"Reads as a dispute of {invoice.number}, which is {invoice.status}: for the team to review."
-    dispute = open_dispute(session, org, invoice, actor, "other", reply.body, None, Path("."), now, source="email")
-    dispute.needs_review = True
-    return f"Invoice {invoice.number} disputed (from e-mail, needs review)."
-
-
-def _on_promise(session, org, reply, customer, invoice, actor, now) -> str:
-    what = format_money(reply.amount_minor, reply.currency) if reply.amount_minor else "the balance"
-    when = f" by {reply.promised_date:%-d %b %Y}" if reply.promised_date else ""
-    return f"Suggested promise: {what}{when}. Confirm it in the inspector."
-
-
-def _on_out_of_office(session, org, reply, customer, invoice, actor, now) -> str:
-    today = reply.received_at.astimezone(ZoneInfo(org.time_zone)).date()
-    until = reply.return_date if reply.return_date and reply.return_date > today \
-        else today + PAUSE_WITHOUT_RETURN_DATE
-    until = min(until, today + LONGEST_PAUSE)
-    active = session.scalar(select(Hold).where(Hold.org_id == org.id, Hold.customer_id == customer.id,
-                                               Hold.invoice_id.is_(None), Hold.kind == "hold",
-                                               Hold.released_at.is_(None), Hold.until >= until))
-    if active is not None:
-        return f"Outreach to {customer.name} is already paused until {active.until:%-d %b %Y}."
-    session.add(Hold(org_id=org.id, kind="hold", customer_id=customer.id, until=until,
-                     reason=f"Out of office (auto-reply from {reply.from_email})"))
-    session.flush()
-    return f"Outreach to {customer.name} paused until {until:%-d %b %Y}."
-
-
-def _on_unsubscribe(session, org, reply, customer, invoice, actor, now) -> str:
-    """The sender's own address stops getting reminders; the customer's other contacts are the team's call."""
-    contacts = session.scalars(select(Contact).where(Contact.org_id == org.id, Contact.customer_id == customer.id,
-                                                     func.lower(Contact.email) == reply.from_email,
-                                                     Contact.opted_out_at.is_(None))).all()
-    if not contacts:
-        return f"Asks to stop, but {reply.from_email} is not a contact of {customer.name}: for the team to read."
-    for contact in contacts:
-        contact.opted_out_at = now
-        audit.record(session, org_id=org.id, actor=actor, action="mail.contact_opted_out", subject=contact,
-                     reason=reply.body[:500])
-    invoice_ids = session.scalars(select(Message.invoice_id).where(
-        Message.org_id == org.id, Message.contact_id.in_([c.id for c in contacts]),
-        Message.status.in_(("draft", "scheduled")), Message.invoice_id.is_not(None))).all()
-    cancel_pending_sends(session, org.id, list(set(invoice_ids)), actor, "The recipient asked to stop")
-    return f"{reply.from_email} opted out of reminders."
-
-
-def _on_already_paid(session, org, reply, customer, invoice, actor, now) -> str:
-    if invoice is None:
-        return "Says it is paid, but names no invoice: for the team to check."
-    until = reply.received_at.astimezone(ZoneInfo(org.time_zone)).date() + CHECK_PAYMENT_FOR
-    session.add(Hold(org_id=org.id, kind="hold", customer_id=customer.id, invoice_id=invoice.id,
-                     until=until, reason="Payer says it is paid: check the remittance"))
-    session.flush()
-    return f"Invoice {invoice.number} held until {until:%-d %b %Y} while the payment is checked."
-
-
-_HANDLERS = {"dispute": _on_dispute, "promise": _on_promise, "out_of_office": _on_out_of_office,
-             "unsubscribe": _on_unsubscribe, "already_paid": _on_already_paid}
+def _confident(understood: Understanding) -> bool:
+    return understood.confidence >= AUTO_CONFIDENCE and not getattr(understood, "mixed", False)

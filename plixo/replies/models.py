@@ -18,6 +18,7 @@ class Reply(IdMixin, TenantMixin, Base):
         UniqueConstraint("org_id", "header_message_id"),  # the same e-mail fetched twice is one reply
         Index("ix_replies_org_customer", "org_id", "customer_id", "received_at"),
         Index("ix_replies_org_invoice", "org_id", "invoice_id"),
+        Index("ix_replies_org_waiting", "org_id", "handled_at", "customer_id"),
     )
 
     header_message_id: Mapped[str] = mapped_column(String(300))
@@ -38,3 +39,19 @@ class Reply(IdMixin, TenantMixin, Base):
     return_date: Mapped[dt.date | None]
     outcome: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # A reply Plixo did not fully act on waits for a person, and pauses the chase of its customer until then.
+    handled_at: Mapped[dt.datetime | None]
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    handled_how: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # A person's reading when it differs from the classifier's: the workspace's labelled examples.
+    corrected_label: Mapped[str | None] = mapped_column(String(20))
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def reading(self) -> str:
+        """The class the team works with: a person's correction, else the classifier's."""
+        return self.corrected_label or self.label
+
+    @property
+    def waiting(self) -> bool:
+        return self.handled_at is None

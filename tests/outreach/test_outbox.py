@@ -293,20 +293,27 @@ def test_past_its_time_budget_the_sender_gives_the_rest_back_for_the_next_run(or
     assert {state(org, m).status for m in (first, second)} == {"scheduled"}
 
 
-def test_a_reply_since_the_email_was_written_sends_it_back_to_a_person(org, transport, sink):
+def test_a_reply_nobody_has_handled_pauses_the_email_until_it_is_handled(org, transport, sink, monkeypatch):
     from plixo.replies.models import Reply
 
     message_id, invoice = scheduled(org)
     with tenant_scope(org.id):
-        written = db.session.get(Message, message_id)
-        written.approved_at = WEDNESDAY - dt.timedelta(hours=3)
-        db.session.add(Reply(org_id=org.id, header_message_id="<r1@globex.example>", customer_id=invoice.customer_id,
-                             invoice_id=invoice.id, matched_by="sender", from_email="ap@globex.example",
-                             received_at=WEDNESDAY - dt.timedelta(hours=1), label="other", body="Call me first."))
+        reply = Reply(org_id=org.id, header_message_id="<r1@globex.example>", customer_id=invoice.customer_id,
+                      invoice_id=invoice.id, matched_by="sender", from_email="ap@globex.example",
+                      received_at=WEDNESDAY - dt.timedelta(hours=1), label="other", body="Call me first.")
+        db.session.add(reply)
         db.session.commit()
+        reply_id = reply.id
     assert send_due_messages(transport).get("sent", 0) == 0 and sink[1].messages == []
-    waiting = state(org, message_id)
-    assert waiting.status == "draft" and waiting.wait_reason.startswith("Needs review: the payer wrote on")
+    paused = state(org, message_id)
+    assert paused.status == "scheduled" and paused.wait_reason.startswith("Paused: Reply from ap@globex.example")
+    assert paused.scheduled_for > WEDNESDAY and paused.attempts == 0  # waiting is not a failed attempt
+    with tenant_scope(org.id):
+        db.session.get(Reply, reply_id).handled_at = WEDNESDAY
+        db.session.commit()
+    later = paused.scheduled_for + dt.timedelta(minutes=1)
+    monkeypatch.setattr("jobs.outbox.utcnow", lambda: later)
+    assert send_due_messages(transport).get("sent", 0) == 1 and len(sink[1].messages) == 1
 
 
 def test_an_autopilot_email_waits_for_a_person_once_the_customer_disputes_another_invoice(org, transport, sink):

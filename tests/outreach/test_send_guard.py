@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from plixo.outreach.send_guard import CustomerFacts, DailyLoad, decide
+from plixo.outreach.send_guard import CustomerFacts, DailyLoad, WaitingReply, decide
 
 BERLIN, UTC = ZoneInfo("Europe/Berlin"), ZoneInfo("UTC")
 # Tuesday 8 Dec 2026, 10:00 in Berlin (09:00 UTC): inside every window.
@@ -116,10 +116,11 @@ def test_an_open_dispute_warns_a_person_and_stops_autopilot():
     assert robot.stopped and "INV-7 disputed" in robot.reason
 
 
-def test_an_unanswered_reply_warns_a_person_and_stops_autopilot():
-    facts = CustomerFacts(unanswered_reply=NOW - DAY)
+def test_a_waiting_reply_warns_a_person_and_stops_autopilot():
+    facts = CustomerFacts(waiting_reply=WaitingReply(NOW - DAY, "dana@globex.example"))
     assert state(ask(facts), "Reply") == "warn" and not ask(facts).stopped
     assert ask(facts, automated=True).stopped
+    assert "Reply from dana@globex.example waiting since" in ask(facts, automated=True).reason
 
 
 def test_a_sender_that_is_not_ready_stops_autopilot_only():
