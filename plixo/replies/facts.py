@@ -7,10 +7,14 @@ import datetime as dt
 import re
 
 from plixo.params import parse_amount_input
-from plixo.replies.dates import future_dates
+from plixo.replies.date_phrases import next_working_day
+from plixo.replies.dates import date_ranges, future_dates
 
 _BACK = re.compile(r"\b(back|return\w*|reopen\w*|resume|wieder|retour|de vuelta|regreso)\b", re.I)
 _UNTIL = re.compile(r"\b(until|till|til|through|bis|jusqu'?au|hasta)\b", re.I)
+# "Out until Monday" is how English says back on Monday: a weekend ends the absence. A bare date ("until
+# 7 December") is read as the last day away, whatever weekday it falls on.
+_UNTIL_MONDAY = re.compile(r"\s*(?:on\s+)?monday\b", re.I)
 
 
 def promised_date(text: str, received: dt.date, month_first: bool = True) -> dt.date | None:
@@ -20,26 +24,32 @@ def promised_date(text: str, received: dt.date, month_first: bool = True) -> dt.
 
 
 def return_date(text: str, received: dt.date, month_first: bool = True) -> dt.date | None:
-    """When the writer is back: a date named after "back"/"returning", else the working day after the date they
-    are away "until", else the first date after today."""
+    """When the writer is back: a date named after "back"/"returning", else the working day after the range of
+    days they are away ("on leave 14–18 Dec") or after the date they are away "until", else the first date after
+    today."""
     dates = [(position, value) for position, value in future_dates(text, received, month_first)
              if value > received]
-    for keyword in _BACK.finditer(text):
-        after = [value for position, value in dates if 0 <= position - keyword.end() <= 40]
-        if after:
-            return after[0]
-    for keyword in _UNTIL.finditer(text):
-        after = [value for position, value in dates if 0 <= position - keyword.end() <= 25]
-        if after:
-            return _next_working_day(after[0])
+    back = _first_date_after(_BACK, text, dates, 40)
+    if back is not None:
+        return back[1]
+    away = [last for _position, _first, last in date_ranges(text, received, month_first) if last >= received]
+    if away:
+        return next_working_day(away[0])
+    until = _first_date_after(_UNTIL, text, dates, 25)
+    if until is not None:
+        keyword_end, day = until
+        return day if _UNTIL_MONDAY.match(text, keyword_end) else next_working_day(day)
     return dates[0][1] if dates else None
 
 
-def _next_working_day(day: dt.date) -> dt.date:
-    day += dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
+def _first_date_after(keywords: re.Pattern, text: str, dates: list[tuple[int, dt.date]],
+                      reach: int) -> tuple[int, dt.date] | None:
+    """(where the keyword ends, the date) for the first keyword followed within `reach` characters by a date."""
+    for keyword in keywords.finditer(text):
+        after = [value for position, value in dates if 0 <= position - keyword.end() <= reach]
+        if after:
+            return keyword.end(), after[0]
+    return None
 
 
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
