@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from plixo.replies.dates import future_dates, written_dates
-from plixo.replies.facts import promised_date, return_date
+from plixo.replies.facts import promised_amount, promised_date, return_date
 
 WEDNESDAY = dt.date(2026, 12, 2)
 
@@ -88,6 +88,12 @@ def test_next_week_alone_is_not_a_date():
     assert promised_date("will get this paid next week", WEDNESDAY, True) is None
 
 
+def test_an_amount_and_a_month_end_in_one_sentence():
+    text = "we could manage 3,000 by month end"
+    assert promised_amount(text, "USD") == 300_000
+    assert promised_date(text, WEDNESDAY, True) == dt.date(2026, 12, 31)
+
+
 # Foreign month names
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -99,6 +105,49 @@ def test_next_week_alone_is_not_a_date():
 ])
 def test_months_are_read_in_the_languages_payers_write(text, expected):
     assert promised_date(text, WEDNESDAY, False) == expected
+
+
+# Amounts
+
+@pytest.mark.parametrize(("text", "currency", "minor"), [
+    ("we will pay 2,45,000 on Friday", "INR", 24_500_000),
+    ("we will pay ₹2,45,000 on Friday", "INR", 24_500_000),
+    ("we will pay INR 2,45,000 on Friday", "INR", 24_500_000),
+    ("we will pay Rs. 2,45,000 on Friday", "INR", 24_500_000),
+    ("we will pay Rs 12,34,567.50 on Friday", "INR", 123_456_750),
+    ("we will pay 2,45,000 on Friday", "USD", None),  # lakh grouping on a dollar invoice: not read as 2.45
+    ("we will pay ₹2,45,000 on Friday", "USD", None),
+    ("we will pay 1,250.00 on Friday", "USD", 125_000),
+    ("we will pay 1.250,00 on Friday", "EUR", 125_000),
+    ("we will pay 3,000 on Friday", "INR", 300_000),
+])
+def test_indian_digit_grouping(text, currency, minor):
+    assert promised_amount(text, currency) == minor
+
+
+@pytest.mark.parametrize(("text", "currency", "minor"), [
+    ("we will pay $3,000 on Friday", "CAD", 300_000),
+    ("we will pay $3,000 on Friday", "AUD", 300_000),
+    ("we will pay $3,000 on Friday", "USD", 300_000),
+    ("we will pay US$3,000 on Friday", "CAD", None),
+    ("we will pay USD 3,000 on Friday", "CAD", None),
+    ("we will pay C$3,000 on Friday", "CAD", 300_000),
+    ("we will pay C$3,000 on Friday", "USD", None),
+    ("we will pay 3,000 dollars", "NZD", 300_000),
+    ("we will pay 3,000 dollars", "EUR", None),
+    ("we will pay $3,000 on Friday", "EUR", None),
+    ("vi betalar 3 000 kr på fredag", "SEK", 300_000),
+    ("we will pay kr 3.000,00", "NOK", 300_000),
+    ("we will pay 3 000 kr", "EUR", None),
+    ("we will pay SEK 3 000", "NOK", None),
+    ("Zahlung von 980,50 € folgt", "EUR", 98_050),
+])
+def test_a_dollar_or_a_krona_is_the_invoices_own_when_nothing_says_otherwise(text, currency, minor):
+    assert promised_amount(text, currency) == minor
+
+
+def test_words_of_paying_are_read_whatever_their_case():
+    assert promised_amount("Payment of 1250 will be released on Dec 10.", "USD") == 125_000
 
 
 # Absences
