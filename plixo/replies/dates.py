@@ -1,129 +1,159 @@
-"""Dates as payers write them in replies ("Friday", "the 15th", "Dec 10", "12/10", "end of the month"), resolved
-from the day the reply arrived. Only dates on or after that day are returned: a reply's past dates (an invoice
-date, the day a cheque was posted) are not what it promises or when its writer is back."""
+"""Dates as payers write them in replies ("Friday", "the 15th", "Dec 10", "12/10", "10. Dezember", "end of the
+month", "within 10 days", "week 50"), resolved from the day the reply arrived.
+
+`written_dates` gives every date as the writer meant it, past ones included ("we paid on 20 Nov");
+`future_dates` keeps those on or after the day the reply arrived, since a reply's past dates (an invoice date, the
+day a cheque was posted) are not what it promises or when its writer is back; `date_ranges` gives the spans written
+"14–18 Dec" or "from 12/14 to 12/18". A date written without its year is the one at most about two months back or
+else the one ahead: "20 Nov" in December is last month's, "5 January" in December next month's.
+"""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
+import itertools
 import re
 
-WEEKDAYS = {name: index for index, name in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
-                                                       "saturday", "sunday"))}
-WEEKDAYS |= {name[:3]: index for name, index in list(WEEKDAYS.items())}
-# The weekdays of the replies Plixo sees most besides English: German, French, Spanish.
-FOREIGN_WEEKDAYS = {"montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4,
-                    "lundi": 0, "mardi": 1, "mercredi": 2, "jeudi": 3, "vendredi": 4,
-                    "lunes": 0, "martes": 1, "miércoles": 2, "miercoles": 2, "jueves": 3, "viernes": 4}
-MONTHS = {name.lower(): index for index, name in enumerate(calendar.month_name) if name}
-MONTHS |= {name[:3]: index for name, index in list(MONTHS.items())}
+from plixo.replies.date_habits import month_first_for, month_first_zone
+from plixo.replies.date_phrases import (
+    MONTHS,
+    day_of_month,
+    end_of,
+    in_year,
+    iso_week_friday,
+    last_weekday_of,
+    month_number,
+    relative_day,
+    week_part,
+    within,
+)
 
-_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?"
-_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+__all__ = ["date_ranges", "future_dates", "month_first_for", "month_first_zone", "written_dates"]
+
+_LONG_MONTH_NAMES = "|".join(sorted((name for name in MONTHS if not name.isascii() or len(name) > 3), key=len,
+                                  reverse=True))
+_MONTH = (rf"(?P<month>(?:jan(?:uary)?|feb(?:ruary|uary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+          rf"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|{_LONG_MONTH_NAMES}|okt|dez|mrz)\b\.?)")
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th|er|e)?"
+_YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
+_ENGLISH_WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*day"
+_TO = r"\s*(?:-|–|—|to|until|till|through|thru|bis|au|al)\s*"
+_COUNT = r"\d{1,3}|an?|one|two|three|four|five|six|seven|eight|nine|ten|fourteen|thirty"
+
+# In order: a longer phrase is read before the shorter ones inside it ("the last Friday of the month" is not
+# this Friday; "14–18 Dec" is not just the 18th).
 _PATTERNS = [
-    ("iso", re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")),
-    ("month_day", re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:,?\s+(\d{{4}}))?", re.I)),
-    ("day_month", re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH}(?:,?\s+(\d{{4}}))?", re.I)),
-    ("dotted", re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")),
-    ("slashed", re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")),
-    ("relative", re.compile(r"\b(today|tomorrow|end of (?:the )?(?:week|month|year)|(?:this|next)?\s*"
-                            r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*day|(?:este|ce|diesen|am|nächsten|prochain)?\s*"
-                            rf"(?:{'|'.join(FOREIGN_WEEKDAYS)}))\b", re.I)),
+    ("iso", re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b")),
+    ("last_weekday_of", re.compile(
+        rf"\blast\s+(?P<which>(?:working|business)\s+day|weekday|{_ENGLISH_WEEKDAY})\s+(?:of|in)\s+(?:the\s+|this\s+)?"
+        rf"(?:(?P<relative>(?:next\s+)?month)\b|{_MONTH}){_YEAR}", re.I)),
+    ("week_part", re.compile(r"\b(?:the\s+)?(?P<part>early|beginning\s+of|start\s+of|mid|middle\s+of|late|end\s+of)"
+                             r"[\s-]*(?:the\s+)?next\s+week\b", re.I)),
+    ("end_of", re.compile(rf"\b(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(?:(?P<relative>(?:next\s+)?(?:week|month)|"
+                          rf"year)\b|{_MONTH})|\b(?P<month_end>month)[\s-]?end\b|\beom\b", re.I)),
+    ("within", re.compile(rf"\b(?:with)?in\s+(?:the\s+next\s+|the\s+coming\s+|about\s+|around\s+)?(?P<count>{_COUNT})"
+                          r"\s+(?P<working>(?:business|working)\s+)?(?P<unit>days?|weeks?|fortnights?|months?)\b",
+                          re.I)),
+    ("iso_week", re.compile(r"\b(?:(?:calendar\s+)?week|wk|kw|cw)\s*(?:no\.?\s*|number\s*|#\s*)?(?P<week>\d{1,2})\b",
+                            re.I)),
+    ("day_range", re.compile(rf"\b(?P<first>\d{{1,2}})(?:st|nd|rd|th|er|\.)?{_TO}{_DAY}\.?\s+(?:of\s+|de\s+)?{_MONTH}"
+                             rf"{_YEAR}", re.I)),
+    ("month_range", re.compile(rf"\b{_MONTH}\s+(?P<first>\d{{1,2}})(?:st|nd|rd|th)?{_TO}{_DAY}\b(?!/){_YEAR}", re.I)),
+    ("month_day", re.compile(rf"\b{_MONTH}\s+{_DAY}\b{_YEAR}", re.I)),
+    ("day_month", re.compile(rf"\b{_DAY}\.?(?:\s+of|\s+de)?\s+{_MONTH}{_YEAR}", re.I)),
+    ("dotted", re.compile(r"\b(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?:(?P<year>\d{4}|\d{2})\b)?")),
+    ("slashed", re.compile(r"\b(?!24/7\b)(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")),
+    ("relative", re.compile(r"\b(today|tomorrow|yesterday|(?:this|next|last)?\s*(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
+                            r"day|(?:este|ce|diesen|am|nächsten|prochain)?\s*(?:montag|dienstag|mittwoch|donnerstag|"
+                            r"freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles|miercoles|jueves|"
+                            r"viernes))\b", re.I)),
     ("ordinal", re.compile(r"\b(?:on\s+|by\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)\b|\b(\d{1,2})(?:st|nd|rd|th)\b", re.I)),
 ]
+_RANGE_JOIN = re.compile(rf"(?:st|nd|rd|th|er|\.)?{_TO}(?:the\s+)?", re.I)
+
+Reading = tuple[int, int, dt.date]  # where a date is written (start, end) and the date it means
 
 
-# Where 12/10 means December 10th; elsewhere it is 12 October. Either way 25/12 and 12/25 read themselves.
-_MONTH_FIRST_ZONES = {"Pacific/Honolulu", "Asia/Manila", "America/Puerto_Rico", "Pacific/Guam"}
-_MONTH_FIRST_PREFIXES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-                         "America/Phoenix", "America/Anchorage", "America/Detroit", "America/Boise", "America/Juneau",
-                         "America/Indiana/", "America/Kentucky/", "America/North_Dakota/", "America/Menominee",
-                         "America/Adak", "America/Sitka", "America/Nome", "America/Yakutat", "US/")
-
-
-def month_first_zone(zone: str | None) -> bool:
-    """Whether people in this time zone write month before day (the United States and a few others)."""
-    return bool(zone) and (zone in _MONTH_FIRST_ZONES or zone.startswith(_MONTH_FIRST_PREFIXES))
+def written_dates(text: str, received: dt.date, month_first: bool = True) -> list[tuple[int, dt.date]]:
+    """(position, date) of every date in `text`, past ones included, in the order they are written. An ambiguous
+    12/10 is read month first or day first as `month_first` says."""
+    return [(start, value) for start, _end, value in _readings(text, received, month_first)]
 
 
 def future_dates(text: str, received: dt.date, month_first: bool = True) -> list[tuple[int, dt.date]]:
-    """(position, date) of every date in `text` on or after `received`, in the order they are written. An
-    ambiguous 12/10 is read month first or day first as `month_first` says."""
-    found: dict[int, dt.date] = {}
+    """(position, date) of every date in `text` on or after `received`, in the order they are written."""
+    return [(start, value) for start, value in written_dates(text, received, month_first) if value >= received]
+
+
+def date_ranges(text: str, received: dt.date, month_first: bool = True) -> list[tuple[int, dt.date, dt.date]]:
+    """(position, first day, last day) of each span of days written as a range: "14–18 Dec", "Dec 14 - Dec 16",
+    "from 14 to 18 December", "12/14-12/18"."""
+    readings = _readings(text, received, month_first)
+    return [(start, first, last) for (start, end, first), (next_start, _next_end, last) in itertools.pairwise(readings)
+            if first <= last and _RANGE_JOIN.fullmatch(text, end, next_start)]
+
+
+def _readings(text: str, received: dt.date, month_first: bool) -> list[Reading]:
+    found: list[Reading] = []
     taken: list[range] = []
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(text):
             if any(match.start() in span or match.end() + 3 in span for span in taken):
                 continue  # "Friday, 4 December": the day-month already read, and the weekday only names it
-            value = _resolve(kind, match, received, month_first)
-            if value is None:
-                continue
-            taken.append(range(match.start(), match.end()))  # a past date's digits are not read again as a day
-            if value >= received:
-                found[match.start()] = value
-    return sorted(found.items())
+            readings = _resolve(kind, match, received, month_first)
+            if readings:
+                taken.append(range(match.start(), match.end()))  # a date's digits are not read again as a day
+                found += readings
+    return sorted(found)
 
 
-def _resolve(kind: str, match: re.Match, received: dt.date, month_first: bool = True) -> dt.date | None:
+def _resolve(kind: str, match: re.Match, received: dt.date, month_first: bool) -> list[Reading]:
     try:
-        if kind == "iso":
-            return dt.date(int(match[1]), int(match[2]), int(match[3]))
-        if kind == "month_day":
-            return _in_year(received, _month(match[1]), int(match[2]), match[3])
-        if kind == "day_month":
-            return _in_year(received, _month(match[2]), int(match[1]), match[3])
-        if kind == "dotted":
-            return dt.date(int(match[3]), int(match[2]), int(match[1]))
-        if kind == "slashed":
-            first, second = int(match[1]), int(match[2])
-            if first > 12 or (second <= 12 and not month_first):
-                first, second = second, first  # day/month
-            return _in_year(received, first, second, match[3])
-        if kind == "relative":
-            return _relative(match[1].lower(), received)
-        return _day_of_month(received, int(match[1] or match[2]))
-    except (ValueError, KeyError):
+        if kind in ("day_range", "month_range"):
+            return _range(match, received)
+        value = _date(kind, match, received, month_first)
+    except (ValueError, KeyError, OverflowError):
+        return []
+    return [] if value is None else [(match.start(), match.end(), value)]
+
+
+def _date(kind: str, match: re.Match, received: dt.date, month_first: bool) -> dt.date | None:
+    if kind == "iso":
+        return dt.date(int(match["year"]), int(match["month"]), int(match["day"]))
+    if kind == "last_weekday_of":
+        return last_weekday_of(match["which"], _month_meant(match, received), received)
+    if kind == "week_part":
+        return week_part(match["part"], received)
+    if kind == "end_of":
+        return end_of(match["relative"] or match["month_end"] or "month", _month_meant(match, received), received)
+    if kind == "within":
+        return within(match["count"], match["unit"], bool(match["working"]), received)
+    if kind == "iso_week":
+        return iso_week_friday(int(match["week"]), received)
+    if kind in ("month_day", "day_month"):
+        return in_year(received, month_number(match["month"]), int(match["day"]), match["year"])
+    if kind == "dotted":  # 10.12. is 10 December wherever it is written: the dotted form is day first
+        return in_year(received, int(match["month"]), int(match["day"]), match["year"])
+    if kind == "slashed":
+        first, second = int(match[1]), int(match[2])
+        if first > 12 or (second <= 12 and not month_first):
+            first, second = second, first  # day/month
+        return in_year(received, first, second, match[3])
+    if kind == "relative":
+        return relative_day(match[1].lower(), received)
+    return day_of_month(received, int(match[1] or match[2]))
+
+
+def _month_meant(match: re.Match, received: dt.date) -> dt.date | None:
+    """The first day of the month a phrase names ("end of January"), None when it names none by name."""
+    if not match["month"]:
         return None
+    return in_year(received, month_number(match["month"]), 1, match.groupdict().get("year"))
 
 
-def _month(name: str) -> int:
-    return MONTHS[name.lower()[:3]]
-
-
-def _in_year(received: dt.date, month: int, day: int, year: str | None) -> dt.date:
-    if year:
-        return dt.date(int(year) + (2000 if len(year) == 2 else 0), month, day)
-    value = dt.date(received.year, month, day)
-    # "January 5" written in December is next January; a date two months back stays in the past.
-    return dt.date(received.year + 1, month, day) if (received - value).days > 60 else value
-
-
-def _day_of_month(received: dt.date, day: int) -> dt.date | None:
-    """"The 15th": this month's, or next month's once it has passed; "the 31st" of a shorter month is its last day."""
-    if not 1 <= day <= 31:
-        return None
-    month = received.replace(day=1)
-    if day < received.day:
-        month = (month + dt.timedelta(days=32)).replace(day=1)
-    return month.replace(day=min(day, calendar.monthrange(month.year, month.month)[1]))
-
-
-def _relative(phrase: str, received: dt.date) -> dt.date | None:
-    if phrase == "today":
-        return received
-    if phrase == "tomorrow":
-        return received + dt.timedelta(days=1)
-    if phrase.startswith("end of"):
-        if phrase.endswith("week"):
-            return received + dt.timedelta(days=(4 - received.weekday()) % 7)
-        if phrase.endswith("year"):
-            return dt.date(received.year, 12, 31)
-        return received.replace(day=calendar.monthrange(received.year, received.month)[1])
-    words = phrase.split()
-    weekday = FOREIGN_WEEKDAYS.get(words[-1], WEEKDAYS.get(words[-1][:3]))
-    if weekday is None:
-        return None
-    if words[0] in ("next", "nächsten", "prochain"):  # "next Tuesday": in the week after this one
-        monday_next_week = received + dt.timedelta(days=7 - received.weekday())
-        return monday_next_week + dt.timedelta(days=weekday)
-    return received + dt.timedelta(days=(weekday - received.weekday() - 1) % 7 + 1)
+def _range(match: re.Match, received: dt.date) -> list[Reading]:
+    last = in_year(received, month_number(match["month"]), int(match["day"]), match["year"])
+    first = last.replace(day=int(match["first"]))
+    if first > last:
+        return [(match.start("day"), match.end(), last)]
+    return [(match.start(), match.end("first"), first), (match.start("day"), match.end(), last)]
