@@ -74,10 +74,11 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.outreach.views import bp as outreach_bp
     from plixo.payments.views import bp as payments_bp
     from plixo.portal.views import bp as portal_bp
+    from plixo.queue.triage_views import bp as triage_bp
     from plixo.queue.views import bp as queue_bp
 
     for bp in (accounts_bp, approvals_bp, customers_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp,
-               outreach_bp, payments_bp, portal_bp, queue_bp):
+               outreach_bp, payments_bp, portal_bp, queue_bp, triage_bp):
         app.register_blueprint(bp)
 
 

@@ -15,6 +15,7 @@ NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("Workspace", (("Home", "insights.home", "workspace.view"), ("Customers", "customers.index", "customers.view"))),
     ("Collections", (
         ("Queue", "queue.index", "queue.work"),
+        ("Replies", "triage.replies", "queue.work"),
         ("Approvals", "approvals.index", "approvals.decide"),
         ("Dev outbox", "outreach.dev_outbox", "messages.send"),
     )),

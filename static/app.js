@@ -259,6 +259,56 @@
     });
   });
 
+  // --- Replies (triage): J/K move between waiting replies, A accepts, C changes the class, H marks handled. ---
+  let triageIndex = 0;
+
+  function triageItems() { return Array.from(document.querySelectorAll("[data-triage-item]")); }
+
+  function selectTriageItem(index) {
+    const items = triageItems();
+    if (!items.length) { showToast("No reply is waiting.", "info"); return null; }
+    triageIndex = Math.min(Math.max(index, 0), items.length - 1);
+    items.forEach(function (item, i) { item.setAttribute("aria-current", i === triageIndex ? "true" : "false"); });
+    items[triageIndex].focus({ preventScroll: true });
+    items[triageIndex].scrollIntoView({ block: "nearest" });
+    return items[triageIndex];
+  }
+
+  function pressInSelected(selector) {
+    const item = triageItems()[triageIndex];
+    const target = item && item.querySelector(selector);
+    if (target) target.click(); else showToast("Nothing to do with this key on this reply.", "info");
+  }
+
+  function onTriageKey(event) {
+    if (!document.querySelector("[data-triage]")) return;
+    const key = event.detail.key.toLowerCase();
+    const original = event.detail.original;
+    const actions = {
+      j: function () { selectTriageItem(triageIndex + 1); },
+      k: function () { selectTriageItem(triageIndex - 1); },
+      a: function () { pressInSelected("[data-accept]"); },
+      h: function () { pressInSelected("[data-handled]"); },
+      c: function () {
+        const item = triageItems()[triageIndex];
+        const select = item && item.querySelector("[data-class-select]");
+        if (select) select.focus();
+      },
+    };
+    if (actions[key] && !original.shiftKey) { original.preventDefault(); actions[key](); }
+  }
+
+  document.addEventListener("shell:key", onTriageKey);
+  document.addEventListener("DOMContentLoaded", function () {
+    if (document.querySelector("[data-triage]") && triageItems().length) selectTriageItem(0);
+    // After an answer the list is rendered again: the next reply takes the place of the one settled.
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      if (event.detail.target && event.detail.target.id === "triage" && triageItems().length) {
+        selectTriageItem(triageIndex);
+      }
+    });
+  });
+
   // --- Payer portal: helpers for the payment plan form (it works without them; the server checks everything). ---
   function planRows(form) { return Array.from(form.querySelectorAll("[data-installment-row]")); }
 

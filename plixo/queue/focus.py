@@ -5,8 +5,9 @@ The rule, in order:
 1. **One card per customer.** A customer's card shows its riskiest invoice in the person's queue, and "+N more"
    counts the customer's other invoices there.
 2. **Something falls due now comes first**: a pending promise due today or within PROMISE_DUE_DAYS days (or
-   already past its date and not yet settled), a promise broken within JUST_BROKEN_DAYS days, or an open dispute
-   on the customer that waits for the collector (not for the customer).
+   already past its date and not yet settled), a promise broken within JUST_BROKEN_DAYS days, an open dispute
+   on the customer that waits for the collector (not for the customer), or a reply of theirs nobody has handled
+   (it pauses their chase until someone does).
 3. **Then overdue invoices**, and only then invoices not yet due, however large: a not-yet-due invoice rises
    only through rule 2.
 4. **Among equals, the priority score** (ledger/priority.py: aging, balance, risk and the queue's signals).
@@ -35,6 +36,7 @@ from plixo.ledger.models import Customer, Invoice
 from plixo.promises.models import Promise
 from plixo.queue.queries import TOTALS_TTL_SECONDS, QueueFilters, filter_queue, queue_version
 from plixo.redis_conn import get_redis
+from plixo.replies.models import Reply
 
 FOCUS_CARDS = 3
 PROMISE_DUE_DAYS = 2
@@ -46,7 +48,8 @@ PAGE = 60
 TIERS = ("act_now", "overdue", "not_yet_due")
 FOCUS_RULE = ("One card per customer, for its riskiest invoice; “+N more” counts its other invoices in your queue. "
               f"First what falls due now: a promise due within {PROMISE_DUE_DAYS} days or just broken, or a dispute "
-              "waiting for you. Then overdue invoices, then those not yet due. Among equals, the priority score: "
+              "waiting for you, or a reply nobody has handled. Then overdue invoices, then those not yet due. "
+              "Among equals, the priority score: "
               "aging, balance, risk and signals such as bounces.")
 
 
@@ -69,8 +72,8 @@ def _columns():
 
 
 def _act_now_clause(session: Session, org_id: int, today: dt.date, now: dt.datetime):
-    """Invoices with a promise falling due or just broken, or of a customer whose dispute waits for the team; None
-    when there are none.
+    """Invoices with a promise falling due or just broken, or of a customer whose dispute or reply waits for the
+    team; None when there are none.
 
     Read first from the promises and disputes (few rows, on their status indexes) and given to the queue as lists:
     as subqueries, the planner walks the whole queue in priority order testing each row, which costs a full scan
@@ -84,7 +87,9 @@ def _act_now_clause(session: Session, org_id: int, today: dt.date, now: dt.datet
             & (Promise.resolved_at >= now - dt.timedelta(days=JUST_BROKEN_DAYS))))
     disputing = select(literal("customer"), Dispute.customer_id).where(
         Dispute.org_id == org_id, Dispute.status.in_(DISPUTE_AWAITS_COLLECTOR))
-    found = session.execute(union_all(promised, disputing)).all()  # one round trip for both
+    replied = select(literal("customer"), Reply.customer_id).where(
+        Reply.org_id == org_id, Reply.handled_at.is_(None), Reply.customer_id.is_not(None))
+    found = session.execute(union_all(promised, disputing, replied)).all()  # one round trip for all three
     invoice_ids = {row.id for row in found if row.kind == "invoice"}
     customer_ids = {row.id for row in found if row.kind == "customer"}
     if not invoice_ids and not customer_ids:

@@ -212,7 +212,8 @@ def _accept_copy(session, org, reply, customer, invoice, user, typed: AcceptInpu
     seen = inspect(session, org, invoice, user, now)
     message = sends.send_email(session, org, invoice, user, COPY_SUBJECT, COPY_BODY, seen.merge_values,
                                seen.recipient, now, reply_read=True)
-    return Acted(f"Portal link for {invoice.number} sent to {message.to_email}.", True)
+    when = f" {message.wait_reason}" if message.wait_reason else ""
+    return Acted(f"Portal link for {invoice.number} e-mailed to {message.to_email}.{when}", True)
 
 
 _ACCEPT = {"dispute": _accept_dispute, "promise": _accept_promise, "already_paid": _accept_paid,

@@ -59,7 +59,7 @@ from plixo.mail.inbox import (
 from plixo.outreach.models import Message
 from plixo.replies.acting import act_automatically
 from plixo.replies.classifier import Understanding, classify_reply, own_words
-from plixo.replies.dates import month_first_zone
+from plixo.replies.dates import month_first_for
 from plixo.replies.models import Reply
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,8 @@ def ingest_reply(session: Session, org: Organization, raw: bytes, now: dt.dateti
     currency = invoice.currency if invoice is not None else org.base_currency
     zone = (customer.time_zone if customer else None) or org.time_zone
     understood = classify_reply(subject, text, _senders_day(parsed, received_at, zone), currency,
-                                {name: _header(parsed, name) for name in parsed}, month_first_zone(zone))
+                                {name: _header(parsed, name) for name in parsed},
+                                month_first_for(zone, _header(parsed, "Content-Language") or None))
     reply = Reply(org_id=org.id, header_message_id=header_id[:300], message_id=message.id if message else None,
                   customer_id=customer.id if customer else None, invoice_id=invoice.id if invoice else None,
                   matched_by=matched_by, from_email=sender[:320], subject=subject, body=own_words(text)[:20_000],

@@ -89,6 +89,18 @@ def test_a_dispute_waiting_for_the_collector_lifts_the_customer(scoped, add, dis
     assert first == ("G-NOT-DUE" if lifted else "OVERDUE")
 
 
+@pytest.mark.parametrize("handled", [False, True])
+def test_a_reply_nobody_has_handled_lifts_the_customer(scoped, add, handled):
+    from plixo.replies.models import Reply
+
+    waiting = add("Globex", 100, days_overdue=-3, number="G-NOT-DUE")
+    add("Initech", 900, days_overdue=120, number="OVERDUE")
+    db.session.add(Reply(org_id=scoped.id, header_message_id="<r@globex.example>", customer_id=waiting.customer_id,
+                         matched_by="sender", received_at=utcnow(), label="other", body="Call me.",
+                         handled_at=utcnow() if handled else None))
+    assert focus(scoped)[0][1] == ("OVERDUE" if handled else "G-NOT-DUE")
+
+
 def test_among_equals_the_score_orders(scoped, add):
     add("Low", 300, number="LOW"), add("High", 700, number="HIGH"), add("Mid", 500, number="MID")
     assert [number for _name, number, _more in focus(scoped)] == ["HIGH", "MID", "LOW"]
