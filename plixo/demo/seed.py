@@ -26,6 +26,7 @@ from plixo.demo.mentions import write_mentions_and_suggestion
 from plixo.demo.notes import write_notes
 from plixo.demo.payments import write_invoices_and_payments
 from plixo.demo.promises import plan_promises, write_promises
+from plixo.demo.replies import write_replies
 from plixo.demo.workspace import ORG_TIME_ZONE, create_memberships_and_policy, create_org_and_team
 from plixo.ledger.aging import local_today
 from plixo.ledger.priority import refresh_priorities
@@ -71,6 +72,7 @@ def seed_demo(
         write_mentions_and_suggestion(session, org, ledger, disputes, team, today)
         refresh_priorities(session, org.id, org.base_currency, today)
         write_shadow_cadence(session, org, team, today)  # draws nothing from rng: the ledger stays as it was
+        write_replies(session, org, today)  # nor does this: replies to the largest overdue invoices
         payment_count = len(payments_by_receipt)  # keyed by (customer, day): one entry per payment
         audit.record(
             session, org_id=org.id, actor="system", action="demo.seeded", subject=org,

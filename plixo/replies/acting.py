@@ -55,13 +55,13 @@ def act_automatically(session: Session, org: Organization, reply: Reply, custome
     if reply.matched_by == "thread_stranger":
         return Acted("Sent by someone who is not a contact of this customer: for the team to read; nothing done.",
                      False)
+    handler = _AUTOMATIC.get(reply.label)
+    if handler is None:
+        return Acted(_waiting_outcome(reply), False)
     if not confident:
         return Acted(f"Reads as {reply.label.replace('_', ' ')} ({reply.confidence_pct} % sure): for the team to "
                      "confirm; nothing done.", False)
     actor = f"Reply from {reply.from_email}"
-    handler = _AUTOMATIC.get(reply.label)
-    if handler is None:
-        return Acted(_waiting_outcome(reply), False)
     try:
         return handler(session, org, reply, customer, invoice, actor, now)
     except ActionError as refused:

@@ -286,3 +286,21 @@ def test_a_notice_from_anyone_but_a_mail_system_marks_nothing(org, sent):
     assert reply.label != "bounce"
     with tenant_scope(org.id):
         assert db.session.scalar(select(Contact.bounce_kind)) is None
+
+
+def test_a_reply_plixo_acted_on_is_handled_and_one_it_did_not_waits(org, sent):
+    acted = ingest(org, raw_reply("We dispute this invoice: the parts arrived damaged."))
+    waiting = ingest(org, raw_reply("Who is our account manager these days?", message_id="<who@globex.example>"))
+    assert (acted.handled_at is not None, acted.handled_how) == (True, "Handled automatically")
+    assert waiting.handled_at is None and waiting.outcome == "For the team to read."
+
+
+def test_an_unsure_reading_is_not_acted_on_and_waits(org, sent, monkeypatch):
+    from plixo.replies.classifier import Understanding
+
+    _customer, invoice, _reminder, _scheduled = sent
+    unsure = Understanding("dispute", 0.6, ("“not what we expected”",))
+    monkeypatch.setattr("plixo.replies.intake.classify_reply", lambda *args, **kwargs: unsure)
+    reply = ingest(org, raw_reply("Not what we expected. Let's talk."))
+    assert reply.handled_at is None and "60 % sure" in reply.outcome
+    assert reload(org, Invoice, invoice.id).status == "open"
