@@ -140,6 +140,13 @@
         badge.hidden = !event.detail.waiting;
       });
     });
+    // After a reply is settled: the navigation's "Replies (N waiting)" follows the triage list.
+    document.body.addEventListener("replies:changed", function (event) {
+      document.querySelectorAll("[data-replies-waiting]").forEach(function (badge) {
+        badge.textContent = event.detail.waiting + " waiting";
+        badge.hidden = !event.detail.waiting;
+      });
+    });
     document.body.addEventListener("htmx:sendError", function () {
       showToast("Could not reach Plixo. Check your connection and try again.", "error");
     });

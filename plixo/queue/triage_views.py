@@ -52,8 +52,10 @@ def replies():
 
 def _answer(message: str, level: str = "success", status: int = 200, reply: Reply | None = None,
             leaves_queue: bool = False, **extra):
-    response = make_response(render_page_or_block(PAGE, "triage", **_context(**extra)), status)
+    context = _context(**extra)
+    response = make_response(render_page_or_block(PAGE, "triage", **context), status)
     toast(response, message, level)
+    hx_trigger(response, "replies:changed", waiting=context["triage"].waiting_total)
     if level == "success":
         queue_changed(g.org.id)  # Focus lists customers whose reply waits
     if leaves_queue and reply is not None:
