@@ -11,8 +11,10 @@ from plixo.extensions import db
 
 def register_cli(app: Flask) -> None:
     from plixo.imports.cli import import_csv_command
+    from plixo.replies.cli import reply_examples_command
 
     app.cli.add_command(import_csv_command)
+    app.cli.add_command(reply_examples_command)
 
     @app.cli.command("seed-demo")
     @click.option("--invoices", default=3000, show_default=True, help="How many invoices to create.")

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization, Policy
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
-from plixo.ledger.models import Customer, Invoice
+from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.outreach.guardrails import may_send_at, next_allowed_moment
 from plixo.outreach.models import Message
 from plixo.replies.models import Reply
@@ -327,14 +327,18 @@ def open_disputes(session: Session, org_id: int, customer_ids: set[int] | None =
 def waiting_replies(session: Session, org_id: int,
                     customer_ids: set[int] | None = None) -> dict[int, WaitingReply]:
     """Each customer's oldest reply nobody has handled yet (of these customers only, when given)."""
-    statement = (select(Reply.customer_id, Reply.received_at, Reply.from_email)
+    # The writer by name when they are a contact of the customer ("Reply from Dana Whitfield"), else by address.
+    writer = (select(Contact.name).where(Contact.org_id == org_id, Contact.customer_id == Reply.customer_id,
+                                         func.lower(Contact.email) == Reply.from_email, Contact.name != "")
+              .limit(1).scalar_subquery())
+    statement = (select(Reply.customer_id, Reply.received_at, Reply.from_email, writer)
                  .where(Reply.org_id == org_id, Reply.handled_at.is_(None), Reply.customer_id.is_not(None))
                  .order_by(Reply.received_at.desc()))
     if customer_ids is not None:
         statement = statement.where(Reply.customer_id.in_(customer_ids))
     # Newest first, so the oldest is written last: the pause dates from the first reply left waiting.
-    return {customer_id: WaitingReply(received_at, sender or "the payer")
-            for customer_id, received_at, sender in session.execute(statement)}
+    return {customer_id: WaitingReply(received_at, name or address or "the payer")
+            for customer_id, received_at, address, name in session.execute(statement)}
 
 
 def facts_for_customer(session: Session, org_id: int, customer_id: int, now: dt.datetime, policy: Policy,

@@ -51,7 +51,7 @@ def fresh(model, row_id: int, org):
 def globex(org):
     with tenant_scope(org.id):
         customer = make_customer(org, name="Globex", time_zone="UTC")
-        make_contact(customer, email="ap@globex.example")
+        make_contact(customer, email="ap@globex.example", name="Dana Whitfield")
         invoice = make_invoice(org, customer, number="INV-7001", balance_minor=100_000, amount_minor=100_000)
         db.session.commit()
         return invoice
@@ -199,7 +199,7 @@ def test_roles_outside_collections_cannot_open_triage(client_as):
 def test_a_person_s_e_mail_to_a_customer_whose_reply_waits_asks_them_to_confirm(client, org, globex):
     reply = waiting_reply(org, globex)
     inspector = client.get(f"/work/queue/{globex.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "Reply from ap@globex.example waiting since" in inspector and 'name="reply_read"' in inspector
+    assert "Reply from Dana Whitfield waiting since" in inspector and 'name="reply_read"' in inspector
     send = {"subject": "About INV-7001", "body": "Hello, about {invoice_number}."}
     refused = client.post(f"/work/queue/{globex.id}/send", data=send, headers={"HX-Request": "true"})
     assert refused.status_code == 422 and "confirm you did" in refused.get_data(as_text=True)
