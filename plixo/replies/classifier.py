@@ -1,10 +1,14 @@
-"""What a payer's reply says, by transparent rules: each rule that matches adds its weight to one class, the
-highest total wins, and the rules that decided are returned so a person can see why.
+"""What a payer's reply says: transparent weighted rules and a learned model, read together.
 
 Classes: dispute, promise (with the amount and date when stated), already_paid, invoice_copy, out_of_office
 (with the return date), unsubscribe, other. Only what the payer wrote counts: the quoted reminder below a reply
 and the signature are cut off first, since they repeat the very words (amounts, "pay online", "dispute") the
 rules look for.
+
+Each rule that matches is a signal; the model (plixo.replies.model, trained by `python -m plixo.replies.train` on
+plixo/replies/corpus/train.jsonl) weighs those signals together with the reply's words and n-grams, so a reply no
+rule foresaw ("the funds stay with us until ...") is still read, and a rule that misleads in context is outweighed.
+The rules that matched stay the human-readable "why", followed by the model's view and the words that swayed it.
 """
 
 from __future__ import annotations
@@ -15,11 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from plixo.replies.facts import promised_amount, promised_date, return_date
+from plixo.replies.model import shipped
 
 LABELS = ("dispute", "promise", "already_paid", "invoice_copy", "out_of_office", "unsubscribe", "other")
 # When two classes score the same, the one that must stop outreach soonest wins.
 PRIORITY = ("out_of_office", "unsubscribe", "dispute", "already_paid", "promise", "invoice_copy", "other")
-THRESHOLD = 3  # below this nothing is clear enough: "other", for a person to read
+THRESHOLD = 3  # a class's rule total from which its rules count as clear evidence on their own
+# At or above this confidence the class is right at least 95 % of the time on the held-out corpus (and 97 % in
+# cross-validation on the training part), so automatic actions may follow; below it a person should look.
+AUTO_CONFIDENCE = 0.8
+ACTIONABLE = ("dispute", "promise", "already_paid", "invoice_copy")
+SCORE_CAP = 20  # rule totals beyond this add no more certainty
+MIXED_FLOOR = 0.01  # a second intent the model all but rules out is a rule misfiring, not a second intent
 
 _NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno)\s+(?:\w+\s+){0,2}$", re.I)
 # Only [ \t] at line starts: \s there would also eat newlines and make each search quadratic on blank lines.
@@ -27,6 +38,7 @@ _QUOTE_START = re.compile(
     r"^[ \t]*(?:on\b.{0,300}?\bwrote:[ \t]*$|-{2,}[ \t]*original message[ \t]*-{2,}|_{8,}[ \t]*$"
     r"|(?:from|von|de|van)[ \t]*:[ \t].+$|le\b.{0,200}?a écrit[ \t]*:|am\b.{0,200}?schrieb\b.{0,100}?:"
     r"|op\b.{0,200}?schreef\b.{0,100}?:|el\b.{0,200}?escribi[óo][ \t]*:)", re.I | re.M | re.S)
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|\s+but\s+", re.I)
 _SIGNATURE = re.compile(r"^[ \t]*--[ \t]*$", re.M)
 MAX_READ = 50_000  # characters of a reply the rules read: a payer's answer is never longer
 _AUTO_HEADERS = {"auto-submitted": re.compile(r"auto-(replied|generated)", re.I),
@@ -168,7 +180,8 @@ RULES = (
 
 @dataclass(frozen=True)
 class Understanding:
-    """What a reply says: its class, how sure the rules are, why, and what it states."""
+    """What a reply says: its class, how sure the classifier is (a probability), why, what it states, and whether
+    it also clearly says a second actionable thing (a disputed line plus a promise for the rest)."""
 
     label: str
     confidence: float
@@ -176,6 +189,7 @@ class Understanding:
     amount_minor: int | None = None  # promised amount, in the invoice's currency
     promised_date: dt.date | None = None
     return_date: dt.date | None = None
+    mixed: bool = False
 
 
 def own_words(body: str) -> str:
@@ -192,34 +206,74 @@ def classify_reply(subject: str, body: str, received: dt.date, currency: str,
                    headers: Mapping[str, str] | None = None, month_first: bool = True) -> Understanding:
     """Classify one reply received on `received` (a date in the workspace's time zone)."""
     text = own_words(body)
+    scores, reasons, fired = rule_signals(subject, text, headers or {})
+    model = shipped()
+    vector = model.vector(text, signal_values(scores, fired))
+    chances = model.probabilities(vector)
+    label = max(PRIORITY, key=lambda name: (chances[name], -PRIORITY.index(name)))
+    confidence = round(chances[label], 2)
+    words = ", ".join(f"“{word}”" for word in model.telling_words(vector, label))
+    why = (*reasons[label], f"model {confidence:.2f}" + (f": {words}" if words else ""))
+    facts = _stated_facts(label, text, received, currency, month_first)
+    return Understanding(label, confidence, why, *facts, mixed=_mixed(label, chances, text))
+
+
+def rule_signals(subject: str, text: str, headers: Mapping[str, str]
+                 ) -> tuple[dict[str, int], dict[str, list[str]], list[str]]:
+    """Each class's rule total, the matched words per class, and the names of the signals that fired (what the
+    model was trained on: `rule:<label>:<n>`, `header`, `subject`)."""
     scores = dict.fromkeys(LABELS, 0)
     reasons: dict[str, list[str]] = {label: [] for label in LABELS}
-    for label, why, weight in _auto_reply_signals(subject, headers or {}):
+    fired = []
+    for label, why, weight, name in _auto_reply_signals(subject, headers):
         scores[label] += weight
         reasons[label].append(why)
-    for rule in RULES:
+        fired.append(name)
+    for index, rule in enumerate(RULES):
         match = _first_match(rule, text)
         if match is not None:
             scores[rule.label] += rule.weight
             reasons[rule.label].append(f"“{match.group(0).strip()}”")
-    label = max(PRIORITY, key=lambda name: (scores[name], -PRIORITY.index(name)))
-    if scores[label] < THRESHOLD:
-        label = "other"
-    runner_up = max((scores[name] for name in LABELS if name != label), default=0)
-    confidence = 0.5 if label == "other" else round(scores[label] / (scores[label] + runner_up), 2)
-    return Understanding(label, confidence, tuple(reasons[label]), *_stated_facts(label, text, received, currency,
-                                                                                     month_first))
+            fired.append(f"rule:{rule.label}:{index}")
+    return scores, reasons, fired
 
 
-def _auto_reply_signals(subject: str, headers: Mapping[str, str]) -> list[tuple[str, str, int]]:
+def signal_values(scores: Mapping[str, int], fired: list[str]) -> dict[str, float]:
+    """What the model reads of the rules: each rule that fired, and each class's rule total (capped, so one
+    reply's pile of matches does not drown its words)."""
+    values = dict.fromkeys(fired, 1.0)
+    values.update((f"score:{label}", min(score, SCORE_CAP) / SCORE_CAP) for label, score in scores.items() if score)
+    return values
+
+
+def _mixed(label: str, chances: Mapping[str, float], text: str) -> bool:
+    # Two intents only when a sentence of its own says the second one, with a rule behind it: "we will pay once
+    # the credit arrives" is one conditional intent (a dispute), "line 2 is wrong. The rest goes out Friday" two.
+    if label not in ACTIONABLE:
+        return False
+    others = {other for other in ACTIONABLE if other != label and chances[other] >= MIXED_FLOOR}
+    sentences = [scores for scores in map(_sentence_scores, _SENTENCE.split(text)) if any(scores.values())]
+    return any(scores[label] > 0 for scores in sentences) and any(
+        scores[other] >= THRESHOLD and scores[label] == 0 for scores in sentences for other in others)
+
+
+def _sentence_scores(sentence: str) -> dict[str, int]:
+    scores = dict.fromkeys(LABELS, 0)
+    for rule in RULES:
+        if _first_match(rule, sentence) is not None:
+            scores[rule.label] += rule.weight
+    return scores
+
+
+def _auto_reply_signals(subject: str, headers: Mapping[str, str]) -> list[tuple[str, str, int, str]]:
     signals = []
     lowered = {name.lower(): value for name, value in headers.items()}
     for name, pattern in _AUTO_HEADERS.items():
         if name in lowered and pattern.search(lowered[name] or ""):
             # Ticket systems and receipts auto-reply too: the header alone does not make an absence.
-            signals.append(("out_of_office", f"header {name}: {lowered[name]}", 2))
+            signals.append(("out_of_office", f"header {name}: {lowered[name]}", 2, "header"))
     if _AUTO_SUBJECT.search(subject or ""):
-        signals.append(("out_of_office", f"subject “{subject.strip()[:80]}”", 4))
+        signals.append(("out_of_office", f"subject “{subject.strip()[:80]}”", 4, "subject"))
     return signals
 
 

@@ -1,16 +1,18 @@
-"""How well the reply classifier does on a labelled set: precision and recall per class, and how often it reads
-the stated amount, promised date and return date right."""
+"""How well the reply classifier does on a labelled set: precision and recall per class, how often it reads
+the stated amount, promised date and return date right, how often its confident answers are right, and how long
+one reply takes to classify."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from plixo.params import parse_amount_input
-from plixo.replies.classifier import LABELS, classify_reply
+from plixo.replies.classifier import AUTO_CONFIDENCE, LABELS, classify_reply
 
 
 @dataclass
@@ -23,6 +25,12 @@ class Evaluation:
     facts_checked: Counter = field(default_factory=Counter)
     facts_right: Counter = field(default_factory=Counter)
     mistakes: list[tuple[str, str, str]] = field(default_factory=list)  # id, expected, predicted
+    confident: int = 0  # replies at or above AUTO_CONFIDENCE
+    confident_right: int = 0
+    seconds: list[float] = field(default_factory=list)  # classify time per reply
+
+    def confident_accuracy(self) -> float | None:
+        return self.confident_right / self.confident if self.confident else None
 
     def precision(self, label: str) -> float | None:
         return self.hits[label] / self.predicted[label] if self.predicted[label] else None
@@ -40,6 +48,10 @@ class Evaluation:
                                   "support": self.expected[label]} for label in LABELS},
             "facts": {fact: {"accuracy": _rounded(self.fact_accuracy(fact)), "checked": self.facts_checked[fact]}
                       for fact in ("amount", "date", "return_date")},
+            "auto": {"confidence": AUTO_CONFIDENCE, "replies": self.confident,
+                     "accuracy": _rounded(self.confident_accuracy())},
+            "classify_ms": {"mean": round(1000 * sum(self.seconds) / len(self.seconds), 3) if self.seconds else None,
+                            "max": round(1000 * max(self.seconds), 3) if self.seconds else None},
         }
 
 
@@ -59,8 +71,13 @@ def evaluate(path: Path) -> Evaluation:
 
 def _score(result: Evaluation, reply: dict) -> None:
     received = dt.date.fromisoformat(reply["received"])
+    started = time.perf_counter()
     understood = classify_reply(reply["subject"], reply["body"], received, reply["currency"], reply.get("headers"))
+    result.seconds.append(time.perf_counter() - started)
     expected = reply["label"]
+    if understood.confidence >= AUTO_CONFIDENCE:
+        result.confident += 1
+        result.confident_right += understood.label == expected
     result.total += 1
     result.expected[expected] += 1
     result.predicted[understood.label] += 1

@@ -58,7 +58,7 @@ from plixo.mail.inbox import (
 )
 from plixo.outreach.models import Message
 from plixo.replies.acting import act_automatically
-from plixo.replies.classifier import Understanding, classify_reply, own_words
+from plixo.replies.classifier import AUTO_CONFIDENCE, Understanding, classify_reply, own_words
 from plixo.replies.dates import month_first_for
 from plixo.replies.models import Reply
 
@@ -374,9 +374,6 @@ def _mentioned_invoice(session: Session, org: Organization, customer_ids: list[i
     return mentioned[0] if len(mentioned) == 1 else None
 
 
-# A reading at least this sure, with one intent, is acted on without a person.
-AUTO_CONFIDENCE = 0.75
-
-
 def _confident(understood: Understanding) -> bool:
-    return understood.confidence >= AUTO_CONFIDENCE and not getattr(understood, "mixed", False)
+    """A reading sure enough, with one intent, to act on without a person."""
+    return understood.confidence >= AUTO_CONFIDENCE and not understood.mixed

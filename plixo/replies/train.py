@@ -1,0 +1,135 @@
+"""Train the reply model on the labelled corpus and write it to plixo/replies/model/weights.json.
+
+    python -m plixo.replies.train [--check]
+
+Deterministic: the corpus is read sorted by id, the vocabulary is sorted, the solver (lbfgs) has no randomness and
+the folds have a fixed seed, so the same corpus always gives the same file. The file records the corpus's sha256,
+so a test fails when the corpus changes without retraining. Prints cross-validated accuracy per regularisation
+strength, and how often the out-of-fold predictions at or above each confidence were right, which is what
+AUTO_CONFIDENCE in classifier.py is chosen from. --check only compares the shipped file with the corpus.
+
+Needs scikit-learn (pinned in requirements.txt); classifying does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+
+from plixo.replies.classifier import LABELS, own_words, rule_signals, signal_values
+from plixo.replies.model import WEIGHTS, Model, ngram_counts, weighted
+
+CORPUS = Path(__file__).with_name("corpus") / "train.jsonl"
+MIN_DOCUMENTS = 2  # an n-gram seen in one reply only is that reply's quirk, not a pattern
+STRENGTHS = (3.0, 10.0, 30.0)  # inverse regularisation strengths tried
+FOLDS = 5
+SEED = 7
+DIGITS = 4  # weights rounded for a small, stable file; scores move by far less than any decision margin
+
+
+def corpus_sha256(path: Path = CORPUS) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read(path: Path = CORPUS) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sorted(rows, key=lambda row: row["id"])
+
+
+def _observed(row: dict) -> tuple[Counter, dict[str, float]]:
+    text = own_words(row["body"])
+    scores, _reasons, fired = rule_signals(row["subject"], text, row.get("headers") or {})
+    return ngram_counts(text), signal_values(scores, fired)
+
+
+def fit(rows: list[dict], strength: float, digest: str = "") -> Model:
+    """Vocabulary, rarity and weights from `rows`, as the Model the classifier scores with."""
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    observed = [_observed(row) for row in rows]
+    documents = Counter(name for counts, _signals in observed for name in counts)
+    total = len(rows)
+    # Smoothed as scikit-learn's TfidfVectorizer does, so no feature's weight is ever zero.
+    idf = {name: round(math.log((1 + total) / (1 + seen)) + 1, DIGITS)
+           for name, seen in sorted(documents.items()) if seen >= MIN_DOCUMENTS}
+    signals = sorted({name for _counts, fired in observed for name in fired})
+    columns = {name: index for index, name in enumerate([*idf, *signals])}
+    data, indices, pointers = [], [], [0]
+    for counts, fired in observed:
+        for name, value in sorted(weighted(counts, idf, fired).items()):
+            indices.append(columns[name])
+            data.append(value)
+        pointers.append(len(indices))
+    matrix = csr_matrix((data, indices, pointers), shape=(total, len(columns)))
+    learner = LogisticRegression(C=strength, max_iter=5000, tol=1e-6, solver="lbfgs")
+    learner.fit(matrix, [row["label"] for row in rows])
+    order = [list(learner.classes_).index(label) for label in LABELS]
+    weights = {name: tuple(round(float(learner.coef_[k][index]), DIGITS) for k in order)
+               for name, index in columns.items()}
+    intercept = tuple(round(float(learner.intercept_[k]), DIGITS) for k in order)
+    return Model(LABELS, intercept, idf, weights, digest)
+
+
+def _predict(model: Model, row: dict) -> tuple[str, float]:
+    text = own_words(row["body"])
+    scores, _reasons, fired = rule_signals(row["subject"], text, row.get("headers") or {})
+    chances = model.probabilities(model.vector(text, signal_values(scores, fired)))
+    label = max(LABELS, key=lambda name: chances[name])
+    return label, chances[label]
+
+
+def out_of_fold(rows: list[dict], strength: float) -> list[tuple[str, str, float]]:
+    """(expected, predicted, confidence) for every row, each predicted by a model that never saw it."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
+    results = []
+    for train_index, test_index in folds.split(rows, [row["label"] for row in rows]):
+        model = fit([rows[i] for i in train_index], strength)
+        results.extend((rows[i]["label"], *_predict(model, rows[i])) for i in test_index)
+    return results
+
+
+def _report_confidence(results: list[tuple[str, str, float]]) -> None:
+    for floor in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9):
+        sure = [(expected, predicted) for expected, predicted, confidence in results if confidence >= floor]
+        right = sum(expected == predicted for expected, predicted in sure)
+        print(f"  confidence >= {floor:.2f}: {len(sure):>4} replies, right {right / max(len(sure), 1):.3f}")
+
+
+def as_json(model: Model) -> str:
+    data = {"corpus_sha256": model.corpus_sha256, "labels": list(model.labels), "intercept": list(model.intercept),
+            "idf": model.idf, "weights": {name: list(values) for name, values in model.weights.items()}}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check that the shipped model matches the corpus")
+    if parser.parse_args().check:
+        shipped = json.loads(WEIGHTS.read_text(encoding="utf-8"))["corpus_sha256"]
+        print("up to date" if shipped == corpus_sha256() else "stale: run python -m plixo.replies.train")
+        return 0 if shipped == corpus_sha256() else 1
+    rows = read()
+    best, best_accuracy = STRENGTHS[0], -1.0
+    for strength in STRENGTHS:
+        results = out_of_fold(rows, strength)
+        accuracy = sum(expected == predicted for expected, predicted, _c in results) / len(results)
+        print(f"C={strength:<6} cross-validated accuracy {accuracy:.3f}")
+        _report_confidence(results)
+        if accuracy > best_accuracy:
+            best, best_accuracy = strength, accuracy
+    model = fit(rows, best, corpus_sha256())
+    WEIGHTS.write_text(as_json(model), encoding="utf-8")
+    print(f"C={best}: {len(model.weights)} features, {WEIGHTS.stat().st_size / 1e6:.2f} MB written to {WEIGHTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
