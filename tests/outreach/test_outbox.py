@@ -306,7 +306,8 @@ def test_a_reply_nobody_has_handled_pauses_the_email_until_it_is_handled(org, tr
         reply_id = reply.id
     assert send_due_messages(transport).get("sent", 0) == 0 and sink[1].messages == []
     paused = state(org, message_id)
-    assert paused.status == "scheduled" and paused.wait_reason.startswith("Paused: Reply from ") and "waiting since" in paused.wait_reason
+    assert paused.status == "scheduled" and paused.wait_reason.startswith("Paused: Reply from ")
+    assert "waiting since" in paused.wait_reason
     assert paused.scheduled_for > WEDNESDAY and paused.attempts == 0  # waiting is not a failed attempt
     with tenant_scope(org.id):
         db.session.get(Reply, reply_id).handled_at = WEDNESDAY
