@@ -72,7 +72,7 @@ def _waiting_outcome(reply: Reply) -> str:
     if reply.label == "promise":
         what = format_money(reply.amount_minor, reply.currency) if reply.amount_minor else "the balance"
         when = f" by {reply.promised_date:%-d %b %Y}" if reply.promised_date else ""
-        return f"Suggested promise: {what}{when}. Confirm it in Replies."
+        return f"Suggested promise: {what}{when}, for a person to confirm."
     if reply.label == "invoice_copy":
         return "Asks for a copy of the invoice: send the portal link from Replies."
     return "For the team to read."
