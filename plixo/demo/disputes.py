@@ -16,7 +16,7 @@ _DISPUTE_SHARE = 0.02
 _DISPUTE_REASONS = (
     ("pricing", 30), ("quantity", 20), ("quality", 15), ("not_received", 15), ("duplicate", 10), ("other", 10),
 )
-_DISPUTE_STATUSES = (("open", 40), ("investigating", 35), ("awaiting_customer", 25))
+_DISPUTE_STATUSES = (("needs_review", 30), ("investigating", 35), ("waiting_customer", 25), ("waiting_internal", 10))
 _DISPUTE_SOURCES = (("operator", 45), ("portal", 30), ("email", 25))
 _DISPUTE_SLA = dt.timedelta(days=10)
 _DISPUTE_DESCRIPTIONS = {

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin
 
-DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer", "resolved", "rejected")
-OPEN_DISPUTE_STATUSES = ("open", "investigating", "awaiting_customer")
+DISPUTE_STATUSES = ("needs_review", "investigating", "waiting_customer", "waiting_internal", "resolved", "withdrawn")
+OPEN_DISPUTE_STATUSES = ("needs_review", "investigating", "waiting_customer", "waiting_internal")
+VERDICTS = ("valid", "invalid")
 
 
 class Dispute(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -23,10 +24,13 @@ class Dispute(IdMixin, TenantMixin, TimestampMixin, Base):
 
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    reason: Mapped[str] = mapped_column(String(40))  # pricing, quantity, quality, not_received, duplicate, other
+    reason: Mapped[str] = mapped_column(String(40))  # a DisputeReason key (plixo.disputes.reasons)
     description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="open")
-    outcome: Mapped[str | None] = mapped_column(String(40))  # credit, upheld, withdrawn, write_off
+    status: Mapped[str] = mapped_column(String(20), default="needs_review")
+    verdict: Mapped[str | None] = mapped_column(String(10))  # valid (the payer is right), invalid
+    # The agreed resolution: credit_note, adjustment, rebill, write_off, no_action (plixo.disputes.lifecycle)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    resolution_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     source: Mapped[str] = mapped_column(String(20), default="operator")  # operator, portal, email, stripe
     needs_review: Mapped[bool] = mapped_column(default=False)
     routed_to: Mapped[str | None] = mapped_column(String(20))  # legal, sales
@@ -54,3 +58,19 @@ class DisputeEvidence(IdMixin, TenantMixin, Base):
     storage_path: Mapped[str] = mapped_column(String(500))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     uploaded_at: Mapped[dt.datetime]
+
+
+class DisputeReason(IdMixin, TenantMixin, Base):
+    """A workspace's own reason for disputes, with its SLA and who owns new disputes of it. A workspace without rows
+    uses the defaults (plixo.disputes.reasons.DEFAULT_REASONS)."""
+
+    __tablename__ = "dispute_reasons"
+    __table_args__ = (UniqueConstraint("org_id", "key"),)
+
+    key: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(80))
+    sla_days: Mapped[int]  # business days: the workspace's sending days
+    owner_role: Mapped[str | None] = mapped_column(String(20))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    position: Mapped[int] = mapped_column(default=0)
+    archived: Mapped[bool] = mapped_column(default=False)

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Organization
-from plixo.actions import ActionError, Actor, checked_source
+from plixo.accounts.models import Organization, Policy
+from plixo.accounts.notifications import notify
+from plixo.actions import ActionError, Actor, checked_source, user_id
 from plixo.disputes.evidence import checked_evidence, store_evidence
 from plixo.disputes.models import Dispute
+from plixo.disputes.reasons import DEFAULT_REASONS, owner_for, reason_rule, sla_due
 from plixo.ledger.models import Invoice
 from plixo.ledger.priority import rescore_customer
 from plixo.outreach.sends import cancel_pending_sends
 
-DISPUTE_REASONS = {"pricing": "Pricing", "quantity": "Quantity", "quality": "Quality",
-                   "not_received": "Goods or service not received", "duplicate": "Duplicate invoice",
-                   "other": "Other"}
+# The default reasons' labels, for pages that name a dispute's reason (a workspace's own are in reasons.py).
+DISPUTE_REASONS = {rule.key: rule.label for rule in DEFAULT_REASONS}
 
 
 def open_dispute(session: Session, org: Organization, invoice: Invoice, actor: Actor, reason: str, note: str,
@@ -27,14 +30,21 @@ def open_dispute(session: Session, org: Organization, invoice: Invoice, actor: A
                  source: str = "operator") -> Dispute:
     """Mark the invoice disputed: it leaves the queue and its pending sends are cancelled."""
     source = checked_source(source)
-    if reason not in DISPUTE_REASONS:
+    rule = reason_rule(session, org.id, reason)
+    if rule is None:
         raise ActionError("Choose the reason for the dispute.", "reason")
     if invoice.status != "open":
         raise ActionError(f"Only open invoices can be disputed (this one is {invoice.status.replace('_', ' ')}).")
     stored = checked_evidence(evidence) if evidence else None
+    policy = session.scalar(select(Policy).where(Policy.org_id == org.id))
+    owner = owner_for(session, org.id, rule)
+    # A person who opens it has reviewed it; one that arrives by e-mail or the portal waits for review.
     dispute = Dispute(org_id=org.id, invoice_id=invoice.id, customer_id=invoice.customer_id, reason=reason,
                       description=note.strip()[:5000], source=source, opened_at=now,
-                      sla_due_at=now + dt.timedelta(days=10))
+                      status="investigating" if source == "operator" else "needs_review",
+                      sla_due_at=sla_due(now, rule.sla_days, ZoneInfo(org.time_zone), policy.sending_days),
+                      assigned_to_id=owner.id if owner else None,
+                      routed_to=rule.owner_role if rule.owner_role in ("legal", "sales") else None)
     session.add(dispute)
     before = invoice.status
     invoice.status = "disputed"
@@ -46,4 +56,9 @@ def open_dispute(session: Session, org: Organization, invoice: Invoice, actor: A
                  before={"status": before}, after={"status": "disputed", "dispute_id": dispute.id, "reason": reason,
                                                    "source": source})
     rescore_customer(session, org, invoice.customer_id, now)
+    if owner is not None and user_id(actor) != owner.id:
+        notify(session, org.id, owner, "dispute_assigned",
+               f"New dispute on {invoice.number} ({rule.label.lower()}): yours to resolve by "
+               f"{dispute.sla_due_at.astimezone(ZoneInfo(org.time_zone)) - dt.timedelta(seconds=1):%a %-d %b}.",
+               f"/work/disputes/{dispute.id}")
     return dispute

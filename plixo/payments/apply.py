@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from plixo import audit
 from plixo.connectors.models import Connection
 from plixo.disputes.models import Dispute
+from plixo.disputes.reasons import STRIPE_REASONS
 from plixo.integrations.stripe_gateway import TEST_EVENT_MARKER
 from plixo.ledger.aging import local_today
 from plixo.ledger.models import Invoice, Payment, PaymentApplication
@@ -30,10 +31,9 @@ from plixo.promises.service import settle_promises
 ACTOR = "Stripe"
 INVOICES_KEY = "plixo_invoice_ids"  # metadata Plixo puts on the Checkout Session and its PaymentIntent
 PAYMENT_LOCK = 72_517  # advisory-lock namespace: one workspace's events are applied one at a time
-DISPUTE_REASONS = {"product_not_received": "not_received", "duplicate": "duplicate",
-                   "product_unacceptable": "quality", "credit_not_processed": "pricing"}
-CLOSED_DISPUTE = {"won": ("resolved", "upheld"), "lost": ("rejected", "credit"),
-                  "warning_closed": ("resolved", "withdrawn")}
+# Stripe's closing status -> (status, verdict, resolution): won means the charge stands (the payer was not right).
+CLOSED_DISPUTE = {"won": ("resolved", "invalid", "no_action"), "lost": ("resolved", "valid", "credit_note"),
+                  "warning_closed": ("withdrawn", None, None)}
 
 
 class NotYetError(Exception):
@@ -265,7 +265,7 @@ def _on_dispute(session: Session, org, stripe_dispute: dict, now: dt.datetime, _
         dispute = _open_chargeback(session, org, payment, stripe_dispute, now)
     closed = CLOSED_DISPUTE.get(str(stripe_dispute.get("status")))
     if closed and dispute.resolved_at is None:
-        dispute.status, dispute.outcome = closed
+        dispute.status, dispute.verdict, dispute.outcome = closed
         dispute.resolved_at = now
         audit.record(session, org_id=org.id, actor=ACTOR, action="disputes.chargeback_closed", subject=dispute,
                      after={"status": dispute.status, "stripe_status": stripe_dispute.get("status")})
@@ -279,7 +279,7 @@ def _open_chargeback(session: Session, org, payment: Payment, stripe_dispute: di
     invoice_id = payment.target_invoice_ids[0]
     invoice = session.get(Invoice, invoice_id)
     dispute = Dispute(org_id=org.id, invoice_id=invoice_id, customer_id=payment.customer_id, source="stripe",
-                      reason=DISPUTE_REASONS.get(str(stripe_dispute.get("reason")), "other"),
+                      reason=STRIPE_REASONS.get(str(stripe_dispute.get("reason")), "other"),
                       description=f"Card chargeback ({stripe_dispute.get('reason') or 'no reason given'}) "
                                   f"on payment {payment.provider_ref}.",
                       needs_review=True, opened_at=now, sla_due_at=now + dt.timedelta(days=7),

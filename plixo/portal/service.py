@@ -40,9 +40,9 @@ LIVE_PLAN_STATUSES = ("pending_approval", "accepted")
 PLAN_STATUS_LABELS = {"proposed": "Proposed", "pending_approval": "Awaiting approval", "accepted": "Accepted",
                       "rejected": "Not accepted", "cancelled": "Cancelled", "completed": "Completed",
                       "defaulted": "Not kept"}
-DISPUTE_STATUS_LABELS = {"open": "Received", "investigating": "Being looked into",
-                         "awaiting_customer": "Waiting for your reply", "resolved": "Resolved",
-                         "rejected": "Closed"}
+DISPUTE_STATUS_LABELS = {"needs_review": "Received", "investigating": "Being looked into",
+                         "waiting_customer": "Waiting for your reply", "waiting_internal": "Being looked into",
+                         "resolved": "Resolved", "withdrawn": "Withdrawn"}
 MAX_MESSAGE = 5000
 PLANS_SHOWN = 10
 REVOKED = "This link is no longer valid. Ask the sender for a new one."

@@ -41,8 +41,8 @@ from plixo.replies.models import Reply
 FOCUS_CARDS = 3
 PROMISE_DUE_DAYS = 2
 JUST_BROKEN_DAYS = 2
-# Disputes where the next move is the team's: a reply, a credit, a decision. "awaiting_customer" waits on the payer.
-DISPUTE_AWAITS_COLLECTOR = ("open", "investigating")
+# Disputes where the next move is the team's: a review, a credit, a decision. "waiting_customer" waits on the payer.
+DISPUTE_AWAITS_COLLECTOR = ("needs_review", "investigating", "waiting_internal")
 PAGE = 60
 
 TIERS = ("act_now", "overdue", "not_yet_due")

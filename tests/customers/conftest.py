@@ -53,7 +53,7 @@ def globex(org, collector):
                                        currency="USD", amount_minor=10_000 * (k + 1),
                                        promised_date=days_ago(30 - k) if status != "pending" else TODAY, status=status))
         db.session.add(Dispute(org_id=org.id, invoice_id=invoices["euro"].id, customer_id=customer.id,
-                               reason="pricing", status="open", opened_at=utcnow() - dt.timedelta(days=3)))
+                               reason="pricing", status="investigating", opened_at=utcnow() - dt.timedelta(days=3)))
         db.session.add(Payment(org_id=org.id, customer_id=customer.id, currency="USD", amount_minor=50_000,
                                received_at=utcnow() - dt.timedelta(days=20)))
         db.session.add(Note(org_id=org.id, customer_id=customer.id, author_id=collector.id, body="Called AP.",

@@ -325,7 +325,7 @@ def test_an_autopilot_email_waits_for_a_person_once_the_customer_disputes_anothe
     with tenant_scope(org.id):
         other = make_invoice(org, invoice.customer, number="INV-DISPUTED", status="disputed")
         db.session.add(Dispute(org_id=org.id, invoice_id=other.id, customer_id=invoice.customer_id,
-                               reason="damaged_goods", status="open", opened_at=WEDNESDAY - dt.timedelta(hours=2)))
+                               reason="quality", status="investigating", opened_at=WEDNESDAY - dt.timedelta(hours=2)))
         cadence = Cadence(org_id=org.id, name="Gentle", status="active")
         db.session.add(cadence)
         db.session.flush()

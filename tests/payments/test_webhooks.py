@@ -209,12 +209,13 @@ def test_chargeback_opens_a_dispute_and_a_lost_one_reopens_the_balance(anon, org
     run_jobs()
     with tenant_scope(org.id):
         dispute = db.session.scalar(select(Dispute))
-        assert dispute.source == "stripe" and dispute.status == "open" and dispute.reason == "not_received"
+        assert dispute.source == "stripe" and dispute.status == "needs_review" and dispute.reason == "not_received"
     post(anon, se.dispute(ACCOUNT, "pi_d", 100_000, "lost", kind="charge.dispute.closed"))
     run_jobs()
     assert invoice_state(org, first) == [(100_000, "open")]
     with tenant_scope(org.id):
-        assert db.session.scalar(select(Dispute.status)) == "rejected"
+        assert db.session.execute(select(Dispute.status, Dispute.verdict, Dispute.outcome)).one() == (
+            "resolved", "valid", "credit_note")
 
 
 def test_failed_payment_changes_no_balance_and_is_recorded(anon, org, ledger):

@@ -77,8 +77,8 @@ def test_a_promise_falling_due_lifts_a_not_yet_due_invoice(scoped, add, status, 
     assert first == ("PROMISED" if lifted else "OVERDUE")
 
 
-@pytest.mark.parametrize(("dispute_status", "lifted"), [("open", True), ("investigating", True),
-                                                        ("awaiting_customer", False), ("resolved", False)])
+@pytest.mark.parametrize(("dispute_status", "lifted"), [("needs_review", True), ("investigating", True),
+                                                        ("waiting_customer", False), ("resolved", False)])
 def test_a_dispute_waiting_for_the_collector_lifts_the_customer(scoped, add, dispute_status, lifted):
     disputed = add("Globex", 0, number="DISPUTED", status="disputed")
     add("Globex", 100, days_overdue=-3, number="G-NOT-DUE")
