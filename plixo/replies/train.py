@@ -21,12 +21,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from plixo.replies.classifier import LABELS, own_words, rule_signals, signal_values
+from plixo.replies.classifier import LABELS, decide, own_words, rule_signals, signal_values
 from plixo.replies.model import WEIGHTS, Model, ngram_counts, weighted
 
 CORPUS = Path(__file__).with_name("corpus") / "train.jsonl"
 MIN_DOCUMENTS = 2  # an n-gram seen in one reply only is that reply's quirk, not a pattern
-STRENGTHS = (3.0, 10.0, 30.0)  # inverse regularisation strengths tried
+STRENGTHS = (30.0, 100.0, 300.0)  # inverse regularisation strengths tried
 FOLDS = 5
 SEED = 7
 DIGITS = 4  # weights rounded for a small, stable file; scores move by far less than any decision margin
@@ -80,7 +80,7 @@ def _predict(model: Model, row: dict) -> tuple[str, float]:
     text = own_words(row["body"])
     scores, _reasons, fired = rule_signals(row["subject"], text, row.get("headers") or {})
     chances = model.probabilities(model.vector(text, signal_values(scores, fired)))
-    label = max(LABELS, key=lambda name: chances[name])
+    label = decide(chances, scores)
     return label, chances[label]
 
 

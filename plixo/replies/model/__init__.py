@@ -19,7 +19,9 @@ from pathlib import Path
 
 WEIGHTS = Path(__file__).with_name("weights.json")
 CHAR_SIZES = (3, 4, 5)
-_TOKEN = re.compile(r"\w+")
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*")  # "don't" is one word, not "don" and "t"
+# Word pairs never span punctuation or a line break: "paid. Thanks" is no pair a person wrote.
+_PHRASE = re.compile(r"[.!?;:,()\[\]{}<>\"“”„«»/|*\n]+")
 # Words too common to tell a person anything when listed as the reason for a class.
 _PLAIN = frozenset(("a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "do", "for", "from", "have", "hi",
                     "hello", "i", "in", "is", "it", "its", "me", "my", "of", "on", "or", "our", "so", "that", "the",
@@ -35,7 +37,15 @@ _SIGN_OFF = re.compile(r"^[ \t]*(?:(?:many |best |kind |warm )?(?:thanks|thank y
 
 def _tokens(text: str) -> list[str]:
     # Numbers (amounts, references, dates) differ in every reply; only that there is one carries meaning.
-    return ["0" if _DIGIT.search(token) else token for token in _TOKEN.findall(text.lower())]
+    return ["0" if _DIGIT.search(token) else token.replace("’", "'") for token in _TOKEN.findall(text.lower())]
+
+
+def _readable(name: str) -> bool:
+    """A word or word pair worth showing a person: whole words of two letters or more, no number stand-ins, not
+    only filler words."""
+    words = name.split()
+    return all(len(word) > 1 and not _DIGIT.search(word) and not word.startswith("_") for word in words) and not \
+        _PLAIN.issuperset(words)
 
 
 def without_sign_off(text: str) -> str:
@@ -45,9 +55,10 @@ def without_sign_off(text: str) -> str:
 
 def ngram_counts(text: str) -> Counter:
     """How often each word, word pair and within-word character n-gram occurs in `text` (up to its sign-off)."""
-    tokens = _tokens(without_sign_off(text))
+    phrases = [_tokens(phrase) for phrase in _PHRASE.split(without_sign_off(text))]
+    tokens = [token for phrase in phrases for token in phrase]
     counts = Counter(f"w:{token}" for token in tokens)
-    counts.update(f"w:{first} {second}" for first, second in pairwise(tokens))
+    counts.update(f"w:{first} {second}" for phrase in phrases for first, second in pairwise(phrase))
     for token in tokens:
         padded = f" {token} "
         for size in CHAR_SIZES:
@@ -97,7 +108,7 @@ class Model:
         index = self.labels.index(label)
         pushes = []
         for name, value in vector.items():
-            if name.startswith("w:") and name in self.weights and not _PLAIN.issuperset(name[2:].split()):
+            if name.startswith("w:") and name in self.weights and _readable(name[2:]):
                 row = self.weights[name]
                 push = value * (row[index] - sum(row) / len(row))
                 if push > 0:
