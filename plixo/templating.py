@@ -16,6 +16,7 @@ NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("Collections", (
         ("Queue", "queue.index", "queue.work"),
         ("Replies", "triage.replies", "queue.work"),
+        ("Disputes", "disputes.index", "disputes.manage"),
         ("Approvals", "approvals.index", "approvals.decide"),
         ("Dev outbox", "outreach.dev_outbox", "messages.send"),
     )),
@@ -64,6 +65,8 @@ def register_template_helpers(app: Flask) -> None:
     # The plain decimal an amount field starts with ("1250.00"): what Money.parse reads back.
     app.jinja_env.filters["amount_input"] = lambda minor, currency: f"{Money(int(minor), currency).to_decimal():f}"
     app.jinja_env.filters["local_time"] = local_time
+    # An SLA ends at midnight after its last working day: that day is the one to show.
+    app.jinja_env.filters["sla_day"] = lambda value: local_time(value - dt.timedelta(seconds=1), "%a %-d %b")
     app.jinja_env.filters["percent"] = lambda value: "—" if value is None else f"{value * 100:.1f}%"
     app.jinja_env.globals.update(can=can, ROLES=ROLES, visible_navigation=visible_navigation,
                                my_workspaces=my_workspaces)

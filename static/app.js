@@ -198,10 +198,19 @@
     if (field) field.focus();
   }
 
+  // Lists that work like the queue (Disputes): J/K move, and a key opens the inspector's action marked data-key.
+  function onListKey(key, original) {
+    if (key === "j" || key === "k") { original.preventDefault(); moveSelection(key === "j" ? 1 : -1); return; }
+    const action = document.querySelector('#inspector [data-key="' + key + '"]');
+    if (action && !original.shiftKey) { original.preventDefault(); openAction(action.id); }
+  }
+
   function onQueueKey(event) {
-    if (!document.querySelector("[data-queue]")) return;
+    const list = document.querySelector("[data-queue]");
+    if (!list) return;
     const key = event.detail.key.toLowerCase();
     const original = event.detail.original;
+    if (list.getAttribute("data-queue-kind")) { onListKey(key, original); return; }
     const actions = {
       j: function () { moveSelection(1); },
       k: function () { moveSelection(-1); },

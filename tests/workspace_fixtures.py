@@ -14,6 +14,7 @@ from plixo.models import (
     DailySnapshot,
     Dispute,
     DisputeEvidence,
+    DisputeReason,
     Hold,
     ImportIssue,
     ImportRun,
@@ -99,6 +100,7 @@ def _queue_rows(org, user, customer, contact, invoice, marker):
         dispute_evidence=DisputeEvidence(org_id=org.id, dispute_id=dispute.id, filename=f"{marker}.pdf",
                                          content_type="application/pdf", size_bytes=1, sha256="0" * 64,
                                          storage_path="/nonexistent", uploaded_at=utcnow()),
+        dispute_reason=DisputeReason(org_id=org.id, key="freight", label=f"{marker} reason", sla_days=3),
     )}
 
 

@@ -1,0 +1,195 @@
+"""What the Disputes page reads: the SLA snapshot, Today's Focus, the metrics cards and the keyset-paged table.
+
+Open disputes are few next to invoices (thousands against hundreds of thousands), and every statement filters on
+org_id and status first, so ix_disputes_org_status_sla leads. Amounts are the disputed invoices' open balances,
+summed per currency and never across currencies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select, true, tuple_
+from sqlalchemy.orm import Session
+
+from plixo.accounts.models import User
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
+from plixo.ledger.models import Customer, Invoice
+
+PAGE_SIZE = 50
+LOOKBACK = dt.timedelta(days=90)  # resolution figures: the disputes that ended in this window
+SOURCES = {"operator": "Team", "portal": "Portal", "email": "E-mail", "stripe": "Stripe"}
+STATUS_FILTERS = {"open": "Open", "needs_review": "Needs review", "investigating": "Investigating",
+                  "waiting_customer": "Waiting on customer", "waiting_internal": "Waiting internally",
+                  "breached": "SLA breached", "resolved": "Resolved", "withdrawn": "Withdrawn", "all": "All"}
+
+
+@dataclass(frozen=True)
+class DisputeFilters:
+    status: str = "open"
+    reason: str = ""
+    owner_id: int | None = None
+    source: str = ""
+
+    def as_args(self) -> dict[str, str]:
+        args = {"status": self.status if self.status != "open" else "", "reason": self.reason,
+                "owner": str(self.owner_id or ""), "source": self.source}
+        return {k: v for k, v in args.items() if v}
+
+
+@dataclass(frozen=True)
+class DisputeCursor:
+    """Open disputes are read by SLA deadline (soonest first); the id breaks ties."""
+
+    due: dt.datetime
+    dispute_id: int
+
+    def encode(self) -> str:
+        return f"{int(self.due.timestamp())}.{self.dispute_id}"
+
+    @classmethod
+    def decode(cls, raw: str | None) -> DisputeCursor | None:
+        seconds, _, dispute_id = (raw or "").partition(".")
+        if len(raw or "") > 40 or not (seconds.isdigit() and dispute_id.isdigit()) or int(seconds) > 2**40:
+            return None
+        return cls(dt.datetime.fromtimestamp(int(seconds), dt.UTC), int(dispute_id))
+
+
+@dataclass
+class Snapshot:
+    open_count: int = 0
+    open_amounts: dict[str, int] = field(default_factory=dict)  # currency -> minor units
+    due_today: int = 0
+    breached: int = 0
+    median_days_to_resolve: float | None = None
+    within_sla_share: float | None = None
+
+
+FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def _due():
+    # A dispute without a deadline sorts last, where a cursor can still reach it.
+    return func.coalesce(Dispute.sla_due_at, FAR_FUTURE)
+
+
+def _rows() -> Select:
+    return (select(Dispute.id, Dispute.status, Dispute.reason, Dispute.source, Dispute.opened_at,
+                   Dispute.sla_due_at, Dispute.needs_review, Dispute.assigned_to_id, Dispute.verdict,
+                   Invoice.number.label("invoice_number"), Invoice.balance_minor, Invoice.currency,
+                   Customer.name.label("customer_name"), User.name.label("owner_name"))
+            .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
+            .join(Customer, (Customer.id == Dispute.customer_id) & (Customer.org_id == Dispute.org_id))
+            .outerjoin(User, User.id == Dispute.assigned_to_id))
+
+
+def _filtered(statement: Select, org_id: int, filters: DisputeFilters, now: dt.datetime) -> Select:
+    statement = statement.where(Dispute.org_id == org_id)
+    if filters.status == "open":
+        statement = statement.where(Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+    elif filters.status == "breached":
+        statement = statement.where(Dispute.status.in_(OPEN_DISPUTE_STATUSES), Dispute.sla_due_at < now)
+    elif filters.status in STATUS_FILTERS and filters.status != "all":
+        statement = statement.where(Dispute.status == filters.status)
+    if filters.reason:
+        statement = statement.where(Dispute.reason == filters.reason)
+    if filters.owner_id:
+        statement = statement.where(Dispute.assigned_to_id == filters.owner_id)
+    if filters.source in SOURCES:
+        statement = statement.where(Dispute.source == filters.source)
+    return statement
+
+
+def dispute_page(session: Session, org_id: int, filters: DisputeFilters, now: dt.datetime,
+                 cursor: DisputeCursor | None = None, size: int = PAGE_SIZE) -> tuple[list, DisputeCursor | None]:
+    """One page of the table, soonest deadline first, and the cursor of the next page (None: the last)."""
+    statement = _filtered(_rows(), org_id, filters, now)
+    if cursor is not None:
+        statement = statement.where(tuple_(_due(), Dispute.id) > tuple_(cursor.due, cursor.dispute_id))
+    rows = session.execute(statement.order_by(_due(), Dispute.id).limit(size + 1)).all()
+    more = rows[size] if len(rows) > size else None
+    rows = rows[:size]
+    last = rows[-1] if rows and more is not None else None
+    return rows, DisputeCursor(last.sla_due_at or FAR_FUTURE, last.id) if last is not None else None
+
+
+def snapshot(session: Session, org_id: int, zone: ZoneInfo, now: dt.datetime) -> Snapshot:
+    """The SLA snapshot: what is open and its amounts, what is due today or breached, how fast disputes end."""
+    result = Snapshot()
+    open_rows = session.execute(
+        select(Invoice.currency, func.count(), func.sum(Invoice.balance_minor)).select_from(Dispute)
+        .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
+        .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+        .group_by(Invoice.currency)).all()
+    result.open_count = sum(count for _c, count, _s in open_rows)
+    result.open_amounts = {currency: int(total or 0) for currency, _count, total in sorted(open_rows)}
+    end_of_today = dt.datetime.combine(now.astimezone(zone).date() + dt.timedelta(days=1), dt.time(), zone)
+    result.breached, result.due_today = session.execute(
+        select(func.count().filter(Dispute.sla_due_at < now),
+               func.count().filter(Dispute.sla_due_at >= now, Dispute.sla_due_at <= end_of_today))
+        .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))).one()
+    ended = session.execute(select(Dispute.opened_at, Dispute.resolved_at, Dispute.sla_due_at).where(
+        Dispute.org_id == org_id, Dispute.status.in_(("resolved", "withdrawn")),
+        Dispute.resolved_at >= now - LOOKBACK)).all()
+    if ended:
+        result.median_days_to_resolve = round(statistics.median(
+            (resolved - opened).total_seconds() / 86400 for opened, resolved, _due in ended), 1)
+        timed = [resolved <= due for _opened, resolved, due in ended if due is not None]
+        result.within_sla_share = sum(timed) / len(timed) if timed else None
+    return result
+
+
+def focus(session: Session, org_id: int, now: dt.datetime) -> list[tuple[str, object]]:
+    """The three that most need someone: the soonest deadline (breached first), the nearest chargeback deadline,
+    and the largest amount, each a different dispute; (why, row)."""
+    base = _filtered(_rows(), org_id, DisputeFilters(), now)
+    picks: list[tuple[str, object]] = []
+    candidates = (
+        ("SLA", base.order_by(_due(), Dispute.id)),
+        ("Chargeback", base.where(Dispute.source == "stripe").order_by(_due(), Dispute.id)),
+        ("Largest", base.order_by(Invoice.balance_minor.desc(), Dispute.id)),
+    )
+    for why, statement in candidates:
+        chosen = {row.id for _why, row in picks}
+        row = session.execute(statement.where(Dispute.id.not_in(chosen) if chosen else true()).limit(1)).first()
+        if row is not None:
+            picks.append((why, row))
+    return picks
+
+
+@dataclass
+class Metrics:
+    by_reason: list[tuple[str, int, dict[str, int]]]  # reason, open count, amount per currency
+    by_owner: list[tuple[str, int, int]]  # owner name, open count, breached
+    valid: int
+    invalid: int
+    withdrawn: int
+
+
+def metrics(session: Session, org_id: int, now: dt.datetime) -> Metrics:
+    """Open disputes by reason and by owner; how the last 90 days' disputes ended."""
+    reasons: dict[str, list] = defaultdict(lambda: [0, defaultdict(int)])
+    for reason, currency, count, total in session.execute(
+            select(Dispute.reason, Invoice.currency, func.count(), func.sum(Invoice.balance_minor))
+            .select_from(Dispute).join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
+            .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+            .group_by(Dispute.reason, Invoice.currency)):
+        reasons[reason][0] += count
+        reasons[reason][1][currency] += int(total or 0)
+    by_reason = sorted(((reason, count, dict(amounts)) for reason, (count, amounts) in reasons.items()),
+                       key=lambda item: (-item[1], item[0]))
+    by_owner = [(name or "Unassigned", count, breached) for name, count, breached in session.execute(
+        select(User.name, func.count(), func.count().filter(Dispute.sla_due_at < now))
+        .select_from(Dispute).outerjoin(User, User.id == Dispute.assigned_to_id)
+        .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+        .group_by(User.name).order_by(func.count().desc(), User.name))]
+    ended = dict(session.execute(
+        select(func.coalesce(Dispute.verdict, Dispute.status), func.count())
+        .where(Dispute.org_id == org_id, Dispute.status.in_(("resolved", "withdrawn")),
+               Dispute.resolved_at >= now - LOOKBACK)
+        .group_by(func.coalesce(Dispute.verdict, Dispute.status))).all())
+    return Metrics(by_reason, by_owner, ended.get("valid", 0), ended.get("invalid", 0), ended.get("withdrawn", 0))

@@ -1,0 +1,99 @@
+"""Everything the dispute inspector shows: the invoice and customer, the SLA clock, the evidence slots with what
+is filled, what the dispute may become next, who may own it, and its history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from plixo.accounts.models import Membership, Organization, Policy, User
+from plixo.audit import AuditEvent
+from plixo.disputes.evidence import SLOTS, slots_for
+from plixo.disputes.lifecycle import RESOLUTIONS_FOR, allowed_moves
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute, DisputeEvidence
+from plixo.disputes.reasons import business_days_between
+from plixo.ledger.models import Customer, Invoice
+
+HISTORY = 30
+
+
+@dataclass(frozen=True)
+class SlaClock:
+    due_at: dt.datetime | None
+    working_days_left: int | None  # negative: that many working days late
+    breached: bool
+
+
+@dataclass(frozen=True)
+class Slot:
+    key: str
+    label: str
+    files: list[DisputeEvidence]
+    expected: bool  # one the reason usually needs
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    dispute: Dispute
+    invoice: Invoice
+    customer: Customer
+    owner: User | None
+    clock: SlaClock
+    slots: list[Slot]
+    moves: tuple[str, ...]
+    resolutions_for: dict[str, tuple[str, ...]]
+    members: list[User]
+    history: list[AuditEvent]
+
+    @property
+    def is_open(self) -> bool:
+        return self.dispute.status in OPEN_DISPUTE_STATUSES
+
+
+def inspect_dispute(session: Session, org: Organization, dispute: Dispute, now: dt.datetime) -> DisputeView:
+    invoice = session.get(Invoice, dispute.invoice_id)
+    return DisputeView(
+        dispute=dispute, invoice=invoice, customer=session.get(Customer, dispute.customer_id),
+        owner=session.get(User, dispute.assigned_to_id) if dispute.assigned_to_id else None,
+        clock=_clock(session, org, dispute, now), slots=_slots(session, dispute), moves=allowed_moves(dispute),
+        resolutions_for=RESOLUTIONS_FOR, members=members_of(session, org.id), history=_history(session, dispute))
+
+
+def _clock(session: Session, org: Organization, dispute: Dispute, now: dt.datetime) -> SlaClock:
+    if dispute.sla_due_at is None:
+        return SlaClock(None, None, False)
+    end = dispute.resolved_at or now
+    sending_days = session.scalar(select(Policy.sending_days).where(Policy.org_id == org.id)) or []
+    left = business_days_between(end, dispute.sla_due_at - dt.timedelta(seconds=1), ZoneInfo(org.time_zone),
+                                 sending_days)
+    return SlaClock(dispute.sla_due_at, left, end > dispute.sla_due_at)
+
+
+def _slots(session: Session, dispute: Dispute) -> list[Slot]:
+    files = list(session.scalars(select(DisputeEvidence).where(DisputeEvidence.org_id == dispute.org_id,
+                                                               DisputeEvidence.dispute_id == dispute.id)
+                                 .order_by(DisputeEvidence.id)))
+    expected = slots_for(dispute.reason)
+    used = {f.slot for f in files}
+    keys = list(expected) + [key for key in SLOTS if key in used and key not in expected]
+    return [Slot(key, SLOTS[key], [f for f in files if f.slot == key], key in expected) for key in keys]
+
+
+def members_of(session: Session, org_id: int) -> list[User]:
+    """The workspace's active members, who may own a dispute."""
+    return list(session.scalars(select(User).join(Membership, Membership.user_id == User.id).where(
+        Membership.org_id == org_id, Membership.is_active.is_(True)).order_by(User.name)))
+
+
+def _history(session: Session, dispute: Dispute) -> list[AuditEvent]:
+    """What happened to the dispute, and its opening on the invoice, newest first."""
+    return list(session.scalars(select(AuditEvent).where(
+        AuditEvent.org_id == dispute.org_id,
+        or_((AuditEvent.subject_type == "Dispute") & (AuditEvent.subject_id == dispute.id),
+            (AuditEvent.subject_type == "Invoice") & (AuditEvent.subject_id == dispute.invoice_id)
+            & AuditEvent.action.in_(("queue.dispute_opened", "disputes.chargeback_opened"))))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(HISTORY)))
