@@ -64,7 +64,7 @@ def seed_demo(
         disputed = plan_disputes(rng, ledger, today)
         payments_by_receipt = write_invoices_and_payments(session, org.id, rng, ledger)
         write_promises(session, org.id, rng, promises, payments_by_receipt, team)
-        disputes = write_disputes(session, org.id, rng, disputed, team, today)
+        disputes = write_disputes(session, org.id, rng, disputed, team, today, ledger)
         write_notes(session, org.id, rng, ledger, team, today)
         write_holds(session, org.id, rng, accounts, ledger, team, today)
         session.flush()
