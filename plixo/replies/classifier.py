@@ -33,8 +33,9 @@ ACTIONABLE = ("dispute", "promise", "already_paid", "invoice_copy")
 SCORE_CAP = 20  # rule totals beyond this add no more certainty
 MIXED_FLOOR = 0.01  # a second intent the model all but rules out is a rule misfiring, not a second intent
 # A confident dispute opens one automatically, so the words alone make a dispute only when the model is this sure;
-# otherwise a dispute needs a dispute rule behind it (chosen by cross-validation on the training corpus).
-DISPUTE_WORDS_ALONE = 0.5
+# otherwise a dispute needs a dispute rule behind it. Chosen by cross-validation on the training corpus (train.py
+# prints dispute precision and recall per candidate): from 0.4 to 0.5 recall fell 0.92 -> 0.90, precision held.
+DISPUTE_WORDS_ALONE = 0.4
 
 _NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno)\s+(?:\w+\s+){0,2}$", re.I)
 # Only [ \t] at line starts: \s there would also eat newlines and make each search quadratic on blank lines.
@@ -80,6 +81,9 @@ RULES = (
     _rule("out_of_office", r"\b(back|return(ing)?) (on |in )?(mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul"
                            r"|aug|sep|oct|nov|dec|\d)|\boff the grid\b|\bnicht im b[üu]ro\b|\babwesend\b"
                            r"|\bfuera de la oficina\b|\babsente? du bureau\b|\ben cong[ée]s?\b", 2),
+    _rule("out_of_office", r"\bim urlaub\b|\b(met|op) vakantie\b|\bniet (op kantoor|aanwezig)\b|\ben d[ée]placement\b"
+                           r"|\bde vacaciones\b|\bje suis absente?\b|\bnot available until\b|\bunattended\b"
+                           r"|\b(i'm|i am) (off|out) (today|this week|until)\b|\bjury duty\b", 3),
     # Unsubscribe: stop writing to this address.
     _rule("unsubscribe", r"\bunsubscribe\b|\bopt(ed)?[- ]out\b|\A\s*stop\s*[.!]*\s*\Z", 5, True),
     _rule("unsubscribe", r"\baus (ihrem|dem|diesem) verteiler\b|\babmelden\b|\bkeine (weiteren )?(e-?mails|nachrichten)"
@@ -90,6 +94,11 @@ RULES = (
                          r"|\bremoved from (your|the|this) (list|mailing|distribution)", 5),
     _rule("unsubscribe", r"\b(do not|don't|dont|never) (contact|e-?mail|email|message|write to) (me|us|this)\b", 5),
     _rule("unsubscribe", r"\bno more (e-?mails|emails|messages|reminders)\b", 3),
+    _rule("unsubscribe", r"\bretirez-moi\b|\bno (me )?(env[íi]en|quiero recibir) m[áa]s\b|\b(want|get) (me )?off (this|"
+                         r"your|the) list\b|\bstop receiving\b|\bdelete my (e-?mail|details|address|data)\b|\b(take|"
+                         r"remove) my (e-?mail|address|details) off\b|\bgeen (herinneringen|e-?mails|berichten) meer\b"
+                         r"|\bverwijder\w* (mij|me)\b|\bne plus m'[ée]crire\b|\b(do not|don't) send (me )?(any )?"
+                         r"(further|more) (e-?mails|messages|reminders)\b", 4),
     # Dispute: the invoice itself is contested.
     _rule("dispute", r"\b(dispute|disputing|disputed|contest|contesting|challenge|challenging|object to)\b", 5),
     _rule("dispute", r"\b(incorrect|inaccurate|erroneous|discrepanc\w*|overcharg\w*|over-?bill\w*|double[- ]?(billed"
@@ -143,6 +152,56 @@ RULES = (
                      r"returned)\b[^.!?\n]{0,20}\b(them|it|goods|delivery|at|the)\b|\bnever worked\b|\bnot (happy|"
                      r"satisfied) with\b|\bklopt niet|\bniet eens\b|\bbeschadigd|\bcreditnota|\bno (es|son) (el|lo|la)"
                      r" acordad[oa]|\bno aceptamos\b|\bne paierons pas\b|\babîmée?s?\b|\bfehlende\b", 3),
+    # Disputes stated as facts, conditions or withheld money rather than in so many words.
+    # Counts that disagree: "the delivery note shows 40, we received 36", "you billed 5 days".
+    _rule("dispute", r"\b(received|got|counted|took delivery of|came|arrived|"
+                     r"delivered) (only )?\d[\d,.]*\b(?! ?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|st\b|"
+                     r"nd\b|rd\b|th\b))|\b(shows?|says|lists?|states|records?|"
+                     r"has) (only )?\d[\d,.]*\b[^.!?\n]{0,40}\b(received|got|counted|billed|invoiced|charged|came|"
+                     r"arrived|not)\b|\b(billed|invoiced|charged)( us)?( for)? \d[\d,.]*\b[^.!?\n]{0,30}\b(only|but|"
+                     r"not|was|were)\b|\bnot the \d|\bin plaats van \d", 4),
+    # Terms not kept: "not what we agreed", "we were quoted", "should be $12", a discount missing, meant to be free.
+    _rule("dispute", r"\bnot (what|the (price|rate|amount|fee|terms?)) (we|you|was)\b[^.!?\n]{0,10}\b(agreed|quoted|"
+                     r"ordered|signed)|\b(we were|was|were|you) quoted\b|\bshould (only )?(be|have been|"
+                     r"cost) ([$€£]|\d|at |the (agreed|quoted|contract|discounted)|billed to|free|covered|included|"
+                     r"credited|zero|nil)|\bshould(n't| not) (have )?(be(en)? )?(billed|charged|invoiced)|"
+                     r"\b(discount|rebate|reduction|korting|remise|rabatt|descuento)\b[^.!?\n]{0,40}\b(missing|"
+                     r"not (been )?(applied|deducted|taken|shown|included)|hasn't|isn't|left off|ontbreekt|"
+                     r"n'appara[iî]t pas|fehlt)|\b(missing|left off|falta|without)\b[^.!?\n]{0,25}\b(discount|"
+                     r"rebate|descuento)|\bfree of charge\b|\bno charge\b|\bat no (extra )?cost\b|\bcomplimentary\b|"
+                     r"\b(meant|supposed) to be (included|free|covered)|\bincluded in the (quote|price|contract|"
+                     r"unit price)|\bunder (the )?(warranty|guarantee|maintenance contract)\b|\b(agreed|quoted) (a |"
+                     r"on )?(fixed|flat)", 4),
+    # Money kept back until something is put right: the condition names a fault, not a date or incoming cash.
+    _rule("dispute", r"\b(until|till|unless|pending|once|as soon as|when|provided|after|"
+                     r"on receipt of)\b[^.!?\n]{0,50}\b(replacement|replaced|repair(ed|s)?|fixed|corrected|revised|"
+                     r"amended|re-?issued|credit(ed| note)?(?! line| card)|missing|defects?|snag\w*|finished|"
+                     r"put right|adjusted|removed|resolved|rectified)\b|\bnot releas\w*|\bkeep\w* (the |this |"
+                     r"our )?(payment|money|funds|it|this) back\b|\bhold(ing)? (on to )?(this|it|the (payment|money|"
+                     r"invoice|balance))\b|\bretain\w*|\bparked\b|\bfrozen\b|\bstays? (with us|here|parked)\b|"
+                     r"\bno payment (until|unless|till)\b|\bnothing (gets |will )?(be )?paid\b|\bnot (able|"
+                     r"in a position) to (approve|sign|put|pass)|\b(cannot|can't|won't) (be )?(sign(ed)? (this |"
+                     r"it )?off|push (this|it) through|approve)", 3),
+    # A charge to take off, a line left unpaid, a visit that never happened, goods sent back.
+    _rule("dispute", r"\b(reissue|re-?invoice|resend|new invoice|revised invoice|"
+                     r"send it again)\b[^.!?\n]{0,40}\b(without|minus|less|excluding|removed|taken off)\b|"
+                     r"\b(without|minus|excluding|drop|remove|take off|strike) the\b[^.!?\n]{0,25}\b(fee|charge|"
+                     r"surcharge|levy|premium|line|freight|shipping)\b|\b(take|took) the\b[^.!?\n]{0,25}\b(fee|"
+                     r"charge|surcharge|levy|premium) off\b|\bnot (for )?(line|item) \d|\bexcept (for )?(line|item|"
+                     r"the)\b|\b(undisputed|contested|under query)\b|\bnever (showed|turned|came|carried out|"
+                     r"performed|happened|took place)\b|\b(didn't|did not|failed to) (show|turn) up|\bno-?show\b|"
+                     r"\b(no one|nobody) (came|turned up|showed)|\bnot (been )?(carried out|finished)\b|"
+                     r"\bunfinished\b|\bnobody (here )?(placed|ordered)|\b(rma|return (number|authori[sz]ation|"
+                     r"note))\b|\b(sent|came|went|shipped|going) back\b|\bsending (it |them |everything )?back\b|"
+                     r"\bpicked up the (rejected|returned|faulty|damaged)|\bbelongs to (another|a different)|"
+                     r"\bbilled to (our parent|the wrong|another)", 4),
+    # Mismatch words, in English and the languages payers write in.
+    _rule("dispute", r"\b(price|pricing|rate|amount|total|hours|days|quantity|weights?|fee|cost|"
+                     r"charge)s?\b[^.!?\n]{0,20}\b(not right|not correct|too high|overstated|inflated|higher than|"
+                     r"more than (we|the)|doesn't (tie|add up|agree|correspond)|don't (tie|add up|agree|line up)|"
+                     r"not as agreed)|\boverpriced\b|\b(hours|quantity|price|rate) (overstated|inflated)|"
+                     r"\bentspricht nicht|\bstimmt (so )?nicht|\bne correspond pas|\bjamais venu|\bno (coincide|"
+                     r"corresponde)|\bno pagaremos|\bklopt niet|\bpas als\b|\bneu aus\b", 4),
     # Already paid: the money has left.
     _rule("already_paid", r"\b(already|was|were|been|we|i|we've|i've|they|just) (paid|settled|remitted|wired)\b", 5,
           True),
@@ -261,11 +320,11 @@ def classify_reply(subject: str, body: str, received: dt.date, currency: str,
     return Understanding(label, confidence, why, *facts, mixed=_mixed(label, chances, text))
 
 
-def decide(chances: Mapping[str, float], scores: Mapping[str, int]) -> str:
+def decide(chances: Mapping[str, float], scores: Mapping[str, int], gate: float = DISPUTE_WORDS_ALONE) -> str:
     """The class read from the model's chances and the rule totals: the likeliest, except that a dispute no rule
-    points at must be the model's clear view, else the next likeliest class is taken."""
+    points at must be the model's clear view (a chance of at least `gate`), else the next likeliest class is taken."""
     ranked = sorted(PRIORITY, key=lambda name: (-chances[name], PRIORITY.index(name)))
-    if ranked[0] == "dispute" and not scores["dispute"] and chances["dispute"] < DISPUTE_WORDS_ALONE:
+    if ranked[0] == "dispute" and not scores["dispute"] and chances["dispute"] < gate:
         return ranked[1]
     return ranked[0]
 

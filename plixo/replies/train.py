@@ -4,9 +4,10 @@
 
 Deterministic: the corpus is read sorted by id, the vocabulary is sorted, the solver (lbfgs) has no randomness and
 the folds have a fixed seed, so the same corpus always gives the same file. The file records the corpus's sha256,
-so a test fails when the corpus changes without retraining. Prints cross-validated accuracy per regularisation
-strength, and how often the out-of-fold predictions at or above each confidence were right, which is what
-AUTO_CONFIDENCE in classifier.py is chosen from. --check only compares the shipped file with the corpus.
+so a test fails when the corpus changes without retraining. Prints cross-validated accuracy, precision and recall
+per regularisation strength, how often the out-of-fold predictions at or above each confidence were right (what
+AUTO_CONFIDENCE in classifier.py is chosen from) and dispute precision and recall per dispute gate (what
+DISPUTE_WORDS_ALONE is chosen from). --check only compares the shipped file with the corpus.
 
 Needs scikit-learn (pinned in requirements.txt); classifying does not.
 """
@@ -21,12 +22,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from plixo.replies.classifier import LABELS, decide, own_words, rule_signals, signal_values
+from plixo.replies.classifier import DISPUTE_WORDS_ALONE, LABELS, decide, own_words, rule_signals, signal_values
 from plixo.replies.model import WEIGHTS, Model, ngram_counts, weighted
 
 CORPUS = Path(__file__).with_name("corpus") / "train.jsonl"
 MIN_DOCUMENTS = 2  # an n-gram seen in one reply only is that reply's quirk, not a pattern
 STRENGTHS = (30.0, 100.0, 300.0)  # inverse regularisation strengths tried
+GATES = (0.3, 0.4, 0.5, 0.6, 0.7)  # dispute gates reported (classifier.DISPUTE_WORDS_ALONE)
 FOLDS = 5
 SEED = 7
 DIGITS = 4  # weights rounded for a small, stable file; scores move by far less than any decision margin
@@ -76,16 +78,14 @@ def fit(rows: list[dict], strength: float, digest: str = "") -> Model:
     return Model(LABELS, intercept, idf, weights, digest)
 
 
-def _predict(model: Model, row: dict) -> tuple[str, float]:
+def _predict(model: Model, row: dict) -> tuple[dict[str, float], dict[str, int]]:
     text = own_words(row["body"])
     scores, _reasons, fired = rule_signals(row["subject"], text, row.get("headers") or {})
-    chances = model.probabilities(model.vector(text, signal_values(scores, fired)))
-    label = decide(chances, scores)
-    return label, chances[label]
+    return model.probabilities(model.vector(text, signal_values(scores, fired))), scores
 
 
-def out_of_fold(rows: list[dict], strength: float) -> list[tuple[str, str, float]]:
-    """(expected, predicted, confidence) for every row, each predicted by a model that never saw it."""
+def out_of_fold(rows: list[dict], strength: float) -> list[tuple[str, dict[str, float], dict[str, int]]]:
+    """(expected, chances, rule totals) for every row, each predicted by a model that never saw it."""
     from sklearn.model_selection import StratifiedKFold
 
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
@@ -96,11 +96,36 @@ def out_of_fold(rows: list[dict], strength: float) -> list[tuple[str, str, float
     return results
 
 
+def decided(results: list[tuple[str, dict[str, float], dict[str, int]]], gate: float = DISPUTE_WORDS_ALONE
+            ) -> list[tuple[str, str, float]]:
+    """(expected, predicted, confidence) for out-of-fold results, with the dispute gate `gate`."""
+    labelled = [(expected, decide(chances, scores, gate), chances) for expected, chances, scores in results]
+    return [(expected, predicted, chances[predicted]) for expected, predicted, chances in labelled]
+
+
 def _report_confidence(results: list[tuple[str, str, float]]) -> None:
     for floor in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9):
         sure = [(expected, predicted) for expected, predicted, confidence in results if confidence >= floor]
         right = sum(expected == predicted for expected, predicted in sure)
         print(f"  confidence >= {floor:.2f}: {len(sure):>4} replies, right {right / max(len(sure), 1):.3f}")
+
+
+def _report_classes(results: list[tuple[str, str, float]]) -> None:
+    for label in LABELS:
+        hits = sum(expected == predicted == label for expected, predicted, _c in results)
+        said = sum(predicted == label for _e, predicted, _c in results)
+        there = sum(expected == label for expected, _p, _c in results)
+        print(f"  {label:<14} precision {hits / max(said, 1):.3f} recall {hits / max(there, 1):.3f}")
+
+
+def _report_gates(results: list[tuple[str, dict[str, float], dict[str, int]]]) -> None:
+    """Dispute precision and recall for each dispute gate tried: what DISPUTE_WORDS_ALONE is chosen from."""
+    for gate in GATES:
+        labelled = decided(results, gate)
+        hits = sum(expected == predicted == "dispute" for expected, predicted, _c in labelled)
+        said = sum(predicted == "dispute" for _e, predicted, _c in labelled)
+        there = sum(expected == "dispute" for expected, _p, _c in labelled)
+        print(f"  dispute gate {gate:.2f}: precision {hits / max(said, 1):.3f} recall {hits / max(there, 1):.3f}")
 
 
 def as_json(model: Model) -> str:
@@ -119,10 +144,13 @@ def main() -> int:
     rows = read()
     best, best_accuracy = STRENGTHS[0], -1.0
     for strength in STRENGTHS:
-        results = out_of_fold(rows, strength)
+        raw = out_of_fold(rows, strength)
+        results = decided(raw)
         accuracy = sum(expected == predicted for expected, predicted, _c in results) / len(results)
         print(f"C={strength:<6} cross-validated accuracy {accuracy:.3f}")
+        _report_classes(results)
         _report_confidence(results)
+        _report_gates(raw)
         if accuracy > best_accuracy:
             best, best_accuracy = strength, accuracy
     model = fit(rows, best, corpus_sha256())
