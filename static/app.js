@@ -202,7 +202,9 @@
   function onListKey(key, original) {
     if (key === "j" || key === "k") { original.preventDefault(); moveSelection(key === "j" ? 1 : -1); return; }
     const action = document.querySelector('#inspector [data-key="' + key + '"]');
-    if (action && !original.shiftKey) { original.preventDefault(); openAction(action.id); }
+    if (!action || original.shiftKey) return;
+    original.preventDefault();
+    if (action.tagName === "DETAILS") openAction(action.id); else action.click();
   }
 
   function onQueueKey(event) {

@@ -10,15 +10,17 @@ agreed credit, adjustment or re-bill is made in the ERP, which Plixo reads and n
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plixo import audit
-from plixo.accounts.models import Membership, Organization, User
+from plixo.accounts.models import Membership, Organization, Policy, User
 from plixo.accounts.notifications import notify
 from plixo.actions import ActionError, Actor
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
+from plixo.disputes.reasons import reason_rule, sla_due
 from plixo.ledger.models import Invoice
 from plixo.ledger.priority import rescore_customer
 
@@ -132,3 +134,20 @@ def assign(session: Session, dispute: Dispute, actor: User, owner_id: int | None
     audit.record(session, org_id=dispute.org_id, actor=actor, action="disputes.assigned", subject=dispute,
                  before={"owner_id": before}, after={"owner_id": dispute.assigned_to_id}, reason=note.strip()[:2000])
     return owner
+
+
+def change_reason(session: Session, org: Organization, dispute: Dispute, actor: User, reason: str) -> None:
+    """Read the dispute under another reason: its SLA is counted again from the opening, by the new reason's days."""
+    rule = reason_rule(session, org.id, reason)
+    if rule is None:
+        raise ActionError("Choose one of the workspace's reasons.", "reason")
+    if dispute.status not in OPEN_DISPUTE_STATUSES:
+        raise ActionError("Only an open dispute's reason can change.")
+    if reason == dispute.reason:
+        raise ActionError("That is already its reason.", "reason")
+    sending_days = session.scalar(select(Policy.sending_days).where(Policy.org_id == org.id)) or []
+    before, dispute.reason = dispute.reason, reason
+    if dispute.source != "stripe":  # a chargeback's deadline is the card network's, whatever the reason
+        dispute.sla_due_at = sla_due(dispute.opened_at, rule.sla_days, ZoneInfo(org.time_zone), sending_days)
+    audit.record(session, org_id=org.id, actor=actor, action="disputes.reason_changed", subject=dispute,
+                 before={"reason": before}, after={"reason": reason})

@@ -22,7 +22,7 @@ from plixo.disputes.desk import (
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, SLOTS, add_evidence, evidence_dir
 from plixo.disputes.inspector import inspect_dispute, members_of
 from plixo.disputes.models import Dispute
-from plixo.disputes.reasons import reason_labels
+from plixo.disputes.reasons import reason_labels, reasons_of
 from plixo.extensions import db
 from plixo.htmx import change, hx_trigger, render_page_or_block, targeted_block, toast
 from plixo.model import utcnow
@@ -44,6 +44,7 @@ def _filters() -> DisputeFilters:
 
 def _common() -> dict:
     return {"labels": reason_labels(db.session, g.org.id), "status_labels": lifecycle.STATUS_LABELS,
+            "reason_choices": {rule.key: rule.label for rule in reasons_of(db.session, g.org.id)},
             "resolutions": lifecycle.RESOLUTIONS, "sources": SOURCES, "status_filters": STATUS_FILTERS,
             "slot_labels": SLOTS, "now": utcnow()}
 
@@ -149,3 +150,12 @@ def upload_evidence(dispute_id: int):
     return _act(dispute, lambda: add_evidence(db.session, g.org, dispute, current_user, request.form.get("slot", ""),
                                               data, evidence_dir(), utcnow()),
                 "Evidence attached.")
+
+
+@bp.post("/disputes/<int:dispute_id>/reason")
+@requires("disputes.manage")
+def change_reason(dispute_id: int):
+    dispute = get_or_404(db.session, Dispute, dispute_id)
+    reason = request.form.get("reason", "")
+    return _act(dispute, lambda: lifecycle.change_reason(db.session, g.org, dispute, current_user, reason),
+                "Reason changed; the SLA follows it.")

@@ -129,3 +129,18 @@ def test_another_workspace_s_dispute_is_not_found(client, controller):
 def test_collectors_without_the_permission_cannot_open_it(client_as):
     assert client_as("operator").get(PAGE).status_code == 403
     assert client_as("legal").get(PAGE).status_code == 200
+
+
+def test_a_suggested_dispute_is_accepted_or_its_reason_changed(client, org, controller):
+    dispute = open_one(org, controller, source="email", reason="quality")
+    seven_days = dispute.sla_due_at
+    page = client.get(f"{PAGE}/{dispute.id}", headers=HTMX).get_data(as_text=True)
+    assert "Accept the dispute" in page
+    changed = client.post(f"{PAGE}/{dispute.id}/reason", headers=HTMX, data={"reason": "duplicate"})
+    assert changed.status_code == 200
+    shorter = fresh(org, Dispute, dispute.id)
+    assert shorter.reason == "duplicate" and shorter.sla_due_at < seven_days  # 3 working days, not 7
+    for reason in ("duplicate", "sNaN", ""):
+        assert client.post(f"{PAGE}/{dispute.id}/reason", headers=HTMX, data={"reason": reason}).status_code == 422
+    assert client.post(f"{PAGE}/{dispute.id}/status", headers=HTMX, data={"status": "investigating"}).status_code == 200
+    assert fresh(org, Dispute, dispute.id).status == "investigating"
