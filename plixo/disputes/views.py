@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, make_response, render_template, request
 from flask_login import current_user
 
-from plixo.disputes import lifecycle
+from plixo.disputes import correspondence, lifecycle
 from plixo.disputes.desk import (
     SOURCES,
     STATUS_FILTERS,
@@ -75,16 +75,25 @@ def index():
 def show(dispute_id: int):
     dispute = get_or_404(db.session, Dispute, dispute_id)
     view = inspect_dispute(db.session, g.org, dispute, utcnow())
+    response = _response(dispute, request.args.get("response", ""))
     if targeted_block("inspector"):
-        return render_page_or_block(PAGE, "inspector", view=view, **_common())
-    return render_template(PAGE, **_page_context(_filters(), view))
+        return render_page_or_block(PAGE, "inspector", view=view, response=response, **_common())
+    return render_template(PAGE, response=response, **_page_context(_filters(), view))
+
+
+def _response(dispute: Dispute, template: str = "") -> dict:
+    """The response e-mail the inspector drafts: the chosen template, else the one that fits the dispute."""
+    template = template if template in correspondence.RESPONSES else correspondence.suggested_response(dispute)
+    subject, body = correspondence.draft_response(db.session, g.org, dispute, template)
+    return {"template": template, "subject": subject, "body": body, "labels": correspondence.RESPONSE_LABELS}
 
 
 def _inspector(dispute: Dispute, message: str, level: str = "success", status: int = 200, error=None,
                leaves_queue: bool = False):
     db.session.refresh(dispute)
     view = inspect_dispute(db.session, g.org, dispute, utcnow())
-    response = make_response(render_page_or_block(PAGE, "inspector", view=view, error=error, **_common()), status)
+    response = make_response(render_page_or_block(PAGE, "inspector", view=view, error=error,
+                                                  response=_response(dispute), **_common()), status)
     toast(response, message, level)
     if level == "success":
         hx_trigger(response, "disputes:changed", dispute_id=dispute.id)
@@ -159,3 +168,18 @@ def change_reason(dispute_id: int):
     reason = request.form.get("reason", "")
     return _act(dispute, lambda: lifecycle.change_reason(db.session, g.org, dispute, current_user, reason),
                 "Reason changed; the SLA follows it.")
+
+
+@bp.post("/disputes/<int:dispute_id>/email")
+@requires("messages.send")
+def send_response(dispute_id: int):
+    dispute = get_or_404(db.session, Dispute, dispute_id)
+    subject, body = request.form.get("subject", ""), request.form.get("body", "")
+    reply_read = bool(request.form.get("reply_read"))
+
+    def call():
+        return correspondence.send_response(db.session, g.org, dispute, current_user, subject, body, utcnow(),
+                                            reply_read=reply_read)
+    return change(call, lambda message: _inspector(dispute, f"E-mail to {message.to_email} is in the outbox. "
+                                                            f"{message.wait_reason or ''}".strip()),
+                  lambda error: _inspector(dispute, error.message, "error", 422, error=error))

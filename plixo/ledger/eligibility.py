@@ -59,9 +59,11 @@ def eligible_clause(today: dt.date):
     return and_(*(~condition for condition in stopping_conditions(today).values()))
 
 
-def stopping_reasons(session: Session, invoice_id: int, today: dt.date) -> list[str]:
-    """Why outreach on this invoice must stop (empty when it may go ahead); same rules as the queue."""
-    return stopping_reasons_by_invoice(session, [invoice_id], today).get(invoice_id, ["Invoice not found"])
+def stopping_reasons(session: Session, invoice_id: int, today: dt.date, allow_disputed: bool = False) -> list[str]:
+    """Why outreach on this invoice must stop (empty when it may go ahead); same rules as the queue.
+    `allow_disputed`: correspondence about its dispute, which a disputed invoice does not stop."""
+    reasons = stopping_reasons_by_invoice(session, [invoice_id], today).get(invoice_id, ["Invoice not found"])
+    return [reason for reason in reasons if not (allow_disputed and reason == STOP_LABELS["not_open"])]
 
 
 @cache
@@ -81,8 +83,11 @@ def stopping_reasons_by_invoice(session: Session, invoice_ids: Iterable[int], to
     return {row.id: [STOP_LABELS[key] for key in STOP_LABELS if row._mapping[key]] for row in rows}
 
 
-def refuse_if_stopped(session: Session, org: Organization, invoice: Invoice, now: dt.datetime) -> None:
-    """Refuse outreach (ActionError) on an invoice a stopping condition applies to."""
-    reasons = stopping_reasons(session, invoice.id, local_today(org.time_zone, now))
+def refuse_if_stopped(session: Session, org: Organization, invoice: Invoice, now: dt.datetime,
+                      allow_disputed: bool = False) -> None:
+    """Refuse outreach (ActionError) on an invoice a stopping condition applies to (`allow_disputed`: a dispute's
+    own correspondence, which the dispute does not stop while the invoice is disputed)."""
+    reasons = stopping_reasons(session, invoice.id, local_today(org.time_zone, now),
+                               allow_disputed=allow_disputed and invoice.status == "disputed")
     if reasons:
         raise ActionError("No outreach on this invoice: " + "; ".join(reasons) + ".")

@@ -80,6 +80,8 @@ class Message(IdMixin, TenantMixin, TimestampMixin, Base):
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     cadence_step_id: Mapped[int | None] = mapped_column(ForeignKey("cadence_steps.id", ondelete="SET NULL"))
+    # Correspondence about a dispute: it may reach the payer while the invoice is out of the queue as disputed.
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("disputes.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default="draft")
     to_email: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300), default="")

@@ -40,8 +40,8 @@ from plixo.integrations.mail.outcomes import (
     UnknownOutcome,
 )
 from plixo.ledger.aging import local_today
-from plixo.ledger.eligibility import stopping_reasons_by_invoice
-from plixo.ledger.models import Contact, Customer
+from plixo.ledger.eligibility import STOP_LABELS, stopping_reasons_by_invoice
+from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.ledger.payer_links import LinkMaker, link_maker
 from plixo.mail.models import SendingDomain
 from plixo.mail.sending import advance_warmup, domain_of, todays_cap
@@ -345,8 +345,8 @@ class _SendBatch:
         others; an e-mail a person wrote goes as written or not at all.
         """
         invoice_ids = self.listed_ids.get(message.id, set())
-        stopped = {invoice_id: "; ".join(self.stops.get(invoice_id, ["Invoice not found"]))
-                   for invoice_id in sorted(invoice_ids) if self.stops.get(invoice_id, True)}
+        stopped = {invoice_id: "; ".join(reasons) for invoice_id in sorted(invoice_ids)
+                   if (reasons := self._stops_of(message, invoice_id))}
         engine_made = is_engine_message(message)
         if stopped and not (engine_made and len(stopped) < len(invoice_ids)):
             return next(iter(stopped.values()))
@@ -357,6 +357,15 @@ class _SendBatch:
             if problems:
                 self.render_problems[message.id] = problems
         return _recipient_stop_reason(self.contacts.get(message.contact_id), self.today)
+
+    def _stops_of(self, message: Message, invoice_id: int) -> list[str]:
+        """What stops outreach on the invoice; a dispute's own correspondence is not stopped by the dispute (only by
+        the invoice being paid, written off or closed since). Such messages are rare: one read each is cheap."""
+        reasons = self.stops.get(invoice_id, ["Invoice not found"])
+        if message.dispute_id is not None and STOP_LABELS["not_open"] in reasons and self.session.scalar(
+                select(Invoice.status).where(Invoice.id == invoice_id)) == "disputed":
+            reasons = [reason for reason in reasons if reason != STOP_LABELS["not_open"]]
+        return reasons
 
     def _wait_reason(self, message: Message, zone: ZoneInfo) -> tuple[str, dt.datetime] | None:
         """When the message may not go yet (the send guard, once more, on what has left since it was planned):

@@ -71,14 +71,14 @@ def save_draft(session: Session, org: Organization, invoice: Invoice, user: User
 def send_email(session: Session, org: Organization, invoice: Invoice, user: User, subject: str, body: str,
                values: dict[str, str], recipient: Contact | None, now: dt.datetime,
                schedule_for: dt.datetime | None = None, override: Override | None = None,
-               reply_read: bool = False) -> Message:
+               reply_read: bool = False, dispute_id: int | None = None) -> Message:
     """Put the e-mail in the outbox at the first moment the send guard allows (now, or a chosen later time).
 
     Sends to one customer are serialised (`lock_customer`), so however fast the keys are pressed, from however
     many tabs, each e-mail is placed after the ones before it. The idempotency key is the invoice, the exact text
     and the day: pressing Send twice on the same text makes one e-mail.
     """
-    refuse_if_stopped(session, org, invoice, now)
+    refuse_if_stopped(session, org, invoice, now, allow_disputed=dispute_id is not None)
     if recipient is None:
         raise ActionError("No contact can receive this e-mail: add or correct an address first.")
     subject, body = _checked_email(subject, body, values)
@@ -101,6 +101,7 @@ def send_email(session: Session, org: Organization, invoice: Invoice, user: User
     message.subject, message.body, message.scheduled_for = subject, body, verdict.moment
     message.wait_reason = verdict.reason if verdict.cause != CHOSEN else None
     message.guard_override = override.reason if override else None
+    message.dispute_id = dispute_id
     message.approved_by_id, message.approved_at = user.id, now
     session.flush()
     _list_invoice(session, org, message, invoice)
@@ -155,7 +156,8 @@ def guard_for(session: Session, org: Organization, invoice: Invoice, now: dt.dat
     the inspector passes the policy and stopping reasons it already has."""
     policy = policy or policy_of(session, org.id)
     if stops is None:
-        stops = stopping_reasons(session, invoice.id, local_today(org.time_zone, now))
+        stops = stopping_reasons(session, invoice.id, local_today(org.time_zone, now),
+                                 allow_disputed=invoice.status == "disputed")
     facts = facts_for_customer(session, org.id, invoice.customer_id, now, policy, stops)
     return decide(policy, workspace_load(session, org, policy), facts, customer_zone(invoice, org), now,
                   automated=False, at=at, waive_touch_rules=override is not None)
