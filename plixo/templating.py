@@ -24,6 +24,7 @@ NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ("Policies", "outreach.policies", "policies.manage"),
         ("Segments", "outreach.segments", "segments.manage"),
         ("Cadences", "outreach.cadences", "cadences.manage"),
+        ("Dispute reasons", "dispute_reasons.edit", "policies.manage"),
         ("CSV Import", "imports.index", "imports.manage"),
         ("Stripe", "payments.stripe_connector", "connectors.manage"),
         ("Email", "inbox.connector", "connectors.manage"),
