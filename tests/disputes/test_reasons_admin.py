@@ -14,7 +14,7 @@ PAGE = "/admin/dispute-reasons"
 def form_of(rows):
     data = {"key": [], "label": [], "sla_days": [], "owner_role": [], "owner_id": [], "archived": []}
     for row in rows:
-        key, label, sla, role, owner, archived = (list(row) + [False])[:6]
+        key, label, sla, role, owner, archived = [*row, False][:6]
         for name, value in (("key", key), ("label", label), ("sla_days", sla), ("owner_role", role),
                             ("owner_id", owner)):
             data[name].append(value)
