@@ -54,7 +54,8 @@ def test_archiving_hides_a_reason_but_keeps_its_row(client, org):
 
 def test_every_bad_row_is_named_and_nothing_is_saved(client, org):
     bad = defaults_with(("", "Pricing or rate", "3", "", ""), ("", "Freight", "sNaN", "", ""),
-                        ("", "Tax", "99", "", ""), ("", "Fees", "2", "superuser", ""), ("", "Other fees", "2", "", "12abc"))
+                        ("", "Tax", "99", "", ""), ("", "Fees", "2", "superuser", ""),
+                        ("", "Other fees", "2", "", "12abc"))
     response = client.post(PAGE, data=bad)
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "listed twice" in page and "1 to 60" in page
