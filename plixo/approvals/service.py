@@ -18,6 +18,7 @@ from plixo.approvals.cards import OWN_REQUEST, card_of
 from plixo.approvals.models import Approval
 from plixo.ledger.models import Invoice
 from plixo.model import Base
+from plixo.money import format_money
 from plixo.outreach.sends import cancel_pending_sends
 from plixo.promises.models import PaymentPlan
 
@@ -54,6 +55,22 @@ def request_write_off(session: Session, org: Organization, invoice: Invoice, use
     if invoice.balance_minor > policy.writeoff_approval_minor:
         approval.approver_role = "legal"  # large write-offs are Legal's call, whoever approves the rest
     return approval
+
+
+def request_credit(session: Session, org: Organization, invoice: Invoice, user: User, amount_minor: int | None,
+                   reason: str) -> Approval | None:
+    """A credit or adjustment agreed with the payer: above the policy's credit limit it waits for the approver (None
+    when it is within the limit and needs nobody's approval)."""
+    if amount_minor is None or amount_minor <= 0:
+        raise ActionError("Enter the amount to credit.", "credit")
+    if amount_minor > invoice.amount_minor:
+        billed = format_money(invoice.amount_minor, invoice.currency)
+        raise ActionError(f"A credit cannot exceed the invoice's {billed}.", "credit")
+    policy = policy_of(session, org.id)
+    if amount_minor <= policy.credit_approval_minor:
+        return None
+    return request_approval(session, org, user, "credit", invoice, amount_minor, invoice.currency, policy,
+                            reason.strip()[:2000])
 
 
 def decide_approval(session: Session, org: Organization, approval: Approval, user: User, role: str,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, make_response, render_template, request
 from flask_login import current_user
 
+from plixo.approvals import service as approvals
 from plixo.disputes import correspondence, lifecycle
 from plixo.disputes.desk import (
     SOURCES,
@@ -25,8 +26,9 @@ from plixo.disputes.models import Dispute
 from plixo.disputes.reasons import reason_labels, reasons_of
 from plixo.extensions import db
 from plixo.htmx import change, hx_trigger, render_page_or_block, targeted_block, toast
+from plixo.ledger.models import Invoice
 from plixo.model import utcnow
-from plixo.params import optional_id, parse_id
+from plixo.params import optional_id, parse_amount_input, parse_id
 from plixo.queue.queries import queue_changed
 from plixo.security import requires
 from plixo.tenancy import get_or_404
@@ -121,13 +123,32 @@ def move(dispute_id: int):
 @requires("disputes.manage")
 def resolve(dispute_id: int):
     dispute = get_or_404(db.session, Dispute, dispute_id)
-    verdict = request.form.get("verdict", "")
-    message = ("Resolved invalid: the invoice is back in the collections queue." if verdict == "invalid" else
-               "Resolved valid: the invoice stays out of the queue until the credit is in your ERP.")
-    return _act(dispute, lambda: lifecycle.resolve(db.session, g.org, dispute, current_user, verdict,
-                                                   request.form.get("resolution", ""), request.form.get("note", ""),
-                                                   utcnow()),
-                message, leaves_queue=verdict == "invalid")
+    verdict, resolution = request.form.get("verdict", ""), request.form.get("resolution", "")
+    note, credit = request.form.get("note", ""), request.form.get("credit", "")
+
+    def call() -> str:
+        lifecycle.resolve(db.session, g.org, dispute, current_user, verdict, resolution, note, utcnow())
+        return _route_for_approval(dispute, resolution, credit, note)
+
+    def done(routed: str):
+        message = ("Resolved invalid: the invoice is back in the collections queue." if verdict == "invalid" else
+                   "Resolved valid: the invoice stays out of the queue until the change is in your ERP.")
+        return _inspector(dispute, f"{message} {routed}".strip(), leaves_queue=verdict == "invalid")
+    return change(call, done, lambda error: _inspector(dispute, error.message, "error", 422, error=error))
+
+
+def _route_for_approval(dispute: Dispute, resolution: str, credit: str, note: str) -> str:
+    """A write-off always, and a credit or adjustment above the policy's limit, wait for the approver."""
+    invoice = db.session.get(Invoice, dispute.invoice_id)
+    reason = f"Dispute resolved valid: {note.strip()}"
+    if resolution == "write_off":
+        approval = approvals.request_write_off(db.session, g.org, invoice, current_user, reason, utcnow())
+    elif resolution in ("credit_note", "adjustment"):
+        amount = parse_amount_input(credit, invoice.currency) if credit.strip() else invoice.balance_minor
+        approval = approvals.request_credit(db.session, g.org, invoice, current_user, amount, reason)
+    else:
+        return ""
+    return f"Sent for approval ({approval.approver_role.replace('_', ' ')})." if approval else ""
 
 
 @bp.post("/disputes/<int:dispute_id>/withdraw")

@@ -144,3 +144,26 @@ def test_a_suggested_dispute_is_accepted_or_its_reason_changed(client, org, cont
         assert client.post(f"{PAGE}/{dispute.id}/reason", headers=HTMX, data={"reason": reason}).status_code == 422
     assert client.post(f"{PAGE}/{dispute.id}/status", headers=HTMX, data={"status": "investigating"}).status_code == 200
     assert fresh(org, Dispute, dispute.id).status == "investigating"
+
+
+def test_a_valid_write_off_or_a_large_credit_waits_for_approval(client, org, controller):
+    from plixo.approvals.models import Approval
+
+    writing_off = open_one(org, controller, "INV-W", balance=90_000)
+    response = client.post(f"{PAGE}/{writing_off.id}/resolve", headers=HTMX,
+                           data={"verdict": "valid", "resolution": "write_off", "note": "Goods never shipped"})
+    assert response.status_code == 200 and "Sent for approval" in response.headers["HX-Trigger"]
+    crediting = open_one(org, controller, "INV-C", balance=500_000)
+    small = open_one(org, controller, "INV-S", balance=500_000)
+    assert client.post(f"{PAGE}/{crediting.id}/resolve", headers=HTMX, data={
+        "verdict": "valid", "resolution": "credit_note", "credit": "2,000.00", "note": "Price per contract"}
+    ).status_code == 200
+    within = client.post(f"{PAGE}/{small.id}/resolve", headers=HTMX, data={
+        "verdict": "valid", "resolution": "adjustment", "credit": "50.00", "note": "Freight line"})
+    assert within.status_code == 200 and "Sent for approval" not in within.headers["HX-Trigger"]
+    refused = client.post(f"{PAGE}/{open_one(org, controller, 'INV-X').id}/resolve", headers=HTMX, data={
+        "verdict": "valid", "resolution": "credit_note", "credit": "sNaN", "note": "x y z"})
+    assert refused.status_code == 422
+    with tenant_scope(org.id):
+        kinds = sorted((a.kind, a.amount_minor) for a in db.session.scalars(select(Approval)))
+    assert kinds == [("credit", 200_000), ("write_off", 90_000)]
