@@ -43,7 +43,9 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "promises.manage": ("Log promises to pay", frozenset(_COLLECTORS)),
     "plans.propose": ("Propose payment plans", frozenset(_COLLECTORS | {"sales", "csm"})),
     "disputes.intake": ("Mark invoices disputed", frozenset(_COLLECTORS)),
-    "disputes.manage": ("Work the disputes workspace", frozenset({"controller", "ar_manager", "legal"})),
+    # Disputes are routed to Legal, Sales and Customer Success by reason: they work them alongside the A/R team.
+    "disputes.manage": ("Work the disputes workspace",
+                        frozenset({"controller", "ar_manager", "legal", "sales", "csm"})),
     "holds.manage": ("Hold and suppress outreach", frozenset(_COLLECTORS)),
     "notes.write": ("Write notes and @mention teammates", frozenset(_COLLECTORS | {"sales", "csm", "legal"})),
     "customers.view": ("Read customer context", ALL),

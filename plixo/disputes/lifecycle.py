@@ -23,6 +23,7 @@ from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.disputes.reasons import reason_rule, sla_due
 from plixo.ledger.models import Invoice
 from plixo.ledger.priority import rescore_customer
+from plixo.security import role_can
 
 STATUS_LABELS = {"needs_review": "Needs review", "investigating": "Investigating",
                  "waiting_customer": "Waiting on customer", "waiting_internal": "Waiting internally",
@@ -122,6 +123,11 @@ def assign(session: Session, dispute: Dispute, actor: User, owner_id: int | None
             Membership.org_id == dispute.org_id, Membership.is_active.is_(True), User.id == owner_id))
         if owner is None:
             raise ActionError("Choose an active member of this workspace.", "owner_id")
+        role = session.scalar(select(Membership.role).where(Membership.org_id == dispute.org_id,
+                                                            Membership.user_id == owner.id))
+        if not role_can(role, "disputes.manage"):
+            raise ActionError(f"{owner.name} cannot open the disputes workspace: choose someone who works disputes.",
+                              "owner_id")
     if dispute.status not in OPEN_DISPUTE_STATUSES:
         raise ActionError("Only an open dispute can be reassigned.")
     before, dispute.assigned_to_id = dispute.assigned_to_id, owner.id if owner else None

@@ -145,3 +145,17 @@ def test_reassigning_notifies_the_new_owner_and_refuses_outsiders(scoped, contro
         Notification.user_id == lawyer.id)).one()
     with pytest.raises(ActionError):
         lifecycle.assign(db.session, dispute, controller, 999_999)
+
+
+def test_a_dispute_s_notification_opens_for_its_owner_and_only_dispute_workers_may_own_one(
+        app, scoped, controller, dispute):
+    from tests.conftest import sign_in
+
+    seller = make_user(scoped, "sales", name="Sam Sales")
+    collector = make_user(scoped, "operator", name="Olly Operator")
+    lifecycle.assign(db.session, dispute, controller, seller.id, "Your customer")
+    with pytest.raises(ActionError, match="cannot open the disputes workspace"):
+        lifecycle.assign(db.session, dispute, controller, collector.id)
+    db.session.commit()
+    link = db.session.scalars(select(Notification.link).where(Notification.user_id == seller.id)).one()
+    assert sign_in(app.test_client(), seller).get(link).status_code == 200
