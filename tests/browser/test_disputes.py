@@ -49,6 +49,8 @@ def _shot(page, name: str) -> None:
 def test_legal_resolves_a_dispute_invalid_and_the_invoice_is_chased_again(page, disputed, tmp_path):
     _sign_in(page, disputed["lawyer"])
     page.get_by_role("link", name="Disputes").click()
+    page.wait_for_url("**/work/disputes")
+    page.wait_for_load_state("load")  # the keys are bound by the deferred script
     expect(page.locator(".kpi").first).to_contain_text("2")
     inspector = page.locator("#inspector")
     page.keyboard.press("j")  # the soonest deadline first: damaged goods have a 7-day SLA, contracts 10

@@ -63,6 +63,8 @@ def test_an_operator_accepts_a_suggested_dispute_with_one_key(page, replies):
     nav = page.get_by_role("link", name="Replies")
     expect(nav).to_contain_text("2 waiting")
     nav.click()
+    page.wait_for_url("**/work/replies")
+    page.wait_for_load_state("load")  # the keys are bound by the deferred script
     first = page.locator("[data-triage-item]").first
     expect(first).to_contain_text("Globex Industrial")
     expect(first).to_contain_text("not what we agreed")
