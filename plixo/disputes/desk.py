@@ -3,11 +3,17 @@
 Open disputes are few next to invoices (thousands against hundreds of thousands), and every statement filters on
 org_id and status first, so ix_disputes_org_status_sla leads. Amounts are the disputed invoices' open balances,
 summed per currency and never across currencies.
+
+Joining every open dispute to its invoice reads the whole invoices table (a hash join beats thousands of index
+probes), so a page or a pick chooses its disputes on their own table first and joins only those few rows; the
+figures that need every open dispute's invoice (amounts per reason and currency, the largest) are remembered in
+Redis until a dispute or the queue changes (bench/disputes.py measures both).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +25,8 @@ from sqlalchemy.orm import Session
 from plixo.accounts.models import User
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.ledger.models import Customer, Invoice
+from plixo.queue.queries import TOTALS_TTL_SECONDS, queue_version
+from plixo.redis_conn import get_redis
 
 PAGE_SIZE = 50
 LOOKBACK = dt.timedelta(days=90)  # resolution figures: the disputes that ended in this window
@@ -104,29 +112,65 @@ def _filtered(statement: Select, org_id: int, filters: DisputeFilters, now: dt.d
     return statement
 
 
+def _first_rows(session: Session, org_id: int, keys: Select, order: tuple, limit: int) -> list:
+    """The table rows of the first `limit` disputes `keys` selects in `order`, chosen on the disputes table alone
+    and only then joined to their invoices and customers."""
+    chosen = keys.order_by(*order).limit(limit)
+    return session.execute(_rows().where(Dispute.org_id == org_id, Dispute.id.in_(chosen)).order_by(*order)).all()
+
+
 def dispute_page(session: Session, org_id: int, filters: DisputeFilters, now: dt.datetime,
                  cursor: DisputeCursor | None = None, size: int = PAGE_SIZE) -> tuple[list, DisputeCursor | None]:
     """One page of the table, soonest deadline first, and the cursor of the next page (None: the last)."""
-    statement = _filtered(_rows(), org_id, filters, now)
+    keys = _filtered(select(Dispute.id), org_id, filters, now)
     if cursor is not None:
-        statement = statement.where(tuple_(_due(), Dispute.id) > tuple_(cursor.due, cursor.dispute_id))
-    rows = session.execute(statement.order_by(_due(), Dispute.id).limit(size + 1)).all()
+        keys = keys.where(tuple_(_due(), Dispute.id) > tuple_(cursor.due, cursor.dispute_id))
+    rows = _first_rows(session, org_id, keys, (_due(), Dispute.id), size + 1)
     more = rows[size] if len(rows) > size else None
     rows = rows[:size]
     last = rows[-1] if rows and more is not None else None
     return rows, DisputeCursor(last.sla_due_at or FAR_FUTURE, last.id) if last is not None else None
 
 
+LARGEST_KEPT = 3  # Focus shows the largest dispute not already picked for the two cards before it
+
+
+def _open_figures(session: Session, org_id: int) -> dict:
+    """Open disputes per (reason, currency) with their invoices' open balance, and the ids of the largest few.
+
+    Both join every open dispute to its invoice, so they are remembered under the workspace's disputes (their
+    count and latest change: every status, reason or owner change stamps updated_at) and the queue's version, and
+    for at most TOTALS_TTL_SECONDS, as the queue's totals are, for a balance that changes by a payment alone."""
+    count, changed = session.execute(select(func.count(), func.max(Dispute.updated_at))
+                                     .where(Dispute.org_id == org_id)).one()
+    redis = get_redis()
+    key = f"plixo:dispute-figures:{org_id}:{queue_version(org_id)}:{count}:{changed.isoformat() if changed else ''}"
+    cached = redis.get(key)
+    if cached is not None:
+        return json.loads(cached)
+    joined = (select(Dispute.id).select_from(Dispute)
+              .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
+              .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES)))
+    by_reason = session.execute(joined.with_only_columns(Dispute.reason, Invoice.currency, func.count(),
+                                                         func.sum(Invoice.balance_minor))
+                                .group_by(Dispute.reason, Invoice.currency)).all()
+    largest = session.scalars(joined.order_by(Invoice.balance_minor.desc(), Dispute.id).limit(LARGEST_KEPT)).all()
+    figures = {"by_reason": [[reason, currency, n, int(total or 0)] for reason, currency, n, total in by_reason],
+               "largest": list(largest)}
+    redis.set(key, json.dumps(figures), ex=TOTALS_TTL_SECONDS)
+    return figures
+
+
 def snapshot(session: Session, org_id: int, zone: ZoneInfo, now: dt.datetime) -> Snapshot:
     """The SLA snapshot: what is open and its amounts, what is due today or breached, how fast disputes end."""
     result = Snapshot()
-    open_rows = session.execute(
-        select(Invoice.currency, func.count(), func.sum(Invoice.balance_minor)).select_from(Dispute)
-        .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
-        .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
-        .group_by(Invoice.currency)).all()
-    result.open_count = sum(count for _c, count, _s in open_rows)
-    result.open_amounts = {currency: int(total or 0) for currency, _count, total in sorted(open_rows)}
+    counts: dict[str, int] = defaultdict(int)
+    amounts: dict[str, int] = defaultdict(int)
+    for _reason, currency, count, total in _open_figures(session, org_id)["by_reason"]:
+        counts[currency] += count
+        amounts[currency] += total
+    result.open_count = sum(counts.values())
+    result.open_amounts = {currency: amounts[currency] for currency in sorted(amounts)}
     end_of_today = dt.datetime.combine(now.astimezone(zone).date() + dt.timedelta(days=1), dt.time(), zone)
     result.breached, result.due_today = session.execute(
         select(func.count().filter(Dispute.sla_due_at < now),
@@ -146,18 +190,25 @@ def snapshot(session: Session, org_id: int, zone: ZoneInfo, now: dt.datetime) ->
 def focus(session: Session, org_id: int, now: dt.datetime) -> list[tuple[str, object]]:
     """The three that most need someone: the soonest deadline (breached first), the nearest chargeback deadline,
     and the largest amount, each a different dispute; (why, row)."""
-    base = _filtered(_rows(), org_id, DisputeFilters(), now)
+    keys = _filtered(select(Dispute.id), org_id, DisputeFilters(), now)
     picks: list[tuple[str, object]] = []
-    candidates = (
-        ("SLA", base.order_by(_due(), Dispute.id)),
-        ("Chargeback", base.where(Dispute.source == "stripe").order_by(_due(), Dispute.id)),
-        ("Largest", base.order_by(Invoice.balance_minor.desc(), Dispute.id)),
-    )
-    for why, statement in candidates:
+    for why, statement in (("SLA", keys), ("Chargeback", keys.where(Dispute.source == "stripe"))):
         chosen = {row.id for _why, row in picks}
-        row = session.execute(statement.where(Dispute.id.not_in(chosen) if chosen else true()).limit(1)).first()
-        if row is not None:
-            picks.append((why, row))
+        rows = _first_rows(session, org_id, statement.where(Dispute.id.not_in(chosen) if chosen else true()),
+                           (_due(), Dispute.id), 1)
+        if rows:
+            picks.append((why, rows[0]))
+    chosen = {row.id for _why, row in picks}
+    largest = _filtered(_rows(), org_id, DisputeFilters(), now).where(Dispute.id.not_in(chosen) if chosen else true())
+    by_balance = (Invoice.balance_minor.desc(), Dispute.id)
+    # The remembered largest few are read again, still as open disputes, so the card shows current figures; when
+    # none of them is left (the others were picked, or they ended), the pick is made afresh.
+    kept = _open_figures(session, org_id)["largest"]
+    row = session.execute(largest.where(Dispute.id.in_(kept)).order_by(*by_balance).limit(1)).first() if kept else None
+    if row is None:
+        row = session.execute(largest.order_by(*by_balance).limit(1)).first()
+    if row is not None:
+        picks.append(("Largest", row))
     return picks
 
 
@@ -173,13 +224,9 @@ class Metrics:
 def metrics(session: Session, org_id: int, now: dt.datetime) -> Metrics:
     """Open disputes by reason and by owner; how the last 90 days' disputes ended."""
     reasons: dict[str, list] = defaultdict(lambda: [0, defaultdict(int)])
-    for reason, currency, count, total in session.execute(
-            select(Dispute.reason, Invoice.currency, func.count(), func.sum(Invoice.balance_minor))
-            .select_from(Dispute).join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
-            .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
-            .group_by(Dispute.reason, Invoice.currency)):
+    for reason, currency, count, total in _open_figures(session, org_id)["by_reason"]:
         reasons[reason][0] += count
-        reasons[reason][1][currency] += int(total or 0)
+        reasons[reason][1][currency] += total
     by_reason = sorted(((reason, count, dict(amounts)) for reason, (count, amounts) in reasons.items()),
                        key=lambda item: (-item[1], item[0]))
     by_owner = [(name or "Unassigned", count, breached) for name, count, breached in session.execute(
