@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.accounts.views import bp as accounts_bp
     from plixo.approvals.views import bp as approvals_bp
     from plixo.customers.views import bp as customers_bp
+    from plixo.disputes.chargeback_views import bp as chargebacks_bp
     from plixo.disputes.views import bp as disputes_bp
     from plixo.imports.views import bp as imports_bp
     from plixo.insights.views import bp as insights_bp
@@ -79,7 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.queue.views import bp as queue_bp
 
     for bp in (accounts_bp, approvals_bp, customers_bp, disputes_bp, imports_bp, inbox_bp, insights_bp, mail_bp,
-               ops_bp, outreach_bp, payments_bp, portal_bp, queue_bp, triage_bp):
+               ops_bp, outreach_bp, payments_bp, portal_bp, queue_bp, triage_bp, chargebacks_bp):
         app.register_blueprint(bp)
 
 
