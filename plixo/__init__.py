@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.accounts.views import bp as accounts_bp
     from plixo.approvals.views import bp as approvals_bp
     from plixo.customers.views import bp as customers_bp
+    from plixo.disputes.chargeback_views import bp as chargebacks_bp
     from plixo.disputes.reason_views import bp as dispute_reasons_bp
     from plixo.disputes.report_views import bp as dispute_reports_bp
     from plixo.disputes.views import bp as disputes_bp
@@ -80,9 +81,9 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.queue.triage_views import bp as triage_bp
     from plixo.queue.views import bp as queue_bp
 
-    for bp in (accounts_bp, approvals_bp, customers_bp, dispute_reasons_bp, dispute_reports_bp, disputes_bp,
-               imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, outreach_bp, payments_bp, portal_bp, queue_bp,
-               triage_bp):
+    for bp in (accounts_bp, approvals_bp, chargebacks_bp, customers_bp, dispute_reasons_bp, dispute_reports_bp,
+               disputes_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, outreach_bp, payments_bp, portal_bp,
+               queue_bp, triage_bp):
         app.register_blueprint(bp)
 
 

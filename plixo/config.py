@@ -85,9 +85,11 @@ def load_config(overrides: dict | None = None) -> dict:
         # still connect with a restricted key of its own.
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_CLIENT_ID": os.environ.get("STRIPE_CLIENT_ID", ""),
-        # Where the Stripe library sends its requests; tests point both at a fake Stripe on loopback.
+        # Where the Stripe library sends its requests; tests point them all at a fake Stripe on loopback.
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "https://api.stripe.com"),
         "STRIPE_CONNECT_BASE": os.environ.get("STRIPE_CONNECT_BASE", "https://connect.stripe.com"),
+        # Stripe takes file uploads (dispute evidence) at an address of their own.
+        "STRIPE_FILES_BASE": os.environ.get("STRIPE_FILES_BASE", "https://files.stripe.com"),
         # The address payers reach the app at: links in e-mails (pay, portal) and Stripe's return URLs use it.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PORTAL_LINK_DAYS": _int("PORTAL_LINK_DAYS", 60),

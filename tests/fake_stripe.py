@@ -1,7 +1,8 @@
 """A small Stripe on loopback for the real `stripe` library: Connect OAuth, accounts, webhook endpoints,
-Checkout Sessions, customers (the test event), and the signed webhooks those cause.
+Checkout Sessions, customers (the test event), file uploads and dispute evidence, and the signed webhooks those cause.
 
-It answers the way Stripe does (form-encoded requests with bracketed keys, JSON objects, Stripe's error shapes,
+It answers the way Stripe does (form-encoded and multipart requests with bracketed keys, JSON objects, Stripe's error
+shapes,
 Bearer keys, the Stripe-Account header, idempotency keys) and keeps what it was asked for, so tests can check
 what Plixo sent. Webhooks are queued in `outbox` and delivered when a test calls `deliver`, signed exactly as
 Stripe signs them (tests/stripe_events.py).
@@ -9,20 +10,41 @@ Stripe signs them (tests/stripe_events.py).
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import itertools
 import json
 import re
 import secrets
 import threading
+import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests import stripe_events as se
 
+PUBLIC_BASE_URL = "http://localhost"  # the test client's own address, so links in e-mails open in it
+
 PLATFORM_KEY = "sk_test_platform_plixo"
 CLIENT_ID = "ca_test_plixo"
+# Stripe's dispute evidence fields (docs.stripe.com/api/disputes/update): these take a File id, the rest text.
+EVIDENCE_FILE_FIELDS = {"cancellation_policy", "customer_communication", "customer_signature",
+                        "duplicate_charge_documentation", "receipt", "refund_policy", "service_documentation",
+                        "shipping_documentation", "uncategorized_file"}
+EVIDENCE_TEXT_FIELDS = {"access_activity_log", "billing_address", "cancellation_policy_disclosure",
+                        "cancellation_rebuttal", "customer_email_address", "customer_name", "customer_purchase_ip",
+                        "duplicate_charge_explanation", "duplicate_charge_id", "product_description",
+                        "refund_policy_disclosure", "refund_refusal_explanation", "service_date", "shipping_address",
+                        "shipping_carrier", "shipping_date", "shipping_tracking_number", "uncategorized_text"}
+ANSWERABLE = ("needs_response", "warning_needs_response")  # dispute statuses that still take evidence
+# Stripe refuses evidence on a dispute that no longer needs a response as an invalid_request_error; its exact wording
+# is not documented, so tests compare with these rather than with text of their own.
+ALREADY_SUBMITTED = "This dispute is already under review: its evidence was submitted and cannot be changed."
+ALREADY_CLOSED = "This dispute is already closed."
+PAST_DUE = "The evidence for this dispute was due by a date that has passed."
 _ids = itertools.count(1)
 
 
@@ -71,6 +93,8 @@ class FakeStripe:
     endpoints: dict[str, dict] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
     customers: dict[str, dict] = field(default_factory=dict)
+    files: dict[str, dict] = field(default_factory=dict)
+    disputes: dict[str, dict] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)
     outbox: list[Delivery] = field(default_factory=list)
     idempotent: dict[str, tuple[int, dict]] = field(default_factory=dict)
@@ -92,6 +116,18 @@ class FakeStripe:
         key = f"rk_test_{secrets.token_hex(12)}"
         self.keys[key] = {"account": account_id, "permissions": set(permissions)}
         return key
+
+    def add_dispute(self, account_id: str, payment_intent: str, amount: int, due_by: int | None = None,
+                    status: str = "needs_response") -> str:
+        """A chargeback on the account, due in a week unless `due_by` says otherwise; its id."""
+        dispute_id = f"dp_{payment_intent}"
+        self.disputes[dispute_id] = {
+            "id": dispute_id, "object": "dispute", "charge": f"ch_{payment_intent}", "payment_intent": payment_intent,
+            "amount": amount, "currency": "usd", "reason": "product_not_received", "status": status,
+            "evidence": {}, "account": account_id,
+            "evidence_details": {"due_by": due_by or int(time.time()) + 7 * 86_400, "has_evidence": False,
+                                 "past_due": False, "submission_count": 0}}
+        return dispute_id
 
     # --- What Stripe would do on its side ---------------------------------------------------------------
 
@@ -195,6 +231,16 @@ class FakeStripe:
                 return _error(403, "permission_error", "The provided key does not have the required permissions "
                                                        "for this endpoint: rak_customer_write.")
             return self._customers(method, path, params, caller)
+        if path.startswith("/v1/files"):
+            if not self._allowed(key, "files"):
+                return _error(403, "permission_error", "The provided key does not have the required permissions "
+                                                       "for this endpoint: rak_file_write.")
+            return self._files(method, path, params, caller)
+        if path.startswith("/v1/disputes"):
+            if not self._allowed(key, "disputes"):
+                return _error(403, "permission_error", "The provided key does not have the required permissions "
+                                                       "for this endpoint: rak_dispute_write.")
+            return self._disputes(method, path, params, caller)
         if path.startswith("/v1/checkout/sessions"):
             if not self._allowed(key, "checkout"):
                 return _error(403, "permission_error", "The provided key does not have the required permissions "
@@ -291,6 +337,73 @@ class FakeStripe:
         return 200, checkout, {}
 
 
+    def _files(self, method, path, params, caller):
+        if method != "POST" or path != "/v1/files":
+            return _error(404, "invalid_request_error", "Unrecognized request URL.")
+        upload = params.get("file")
+        if not isinstance(upload, dict) or not upload["data"]:
+            return _error(400, "invalid_request_error", "Missing required param: file.")
+        if params.get("purpose") not in ("dispute_evidence", "identity_document", "business_logo"):
+            return _error(400, "invalid_request_error", f"Invalid purpose: {params.get('purpose')}")
+        created = {"id": _new_id("file"), "object": "file", "purpose": params["purpose"], "size": len(upload["data"]),
+                   "filename": upload["filename"], "type": upload["filename"].rsplit(".", 1)[-1], "account": caller,
+                   "data": upload["data"]}
+        self.files[created["id"]] = created
+        return 200, {k: v for k, v in created.items() if k not in ("data", "account")}, {}
+
+    def _disputes(self, method, path, params, caller):
+        match = re.fullmatch(r"/v1/disputes/(\w+)", path)
+        dispute = self.disputes.get(match[1]) if match else None
+        if dispute is None or dispute["account"] != caller:
+            return _error(404, "invalid_request_error", f"No such dispute: '{match[1] if match else ''}'")
+        if method == "GET":
+            return 200, _public(dispute), {}
+        refused = self._evidence_refusal(dispute, params.get("evidence") or {}, caller)
+        if refused:
+            return refused
+        dispute["evidence"] = {**dispute["evidence"], **(params.get("evidence") or {})}
+        dispute["evidence_details"]["has_evidence"] = True
+        if params.get("submit", "true") == "true":
+            dispute["status"] = "under_review"
+            dispute["evidence_details"]["submission_count"] += 1
+            self._emit(caller, se.event("charge.dispute.updated", _public(dispute), None))
+        return 200, _public(dispute), {}
+
+    def _evidence_refusal(self, dispute, evidence, caller):
+        if dispute["status"] not in ANSWERABLE:
+            closed = dispute["status"] in ("won", "lost", "warning_closed")
+            return _error(400, "invalid_request_error", ALREADY_CLOSED if closed else ALREADY_SUBMITTED)
+        if time.time() > dispute["evidence_details"]["due_by"]:
+            return _error(400, "invalid_request_error", PAST_DUE)
+        for name, value in evidence.items():
+            if name not in EVIDENCE_FILE_FIELDS | EVIDENCE_TEXT_FIELDS:
+                return _error(400, "invalid_request_error", f"Received unknown parameter: evidence[{name}]")
+            stored = self.files.get(value) if name in EVIDENCE_FILE_FIELDS else None
+            if name in EVIDENCE_FILE_FIELDS and (stored is None or stored["account"] != caller
+                                                 or stored["purpose"] != "dispute_evidence"):
+                return _error(400, "invalid_request_error", f"No such file upload: '{value}'")
+        return None
+
+
+def _public(dispute: dict) -> dict:
+    return {k: v for k, v in dispute.items() if k != "account"}
+
+
+def multipart(content_type: str, body: bytes) -> dict:
+    """A multipart/form-data body as params; a file part becomes {"filename", "content_type", "data"}."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    pairs, files = [], {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files[name] = {"filename": part.get_filename(), "content_type": part.get_content_type(), "data": data}
+        else:
+            pairs.append((name, data.decode()))
+    return {**nested(pairs), **files}
+
+
 def _bearer(headers) -> str | None:
     value = headers.get("Authorization") or ""
     return value[7:] if value.startswith("Bearer ") else None
@@ -308,8 +421,13 @@ def serve() -> tuple[FakeStripe, ThreadingHTTPServer]:
         def _answer(self, method: str) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode() if length else ""
-            params = nested(parse_qsl(parts.query, keep_blank_values=True) + parse_qsl(raw, keep_blank_values=True))
+            raw = self.rfile.read(length) if length else b""
+            content_type = self.headers.get("Content-Type") or ""
+            if content_type.startswith("multipart/form-data"):
+                params = {**nested(parse_qsl(parts.query)), **multipart(content_type, raw)}
+            else:
+                params = nested(parse_qsl(parts.query, keep_blank_values=True)
+                                + parse_qsl(raw.decode(), keep_blank_values=True))
             with fake.lock:
                 status, body, extra = fake.handle(method, parts.path, self.headers, params)
             payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
@@ -339,3 +457,21 @@ def serve() -> tuple[FakeStripe, ThreadingHTTPServer]:
     # A short poll: shutdown() waits for the loop to look, and every test that uses the fake pays that wait.
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return fake, server
+
+
+@contextmanager
+def pointed_at_fake(app):
+    """The app's Stripe settings aimed at a fresh fake for the duration; the fake, its webhooks sent to the app."""
+    fake, server = serve()
+    settings = {"STRIPE_API_BASE": fake.base, "STRIPE_CONNECT_BASE": fake.base, "STRIPE_FILES_BASE": fake.base,
+                "STRIPE_SECRET_KEY": PLATFORM_KEY, "STRIPE_CLIENT_ID": CLIENT_ID,
+                "STRIPE_WEBHOOK_SECRET": se.WEBHOOK_SECRET, "PUBLIC_BASE_URL": PUBLIC_BASE_URL}
+    saved = {name: app.config[name] for name in settings}
+    app.config.update(settings)
+    fake.platform_webhook_url = f"{PUBLIC_BASE_URL}/webhooks/stripe"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.config.update(saved)

@@ -61,10 +61,12 @@ def charge_refunded(account, intent, amount, refunded, **extra):
         account, **extra)
 
 
-def dispute(account, intent, amount, status, kind="charge.dispute.created", **extra):
-    return event(kind, {
-        "id": f"dp_{intent}", "object": "dispute", "charge": f"ch_{intent}", "payment_intent": intent,
-        "amount": amount, "currency": "usd", "reason": "product_not_received", "status": status}, account, **extra)
+def dispute(account, intent, amount, status, kind="charge.dispute.created", due_by=None, **extra):
+    obj = {"id": f"dp_{intent}", "object": "dispute", "charge": f"ch_{intent}", "payment_intent": intent,
+           "amount": amount, "currency": "usd", "reason": "product_not_received", "status": status}
+    if due_by is not None:
+        obj["evidence_details"] = {"due_by": due_by, "has_evidence": False, "past_due": False, "submission_count": 0}
+    return event(kind, obj, account, **extra)
 
 
 def account_updated(account, charges_enabled, created=None):

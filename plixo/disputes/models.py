@@ -39,6 +39,8 @@ class Dispute(IdMixin, TenantMixin, TimestampMixin, Base):
     opened_at: Mapped[dt.datetime]
     resolved_at: Mapped[dt.datetime | None]
     stripe_dispute_id: Mapped[str | None] = mapped_column(String(100))
+    # When the chargeback's evidence went to Stripe: the issuer takes it once (plixo.disputes.chargeback).
+    evidence_submitted_at: Mapped[dt.datetime | None]
 
     evidence: Mapped[list[DisputeEvidence]] = relationship(order_by="DisputeEvidence.id")
 

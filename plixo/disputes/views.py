@@ -104,6 +104,10 @@ def _inspector(dispute: Dispute, message: str, level: str = "success", status: i
     return response
 
 
+# The answer every inspector action gives, for the area's other pages (chargeback_views) to give the same.
+inspector_answer = _inspector
+
+
 def _act(dispute: Dispute, call, message: str, leaves_queue: bool = False):
     return change(call, lambda _done: _inspector(dispute, message, leaves_queue=leaves_queue),
                   lambda error: _inspector(dispute, error.message, "error", 422, error=error))

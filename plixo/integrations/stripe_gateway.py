@@ -1,4 +1,5 @@
-"""Stripe, through its own library: webhook signatures, Connect OAuth, restricted keys, Checkout, test events.
+"""Stripe, through its own library: webhook signatures, Connect OAuth, restricted keys, Checkout, test events,
+chargeback evidence.
 
 Every call goes through `_client`, whose base addresses come from config, so tests point the real library at a
 fake Stripe on loopback. Stripe's errors become StripeProblemError with a message a person can act on.
@@ -6,6 +7,7 @@ fake Stripe on loopback. Stripe's errors become StripeProblemError with a messag
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -17,8 +19,8 @@ DEFAULT_TOLERANCE_SECONDS = 300  # Stripe's own default: a signature older than 
 # What an endpoint Plixo creates for a restricted-key account listens to: what apply.py handles, and the
 # customer.created that "Send test event" causes.
 ENDPOINT_EVENTS = ["checkout.session.completed", "payment_intent.succeeded", "payment_intent.payment_failed",
-                   "charge.refunded", "charge.dispute.created", "charge.dispute.closed", "account.updated",
-                   "customer.created"]
+                   "charge.refunded", "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+                   "account.updated", "customer.created"]
 TEST_EVENT_MARKER = "plixo_test"
 
 
@@ -88,7 +90,8 @@ def _client(api_key: str, account_id: str | None = None) -> stripe.StripeClient:
     config = current_app.config
     return stripe.StripeClient(
         api_key, stripe_account=account_id, client_id=config["STRIPE_CLIENT_ID"] or None,
-        base_addresses={"api": config["STRIPE_API_BASE"], "connect": config["STRIPE_CONNECT_BASE"]},
+        base_addresses={"api": config["STRIPE_API_BASE"], "connect": config["STRIPE_CONNECT_BASE"],
+                        "files": config["STRIPE_FILES_BASE"]},
         max_network_retries=2)
 
 
@@ -209,3 +212,28 @@ def expire_checkout_session(credentials: Credentials, session_id: str) -> str:
         return client.v1.checkout.sessions.retrieve(session_id)["status"]
     except stripe.StripeError as error:
         raise _problem(error) from error
+
+
+def upload_dispute_evidence(credentials: Credentials, filename: str, data: bytes) -> str:
+    """Upload one evidence file to the connected account (purpose dispute_evidence); the File's id."""
+    upload = io.BytesIO(data)
+    upload.name = filename  # the name Stripe shows next to the file in the dispute
+    try:
+        created = _client(credentials.api_key, credentials.account_id).v1.files.create(
+            {"purpose": "dispute_evidence", "file": upload})
+    except stripe.StripeError as error:
+        raise _problem(error) from error
+    return created["id"]
+
+
+def submit_dispute_evidence(credentials: Credentials, dispute_id: str, evidence: dict[str, str]) -> dict:
+    """Send the evidence to the card issuer in one update with submit=true; Stripe's dispute afterwards.
+
+    Stripe takes evidence once: a second submission, or one after the deadline, is refused with its reason.
+    """
+    try:
+        dispute = _client(credentials.api_key, credentials.account_id).v1.disputes.update(
+            dispute_id, {"evidence": evidence, "submit": True})
+    except stripe.StripeError as error:
+        raise _problem(error) from error
+    return dispute.to_dict()

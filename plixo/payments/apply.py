@@ -263,6 +263,9 @@ def _on_dispute(session: Session, org, stripe_dispute: dict, now: dt.datetime, _
     dispute = session.scalar(select(Dispute).where(Dispute.stripe_dispute_id == stripe_dispute["id"]))
     if dispute is None:
         dispute = _open_chargeback(session, org, payment, stripe_dispute, now)
+    deadline = _evidence_due_by(stripe_dispute)
+    if deadline is not None and dispute.resolved_at is None:
+        dispute.sla_due_at = deadline  # the issuer's deadline for evidence is the only one that counts
     closed = CLOSED_DISPUTE.get(str(stripe_dispute.get("status")))
     if closed and dispute.resolved_at is None:
         dispute.status, dispute.verdict, dispute.outcome = closed
@@ -273,6 +276,12 @@ def _on_dispute(session: Session, org, stripe_dispute: dict, now: dt.datetime, _
     if isinstance(lost, int) and lost > payment.reversed_minor:
         payment.reversed_minor = min(lost, payment.amount_minor)  # the money went back to the payer
         _settle(session, org, payment, now)
+
+
+def _evidence_due_by(stripe_dispute: dict) -> dt.datetime | None:
+    """When the issuer stops taking evidence; None when Stripe gives no deadline (0 or null: no response allowed)."""
+    due_by = (stripe_dispute.get("evidence_details") or {}).get("due_by")
+    return dt.datetime.fromtimestamp(due_by, dt.UTC) if isinstance(due_by, int) and due_by > 0 else None
 
 
 def _open_chargeback(session: Session, org, payment: Payment, stripe_dispute: dict, now: dt.datetime) -> Dispute:
@@ -325,6 +334,7 @@ HANDLERS: dict[str, Callable] = {
     "payment_intent.payment_failed": _on_payment_failed,
     "charge.refunded": _on_charge_refunded,
     "charge.dispute.created": _on_dispute,
+    "charge.dispute.updated": _on_dispute,
     "charge.dispute.closed": _on_dispute,
     "account.updated": _on_account_updated,
     "customer.created": _on_customer_created,
