@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from plixo.accounts.models import User
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.ledger.models import Customer, Invoice
-from plixo.queue.queries import TOTALS_TTL_SECONDS, queue_version
 from plixo.redis_conn import get_redis
 
 PAGE_SIZE = 50
+FIGURES_TTL_SECONDS = 60  # how stale the open amounts may be after a payment alone changes a balance
 LOOKBACK = dt.timedelta(days=90)  # resolution figures: the disputes that ended in this window
 SOURCES = {"operator": "Team", "portal": "Portal", "email": "E-mail", "stripe": "Stripe"}
 STATUS_FILTERS = {"open": "Open", "needs_review": "Needs review", "investigating": "Investigating",
@@ -139,12 +139,12 @@ def _open_figures(session: Session, org_id: int) -> dict:
     """Open disputes per (reason, currency) with their invoices' open balance, and the ids of the largest few.
 
     Both join every open dispute to its invoice, so they are remembered under the workspace's disputes (their
-    count and latest change: every status, reason or owner change stamps updated_at) and the queue's version, and
-    for at most TOTALS_TTL_SECONDS, as the queue's totals are, for a balance that changes by a payment alone."""
+    count and latest change: every status, reason or owner change stamps updated_at), and for at most
+    FIGURES_TTL_SECONDS, as the queue's totals are, for a balance that changes by a payment alone."""
     count, changed = session.execute(select(func.count(), func.max(Dispute.updated_at))
                                      .where(Dispute.org_id == org_id)).one()
     redis = get_redis()
-    key = f"plixo:dispute-figures:{org_id}:{queue_version(org_id)}:{count}:{changed.isoformat() if changed else ''}"
+    key = f"plixo:dispute-figures:{org_id}:{count}:{changed.isoformat() if changed else ''}"
     cached = redis.get(key)
     if cached is not None:
         return json.loads(cached)
@@ -157,7 +157,7 @@ def _open_figures(session: Session, org_id: int) -> dict:
     largest = session.scalars(joined.order_by(Invoice.balance_minor.desc(), Dispute.id).limit(LARGEST_KEPT)).all()
     figures = {"by_reason": [[reason, currency, n, int(total or 0)] for reason, currency, n, total in by_reason],
                "largest": list(largest)}
-    redis.set(key, json.dumps(figures), ex=TOTALS_TTL_SECONDS)
+    redis.set(key, json.dumps(figures), ex=FIGURES_TTL_SECONDS)
     return figures
 
 
