@@ -1,8 +1,8 @@
 """What the Disputes page reads: the SLA snapshot, Today's Focus, the metrics cards and the keyset-paged table.
 
 Open disputes are few next to invoices (thousands against hundreds of thousands), and every statement filters on
-org_id and status first, so ix_disputes_org_status_sla leads. Amounts are the disputed invoices' open balances,
-summed per currency and never across currencies.
+org_id and status first, so ix_disputes_org_status_sla leads. Amounts are what each dispute contests (its part, or
+its invoice's whole open balance), summed per currency and never across currencies.
 
 Joining every open dispute to its invoice reads the whole invoices table (a hash join beats thousands of index
 probes), so a page or a pick chooses its disputes on their own table first and joins only those few rows; the
@@ -85,10 +85,15 @@ def _due():
     return func.coalesce(Dispute.sla_due_at, FAR_FUTURE)
 
 
+def _disputed_amount():
+    """What a dispute contests: its part, or the invoice's whole open balance."""
+    return func.coalesce(Dispute.disputed_minor, Invoice.balance_minor)
+
+
 def _rows() -> Select:
     return (select(Dispute.id, Dispute.status, Dispute.reason, Dispute.source, Dispute.opened_at,
                    Dispute.sla_due_at, Dispute.needs_review, Dispute.assigned_to_id, Dispute.verdict,
-                   Invoice.number.label("invoice_number"), Invoice.balance_minor, Invoice.currency,
+                   Invoice.number.label("invoice_number"), _disputed_amount().label("balance_minor"), Invoice.currency,
                    Customer.name.label("customer_name"), User.name.label("owner_name"))
             .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
             .join(Customer, (Customer.id == Dispute.customer_id) & (Customer.org_id == Dispute.org_id))
@@ -152,9 +157,9 @@ def _open_figures(session: Session, org_id: int) -> dict:
               .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
               .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES)))
     by_reason = session.execute(joined.with_only_columns(Dispute.reason, Invoice.currency, func.count(),
-                                                         func.sum(Invoice.balance_minor))
+                                                         func.sum(_disputed_amount()))
                                 .group_by(Dispute.reason, Invoice.currency)).all()
-    largest = session.scalars(joined.order_by(Invoice.balance_minor.desc(), Dispute.id).limit(LARGEST_KEPT)).all()
+    largest = session.scalars(joined.order_by(_disputed_amount().desc(), Dispute.id).limit(LARGEST_KEPT)).all()
     figures = {"by_reason": [[reason, currency, n, int(total or 0)] for reason, currency, n, total in by_reason],
                "largest": list(largest)}
     redis.set(key, json.dumps(figures), ex=FIGURES_TTL_SECONDS)
@@ -200,7 +205,7 @@ def focus(session: Session, org_id: int, now: dt.datetime) -> list[tuple[str, ob
             picks.append((why, rows[0]))
     chosen = {row.id for _why, row in picks}
     largest = _filtered(_rows(), org_id, DisputeFilters(), now).where(Dispute.id.not_in(chosen) if chosen else true())
-    by_balance = (Invoice.balance_minor.desc(), Dispute.id)
+    by_balance = (_disputed_amount().desc(), Dispute.id)
     # The remembered largest few are read again, still as open disputes, so the card shows current figures; when
     # none of them is left (the others were picked, or they ended), the pick is made afresh.
     kept = _open_figures(session, org_id)["largest"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plixo.model import Base, IdMixin, TenantMixin, TimestampMixin
@@ -26,6 +26,8 @@ class Dispute(IdMixin, TenantMixin, TimestampMixin, Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(String(40))  # a DisputeReason key (plixo.disputes.reasons)
     description: Mapped[str] = mapped_column(Text, default="")
+    # The part of the invoice contested, in its currency; None: all of it. Only this part stops the chase.
+    disputed_minor: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20), default="needs_review")
     verdict: Mapped[str | None] = mapped_column(String(10))  # valid (the payer is right), invalid
     # The agreed resolution: credit_note, adjustment, rebill, write_off, no_action (plixo.disputes.lifecycle)

@@ -19,6 +19,7 @@ from plixo.disputes.models import Dispute
 from plixo.disputes.reasons import DEFAULT_REASONS, owner_for, reason_rule, sla_due
 from plixo.ledger.models import Invoice
 from plixo.ledger.priority import rescore_customer
+from plixo.money import format_money
 from plixo.outreach.sends import cancel_pending_sends
 
 # The default reasons' labels, for pages that name a dispute's reason (a workspace's own are in reasons.py).
@@ -27,34 +28,37 @@ DISPUTE_REASONS = {rule.key: rule.label for rule in DEFAULT_REASONS}
 
 def open_dispute(session: Session, org: Organization, invoice: Invoice, actor: Actor, reason: str, note: str,
                  evidence: tuple[str, bytes] | None, evidence_dir: Path, now: dt.datetime,
-                 source: str = "operator") -> Dispute:
-    """Mark the invoice disputed: it leaves the queue and its pending sends are cancelled."""
+                 source: str = "operator", amount_minor: int | None = None) -> Dispute:
+    """Mark the invoice disputed: it leaves the queue and its pending sends are cancelled. With `amount_minor` below
+    the balance, only that part is contested: the invoice stays in the queue for the undisputed rest."""
     source = checked_source(source)
     rule = reason_rule(session, org.id, reason)
     if rule is None:
         raise ActionError("Choose the reason for the dispute.", "reason")
     if invoice.status != "open":
         raise ActionError(f"Only open invoices can be disputed (this one is {invoice.status.replace('_', ' ')}).")
+    partial = _partial_amount(invoice, amount_minor)
     stored = checked_evidence(evidence) if evidence else None
     policy = session.scalar(select(Policy).where(Policy.org_id == org.id))
     owner = owner_for(session, org.id, rule)
     # A person who opens it has reviewed it; one that arrives by e-mail or the portal waits for review.
     dispute = Dispute(org_id=org.id, invoice_id=invoice.id, customer_id=invoice.customer_id, reason=reason,
-                      description=note.strip()[:5000], source=source, opened_at=now,
+                      description=note.strip()[:5000], source=source, opened_at=now, disputed_minor=partial,
                       status="investigating" if source == "operator" else "needs_review",
                       sla_due_at=sla_due(now, rule.sla_days, ZoneInfo(org.time_zone), policy.sending_days),
                       assigned_to_id=owner.id if owner else None,
                       routed_to=rule.owner_role if rule.owner_role in ("legal", "sales") else None)
     session.add(dispute)
     before = invoice.status
-    invoice.status = "disputed"
+    if partial is None:
+        invoice.status = "disputed"
     session.flush()
     if stored is not None:
         store_evidence(session, org, dispute, actor, evidence[0], evidence[1], stored, evidence_dir, now)
     cancel_pending_sends(session, org.id, [invoice.id], actor, "Invoice disputed")
     audit.record(session, org_id=org.id, actor=actor, action="queue.dispute_opened", subject=invoice,
-                 before={"status": before}, after={"status": "disputed", "dispute_id": dispute.id, "reason": reason,
-                                                   "source": source})
+                 before={"status": before}, after={"status": invoice.status, "dispute_id": dispute.id, "reason": reason,
+                                                   "source": source, "disputed_minor": partial})
     rescore_customer(session, org, invoice.customer_id, now)
     if owner is not None and user_id(actor) != owner.id:
         notify(session, org.id, owner, "dispute_assigned",
@@ -62,3 +66,13 @@ def open_dispute(session: Session, org: Organization, invoice: Invoice, actor: A
                f"{dispute.sla_due_at.astimezone(ZoneInfo(org.time_zone)) - dt.timedelta(seconds=1):%a %-d %b}.",
                f"/work/disputes/{dispute.id}")
     return dispute
+
+
+def _partial_amount(invoice: Invoice, amount_minor: int | None) -> int | None:
+    """The contested part when it is less than the balance; None when the whole balance is disputed."""
+    if amount_minor is None or amount_minor == invoice.balance_minor:
+        return None
+    if amount_minor <= 0 or amount_minor > invoice.balance_minor:
+        balance = format_money(invoice.balance_minor, invoice.currency)
+        raise ActionError(f"The disputed amount is more than nothing and at most the open {balance}.", "amount")
+    return amount_minor

@@ -354,7 +354,7 @@ def _due_invoices(session: Session, org_id: int, cadence: Cadence, today: dt.dat
     # No step can come before the first one, which always counts from the due date.
     earliest_due = today - dt.timedelta(days=steps[0].offset_days)
     rows = session.execute(
-        select(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor, Invoice.currency,
+        select(Invoice.id, Invoice.customer_id, Invoice.number, _undisputed_balance(org_id), Invoice.currency,
                Invoice.due_date, Customer.name, Customer.time_zone, shadow_hold.label("held"),
                Customer.portal_version, promised.c.promise_date, _customer_disputed(org_id), _promise_pending(org_id),
                func.coalesce(done.c.done, 0), done.c.last)
@@ -378,6 +378,15 @@ def _promise_dates(org_id: int):
     return (select(Promise.invoice_id.label("invoice_id"), func.max(Promise.promised_date).label("promise_date"))
             .where(Promise.org_id == org_id, Promise.status != "cancelled")
             .group_by(Promise.invoice_id).subquery("promised"))
+
+
+def _undisputed_balance(org_id: int):
+    """The balance the e-mail may ask for: less any part an open dispute contests."""
+    contested = (select(func.coalesce(func.sum(Dispute.disputed_minor), 0))
+                 .where(Dispute.org_id == org_id, Dispute.invoice_id == Invoice.id,
+                        Dispute.disputed_minor.is_not(None), Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+                 .scalar_subquery())
+    return (Invoice.balance_minor - contested).label("balance_minor")
 
 
 def _customer_disputed(org_id: int):
@@ -565,7 +574,7 @@ def listed_invoices(session: Session, org_id: int, message_ids: list[int]) -> di
     """The invoices each of these messages lists, as they are now (oldest due first), for re-rendering."""
     promised = _promise_dates(org_id)
     rows = session.execute(
-        select(MessageInvoice.message_id, Invoice.id, Invoice.customer_id, Invoice.number, Invoice.balance_minor,
+        select(MessageInvoice.message_id, Invoice.id, Invoice.customer_id, Invoice.number, _undisputed_balance(org_id),
                Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone, false(), Customer.portal_version,
                promised.c.promise_date, _customer_disputed(org_id), _promise_pending(org_id))
         .join(Invoice, and_(Invoice.org_id == MessageInvoice.org_id, Invoice.id == MessageInvoice.invoice_id))

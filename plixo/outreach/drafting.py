@@ -127,6 +127,7 @@ class DraftContext:
     first_name: str = ""
     persona: Persona = field(default_factory=Persona)
     links: frozenset[str] = frozenset(LINK_FIELDS)  # the links this invoice has a value for
+    partly_disputed: bool = False  # part of this invoice is in dispute: the e-mail asks for the rest only
     seed: Seed = field(default_factory=Seed)
 
 
@@ -319,6 +320,10 @@ SITUATIONS = {
 GENERAL_BUCKETS = {"courtesy": "current", "reminder": "1-30", "promise_follow_up": "1-30", "broken_promise": "1-30",
                    "dispute_acknowledgement": "1-30", "payment_plan": "90+", "escalation": "61-90"}
 # A dispute is open on another invoice: said first, so the payer knows this e-mail is not ignoring it.
+PART_DISPUTED_NOTES = ("We have noted your query about {disputed_amount} of this invoice and are looking into it; "
+                       "the undisputed {amount_due} remains due.",
+                       "Your query about {disputed_amount} of it is with our team; the undisputed {amount_due} is "
+                       "still due meanwhile.")
 DISPUTE_NOTES = ("We know you have raised a question about another invoice on your account, and we are looking "
                  "into it separately.",
                  "We are aware of the open query on your account and are working on it separately.")
@@ -330,6 +335,8 @@ def _situation(context: DraftContext) -> str:
         sentences.append(_pick(DISPUTE_NOTES, context, "dispute"))
     elif context.reminded and context.bucket != "current":
         sentences.append(_pick(FOLLOW_UPS, context, "follow-up"))
+    if context.partly_disputed:
+        sentences.append(_pick(PART_DISPUTED_NOTES, context, "part-disputed"))
     sentences.append(_promise_note(context))
     if context.reply != "invoice_copy" or _has(context, "portal_link"):  # without a portal the note has the facts
         sentences.append(_pick(SITUATIONS[_situation_bucket(context)], context, "situation"))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, object_session
 
 from plixo.accounts.models import Organization
 from plixo.ledger.aging import days_past_due
+from plixo.ledger.disputed import disputed_parts, undisputed
 from plixo.ledger.models import Invoice
 from plixo.ledger.payer_links import LinkMaker
 from plixo.money import format_money
@@ -25,7 +26,8 @@ from plixo.promises.models import Promise
 MERGE_FIELDS = {
     "customer_name": "The customer's name",
     "invoice_number": "The invoice number",
-    "amount_due": "The open balance, with currency",
+    "amount_due": "The open balance, with currency (the undisputed rest when part of it is disputed)",
+    "disputed_amount": "The part of the balance in open dispute, when a payer contests part of it",
     "due_date": "The due date",
     "days_past_due": "Days since the due date",
     "promise_date": "The date the payer last promised to pay by",
@@ -37,7 +39,7 @@ MERGE_FIELDS = {
     "signature": "The workspace's default signature (Admin → Workspace); added at the end when not placed",
 }
 # Fields that may have no value: filled with nothing rather than reported (a workspace without a signature).
-OPTIONAL_FIELDS = ("signature",)
+OPTIONAL_FIELDS = ("signature", "disputed_amount")
 LINK_FIELDS = ("pay_link", "portal_link")
 _FIELD = re.compile(r"\{([^{}\s]*)\}")
 DATE_FORMAT = "%-d %b %Y"
@@ -110,9 +112,11 @@ def merge_values(invoice: Invoice, today: dt.date, sender_name: str, links: Link
     """
     if promises is None:
         promises = _promises_of(invoice)
+    session = object_session(invoice)
+    part = disputed_parts(session, invoice.org_id, [invoice.id]).get(invoice.id) if session and invoice.id else None
     values = invoice_merge_values(invoice.customer.name, invoice.number, invoice.balance_minor, invoice.currency,
                                   invoice.due_date, today, sender_name, latest_promise_date(promises),
-                                  signature_of(object_session(invoice), invoice.org_id))
+                                  signature_of(session, invoice.org_id), disputed_minor=part)
     if links is not None:
         values |= links.values(invoice.customer_id, invoice.customer.portal_version, [invoice.id])
     return values
@@ -139,12 +143,15 @@ def latest_promise_date(promises: Iterable[Promise]) -> dt.date | None:
 
 def invoice_merge_values(customer_name: str, number: str, balance_minor: int, currency: str, due_date: dt.date,
                          today: dt.date, sender_name: str, promise_date: dt.date | None = None,
-                         signature: str = "") -> dict[str, str]:
-    """Merge-field values from an invoice's columns (the engine reads columns, not whole rows); no links."""
+                         signature: str = "", disputed_minor: int | None = None) -> dict[str, str]:
+    """Merge-field values from an invoice's columns (the engine reads columns, not whole rows); no links. With part of
+    the balance in dispute, the amounts are the undisputed rest."""
+    balance_minor = undisputed(balance_minor, disputed_minor)
     return {
         "customer_name": customer_name,
         "invoice_number": number,
         "amount_due": format_money(balance_minor, currency),
+        "disputed_amount": format_money(disputed_minor, currency) if disputed_minor else "",
         "due_date": due_date.strftime(DATE_FORMAT),
         "days_past_due": str(max(days_past_due(due_date, today), 0)),
         "promise_date": promise_date.strftime(DATE_FORMAT) if promise_date else "",

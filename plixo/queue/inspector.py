@@ -164,7 +164,8 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
             purpose=chosen, tone=tone, bucket=aging_bucket(invoice.due_date, today),
             promise=promise_state(latest_promise(promises), today),
             first_name=first_name(recipient.name if recipient else None), persona=persona_of(sender_role),
-            links=available_links(values), **_history(session, keys, invoice, counts)))
+            links=available_links(values), partly_disputed=bool(values.get("disputed_amount")),
+            **_history(session, keys, invoice, counts)))
         assistant = llm.rewrite(body, tone) if rewrite else None
         body = assistant.body if assistant else body
     stops = stopping_reasons(session, invoice.id, today)

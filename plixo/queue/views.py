@@ -285,9 +285,22 @@ def open_dispute(invoice_id: int):
     upload = request.files.get("evidence")
     evidence = (upload.filename or "evidence", upload.read(MAX_EVIDENCE_BYTES + 1)) \
         if upload and upload.filename else None
-    return _act(invoice, lambda: disputes.open_dispute(
-        db.session, g.org, invoice, current_user, request.form.get("reason", ""), request.form.get("note", ""),
-        evidence, evidence_dir(), utcnow()), "Invoice marked disputed; it has left the queue.", "queue:removed")
+    raw_amount = request.form.get("amount", "").strip()
+
+    def call():
+        amount = parse_amount_input(raw_amount, invoice.currency) if raw_amount else None
+        if raw_amount and amount is None:
+            raise ActionError(f"Enter the disputed amount in {invoice.currency}, e.g. 800.00.", "amount")
+        return disputes.open_dispute(db.session, g.org, invoice, current_user, request.form.get("reason", ""),
+                                     request.form.get("note", ""), evidence, evidence_dir(), utcnow(),
+                                     amount_minor=amount)
+
+    def done(dispute):
+        if dispute.disputed_minor is None:
+            return _refresh_inspector(invoice, "Invoice marked disputed; it has left the queue.", "queue:removed")
+        return _refresh_inspector(invoice, "Part of the invoice is disputed; the undisputed rest stays in the queue.",
+                                  "queue:changed")
+    return change(call, done, _refused)
 
 
 @bp.route("/evidence/<int:dispute_evidence_id>")

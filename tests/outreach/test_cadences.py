@@ -214,3 +214,15 @@ def test_autopilot_writes_drafts_while_the_sender_is_not_ready(scoped, controlle
     result = tick(db.session, scoped, NOW)
     assert (result.drafts, result.scheduled) == (1, 0)
     assert result.autopilot_held == ("Connect the finance inbox first (Admin → Connectors → Email).",)
+
+
+def test_the_engine_asks_for_the_undisputed_rest_of_a_partly_disputed_invoice(scoped, controller, tmp_path):
+    from plixo.disputes import service as disputes
+
+    invoice = overdue_invoice(scoped, days=5)  # 1,250.00 open
+    disputes.open_dispute(db.session, scoped, invoice, controller, "quantity", "", None, tmp_path, NOW,
+                          amount_minor=25_000)
+    create_cadence(db.session, scoped, controller, "Shadow", segment(scoped).id, [REMINDER], "active", NOW)
+    tick(db.session, scoped, NOW)
+    made = next(m for m in messages() if m.cadence_step_id is not None)
+    assert "$1,000.00" in made.body and "$1,250.00" not in made.body
