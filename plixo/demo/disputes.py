@@ -81,6 +81,7 @@ def write_disputes(
         disputes.append((dispute, invoice))
     session.add_all(dispute for dispute, _ in disputes)
     session.add_all(_ended_disputes(org_id, _recently_paid(ledger, today), team, zone, today))
+    session.add_all(_partial_disputes(org_id, ledger, team, zone, today))
     return disputes
 
 
@@ -114,3 +115,25 @@ def _ended_disputes(org_id: int, paid: list[PlannedInvoice], team: Team, zone: Z
             assigned_to_id=team.id_of("ar_manager"), opened_at=opened_at, resolved_at=resolved_at,
             sla_due_at=sla_due(opened_at, 5, zone, _WEEKDAYS), created_at=opened_at))
     return ended
+
+
+def _partial_disputes(org_id: int, ledger: list[PlannedInvoice], team: Team, zone: ZoneInfo,
+                      today: dt.date) -> list[Dispute]:
+    """Two invoices a payer contests in part (a freight line, a short delivery): they stay in the queue for the rest.
+    Chosen without drawing from the generator."""
+    open_overdue = [inv for inv in ledger if inv.balance_minor >= 100_000 and not inv.disputed and not inv.has_promise
+                    and inv.due_date < today - dt.timedelta(days=10)]
+    found = []
+    for invoice, reason, share, note in zip(open_overdue[::max(1, len(open_overdue) // 2)][:2],
+                                           ("pricing", "quantity"), (0.12, 0.3),
+                                           ("Freight was billed although the quote said delivered free.",
+                                            "The delivery note shows fewer units than billed."), strict=False):
+        opened_at = dt.datetime.combine(today - dt.timedelta(days=3), dt.time(10), zone)
+        rule = next(r for r in DEFAULT_REASONS if r.key == reason)
+        found.append(Dispute(
+            org_id=org_id, invoice_id=invoice.row.id, customer_id=invoice.account.customer.id, reason=reason,
+            description=note, status="investigating", source="operator",
+            disputed_minor=int(invoice.balance_minor * share),
+            assigned_to_id=team.id_of(rule.owner_role or "ar_manager"), opened_at=opened_at,
+            sla_due_at=sla_due(opened_at, rule.sla_days, zone, _WEEKDAYS), created_at=opened_at))
+    return found
