@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -140,12 +140,14 @@ def dispute_page(session: Session, org_id: int, filters: DisputeFilters, now: dt
 LARGEST_KEPT = 3  # Focus shows the largest dispute not already picked for the two cards before it
 
 
-def _open_figures(session: Session, org_id: int) -> dict:
-    """Open disputes per (reason, currency) with their invoices' open balance, and the ids of the largest few.
+def open_figures(session: Session, org_id: int, now: dt.datetime) -> dict:
+    """Open disputes per (reason, currency) with the amounts they contest, the ids of the largest few, and how the
+    last 90 days' disputes ended (median days, share within SLA, outcomes).
 
-    Both join every open dispute to its invoice, so they are remembered under the workspace's disputes (their
-    count and latest change: every status, reason or owner change stamps updated_at), and for at most
-    FIGURES_TTL_SECONDS, as the queue's totals are, for a balance that changes by a payment alone."""
+    They read every open dispute's invoice and every recent ending, so they are remembered under the workspace's
+    disputes (their count and latest change: every status, reason or owner change stamps updated_at), and for at
+    most FIGURES_TTL_SECONDS, as the queue's totals are, for a balance that changes by a payment alone. A page asks
+    once and hands them to snapshot, focus and metrics."""
     count, changed = session.execute(select(func.count(), func.max(Dispute.updated_at))
                                      .where(Dispute.org_id == org_id)).one()
     redis = get_redis()
@@ -161,17 +163,32 @@ def _open_figures(session: Session, org_id: int) -> dict:
                                 .group_by(Dispute.reason, Invoice.currency)).all()
     largest = session.scalars(joined.order_by(_disputed_amount().desc(), Dispute.id).limit(LARGEST_KEPT)).all()
     figures = {"by_reason": [[reason, currency, n, int(total or 0)] for reason, currency, n, total in by_reason],
-               "largest": list(largest)}
+               "largest": list(largest), "ended": _endings(session, org_id, now)}
     redis.set(key, json.dumps(figures), ex=FIGURES_TTL_SECONDS)
     return figures
 
 
-def snapshot(session: Session, org_id: int, zone: ZoneInfo, now: dt.datetime) -> Snapshot:
+def _endings(session: Session, org_id: int, now: dt.datetime) -> dict:
+    """How the disputes that ended in the last 90 days ended, and how fast."""
+    ended = session.execute(select(Dispute.opened_at, Dispute.resolved_at, Dispute.sla_due_at,
+                                   func.coalesce(Dispute.verdict, Dispute.status)).where(
+        Dispute.org_id == org_id, Dispute.status.in_(("resolved", "withdrawn")),
+        Dispute.resolved_at >= now - LOOKBACK)).all()
+    outcomes = Counter(outcome for *_times, outcome in ended)
+    median = round(statistics.median((resolved - opened).total_seconds() / 86400
+                                     for opened, resolved, _due, _outcome in ended), 1) if ended else None
+    timed = [resolved <= due for _opened, resolved, due, _outcome in ended if due is not None]
+    return {"median": median, "within": sum(timed) / len(timed) if timed else None, "valid": outcomes["valid"],
+            "invalid": outcomes["invalid"], "withdrawn": outcomes["withdrawn"]}
+
+
+def snapshot(session: Session, org_id: int, zone: ZoneInfo, now: dt.datetime, figures: dict | None = None) -> Snapshot:
     """The SLA snapshot: what is open and its amounts, what is due today or breached, how fast disputes end."""
+    figures = figures or open_figures(session, org_id, now)
     result = Snapshot()
     counts: dict[str, int] = defaultdict(int)
     amounts: dict[str, int] = defaultdict(int)
-    for _reason, currency, count, total in _open_figures(session, org_id)["by_reason"]:
+    for _reason, currency, count, total in figures["by_reason"]:
         counts[currency] += count
         amounts[currency] += total
     result.open_count = sum(counts.values())
@@ -181,18 +198,12 @@ def snapshot(session: Session, org_id: int, zone: ZoneInfo, now: dt.datetime) ->
         select(func.count().filter(Dispute.sla_due_at < now),
                func.count().filter(Dispute.sla_due_at >= now, Dispute.sla_due_at <= end_of_today))
         .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))).one()
-    ended = session.execute(select(Dispute.opened_at, Dispute.resolved_at, Dispute.sla_due_at).where(
-        Dispute.org_id == org_id, Dispute.status.in_(("resolved", "withdrawn")),
-        Dispute.resolved_at >= now - LOOKBACK)).all()
-    if ended:
-        result.median_days_to_resolve = round(statistics.median(
-            (resolved - opened).total_seconds() / 86400 for opened, resolved, _due in ended), 1)
-        timed = [resolved <= due for _opened, resolved, due in ended if due is not None]
-        result.within_sla_share = sum(timed) / len(timed) if timed else None
+    result.median_days_to_resolve = figures["ended"]["median"]
+    result.within_sla_share = figures["ended"]["within"]
     return result
 
 
-def focus(session: Session, org_id: int, now: dt.datetime) -> list[tuple[str, object]]:
+def focus(session: Session, org_id: int, now: dt.datetime, figures: dict | None = None) -> list[tuple[str, object]]:
     """The three that most need someone: the soonest deadline (breached first), the nearest chargeback deadline,
     and the largest amount, each a different dispute; (why, row)."""
     keys = _filtered(select(Dispute.id), org_id, DisputeFilters(), now)
@@ -208,7 +219,7 @@ def focus(session: Session, org_id: int, now: dt.datetime) -> list[tuple[str, ob
     by_balance = (_disputed_amount().desc(), Dispute.id)
     # The remembered largest few are read again, still as open disputes, so the card shows current figures; when
     # none of them is left (the others were picked, or they ended), the pick is made afresh.
-    kept = _open_figures(session, org_id)["largest"]
+    kept = (figures or open_figures(session, org_id, now))["largest"]
     row = session.execute(largest.where(Dispute.id.in_(kept)).order_by(*by_balance).limit(1)).first() if kept else None
     if row is None:
         row = session.execute(largest.order_by(*by_balance).limit(1)).first()
@@ -226,10 +237,11 @@ class Metrics:
     withdrawn: int
 
 
-def metrics(session: Session, org_id: int, now: dt.datetime) -> Metrics:
+def metrics(session: Session, org_id: int, now: dt.datetime, figures: dict | None = None) -> Metrics:
     """Open disputes by reason and by owner; how the last 90 days' disputes ended."""
+    figures = figures or open_figures(session, org_id, now)
     reasons: dict[str, list] = defaultdict(lambda: [0, defaultdict(int)])
-    for reason, currency, count, total in _open_figures(session, org_id)["by_reason"]:
+    for reason, currency, count, total in figures["by_reason"]:
         reasons[reason][0] += count
         reasons[reason][1][currency] += total
     by_reason = sorted(((reason, count, dict(amounts)) for reason, (count, amounts) in reasons.items()),
@@ -239,9 +251,5 @@ def metrics(session: Session, org_id: int, now: dt.datetime) -> Metrics:
         .select_from(Dispute).outerjoin(User, User.id == Dispute.assigned_to_id)
         .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
         .group_by(User.name).order_by(func.count().desc(), User.name))]
-    ended = dict(session.execute(
-        select(func.coalesce(Dispute.verdict, Dispute.status), func.count())
-        .where(Dispute.org_id == org_id, Dispute.status.in_(("resolved", "withdrawn")),
-               Dispute.resolved_at >= now - LOOKBACK)
-        .group_by(func.coalesce(Dispute.verdict, Dispute.status))).all())
-    return Metrics(by_reason, by_owner, ended.get("valid", 0), ended.get("invalid", 0), ended.get("withdrawn", 0))
+    ended = figures["ended"]
+    return Metrics(by_reason, by_owner, ended["valid"], ended["invalid"], ended["withdrawn"])

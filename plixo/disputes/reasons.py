@@ -60,10 +60,12 @@ def reasons_of(session: Session, org_id: int) -> list[ReasonRule]:
     return [ReasonRule(r.key, r.label, r.sla_days, r.owner_role, r.owner_id) for r in rows]
 
 
-def reason_labels(session: Session, org_id: int) -> dict[str, str]:
-    """Key -> label, with the defaults' labels for keys a workspace no longer lists (old disputes keep theirs)."""
+def reason_labels(session: Session, org_id: int, rules: list[ReasonRule] | None = None) -> dict[str, str]:
+    """Key -> label, with the defaults' labels for keys a workspace no longer lists (old disputes keep theirs);
+    `rules`: the workspace's reasons when the caller has read them already."""
     labels = {rule.key: rule.label for rule in DEFAULT_REASONS}
-    labels.update({rule.key: rule.label for rule in reasons_of(session, org_id)})
+    listed = rules if rules is not None else reasons_of(session, org_id)
+    labels.update({rule.key: rule.label for rule in listed})
     return labels
 
 

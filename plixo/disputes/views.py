@@ -18,6 +18,7 @@ from plixo.disputes.desk import (
     dispute_page,
     focus,
     metrics,
+    open_figures,
     snapshot,
 )
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, SLOTS, add_evidence, evidence_dir
@@ -45,8 +46,9 @@ def _filters() -> DisputeFilters:
 
 
 def _common() -> dict:
-    return {"labels": reason_labels(db.session, g.org.id), "status_labels": lifecycle.STATUS_LABELS,
-            "reason_choices": {rule.key: rule.label for rule in reasons_of(db.session, g.org.id)},
+    rules = reasons_of(db.session, g.org.id)
+    return {"labels": reason_labels(db.session, g.org.id, rules), "status_labels": lifecycle.STATUS_LABELS,
+            "reason_choices": {rule.key: rule.label for rule in rules},
             "resolutions": lifecycle.RESOLUTIONS, "sources": SOURCES, "status_filters": STATUS_FILTERS,
             "slot_labels": SLOTS, "now": utcnow()}
 
@@ -54,9 +56,10 @@ def _common() -> dict:
 def _page_context(filters: DisputeFilters, view=None) -> dict:
     now = utcnow()
     rows, next_cursor = dispute_page(db.session, g.org.id, filters, now)
+    figures = open_figures(db.session, g.org.id, now)
     return {"filters": filters, "rows": rows, "next_cursor": next_cursor, "view": view,
-            "snapshot": snapshot(db.session, g.org.id, ZoneInfo(g.org.time_zone), now),
-            "focus": focus(db.session, g.org.id, now), "metrics": metrics(db.session, g.org.id, now),
+            "snapshot": snapshot(db.session, g.org.id, ZoneInfo(g.org.time_zone), now, figures),
+            "focus": focus(db.session, g.org.id, now, figures), "metrics": metrics(db.session, g.org.id, now, figures),
             "members": members_of(db.session, g.org.id), **_common()}
 
 
