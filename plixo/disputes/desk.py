@@ -137,11 +137,8 @@ def dispute_page(session: Session, org_id: int, filters: DisputeFilters, now: dt
     return rows, DisputeCursor(last.sla_due_at or FAR_FUTURE, last.id) if last is not None else None
 
 
-LARGEST_KEPT = 3  # Focus shows the largest dispute not already picked for the two cards before it
-
-
 def open_figures(session: Session, org_id: int, now: dt.datetime) -> dict:
-    """Open disputes per (reason, currency) with the amounts they contest, the ids of the largest few, and how the
+    """Open disputes per (reason, currency) with the amounts they contest, the three Focus picks, and how the
     last 90 days' disputes ended (median days, share within SLA, outcomes).
 
     They read every open dispute's invoice and every recent ending, so they are remembered under the workspace's
@@ -161,9 +158,9 @@ def open_figures(session: Session, org_id: int, now: dt.datetime) -> dict:
     by_reason = session.execute(joined.with_only_columns(Dispute.reason, Invoice.currency, func.count(),
                                                          func.sum(_disputed_amount()))
                                 .group_by(Dispute.reason, Invoice.currency)).all()
-    largest = session.scalars(joined.order_by(_disputed_amount().desc(), Dispute.id).limit(LARGEST_KEPT)).all()
     figures = {"by_reason": [[reason, currency, n, int(total or 0)] for reason, currency, n, total in by_reason],
-               "largest": list(largest), "ended": _endings(session, org_id, now)}
+               "focus": _focus_ids(session, org_id, now), "ended": _endings(session, org_id, now),
+               "by_owner": _by_owner(session, org_id, now)}
     redis.set(key, json.dumps(figures), ex=FIGURES_TTL_SECONDS)
     return figures
 
@@ -205,26 +202,40 @@ def snapshot(session: Session, org_id: int, zone: ZoneInfo, now: dt.datetime, fi
 
 def focus(session: Session, org_id: int, now: dt.datetime, figures: dict | None = None) -> list[tuple[str, object]]:
     """The three that most need someone: the soonest deadline (breached first), the nearest chargeback deadline,
-    and the largest amount, each a different dispute; (why, row)."""
+    and the largest amount, each a different dispute; (why, row). The choice is remembered with the workspace's
+    figures; the rows are read again, still as open disputes, so the cards show current figures."""
+    picks = (figures or open_figures(session, org_id, now))["focus"]
+    rows = _open_rows(session, org_id, now, picks)
+    if any(dispute_id not in rows for _why, dispute_id in picks):  # one ended since: choose afresh
+        picks = _focus_ids(session, org_id, now)
+        rows = _open_rows(session, org_id, now, picks)
+    return [(why, rows[dispute_id]) for why, dispute_id in picks if dispute_id in rows]
+
+
+def _open_rows(session: Session, org_id: int, now: dt.datetime, picks: list[list]) -> dict[int, object]:
+    if not picks:
+        return {}
+    return {row.id: row for row in session.execute(_filtered(_rows(), org_id, DisputeFilters(), now).where(
+        Dispute.id.in_([dispute_id for _why, dispute_id in picks])))}
+
+
+def _focus_ids(session: Session, org_id: int, now: dt.datetime) -> list[list]:
     keys = _filtered(select(Dispute.id), org_id, DisputeFilters(), now)
-    picks: list[tuple[str, object]] = []
+    picks: list[list] = []
     for why, statement in (("SLA", keys), ("Chargeback", keys.where(Dispute.source == "stripe"))):
-        chosen = {row.id for _why, row in picks}
-        rows = _first_rows(session, org_id, statement.where(Dispute.id.not_in(chosen) if chosen else true()),
-                           (_due(), Dispute.id), 1)
-        if rows:
-            picks.append((why, rows[0]))
-    chosen = {row.id for _why, row in picks}
-    largest = _filtered(_rows(), org_id, DisputeFilters(), now).where(Dispute.id.not_in(chosen) if chosen else true())
-    by_balance = (_disputed_amount().desc(), Dispute.id)
-    # The remembered largest few are read again, still as open disputes, so the card shows current figures; when
-    # none of them is left (the others were picked, or they ended), the pick is made afresh.
-    kept = (figures or open_figures(session, org_id, now))["largest"]
-    row = session.execute(largest.where(Dispute.id.in_(kept)).order_by(*by_balance).limit(1)).first() if kept else None
-    if row is None:
-        row = session.execute(largest.order_by(*by_balance).limit(1)).first()
-    if row is not None:
-        picks.append(("Largest", row))
+        chosen = [dispute_id for _why, dispute_id in picks]
+        found = session.scalar(statement.where(Dispute.id.not_in(chosen) if chosen else true())
+                               .order_by(_due(), Dispute.id).limit(1))
+        if found is not None:
+            picks.append([why, found])
+    chosen = [dispute_id for _why, dispute_id in picks]
+    largest = session.scalar(
+        select(Dispute.id).join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
+        .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES),
+               Dispute.id.not_in(chosen) if chosen else true())
+        .order_by(_disputed_amount().desc(), Dispute.id).limit(1))
+    if largest is not None:
+        picks.append(["Largest", largest])
     return picks
 
 
@@ -246,10 +257,15 @@ def metrics(session: Session, org_id: int, now: dt.datetime, figures: dict | Non
         reasons[reason][1][currency] += total
     by_reason = sorted(((reason, count, dict(amounts)) for reason, (count, amounts) in reasons.items()),
                        key=lambda item: (-item[1], item[0]))
-    by_owner = [(name or "Unassigned", count, breached) for name, count, breached in session.execute(
+    ended = figures["ended"]
+    by_owner = [tuple(row) for row in figures["by_owner"]]
+    return Metrics(by_reason, by_owner, ended["valid"], ended["invalid"], ended["withdrawn"])
+
+
+def _by_owner(session: Session, org_id: int, now: dt.datetime) -> list[list]:
+    """Open disputes per owner and how many are past their SLA (remembered with the figures: at most a minute old)."""
+    return [[name or "Unassigned", count, breached] for name, count, breached in session.execute(
         select(User.name, func.count(), func.count().filter(Dispute.sla_due_at < now))
         .select_from(Dispute).outerjoin(User, User.id == Dispute.assigned_to_id)
         .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
         .group_by(User.name).order_by(func.count().desc(), User.name))]
-    ended = figures["ended"]
-    return Metrics(by_reason, by_owner, ended["valid"], ended["invalid"], ended["withdrawn"])
