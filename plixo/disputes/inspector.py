@@ -17,8 +17,10 @@ from plixo.disputes.lifecycle import RESOLUTIONS_FOR, allowed_moves
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute, DisputeEvidence
 from plixo.disputes.reasons import business_days_between
 from plixo.ledger.models import Customer, Invoice
+from plixo.notes.models import Note
 
 HISTORY = 30
+NOTES_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class DisputeView:
     resolutions_for: dict[str, tuple[str, ...]]
     members: list[User]
     history: list[AuditEvent]
+    notes: list[tuple[Note, str | None]]  # with its author's name
 
     @property
     def is_open(self) -> bool:
@@ -59,7 +62,8 @@ def inspect_dispute(session: Session, org: Organization, dispute: Dispute, now: 
     return DisputeView(
         dispute=dispute, invoice=invoice, customer=customer, owner=owner,
         clock=_clock(session, org, dispute, now), slots=_slots(session, dispute), moves=allowed_moves(dispute),
-        resolutions_for=RESOLUTIONS_FOR, members=members_of(session, org.id), history=_history(session, dispute))
+        resolutions_for=RESOLUTIONS_FOR, members=members_of(session, org.id), history=_history(session, dispute),
+        notes=_notes(session, dispute))
 
 
 def _parties(session: Session, dispute: Dispute) -> tuple[Invoice | None, Customer | None, User | None]:
@@ -108,3 +112,11 @@ def _history(session: Session, dispute: Dispute) -> list[AuditEvent]:
             (AuditEvent.subject_type == "Invoice") & (AuditEvent.subject_id == dispute.invoice_id)
             & AuditEvent.action.in_(("queue.dispute_opened", "disputes.chargeback_opened"))))
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(HISTORY)))
+
+
+def _notes(session: Session, dispute: Dispute) -> list[tuple[Note, str | None]]:
+    """The team's internal notes on the disputed invoice, newest first, with their authors' names."""
+    return [tuple(row) for row in session.execute(
+        select(Note, User.name).outerjoin(User, User.id == Note.author_id)
+        .where(Note.org_id == dispute.org_id, Note.invoice_id == dispute.invoice_id)
+        .order_by(Note.created_at.desc(), Note.id.desc()).limit(NOTES_SHOWN))]

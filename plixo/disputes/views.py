@@ -29,6 +29,7 @@ from plixo.extensions import db
 from plixo.htmx import change, hx_trigger, render_page_or_block, targeted_block, toast
 from plixo.ledger.models import Invoice
 from plixo.model import utcnow
+from plixo.notes import service as notes
 from plixo.params import optional_id, parse_amount_input, parse_id
 from plixo.queue.queries import queue_changed
 from plixo.security import requires
@@ -211,3 +212,13 @@ def send_response(dispute_id: int):
     return change(call, lambda message: _inspector(dispute, f"E-mail to {message.to_email} is in the outbox. "
                                                             f"{message.wait_reason or ''}".strip()),
                   lambda error: _inspector(dispute, error.message, "error", 422, error=error))
+
+
+@bp.post("/disputes/<int:dispute_id>/note")
+@requires("notes.write")
+def add_note(dispute_id: int):
+    dispute = get_or_404(db.session, Dispute, dispute_id)
+    body = request.form.get("body", "")
+    return _act(dispute, lambda: notes.add_note(db.session, g.org, db.session.get(Invoice, dispute.invoice_id),
+                                                current_user, body),
+                "Note added; anyone you @mentioned is told.")

@@ -167,3 +167,16 @@ def test_a_valid_write_off_or_a_large_credit_waits_for_approval(client, org, con
     with tenant_scope(org.id):
         kinds = sorted((a.kind, a.amount_minor) for a in db.session.scalars(select(Approval)))
     assert kinds == [("credit", 200_000), ("write_off", 90_000)]
+
+
+def test_internal_notes_on_the_dispute_tell_the_mentioned(client, org, controller):
+    from plixo.accounts.models import Notification
+
+    lawyer = make_user(org, "legal", name="Lena Legal", email="lena@acmetest.example")
+    db.session.commit()
+    dispute = open_one(org, controller)
+    response = client.post(f"{PAGE}/{dispute.id}/note", headers=HTMX, data={"body": "@lena is the rate in the contract?"})
+    assert response.status_code == 200 and "is the rate in the contract?" in response.get_data(as_text=True)
+    with tenant_scope(org.id):
+        assert db.session.scalars(select(Notification.user_id)).all() == [lawyer.id]
+    assert client.post(f"{PAGE}/{dispute.id}/note", headers=HTMX, data={"body": "  "}).status_code == 422
