@@ -175,7 +175,8 @@ def test_internal_notes_on_the_dispute_tell_the_mentioned(client, org, controlle
     lawyer = make_user(org, "legal", name="Lena Legal", email="lena@acmetest.example")
     db.session.commit()
     dispute = open_one(org, controller)
-    response = client.post(f"{PAGE}/{dispute.id}/note", headers=HTMX, data={"body": "@lena is the rate in the contract?"})
+    response = client.post(f"{PAGE}/{dispute.id}/note", headers=HTMX,
+                           data={"body": "@lena is the rate in the contract?"})
     assert response.status_code == 200 and "is the rate in the contract?" in response.get_data(as_text=True)
     with tenant_scope(org.id):
         assert db.session.scalars(select(Notification.user_id)).all() == [lawyer.id]
