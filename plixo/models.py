@@ -4,7 +4,7 @@ from plixo.accounts.models import Invite, Membership, Notification, Organization
 from plixo.approvals.models import Approval
 from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
-from plixo.disputes.models import Dispute, DisputeEvidence, DisputeReason
+from plixo.disputes.models import Dispute, DisputeEvidence, DisputeInvoice, DisputeReason
 from plixo.holds.models import Hold
 from plixo.imports.models import ImportIssue, ImportRun
 from plixo.insights.models import DailySnapshot
@@ -28,6 +28,7 @@ __all__ = [
     "DailySnapshot",
     "Dispute",
     "DisputeEvidence",
+    "DisputeInvoice",
     "DisputeReason",
     "Hold",
     "ImportIssue",

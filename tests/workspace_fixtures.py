@@ -14,6 +14,7 @@ from plixo.models import (
     DailySnapshot,
     Dispute,
     DisputeEvidence,
+    DisputeInvoice,
     DisputeReason,
     Hold,
     ImportIssue,
@@ -101,6 +102,8 @@ def _queue_rows(org, user, customer, contact, invoice, marker):
                                          content_type="application/pdf", size_bytes=1, sha256="0" * 64,
                                          storage_path="/nonexistent", uploaded_at=utcnow()),
         dispute_reason=DisputeReason(org_id=org.id, key="freight", label=f"{marker} reason", sla_days=3),
+        dispute_invoice=DisputeInvoice(org_id=org.id, dispute_id=dispute.id, invoice_id=invoice.id,
+                                       disputed_minor=100),
     )}
 
 

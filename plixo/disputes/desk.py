@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select, true, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from plixo.accounts.models import User
-from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute, DisputeInvoice
 from plixo.ledger.models import Customer, Invoice
 from plixo.redis_conn import get_redis
 
@@ -86,8 +86,14 @@ def _due():
 
 
 def _disputed_amount():
-    """What a dispute contests: its part, or the invoice's whole open balance."""
-    return func.coalesce(Dispute.disputed_minor, Invoice.balance_minor)
+    """What a dispute contests: its part of its invoice (or the whole open balance), and of each other invoice it
+    covers (they share its currency)."""
+    other = aliased(Invoice)
+    covered = (select(func.coalesce(func.sum(func.coalesce(DisputeInvoice.disputed_minor, other.balance_minor)), 0))
+               .join(other, (other.id == DisputeInvoice.invoice_id) & (other.org_id == DisputeInvoice.org_id))
+               .where(DisputeInvoice.org_id == Dispute.org_id, DisputeInvoice.dispute_id == Dispute.id)
+               .correlate(Dispute).scalar_subquery())
+    return func.coalesce(Dispute.disputed_minor, Invoice.balance_minor) + covered
 
 
 def _rows() -> Select:

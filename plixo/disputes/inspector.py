@@ -14,7 +14,7 @@ from plixo.accounts.models import Membership, Organization, Policy, User
 from plixo.audit import AuditEvent
 from plixo.disputes.evidence import SLOTS, slots_for
 from plixo.disputes.lifecycle import RESOLUTIONS_FOR, allowed_moves
-from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute, DisputeEvidence
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute, DisputeEvidence, DisputeInvoice
 from plixo.disputes.reasons import business_days_between
 from plixo.ledger.models import Customer, Invoice
 from plixo.notes.models import Note
@@ -51,6 +51,7 @@ class DisputeView:
     members: list[User]
     history: list[AuditEvent]
     notes: list[tuple[Note, str | None]]  # with its author's name
+    covered: list[tuple[Invoice, int | None]]  # the other invoices it covers, with the part contested (None: all)
 
     @property
     def is_open(self) -> bool:
@@ -63,7 +64,7 @@ def inspect_dispute(session: Session, org: Organization, dispute: Dispute, now: 
         dispute=dispute, invoice=invoice, customer=customer, owner=owner,
         clock=_clock(session, org, dispute, now), slots=_slots(session, dispute), moves=allowed_moves(dispute),
         resolutions_for=RESOLUTIONS_FOR, members=members_of(session, org.id), history=_history(session, dispute),
-        notes=_notes(session, dispute))
+        notes=_notes(session, dispute), covered=_covered(session, dispute))
 
 
 def _parties(session: Session, dispute: Dispute) -> tuple[Invoice | None, Customer | None, User | None]:
@@ -120,3 +121,11 @@ def _notes(session: Session, dispute: Dispute) -> list[tuple[Note, str | None]]:
         select(Note, User.name).outerjoin(User, User.id == Note.author_id)
         .where(Note.org_id == dispute.org_id, Note.invoice_id == dispute.invoice_id)
         .order_by(Note.created_at.desc(), Note.id.desc()).limit(NOTES_SHOWN))]
+
+
+def _covered(session: Session, dispute: Dispute) -> list[tuple[Invoice, int | None]]:
+    return [tuple(row) for row in session.execute(
+        select(Invoice, DisputeInvoice.disputed_minor)
+        .join(DisputeInvoice, (DisputeInvoice.invoice_id == Invoice.id) & (DisputeInvoice.org_id == Invoice.org_id))
+        .where(DisputeInvoice.org_id == dispute.org_id, DisputeInvoice.dispute_id == dispute.id)
+        .order_by(DisputeInvoice.id))]

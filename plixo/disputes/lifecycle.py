@@ -19,7 +19,7 @@ from plixo import audit
 from plixo.accounts.models import Membership, Organization, Policy, User
 from plixo.accounts.notifications import notify
 from plixo.actions import ActionError, Actor
-from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
+from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute, DisputeInvoice
 from plixo.disputes.reasons import reason_rule, sla_due
 from plixo.ledger.models import Invoice
 from plixo.ledger.priority import rescore_customer
@@ -104,15 +104,32 @@ def withdraw(session: Session, org: Organization, dispute: Dispute, actor: Actor
 
 
 def _release_invoice(session: Session, org: Organization, dispute: Dispute, now: dt.datetime) -> None:
-    """The invoice goes back to the queue unless another dispute on it is still open."""
-    invoice = session.get(Invoice, dispute.invoice_id)
-    still_open = session.scalar(select(Dispute.id).where(
-        Dispute.org_id == org.id, Dispute.invoice_id == invoice.id, Dispute.id != dispute.id,
-        Dispute.status.in_(OPEN_DISPUTE_STATUSES)).limit(1))
-    if invoice.status == "disputed" and still_open is None:
-        invoice.status = "open"
+    """The invoices it covers go back to the queue, each unless another dispute covering it is still open."""
+    released = False
+    for invoice_id in covered_invoice_ids(session, dispute):
+        invoice = session.get(Invoice, invoice_id)
+        if invoice.status == "disputed" and not _disputed_elsewhere(session, org.id, invoice_id, dispute.id):
+            invoice.status, released = "open", True
+    if released:
         session.flush()
-        rescore_customer(session, org, invoice.customer_id, now)
+        rescore_customer(session, org, dispute.customer_id, now)
+
+
+def covered_invoice_ids(session: Session, dispute: Dispute) -> list[int]:
+    """The dispute's invoice first, then the others it covers."""
+    return [dispute.invoice_id, *session.scalars(select(DisputeInvoice.invoice_id).where(
+        DisputeInvoice.org_id == dispute.org_id, DisputeInvoice.dispute_id == dispute.id)
+        .order_by(DisputeInvoice.id))]
+
+
+def _disputed_elsewhere(session: Session, org_id: int, invoice_id: int, dispute_id: int) -> bool:
+    own = select(Dispute.id).where(Dispute.org_id == org_id, Dispute.invoice_id == invoice_id,
+                                   Dispute.id != dispute_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+    covering = (select(Dispute.id).join(DisputeInvoice, (DisputeInvoice.dispute_id == Dispute.id)
+                                        & (DisputeInvoice.org_id == Dispute.org_id))
+                .where(Dispute.org_id == org_id, DisputeInvoice.invoice_id == invoice_id, Dispute.id != dispute_id,
+                       Dispute.status.in_(OPEN_DISPUTE_STATUSES)))
+    return session.scalar(own.limit(1)) is not None or session.scalar(covering.limit(1)) is not None
 
 
 def assign(session: Session, dispute: Dispute, actor: User, owner_id: int | None, note: str = "") -> User | None:

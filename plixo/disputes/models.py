@@ -78,3 +78,15 @@ class DisputeReason(IdMixin, TenantMixin, Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(default=0)
     archived: Mapped[bool] = mapped_column(default=False)
+
+
+class DisputeInvoice(IdMixin, TenantMixin, Base):
+    """Another invoice one dispute covers (the first is the dispute's own `invoice_id`), with the part contested."""
+
+    __tablename__ = "dispute_invoices"
+    __table_args__ = (UniqueConstraint("org_id", "dispute_id", "invoice_id"),
+                      Index("ix_dispute_invoices_org_invoice", "org_id", "invoice_id"))
+
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    disputed_minor: Mapped[int | None] = mapped_column(BigInteger)  # None: all of it

@@ -24,6 +24,7 @@ from plixo.actions import ActionError
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.holds.models import Hold
 from plixo.ledger.aging import aging_bucket, days_past_due, local_today
+from plixo.ledger.disputed import contested_part_sql
 from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.ledger.payer_links import LinkMaker, link_maker
@@ -382,11 +383,7 @@ def _promise_dates(org_id: int):
 
 def _undisputed_balance(org_id: int):
     """The balance the e-mail may ask for: less any part an open dispute contests."""
-    contested = (select(func.coalesce(func.sum(Dispute.disputed_minor), 0))
-                 .where(Dispute.org_id == org_id, Dispute.invoice_id == Invoice.id,
-                        Dispute.disputed_minor.is_not(None), Dispute.status.in_(OPEN_DISPUTE_STATUSES))
-                 .scalar_subquery())
-    return (Invoice.balance_minor - contested).label("balance_minor")
+    return (Invoice.balance_minor - contested_part_sql(org_id, Invoice.id)).label("balance_minor")
 
 
 def _customer_disputed(org_id: int):

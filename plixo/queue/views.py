@@ -287,13 +287,16 @@ def open_dispute(invoice_id: int):
         if upload and upload.filename else None
     raw_amount = request.form.get("amount", "").strip()
 
+    also_numbers = request.form.get("also", "")
+
     def call():
         amount = parse_amount_input(raw_amount, invoice.currency) if raw_amount else None
         if raw_amount and amount is None:
             raise ActionError(f"Enter the disputed amount in {invoice.currency}, e.g. 800.00.", "amount")
+        also = [(other, None) for other in disputes.invoices_named(db.session, invoice, also_numbers)]
         return disputes.open_dispute(db.session, g.org, invoice, current_user, request.form.get("reason", ""),
                                      request.form.get("note", ""), evidence, evidence_dir(), utcnow(),
-                                     amount_minor=amount)
+                                     amount_minor=amount, also=also)
 
     def done(dispute):
         if dispute.disputed_minor is None:

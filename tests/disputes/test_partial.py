@@ -79,3 +79,54 @@ def test_the_queue_form_takes_a_part_and_refuses_garbage(client, org, controller
     db.session.rollback()
     with tenant_scope(org.id):
         assert db.session.scalar(select(Invoice.status).where(Invoice.id == invoice_id)) == "open"
+
+
+def test_one_dispute_covers_several_invoices_and_releases_them_together(scoped, controller, invoice, tmp_path):
+    from tests.factories import make_invoice
+
+    second = make_invoice(scoped, invoice.customer, number="INV-2", balance_minor=50_000, amount_minor=50_000)
+    third = make_invoice(scoped, invoice.customer, number="INV-3", balance_minor=40_000, amount_minor=40_000)
+    dispute = disputes.open_dispute(db.session, scoped, invoice, controller, "quantity", "", None, tmp_path,
+                                    utcnow(), also=[(second, None), (third, 10_000)])
+    assert (invoice.status, second.status, third.status) == ("disputed", "disputed", "open")
+    assert disputed_parts(db.session, scoped.id, [third.id]) == {third.id: 10_000}
+    rows, _cursor = dispute_page(db.session, scoped.id, DisputeFilters(), utcnow())
+    assert [row.balance_minor for row in rows] == [100_000 + 50_000 + 10_000]
+    lifecycle.resolve(db.session, scoped, dispute, controller, "invalid", "no_action", "All delivered", utcnow())
+    assert (invoice.status, second.status) == ("open", "open") and disputed_parts(db.session, scoped.id,
+                                                                                   [third.id]) == {}
+
+
+def test_another_customer_s_or_currency_s_invoice_is_refused(scoped, controller, invoice, tmp_path):
+    from tests.factories import make_invoice
+
+    stranger = make_invoice(scoped, number="X-1")
+    euros = make_invoice(scoped, invoice.customer, number="E-1", currency="EUR")
+    for other in (stranger, euros):
+        with pytest.raises(ActionError) as refused:
+            disputes.open_dispute(db.session, scoped, invoice, controller, "quantity", "", None, tmp_path,
+                                  utcnow(), also=[(other, None)])
+        assert refused.value.field == "also"
+    assert invoice.status == "open"
+
+
+def test_the_queue_form_names_the_other_invoices(client, org, controller):
+    from plixo.ledger.models import Invoice
+    from plixo.tenancy import tenant_scope
+    from tests.factories import make_contact, make_customer, make_invoice
+
+    with tenant_scope(org.id):
+        customer = make_customer(org, name="Globex")
+        make_contact(customer)
+        first = make_invoice(org, customer, number="G-1")
+        make_invoice(org, customer, number="G-2")
+        db.session.commit()
+        first_id = first.id
+    path = f"/work/queue/{first_id}/dispute"
+    unknown = client.post(path, data={"reason": "pricing", "also": "G-2, NOPE-9"}, headers={"HX-Request": "true"})
+    assert unknown.status_code == 422 and "NOPE-9" in unknown.headers["HX-Trigger"]
+    assert client.post(path, data={"reason": "pricing", "also": "G-2"}, headers={"HX-Request": "true"}).status_code \
+        == 200
+    db.session.rollback()
+    with tenant_scope(org.id):
+        assert sorted(db.session.scalars(select(Invoice.status))) == ["disputed", "disputed"]
