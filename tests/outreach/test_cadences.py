@@ -226,3 +226,22 @@ def test_the_engine_asks_for_the_undisputed_rest_of_a_partly_disputed_invoice(sc
     tick(db.session, scoped, NOW)
     made = next(m for m in messages() if m.cadence_step_id is not None)
     assert "$1,000.00" in made.body and "$1,250.00" not in made.body
+
+
+def test_a_dispute_resolved_invalid_lets_the_cadence_go_on_where_it_stopped(scoped, controller, tmp_path):
+    from plixo.disputes import lifecycle
+    from plixo.disputes import service as disputes
+
+    invoice = overdue_invoice(scoped, days=5)
+    create_cadence(db.session, scoped, controller, "Shadow", segment(scoped).id, [REMINDER, FOLLOW_UP], "active",
+                   NOW)
+    tick(db.session, scoped, NOW)
+    first = next(m for m in messages() if m.cadence_step_id is not None)
+    first.status, first.sent_at = "sent", NOW
+    dispute = disputes.open_dispute(db.session, scoped, invoice, controller, "quantity", "", None, tmp_path, NOW)
+    later = NOW + dt.timedelta(days=8)
+    assert tick(db.session, scoped, later).drafts == 0  # disputed: out of the queue, nothing written
+    lifecycle.resolve(db.session, scoped, dispute, controller, "invalid", "no_action", "All delivered", later)
+    tick(db.session, scoped, later)
+    steps = [m.cadence_step_id for m in messages() if m.cadence_step_id is not None]
+    assert len(steps) == 2 and steps[0] != steps[1]  # the follow-up, not the first reminder again
