@@ -14,7 +14,7 @@ from plixo.actions import ActionError
 from plixo.customers.profile import customer_profile
 from plixo.customers.queries import SORTS, CustomerFilters, customer_list, owner_choices
 from plixo.customers.timeline import customer_timeline
-from plixo.disputes.service import DISPUTE_REASONS
+from plixo.disputes.reasons import reason_labels
 from plixo.extensions import db
 from plixo.htmx import change, render_fragment, render_page_or_block, retarget, toast
 from plixo.ledger.aging import local_today
@@ -72,7 +72,7 @@ def _page_context(customer: Customer, nudge_invoice: Invoice | None = None) -> d
     timeline = customer_timeline(db.session, g.org.id, customer.id, since=_linked_note_time(customer))
     nudge_invoice = nudge_invoice or next((row.invoice for row in profile.nudgeable), None)
     return {"profile": profile, "customer": customer, "timeline": timeline, "today": _today(),
-            "dispute_reasons": DISPUTE_REASONS,
+            "dispute_reasons": reason_labels(db.session, g.org.id),
             "linked_note": parse_id(request.args.get("note")), **_nudge_context(nudge_invoice)}
 
 

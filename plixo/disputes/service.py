@@ -17,14 +17,11 @@ from plixo.accounts.notifications import notify
 from plixo.actions import ActionError, Actor, checked_source, user_id
 from plixo.disputes.evidence import checked_evidence, store_evidence
 from plixo.disputes.models import Dispute, DisputeInvoice
-from plixo.disputes.reasons import DEFAULT_REASONS, owner_for, reason_rule, sla_due
+from plixo.disputes.reasons import owner_for, reason_rule, sla_due
 from plixo.ledger.models import Invoice
 from plixo.ledger.priority import rescore_customer
 from plixo.money import format_money
 from plixo.outreach.sends import cancel_pending_sends
-
-# The default reasons' labels, for pages that name a dispute's reason (a workspace's own are in reasons.py).
-DISPUTE_REASONS = {rule.key: rule.label for rule in DEFAULT_REASONS}
 
 
 def open_dispute(session: Session, org: Organization, invoice: Invoice, actor: Actor, reason: str, note: str,

@@ -22,7 +22,7 @@ from plixo.actions import ActionError
 from plixo.disputes import service as disputes
 from plixo.disputes.evidence import EVIDENCE_TYPES
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
-from plixo.disputes.service import DISPUTE_REASONS
+from plixo.disputes.reasons import reason_rule
 from plixo.holds import service as holds
 from plixo.holds.models import Hold
 from plixo.ledger.models import Contact, Customer, Invoice
@@ -196,7 +196,7 @@ def open_dispute(session: Session, payer: Payer, invoice: Invoice, reason: str, 
     """The payer disputes an invoice: reminders about it stop and the team gets the reason, message and evidence."""
     if invoice.status == "disputed":
         raise ActionError(f"Invoice {invoice.number} is already disputed; the team is looking into it.", "invoice_id")
-    if reason not in DISPUTE_REASONS:
+    if reason_rule(session, payer.org.id, reason) is None:
         raise ActionError("Choose what is wrong with the invoice.", "reason")
     if not message.strip():
         raise ActionError("Tell us what is wrong, so the team can put it right.", "message")

@@ -34,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from plixo import tenancy
 from plixo.actions import ActionError
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
-from plixo.disputes.service import DISPUTE_REASONS
+from plixo.disputes.reasons import reason_labels, reasons_of
 from plixo.extensions import db, limiter
 from plixo.htmx import change
 from plixo.ledger.aging import local_today
@@ -245,7 +245,9 @@ def _home(status: int = 200, failed: str | None = None, error: ActionError | Non
     payer = g.payer
     return _render("portal/home.html", status, overview=service.overview(db.session, payer),
                    pays_online=service.pays_online(db.session, payer),
-                   today=local_today(payer.org.time_zone), reasons=DISPUTE_REASONS,
+                   today=local_today(payer.org.time_zone),
+                   reasons={rule.key: rule.label for rule in reasons_of(db.session, payer.org.id)},
+                   reason_names=reason_labels(db.session, payer.org.id),
                    plan_labels=service.PLAN_STATUS_LABELS, dispute_labels=service.DISPUTE_STATUS_LABELS,
                    plan_rows=PLAN_ROWS, max_installments=MAX_PLAN_INSTALLMENTS,
                    notice=NOTICES.get(request.args.get("done", "")),

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.actions import ActionError
-from plixo.disputes.service import DISPUTE_REASONS
 from plixo.ledger.assignment import work_refusal
 from plixo.ledger.models import Customer, Invoice
 from plixo.money import format_money
@@ -164,8 +163,6 @@ def _needs_invoice(invoice: Invoice | None, what: str) -> Invoice:
 
 def _accept_dispute(session, org, reply, customer, invoice, user, typed: AcceptInput, now) -> Acted:
     invoice = _needs_invoice(invoice, "the dispute is about")
-    if typed.reason not in DISPUTE_REASONS:
-        raise ActionError("Choose the reason for the dispute.", "reason")
     return open_reply_dispute(session, org, reply, customer, invoice, user, now, reason=typed.reason,
                               needs_review=False)
 

@@ -7,7 +7,7 @@ from flask import Blueprint, g, make_response, request
 from flask_login import current_user
 
 from plixo.actions import ActionError
-from plixo.disputes.service import DISPUTE_REASONS
+from plixo.disputes.reasons import reasons_of
 from plixo.extensions import db
 from plixo.htmx import change, hx_trigger, render_page_or_block, toast
 from plixo.ledger.aging import local_today
@@ -40,7 +40,8 @@ def navigation_count() -> dict:
 def _context(**extra) -> dict:
     now = utcnow()
     return {"triage": triage.triage(db.session, g.org, now), "labels": triage.READING_LABELS, "label_order": LABELS,
-            "dispute_reasons": DISPUTE_REASONS, "accept_permission": ACCEPT_PERMISSION,
+            "dispute_reasons": {rule.key: rule.label for rule in reasons_of(db.session, g.org.id)},
+            "accept_permission": ACCEPT_PERMISSION,
             "today": local_today(g.org.time_zone, now), **extra}
 
 

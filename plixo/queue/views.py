@@ -21,7 +21,7 @@ from plixo.background import SENDS, enqueue
 from plixo.disputes import service as disputes
 from plixo.disputes.evidence import MAX_EVIDENCE_BYTES, evidence_dir
 from plixo.disputes.models import DisputeEvidence
-from plixo.disputes.service import DISPUTE_REASONS
+from plixo.disputes.reasons import reason_labels, reasons_of
 from plixo.extensions import db
 from plixo.holds import service as holds
 from plixo.htmx import change, hx_trigger, render_fragment, render_page_or_block, retarget, targeted_block, toast
@@ -128,9 +128,11 @@ def _assignable_members() -> list:
 
 def _inspector_context(invoice: Invoice, template: str | None = None) -> dict:
     members = _assignable_members() if can("queue.view_all") else []  # only they see the Assign form
+    reasons = reasons_of(db.session, g.org.id)
     # The compose box shows the draft a person reviews: the one place the writing assistant may rework it.
     return {"inspection": _inspection(invoice, template, rewrite=True), "templates": TEMPLATE_LABELS,
-            "merge_fields": MERGE_FIELDS, "dispute_reasons": DISPUTE_REASONS, "members": members, "today": _today(),
+            "merge_fields": MERGE_FIELDS, "dispute_reasons": reason_labels(db.session, g.org.id, reasons),
+            "dispute_choices": {rule.key: rule.label for rule in reasons}, "members": members, "today": _today(),
             "read_only": assignment.work_refusal(invoice, current_user.id, can("queue.view_all"))}
 
 

@@ -90,10 +90,9 @@ def open_reply_dispute(session, org, reply, customer, invoice, actor, now, reaso
     return Acted(f"Invoice {invoice.number} disputed (from e-mail{', needs review' if needs_review else ''}).", True)
 
 
-def pause_for_absence(session, org, reply, customer, invoice, actor, now, until: dt.date | None = None) -> Acted:
+def pause_for_absence(session, org, reply, customer, invoice, actor, now) -> Acted:
     today = reply.received_at.astimezone(ZoneInfo(org.time_zone)).date()
-    until = until or reply.return_date
-    until = until if until and until > today else today + PAUSE_WITHOUT_RETURN_DATE
+    until = reply.return_date if reply.return_date and reply.return_date > today else today + PAUSE_WITHOUT_RETURN_DATE
     until = min(until, today + LONGEST_PAUSE)
     active = session.scalar(select(Hold).where(Hold.org_id == org.id, Hold.customer_id == customer.id,
                                                Hold.invoice_id.is_(None), Hold.kind == "hold",

@@ -72,3 +72,23 @@ def test_archiving_every_reason_is_refused(client, org):
 
 def test_only_controllers_edit_reasons(client_as):
     assert client_as("ar_manager").get(PAGE).status_code == 403
+
+
+def test_the_queue_offers_the_workspace_s_own_reasons(client, org):
+    from plixo.ledger.models import Invoice
+    from tests.factories import make_contact, make_customer, make_invoice
+
+    assert client.post(PAGE, data=defaults_with(("", "Freight charges", "2", "", ""))).status_code == 303
+    with tenant_scope(org.id):
+        customer = make_customer(org, name="Globex")
+        make_contact(customer)
+        invoice_id = make_invoice(org, customer).id
+        db.session.commit()
+    panel = client.get(f"/work/queue/{invoice_id}", headers={"HX-Request": "true", "HX-Target": "inspector"})
+    assert "Freight charges" in panel.get_data(as_text=True)
+    opened = client.post(f"/work/queue/{invoice_id}/dispute", data={"reason": "freight_charges"},
+                         headers={"HX-Request": "true"})
+    assert opened.status_code == 200
+    db.session.rollback()
+    with tenant_scope(org.id):
+        assert db.session.get(Invoice, invoice_id).status == "disputed"
