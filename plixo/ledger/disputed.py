@@ -10,6 +10,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute, DisputeInvoice
+from plixo.ledger.models import Invoice
 
 
 def disputed_parts(session: Session, org_id: int, invoice_ids: Iterable[int]) -> dict[int, int]:
@@ -47,3 +48,8 @@ def contested_part_sql(org_id: int, invoice_id):
 def undisputed(balance_minor: int, disputed_minor: int | None) -> int:
     """What is still chased of a balance."""
     return max(balance_minor - (disputed_minor or 0), 0)
+
+
+def undisputed_balance_sql(org_id: int):
+    """An invoice's balance the e-mail may ask for, as a column: less any part an open dispute contests."""
+    return (Invoice.balance_minor - contested_part_sql(org_id, Invoice.id)).label("balance_minor")

@@ -24,7 +24,7 @@ from plixo.actions import ActionError
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.holds.models import Hold
 from plixo.ledger.aging import aging_bucket, days_past_due, local_today
-from plixo.ledger.disputed import contested_part_sql
+from plixo.ledger.disputed import undisputed_balance_sql
 from plixo.ledger.eligibility import eligible_clause
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.ledger.payer_links import LinkMaker, link_maker
@@ -355,7 +355,7 @@ def _due_invoices(session: Session, org_id: int, cadence: Cadence, today: dt.dat
     # No step can come before the first one, which always counts from the due date.
     earliest_due = today - dt.timedelta(days=steps[0].offset_days)
     rows = session.execute(
-        select(Invoice.id, Invoice.customer_id, Invoice.number, _undisputed_balance(org_id), Invoice.currency,
+        select(Invoice.id, Invoice.customer_id, Invoice.number, undisputed_balance_sql(org_id), Invoice.currency,
                Invoice.due_date, Customer.name, Customer.time_zone, shadow_hold.label("held"),
                Customer.portal_version, promised.c.promise_date, _customer_disputed(org_id), _promise_pending(org_id),
                func.coalesce(done.c.done, 0), done.c.last)
@@ -379,11 +379,6 @@ def _promise_dates(org_id: int):
     return (select(Promise.invoice_id.label("invoice_id"), func.max(Promise.promised_date).label("promise_date"))
             .where(Promise.org_id == org_id, Promise.status != "cancelled")
             .group_by(Promise.invoice_id).subquery("promised"))
-
-
-def _undisputed_balance(org_id: int):
-    """The balance the e-mail may ask for: less any part an open dispute contests."""
-    return (Invoice.balance_minor - contested_part_sql(org_id, Invoice.id)).label("balance_minor")
 
 
 def _customer_disputed(org_id: int):
@@ -571,9 +566,10 @@ def listed_invoices(session: Session, org_id: int, message_ids: list[int]) -> di
     """The invoices each of these messages lists, as they are now (oldest due first), for re-rendering."""
     promised = _promise_dates(org_id)
     rows = session.execute(
-        select(MessageInvoice.message_id, Invoice.id, Invoice.customer_id, Invoice.number, _undisputed_balance(org_id),
-               Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone, false(), Customer.portal_version,
-               promised.c.promise_date, _customer_disputed(org_id), _promise_pending(org_id))
+        select(MessageInvoice.message_id, Invoice.id, Invoice.customer_id, Invoice.number,
+               undisputed_balance_sql(org_id), Invoice.currency, Invoice.due_date, Customer.name, Customer.time_zone,
+               false(), Customer.portal_version, promised.c.promise_date, _customer_disputed(org_id),
+               _promise_pending(org_id))
         .join(Invoice, and_(Invoice.org_id == MessageInvoice.org_id, Invoice.id == MessageInvoice.invoice_id))
         .join(Customer, and_(Customer.org_id == Invoice.org_id, Customer.id == Invoice.customer_id))
         .outerjoin(promised, promised.c.invoice_id == Invoice.id)
