@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -152,7 +153,8 @@ def dev_mail():
     email = session.get("signup_email")
     if not directory or not email:
         abort(404)
-    messages = [m for m in received_messages(directory) if email in (m["to"] or "")]
+    messages = [m for m in received_messages(directory)
+                if email in {address.lower() for _name, address in getaddresses([m["to"] or ""])}]
     return render_template("accounts/dev_mail.html", messages=messages, email=email)
 
 

@@ -182,3 +182,19 @@ def test_the_sent_page_without_a_sign_up_goes_back_to_the_form(anon):
 def test_the_development_sink_page_exists_only_on_a_local_server(anon, mailed, app, monkeypatch):
     anon.post("/signup", data=SIGNUP)
     assert anon.get("/dev/mail").status_code == 404
+
+
+def test_the_development_sink_page_shows_only_the_address_just_used(anon, app, monkeypatch, tmp_path):
+    import mailbox
+    from email.message import EmailMessage
+
+    box = mailbox.Maildir(str(tmp_path / "sink"), create=True)
+    for to in ("hank@globex.io", "xhank@globex.io", "someone@else.io"):
+        message = EmailMessage()
+        message["To"], message["Subject"], message["Date"] = to, f"For {to}", "Mon, 07 Dec 2026 10:00:00 +0000"
+        message.set_content("body")
+        box.add(message)
+    monkeypatch.setitem(app.config, "DEV_OUTBOX_DIR", str(tmp_path / "sink"))
+    anon.post("/signup", data=SIGNUP)
+    page = anon.get("/dev/mail").get_data(as_text=True)
+    assert "For hank@globex.io" in page and "xhank" not in page and "someone@else.io" not in page
