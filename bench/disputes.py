@@ -29,7 +29,7 @@ import uuid
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
-from bench.queue import PASSWORD, drive, serve, sign_in
+from bench.queue import PASSWORD, drive, seed_customers, serve, sign_in
 
 DATABASE = "plixo_bench_disputes"
 ROLE_URL = "postgresql://plixo_ci:plixo-ci@127.0.0.1:5432/"
@@ -67,7 +67,7 @@ def seed(invoices: int, open_disputes: int, ended_disputes: int) -> dict:
     from plixo.disputes.models import Dispute, DisputeEvidence
     from plixo.disputes.reasons import DEFAULT_REASONS, sla_due
     from plixo.extensions import db
-    from plixo.ledger.models import Contact, Customer, Invoice
+    from plixo.ledger.models import Invoice
     from plixo.model import utcnow
     from plixo.tenancy import tenant_scope, unscoped
 
@@ -97,16 +97,8 @@ def seed(invoices: int, open_disputes: int, ended_disputes: int) -> dict:
         with tenant_scope(org.id):
             db.session.add(Policy(org_id=org.id))
             today, now = dt.date.today(), utcnow()
-            customer_count = max(1, invoices // 20)
-            db.session.execute(insert(Customer), [
-                {"org_id": org.id, "external_id": f"C-{n:06d}", "name": f"Customer {n:06d} Holdings",
-                 "risk_tier": ("low", "medium", "high")[n % 3], "tags": [], "created_at": now, "updated_at": now}
-                for n in range(customer_count)])
-            customer_ids = db.session.scalars(select(Customer.id).where(Customer.org_id == org.id)
-                                              .order_by(Customer.id)).all()
-            db.session.execute(insert(Contact), [
-                {"org_id": org.id, "customer_id": cid, "email": f"ap{cid}@customer.example", "is_primary": True,
-                 "created_at": now, "updated_at": now} for cid in customer_ids])
+            customer_ids = seed_customers(org.id, invoices, now)
+            customer_count = len(customer_ids)
             # Disputed invoices are spread over the whole ledger: every stride-th one, open disputes first.
             stride = invoices // (open_disputes + ended_disputes)
             disputed = {n * stride: k for k, n in enumerate(range(open_disputes + ended_disputes))}

@@ -35,16 +35,35 @@ CONCURRENCY = 4
 SECONDS_PER_SCENARIO = 8.0
 
 
+def seed_customers(org_id: int, invoices: int, now) -> list[int]:
+    """One customer per 20 invoices, each with a primary contact, inserted in bulk; their ids in order."""
+    from sqlalchemy import insert, select
+
+    from plixo.extensions import db
+    from plixo.ledger.models import Contact, Customer
+
+    db.session.execute(insert(Customer), [
+        {"org_id": org_id, "external_id": f"C-{n:06d}", "name": f"Customer {n:06d} Holdings",
+         "risk_tier": ("low", "medium", "high")[n % 3], "tags": [], "created_at": now, "updated_at": now}
+        for n in range(max(1, invoices // 20))])
+    customer_ids = db.session.scalars(select(Customer.id).where(Customer.org_id == org_id)
+                                      .order_by(Customer.id)).all()
+    db.session.execute(insert(Contact), [
+        {"org_id": org_id, "customer_id": cid, "email": f"ap{cid}@customer.example", "is_primary": True,
+         "created_at": now, "updated_at": now} for cid in customer_ids])
+    return list(customer_ids)
+
+
 def seed(invoices: int) -> dict:
     """A workspace with `invoices` open invoices over invoices/20 customers; returns what the driver needs."""
     from flask_migrate import upgrade
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert
 
     from plixo import create_app
     from plixo.accounts.models import Membership, Organization, Policy, User
     from plixo.accounts.service import hash_password
     from plixo.extensions import db
-    from plixo.ledger.models import Contact, Customer, Invoice
+    from plixo.ledger.models import Invoice
     from plixo.model import utcnow
     from plixo.promises.service import refresh_queue
     from plixo.queue.queries import QueueFilters, queue_page
@@ -66,16 +85,8 @@ def seed(invoices: int) -> dict:
         with tenant_scope(org.id):
             db.session.add(Policy(org_id=org.id))
             today, now = dt.date.today(), utcnow()
-            customer_count = max(1, invoices // 20)
-            db.session.execute(insert(Customer), [
-                {"org_id": org.id, "external_id": f"C-{n:06d}", "name": f"Customer {n:06d} Holdings",
-                 "risk_tier": ("low", "medium", "high")[n % 3], "tags": [], "created_at": now, "updated_at": now}
-                for n in range(customer_count)])
-            customer_ids = db.session.scalars(select(Customer.id).where(Customer.org_id == org.id)
-                                              .order_by(Customer.id)).all()
-            db.session.execute(insert(Contact), [
-                {"org_id": org.id, "customer_id": cid, "email": f"ap{cid}@customer.example", "is_primary": True,
-                 "created_at": now, "updated_at": now} for cid in customer_ids])
+            customer_ids = seed_customers(org.id, invoices, now)
+            customer_count = len(customer_ids)
             for start in range(0, invoices, 10_000):
                 db.session.execute(insert(Invoice), [
                     {"org_id": org.id, "customer_id": customer_ids[n % customer_count], "number": f"INV-{n:07d}",

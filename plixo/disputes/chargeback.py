@@ -23,7 +23,6 @@ Text: `customer_name`, `customer_email_address` (the primary contact's), `produc
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +34,10 @@ from plixo.accounts.models import Organization
 from plixo.actions import ActionError, Actor
 from plixo.audit import AuditEvent
 from plixo.connectors.models import Connection
+from plixo.connectors.stripe import credentials_of
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute, DisputeEvidence
 from plixo.integrations import stripe_gateway as gateway
-from plixo.integrations.stripe_gateway import Credentials, StripeProblemError
+from plixo.integrations.stripe_gateway import StripeProblemError
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.money import format_money
 
@@ -188,7 +188,7 @@ def submit_chargeback_evidence(session: Session, org: Organization, dispute: Dis
         raise ActionError(reason)
     plan = evidence_plan(session, dispute)
     contents = [(evidence, field, _read(evidence, root)) for evidence, field in plan.files]
-    credentials = _credentials(stripe_connection(session, org.id))
+    credentials = credentials_of(stripe_connection(session, org.id))
     try:
         fields = {field: gateway.upload_dispute_evidence(credentials, evidence.filename, data)
                   for evidence, field, data in contents}
@@ -217,10 +217,3 @@ def _read(evidence: DisputeEvidence, root: Path) -> bytes:
         raise ActionError(f"The file {evidence.filename} is missing from storage. Upload it again, then send.")
     return path.read_bytes()
 
-
-def _credentials(connection: Connection) -> Credentials:
-    # How payments.connector.credentials_of reads a connection; that module sits in a higher layer than this one.
-    stored = json.loads(connection.secrets or "{}")
-    if stored.get("mode") == "key":
-        return Credentials(stored["api_key"])
-    return gateway.platform_credentials(connection.external_account_id)

@@ -16,6 +16,7 @@ from plixo.actions import ActionError
 from plixo.disputes.models import Dispute
 from plixo.disputes.reasons import reason_labels
 from plixo.ledger.aging import local_today
+from plixo.ledger.contacts import first_reachable
 from plixo.ledger.models import Contact, Invoice
 from plixo.ledger.payer_links import link_maker
 from plixo.outreach import sends
@@ -76,8 +77,7 @@ def recipient_of(session: Session, invoice: Invoice, today: dt.date) -> Contact 
     contacts = session.scalars(select(Contact).where(Contact.org_id == invoice.org_id,
                                                      Contact.customer_id == invoice.customer_id)
                                .order_by(Contact.is_primary.desc(), Contact.id))
-    return next((c for c in contacts if c.deliverable and not (c.suppressed_until and c.suppressed_until > today)),
-                None)
+    return first_reachable(contacts, today)
 
 
 def send_response(session: Session, org: Organization, dispute: Dispute, user: User, subject: str, body: str,

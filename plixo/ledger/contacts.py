@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
 
 from plixo.actions import ActionError
 from plixo.ledger.models import Contact, Invoice
+
+
+def first_reachable(contacts: Iterable[Contact], today: dt.date) -> Contact | None:
+    """The contact an e-mail goes to: the first deliverable one (primary first, as given) not suppressed today."""
+    return next((c for c in contacts if c.deliverable and not (c.suppressed_until and c.suppressed_until > today)),
+                None)
 
 
 def customer_contact(session: Session, invoice: Invoice, contact_id: int | None) -> Contact | None:

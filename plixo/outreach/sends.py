@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from plixo import audit
 from plixo.accounts.models import Organization, Policy, User
 from plixo.accounts.service import policy_of
-from plixo.actions import ActionError
+from plixo.actions import ActionError, Actor, user_id
 from plixo.ledger.aging import local_today
 from plixo.ledger.eligibility import refuse_if_stopped, stopping_reasons
 from plixo.ledger.models import Contact, Invoice
@@ -126,9 +126,14 @@ def _settle_waiting_reply(session: Session, org: Organization, invoice: Invoice,
     replies = session.scalars(select(Reply).where(Reply.org_id == org.id, Reply.customer_id == invoice.customer_id,
                                                   Reply.handled_at.is_(None))).all()
     for reply in replies:
-        reply.handled_at, reply.handled_by_id, reply.handled_how = now, user.id, "Answered by e-mail"
-        audit.record(session, org_id=org.id, actor=user, action="replies.handled", subject=reply,
-                     after={"how": "Answered by e-mail", "label": reply.reading})
+        settle_reply(session, reply, user, "Answered by e-mail", now)
+
+
+def settle_reply(session: Session, reply: Reply, actor: Actor, how: str, now: dt.datetime) -> None:
+    """Mark a payer's reply handled (audited): it no longer pauses its customer's chase."""
+    reply.handled_at, reply.handled_by_id, reply.handled_how = now, user_id(actor), how[:200]
+    audit.record(session, org_id=reply.org_id, actor=actor, action="replies.handled", subject=reply,
+                 after={"how": how[:200], "label": reply.reading})
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from plixo import audit
 from plixo.accounts.models import Organization
 from plixo.actions import ActionError
 from plixo.connectors.models import Connection
+from plixo.connectors.stripe import credentials_of
 from plixo.integrations.stripe_gateway import (
     Credentials,
     StripeProblemError,
@@ -27,7 +28,7 @@ from plixo.integrations.stripe_gateway import (
 from plixo.ledger.models import Customer, Invoice
 from plixo.model import utcnow
 from plixo.payments.apply import INVOICES_KEY
-from plixo.payments.connector import active_connection, credentials_of
+from plixo.payments.connector import active_connection
 from plixo.payments.models import CheckoutSession
 
 log = logging.getLogger(__name__)

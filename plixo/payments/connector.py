@@ -22,6 +22,7 @@ from plixo import audit
 from plixo.accounts.models import Organization, User
 from plixo.actions import ActionError
 from plixo.connectors.models import Connection
+from plixo.connectors.stripe import credentials_of
 from plixo.integrations import stripe_gateway as gateway
 from plixo.integrations.stripe_gateway import AccountInfo, Credentials, StripeProblemError
 from plixo.payments.models import StripeAccount
@@ -44,13 +45,6 @@ def active_connection(session: Session, org_id: int) -> Connection | None:
     """The connection payments can go through now (connected, and Stripe lets it take charges)."""
     connection = stripe_connection(session, org_id)
     return connection if connection is not None and connection.status == "active" else None
-
-
-def credentials_of(connection: Connection) -> Credentials:
-    stored = json.loads(connection.secrets or "{}")
-    if stored.get("mode") == "key":
-        return Credentials(stored["api_key"])
-    return gateway.platform_credentials(connection.external_account_id)
 
 
 def webhook_url_for(account_id: str) -> str:

@@ -15,6 +15,7 @@ from plixo.audit import AuditEvent
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
 from plixo.holds.models import Hold
 from plixo.ledger.aging import aging_bucket, days_past_due, local_today
+from plixo.ledger.contacts import first_reachable
 from plixo.ledger.eligibility import stopping_reasons
 from plixo.ledger.models import Contact, Invoice, Payment, PaymentApplication
 from plixo.ledger.payer_links import link_maker
@@ -149,7 +150,7 @@ def inspect(session: Session, org: Organization, invoice: Invoice, user: User, n
     overdue = days_past_due(invoice.due_date, today)
     promises = list(session.scalars(_promises_query(), keys))
     contacts = list(session.scalars(_contacts_query(), keys))
-    recipient = next((c for c in contacts if c.deliverable and not _suppressed(c, today)), None)
+    recipient = first_reachable(contacts, today)
     draft = session.scalar(_draft_query(), keys)
     counts = outreach_counts(session, org, invoice, now)
     chosen = template if template in TEMPLATE_LABELS else choose_template(_moment(counts, promises, overdue, today))
@@ -205,10 +206,6 @@ def _history(session: Session, keys: dict, invoice: Invoice, counts: OutreachCou
     return {"kept_promises": counts.promises_kept > 0 and counts.promises_broken == 0,
             "reply": session.scalar(_unanswered_reply_query(), keys) or "", "reminded": counts.invoice_emails > 0,
             "seed": Seed(f"customer:{invoice.customer_id}", counts.customer_emails)}
-
-
-def _suppressed(contact: Contact, today: dt.date) -> bool:
-    return contact.suppressed_until is not None and contact.suppressed_until > today
 
 
 @cache

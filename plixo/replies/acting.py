@@ -23,7 +23,7 @@ from plixo.holds.models import Hold
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.money import format_money
 from plixo.outreach.models import Message
-from plixo.outreach.sends import cancel_pending_sends
+from plixo.outreach.sends import cancel_pending_sends, settle_reply
 from plixo.replies.models import Reply
 
 PAUSE_WITHOUT_RETURN_DATE = dt.timedelta(days=7)
@@ -144,6 +144,4 @@ def mark_handled(session: Session, reply: Reply, actor: Actor, how: str, now: dt
     """Settle the reply: its customer's chase resumes (unless another reply waits)."""
     if reply.handled_at is not None:
         raise ActionError("This reply is already handled.")
-    reply.handled_at, reply.handled_by_id, reply.handled_how = now, user_id(actor), how[:200]
-    audit.record(session, org_id=reply.org_id, actor=actor, action="replies.handled", subject=reply,
-                 after={"how": how[:200], "label": reply.reading})
+    settle_reply(session, reply, actor, how, now)
