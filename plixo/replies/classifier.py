@@ -31,7 +31,7 @@ THRESHOLD = 3  # a class's rule total from which its rules count as clear eviden
 AUTO_CONFIDENCE = 0.9
 ACTIONABLE = ("dispute", "promise", "already_paid", "invoice_copy")
 SCORE_CAP = 20  # rule totals beyond this add no more certainty
-MIXED_FLOOR = 0.01  # a second intent the model all but rules out is a rule misfiring, not a second intent
+SENTENCE_SURE = 0.5  # how sure the model must be of a sentence read alone for it to state an intent of its own
 # A confident dispute opens one automatically, so the words alone make a dispute only when the model is this sure;
 # otherwise a dispute needs a dispute rule behind it. Chosen by cross-validation on the training corpus (train.py
 # prints dispute precision and recall per candidate): from 0.4 to 0.5 recall fell 0.92 -> 0.90, precision held.
@@ -39,10 +39,14 @@ DISPUTE_WORDS_ALONE = 0.4
 
 _NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno)\s+(?:\w+\s+){0,2}$", re.I)
 # Only [ \t] at line starts: \s there would also eat newlines and make each search quadratic on blank lines.
+# A mail client's "On <date>, <sender> wrote:" line, wrapped onto a second line at most: reaching further would take
+# "Le virement partira le 15 ..." for the start of a French attribution ending in "a écrit" lines below.
+_ATTRIBUTION = r"[^\n]{0,200}?(?:\n[^\n]{0,200}?)?"
 _QUOTE_START = re.compile(
-    r"^[ \t]*(?:on\b.{0,300}?\bwrote:[ \t]*$|-{2,}[ \t]*original message[ \t]*-{2,}|_{8,}[ \t]*$"
-    r"|(?:from|von|de|van)[ \t]*:[ \t].+$|le\b.{0,200}?a écrit[ \t]*:|am\b.{0,200}?schrieb\b.{0,100}?:"
-    r"|op\b.{0,200}?schreef\b.{0,100}?:|el\b.{0,200}?escribi[óo][ \t]*:)", re.I | re.M | re.S)
+    rf"^[ \t]*(?:on\b{_ATTRIBUTION}\bwrote:[ \t]*$|-{{2,}}[ \t]*original message[ \t]*-{{2,}}|_{{8,}}[ \t]*$"
+    rf"|(?:from|von|de|van)[ \t]*:[ \t].+$|le\b{_ATTRIBUTION}a écrit[ \t]*:|am\b{_ATTRIBUTION}schrieb\b"
+    rf"[^\n]{{0,100}}?:|op\b{_ATTRIBUTION}schreef\b[^\n]{{0,100}}?:|el\b{_ATTRIBUTION}escribi[óo][ \t]*:)",
+    re.I | re.M)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|\s+but\s+", re.I)
 _SIGNATURE = re.compile(r"^[ \t]*--[ \t]*$", re.M)
 MAX_READ = 50_000  # characters of a reply the rules read: a payer's answer is never longer
@@ -317,7 +321,7 @@ def classify_reply(subject: str, body: str, received: dt.date, currency: str,
     words = ", ".join(f"“{word}”" for word in model.telling_words(vector, label))
     why = (*reasons[label], f"model {confidence:.2f}" + (f": {words}" if words else ""))
     facts = _stated_facts(label, text, received, currency, month_first)
-    return Understanding(label, confidence, why, *facts, mixed=_mixed(label, chances, text))
+    return Understanding(label, confidence, why, *facts, mixed=_mixed(label, text))
 
 
 def decide(chances: Mapping[str, float], scores: Mapping[str, int], gate: float = DISPUTE_WORDS_ALONE) -> str:
@@ -357,15 +361,25 @@ def signal_values(scores: Mapping[str, int], fired: list[str]) -> dict[str, floa
     return values
 
 
-def _mixed(label: str, chances: Mapping[str, float], text: str) -> bool:
-    # Two intents only when a sentence of its own says the second one, with a rule behind it: "we will pay once
-    # the credit arrives" is one conditional intent (a dispute), "line 2 is wrong. The rest goes out Friday" two.
+def _mixed(label: str, text: str) -> bool:
+    # Two intents only when a sentence of its own says the second one: "we will pay once the credit arrives" is one
+    # conditional intent (a dispute), "line 2 is wrong. The rest goes out Friday" two. The model reads each sentence
+    # alone, since over the whole reply it speaks for the stronger intent only.
     if label not in ACTIONABLE:
         return False
-    others = {other for other in ACTIONABLE if other != label and chances[other] >= MIXED_FLOOR}
-    sentences = [scores for scores in map(_sentence_scores, _SENTENCE.split(text)) if any(scores.values())]
-    return any(scores[label] > 0 for scores in sentences) and any(
-        scores[other] >= THRESHOLD and scores[label] == 0 for scores in sentences for other in others)
+    readings = {_sentence_reading(sentence) for sentence in _SENTENCE.split(text)}
+    return label in readings and any(other in ACTIONABLE and other != label for other in readings)
+
+
+def _sentence_reading(sentence: str) -> str | None:
+    """The class one sentence states on its own, when a rule points at it and the model is sure of it."""
+    scores = _sentence_scores(sentence)
+    if not any(scores.values()):
+        return None
+    model = shipped()
+    chances = model.probabilities(model.vector(sentence, signal_values(scores, [])))
+    reading = decide(chances, scores)
+    return reading if scores[reading] and chances[reading] >= SENTENCE_SURE else None
 
 
 def _sentence_scores(sentence: str) -> dict[str, int]:

@@ -70,6 +70,18 @@ def test_outlook_quotes_and_signatures_are_cut_too():
     assert own_words(body) == "ok"
 
 
+@pytest.mark.parametrize(("body", "own"), [
+    # A sentence that starts like an attribution ("Le ...", "Am ...", "On ...") is the payer's, not the quote's.
+    ("Bonjour,\n\nLe virement partira le 15 décembre.\n\nCordialement,\nNadia\n\n"
+     "Le jeu. 26 nov. 2026 à 13:32, Orbit <billing@orbit.example> a écrit :\n> Rappel de paiement",
+     "Bonjour,\n\nLe virement partira le 15 décembre.\n\nCordialement,\nNadia"),
+    ("On Friday it goes out.\n\nThanks\n\nOn Tue, Dec 1, 2026 at 9:12 AM Acme AR <\nar@acme.example> wrote:\n> pay",
+     "On Friday it goes out.\n\nThanks"),
+])
+def test_an_attribution_line_wrapped_once_starts_the_quote_and_reaches_no_further_back(body, own):
+    assert own_words(body) == own
+
+
 def test_a_negated_payment_is_not_already_paid():
     assert classify("We have not paid this yet because nobody approved it.").label != "already_paid"
 

@@ -17,24 +17,19 @@ from plixo.replies.evaluation import evaluate
 from plixo.replies.train import CORPUS, corpus_sha256, read
 
 DATA = Path(__file__).parent / "data"
-HOLDOUT = DATA / "corpus_holdout.jsonl"
-HOLDOUT2 = DATA / "corpus_holdout2.jsonl"
-HOLDOUT3 = DATA / "corpus_holdout3.jsonl"  # indirect, factual, withholding and conditional disputes, hard negatives
-HOLDOUTS = (HOLDOUT, HOLDOUT2, HOLDOUT3)
+# Written for measuring only, by a writer who saw neither the corpus nor the classifier, and measured once after the
+# last training run. (The three earlier held-out sets became training data once they had been measured and read.)
+HOLDOUT = DATA / "corpus_holdout4.jsonl"
+HOLDOUTS = (HOLDOUT,)
 # The targets: accuracy 0.85, dispute recall 0.85 at precision 0.90, promise recall 0.80, no class under 0.70
-# recall, confident answers right 95 % of the time. Where a held-out set misses one, its floor is the figure reached
-# less 0.01 (rounded down), so it cannot slide further: the first set misses accuracy (0.849) and the dispute
-# figures (precision 0.857, recall 0.706), the third dispute recall (0.738); the second meets every target.
+# recall, confident answers right 95 % of the time.
 TARGETS = {"accuracy": 0.85, "dispute_recall": 0.85, "dispute_precision": 0.90, "promise_recall": 0.80,
            "class_recall": 0.70, "auto_accuracy": 0.95}
-FLOORS = {HOLDOUT: {**TARGETS, "accuracy": 0.83, "dispute_recall": 0.69, "dispute_precision": 0.84,
-                    "class_recall": 0.69},
-          HOLDOUT2: TARGETS,
-          HOLDOUT3: {**TARGETS, "dispute_recall": 0.72, "class_recall": 0.72}}
+FLOORS = {HOLDOUT: TARGETS}
 WEDNESDAY = dt.date(2026, 12, 2)
 
 
-@pytest.fixture(scope="module", params=HOLDOUTS, ids=["holdout", "holdout2", "holdout3"])
+@pytest.fixture(scope="module", params=HOLDOUTS, ids=["holdout4"])
 def holdout(request):
     result = evaluate(request.param)
     result.floors = FLOORS[request.param]
