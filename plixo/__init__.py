@@ -49,6 +49,7 @@ def _init_extensions(app: Flask) -> None:
     )
     from plixo.accounts import session  # noqa: F401
     from plixo.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from plixo.ledger import balances  # noqa: F401 - records every open-balance change at flush
     from plixo.redis_conn import init_redis
 
     init_redis(app)

@@ -65,11 +65,11 @@ class TenantMixin:
         return mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False)
 
 
-def Money() -> Mapped[int]:  # noqa: N802 - reads like a column type at the call site
+def Money(**options) -> Mapped[int]:  # noqa: N802 - reads like a column type at the call site
     """An amount in integer minor units of the row's currency (never a float)."""
-    return mapped_column(BigInteger, nullable=False, default=0)
+    return mapped_column(BigInteger, nullable=False, default=0, **options)
 
 
-def CurrencyCode() -> Mapped[str]:  # noqa: N802
+def CurrencyCode(**options) -> Mapped[str]:  # noqa: N802
     """An ISO 4217 alphabetic code."""
-    return mapped_column(String(3), nullable=False)
+    return mapped_column(String(3), nullable=False, **options)

@@ -7,8 +7,8 @@ from plixo.connectors.models import Connection
 from plixo.disputes.models import Dispute, DisputeEvidence, DisputeInvoice, DisputeReason
 from plixo.holds.models import Hold
 from plixo.imports.models import ImportIssue, ImportRun
-from plixo.insights.models import DailySnapshot
-from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
+from plixo.insights.models import DailySnapshot, ExchangeRate
+from plixo.ledger.models import BalanceChange, Contact, Customer, Invoice, Payment, PaymentApplication
 from plixo.mail.models import SendingDomain
 from plixo.notes.models import Note, NoteMention
 from plixo.outreach.models import Cadence, CadenceStep, Message, MessageInvoice, Segment
@@ -19,6 +19,7 @@ from plixo.replies.models import Reply
 __all__ = [
     "Approval",
     "AuditEvent",
+    "BalanceChange",
     "Cadence",
     "CadenceStep",
     "CheckoutSession",
@@ -30,6 +31,7 @@ __all__ = [
     "DisputeEvidence",
     "DisputeInvoice",
     "DisputeReason",
+    "ExchangeRate",
     "Hold",
     "ImportIssue",
     "ImportRun",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from plixo import audit
 from plixo.extensions import db
 from plixo.model import utcnow
 from plixo.models import (
     Approval,
+    BalanceChange,
     Cadence,
     CadenceStep,
     CheckoutSession,
@@ -16,6 +19,7 @@ from plixo.models import (
     DisputeEvidence,
     DisputeInvoice,
     DisputeReason,
+    ExchangeRate,
     Hold,
     ImportIssue,
     ImportRun,
@@ -59,6 +63,8 @@ def populate_workspace(marker: str) -> dict[str, object]:
         contact = rows["contact"] = make_contact(customer, email=f"ap@{marker.lower()}-customer.example")
         invoice = rows["invoice"] = make_invoice(org, customer, number=f"{marker}-INV-1")
         rows.update(_ledger_rows(org, customer, invoice))
+        db.session.flush()  # the invoice's billing is recorded as it is written
+        rows["balance_change"] = db.session.scalar(select(BalanceChange).where(BalanceChange.invoice_id == invoice.id))
         rows.update(_queue_rows(org, user, customer, contact, invoice, marker))
         rows.update(_outreach_rows(org, customer, contact, invoice, marker))
         rows.update(_other_rows(org, user, invoice, customer, marker))
@@ -128,6 +134,8 @@ def _other_rows(org, user, invoice, customer, marker):
         connection=Connection(org_id=org.id, kind="stripe", provider="stripe", display_name=f"{marker} Stripe",
                               secrets='{"key": "sk_test_marker"}'),
         daily_snapshot=DailySnapshot(org_id=org.id, day=workspace_today(), metrics={"marker": marker}),
+        exchange_rate=ExchangeRate(org_id=org.id, currency="EUR", day=workspace_today(), rate="1.0842",
+                                   base_currency="USD", entered_by_id=user.id),
         webhook_event=WebhookEvent(org_id=org.id, provider="stripe", event_id=f"evt_{marker}",
                                    event_type="test.marker", payload="{}"),
         reply=Reply(org_id=org.id, header_message_id=f"<{marker}@reply>", customer_id=customer.id,

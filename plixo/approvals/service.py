@@ -16,6 +16,7 @@ from plixo.actions import ActionError, Actor, user_id
 from plixo.approvals import routing
 from plixo.approvals.cards import OWN_REQUEST, card_of
 from plixo.approvals.models import Approval
+from plixo.ledger.balances import WRITTEN_OFF, balance_reason
 from plixo.ledger.models import Invoice
 from plixo.model import Base
 from plixo.money import format_money
@@ -144,7 +145,9 @@ def _carry_out(session: Session, org: Organization, approval: Approval, user: Us
         invoice = session.get(Invoice, approval.subject_id)
         if invoice is not None and invoice.status in ("open", "disputed"):
             before = {"status": invoice.status, "balance_minor": invoice.balance_minor}
-            invoice.status, invoice.closed_at = "written_off", now
+            with balance_reason(session, WRITTEN_OFF):
+                invoice.status, invoice.closed_at = "written_off", now
+                session.flush()
             cancel_pending_sends(session, org.id, [invoice.id], user, "Written off")
             audit.record(session, org_id=org.id, actor=user, action="queue.written_off", subject=invoice,
                          before=before, after={"status": "written_off"})

@@ -32,6 +32,7 @@ from plixo.failpoints import injected
 from plixo.holds.models import Hold
 from plixo.holds.service import suppress_contact
 from plixo.ledger.aging import local_today
+from plixo.ledger.balances import Reason, balance_reason
 from plixo.ledger.models import Contact, Customer, Invoice, Payment, PaymentApplication
 from plixo.mail.models import SendingDomain
 from plixo.outreach.cadences import StepInput, create_cadence, tick
@@ -333,9 +334,11 @@ class Payers:
         self.session.flush()
         self.session.add(PaymentApplication(org_id=invoice.org_id, payment_id=payment.id, invoice_id=invoice.id,
                                             amount_minor=amount))
-        invoice.balance_minor -= amount
-        if invoice.balance_minor == 0:
-            invoice.status = "paid"
+        with balance_reason(self.session, Reason("collected", "refunded", "demo", now.date())):
+            invoice.balance_minor -= amount
+            if invoice.balance_minor == 0:
+                invoice.status = "paid"
+            self.session.flush()
         self.report.events["payment" if share == 1.0 else "partial_payment"] += 1
 
     def partial_payment(self, invoice_id: int, now: dt.datetime) -> None:

@@ -35,7 +35,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from plixo.accounts.models import Organization
 from plixo.imports.pipeline import NORMALISED_COLUMNS
+from plixo.ledger.aging import local_today
+from plixo.ledger.balances import record_closing, record_import_moves, record_new_invoices
 from plixo.ledger.models import Contact, Customer, Invoice
 from plixo.model import utcnow
 
@@ -82,8 +85,9 @@ class MergeResult:
 
 
 def commit_file(session: Session, org_id: int, kind: str, normalised: Path, skip_keys: set[str],
-                full_sync: bool = False) -> MergeResult:
-    """Load and merge one validated file for workspace `org_id` inside the session's transaction."""
+                full_sync: bool = False, source: str = "import") -> MergeResult:
+    """Load and merge one validated file for workspace `org_id` inside the session's transaction; the balance
+    changes it makes are recorded as coming from `source` (import, or sync for a connector)."""
     connection = session.connection()
     staging = STAGING[kind]
     staging.drop(connection, checkfirst=True)
@@ -95,6 +99,7 @@ def commit_file(session: Session, org_id: int, kind: str, normalised: Path, skip
             connection.execute(staging.delete().where(key.in_(chunk)))
     _refresh_statistics(connection, staging)
     now = utcnow()
+    moves = _Moves(local_today(session.get(Organization, org_id).time_zone, now), source, now)
     result = MergeResult()
     _merge_customers(session, org_id, staging, now, result)
     if result.customers_created:
@@ -102,11 +107,11 @@ def commit_file(session: Session, org_id: int, kind: str, normalised: Path, skip
     _merge_contacts(session, org_id, staging, now, result)
     if kind == "invoices":
         _refresh_statistics(connection, invoices)
-        _merge_invoices(session, org_id, staging, now, result)
+        _merge_invoices(session, org_id, staging, moves, result)
         if result.inserted:
             _refresh_statistics(connection, invoices)  # the queue refresh that follows plans with these
         if full_sync:
-            result.closed_by_sync = _close_absent_invoices(session, org_id, staging, now)
+            result.closed_by_sync = _close_absent_invoices(session, org_id, staging, moves)
     if connection.dialect.name != "postgresql":
         staging.drop(connection)
     return result
@@ -254,8 +259,18 @@ def _ensure_primary_contacts(session: Session, org_id: int, staging: Table) -> N
                     .values(is_primary=True))
 
 
-def _merge_invoices(session: Session, org_id: int, staging: Table, now: dt.datetime, result: MergeResult) -> None:
-    """Update changed invoices, then insert new ones, keyed on (workspace, invoice number).
+@dataclass(frozen=True)
+class _Moves:
+    """How the balance changes of one merge are recorded: on which local day, from which source, at what time."""
+
+    day: dt.date
+    source: str
+    now: dt.datetime
+
+
+def _merge_invoices(session: Session, org_id: int, staging: Table, moves: _Moves, result: MergeResult) -> None:
+    """Update changed invoices, then insert new ones, keyed on (workspace, invoice number), recording how each
+    open balance moved (a fall is cash collected, reported by the file).
 
     Two statements rather than one upsert: ON CONFLICT DO UPDATE locks (and so rewrites) every existing
     row it meets, even unchanged ones, while an UPDATE that filters on "differs" leaves them untouched.
@@ -265,14 +280,17 @@ def _merge_invoices(session: Session, org_id: int, staging: Table, now: dt.datet
         staging.c.due_date, staging.c.currency, staging.c.amount_minor, staging.c.balance_minor,
     ).join(customers, and_(customers.c.org_id == org_id, customers.c.external_id == staging.c.customer_external_id))
         .subquery("incoming"))
+    now = moves.now
     settled = incoming.c.balance_minor == 0
     compared = ("customer_id", "issue_date", "due_date", "currency", "amount_minor", "balance_minor")
+    new_status = case((invoices.c.status.in_(_FROZEN_STATUSES), invoices.c.status), (settled, "paid"), else_="open")
+    record_import_moves(session, org_id, incoming, new_status, moves.day, moves.source, now)
     result.updated = _count_written(session, update(invoices).where(
         invoices.c.org_id == org_id, invoices.c.number == incoming.c.number,
         _differs([(invoices.c[name], incoming.c[name]) for name in compared]),
     ).values(
         **{name: incoming.c[name] for name in compared},
-        status=case((invoices.c.status.in_(_FROZEN_STATUSES), invoices.c.status), (settled, "paid"), else_="open"),
+        status=new_status,
         closed_at=case((settled, func.coalesce(invoices.c.closed_at, now)), else_=None),
         updated_at=now,
     ))
@@ -287,16 +305,19 @@ def _merge_invoices(session: Session, org_id: int, staging: Table, now: dt.datet
     result.inserted = _count_written(session, insert.from_select(
         ["org_id", *compared, "number", "status", "source", "closed_at", "created_at", "updated_at"], new,
     ).on_conflict_do_nothing(index_elements=["org_id", "number"]))
+    if result.inserted:
+        record_new_invoices(session, org_id, now, moves.day, moves.source)
     total = session.scalar(select(func.count()).select_from(staging))
     result.unchanged = total - result.inserted - result.updated
 
 
-def _close_absent_invoices(session: Session, org_id: int, staging: Table, now: dt.datetime) -> int:
+def _close_absent_invoices(session: Session, org_id: int, staging: Table, moves: _Moves) -> int:
     """Full sync: open invoices the file no longer lists were settled in the ERP; close them."""
     absent = ~exists().where(staging.c.invoice_number == invoices.c.number)
+    record_closing(session, org_id, absent, moves.day, moves.source, moves.now)
     return _count_written(session, update(invoices).where(invoices.c.org_id == org_id, invoices.c.status == "open",
                                                           absent)
-                          .values(status="closed", balance_minor=0, closed_at=now, updated_at=now))
+                          .values(status="closed", balance_minor=0, closed_at=moves.now, updated_at=moves.now))
 
 
 def open_balances(session: Session, org_id: int) -> dict[str, int]:

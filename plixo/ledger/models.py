@@ -70,14 +70,16 @@ class Invoice(IdMixin, TenantMixin, TimestampMixin, Base):
         Index("ix_invoices_org_assignee", "org_id", "assignee_id"),
     )
 
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # active_history: what these were before a change is read even from an expired row, because the balance
+    # history (ledger.balances) records how far the open balance moved.
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), active_history=True)
     number: Mapped[str] = mapped_column(String(100))
     issue_date: Mapped[dt.date]
     due_date: Mapped[dt.date]
-    currency: Mapped[str] = CurrencyCode()
+    currency: Mapped[str] = CurrencyCode(active_history=True)
     amount_minor: Mapped[int] = Money()
-    balance_minor: Mapped[int] = Money()
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    balance_minor: Mapped[int] = Money(active_history=True)
+    status: Mapped[str] = mapped_column(String(20), default="open", active_history=True)
     source: Mapped[str] = mapped_column(String(20), default="manual")
     closed_at: Mapped[dt.datetime | None]
     priority: Mapped[int] = mapped_column(default=0, server_default="0")  # queue score, see ledger.priority
@@ -132,4 +134,31 @@ class PaymentApplication(IdMixin, TenantMixin, Base):
     amount_minor: Mapped[int] = Money()
 
     payment: Mapped[Payment] = relationship(back_populates="applications")
+    invoice: Mapped[Invoice] = relationship()
+
+
+# What moves an invoice's open balance: billing it, cash, non-cash reductions, and anything else.
+BALANCE_KINDS = ("issued", "collected", "refunded", "credited", "written_off", "settled_before", "adjusted")
+CASH_KINDS = ("collected", "refunded")  # cash collected is minus their sum: a refund gives cash back
+
+
+class BalanceChange(IdMixin, TenantMixin, Base):
+    """One change of an invoice's open balance, kept as it happens: the cash collected on a past day is read from
+    these, never worked out again from today's balances. The changes of an invoice add up to its open balance."""
+
+    __tablename__ = "balance_changes"
+    __table_args__ = (
+        Index("ix_balance_changes_org_day", "org_id", "day"),
+        Index("ix_balance_changes_org_invoice", "org_id", "invoice_id"),
+    )
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    currency: Mapped[str] = CurrencyCode()
+    day: Mapped[dt.date]  # the workspace-local day it happened (an invoice's issue date for "issued")
+    amount_minor: Mapped[int] = Money()  # signed: what the open balance moved by
+    kind: Mapped[str] = mapped_column(String(20))  # BALANCE_KINDS
+    source: Mapped[str] = mapped_column(String(20))  # stripe, import, sync, manual, demo, system
+    recorded_at: Mapped[dt.datetime]
+
     invoice: Mapped[Invoice] = relationship()

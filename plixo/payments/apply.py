@@ -21,6 +21,7 @@ from plixo.disputes.models import Dispute
 from plixo.disputes.reasons import STRIPE_REASONS
 from plixo.integrations.stripe_gateway import TEST_EVENT_MARKER
 from plixo.ledger.aging import local_today
+from plixo.ledger.balances import Reason, balance_reason
 from plixo.ledger.models import Invoice, Payment, PaymentApplication
 from plixo.ledger.priority import refresh_priorities
 from plixo.outreach.sends import cancel_pending_sends
@@ -186,7 +187,10 @@ def _settle(session: Session, org, payment: Payment, now: dt.datetime) -> None:
     for invoice in invoices.values():
         invoice.balance_minor = remaining[invoice.id]
         _update_status(session, org, invoice, before[invoice.id], now)
-    session.flush()
+    # Cash counts on the day Stripe took it (a refund or lost chargeback on the day it arrives).
+    day = local_today(org.time_zone, payment.received_at if payment.status == "succeeded" else now)
+    with balance_reason(session, Reason("collected", "refunded", "stripe", day)):
+        session.flush()
     today = local_today(org.time_zone, now)
     settle_promises(session, org.id, today, now, invoice_ids=list(invoices))
     refresh_priorities(session, org.id, org.base_currency, today, list(invoices))
