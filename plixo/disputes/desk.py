@@ -85,7 +85,7 @@ def _due():
     return func.coalesce(Dispute.sla_due_at, FAR_FUTURE)
 
 
-def _disputed_amount():
+def disputed_amount():
     """What a dispute contests: its part of its invoice (or the whole open balance), and of each other invoice it
     covers (they share its currency)."""
     other = aliased(Invoice)
@@ -99,7 +99,7 @@ def _disputed_amount():
 def _rows() -> Select:
     return (select(Dispute.id, Dispute.status, Dispute.reason, Dispute.source, Dispute.opened_at,
                    Dispute.sla_due_at, Dispute.needs_review, Dispute.assigned_to_id, Dispute.verdict,
-                   Invoice.number.label("invoice_number"), _disputed_amount().label("balance_minor"), Invoice.currency,
+                   Invoice.number.label("invoice_number"), disputed_amount().label("balance_minor"), Invoice.currency,
                    Customer.name.label("customer_name"), User.name.label("owner_name"))
             .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
             .join(Customer, (Customer.id == Dispute.customer_id) & (Customer.org_id == Dispute.org_id))
@@ -162,7 +162,7 @@ def open_figures(session: Session, org_id: int, now: dt.datetime) -> dict:
               .join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
               .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES)))
     by_reason = session.execute(joined.with_only_columns(Dispute.reason, Invoice.currency, func.count(),
-                                                         func.sum(_disputed_amount()))
+                                                         func.sum(disputed_amount()))
                                 .group_by(Dispute.reason, Invoice.currency)).all()
     figures = {"by_reason": [[reason, currency, n, int(total or 0)] for reason, currency, n, total in by_reason],
                "focus": _focus_ids(session, org_id, now), "ended": _endings(session, org_id, now),
@@ -239,7 +239,7 @@ def _focus_ids(session: Session, org_id: int, now: dt.datetime) -> list[list]:
         select(Dispute.id).join(Invoice, (Invoice.id == Dispute.invoice_id) & (Invoice.org_id == Dispute.org_id))
         .where(Dispute.org_id == org_id, Dispute.status.in_(OPEN_DISPUTE_STATUSES),
                Dispute.id.not_in(chosen) if chosen else true())
-        .order_by(_disputed_amount().desc(), Dispute.id).limit(1))
+        .order_by(disputed_amount().desc(), Dispute.id).limit(1))
     if largest is not None:
         picks.append(["Largest", largest])
     return picks
