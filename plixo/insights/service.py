@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
 from plixo.disputes.models import OPEN_DISPUTE_STATUSES, Dispute
+from plixo.insights.figures import figures, open_ar
 from plixo.insights.models import DailySnapshot
 from plixo.ledger.aging import BUCKET_NAMES, bucket_case, local_today
 from plixo.ledger.coverage import contact_coverage, open_invoice_count
@@ -48,20 +49,38 @@ def home_figures(session: Session, org: Organization) -> dict:
 
 
 def take_snapshot(session: Session, org: Organization, now: dt.datetime | None = None) -> DailySnapshot:
-    """Record (or refresh) today's snapshot for the workspace; one row per workspace-local day."""
+    """Record (or refresh) today's snapshot for the workspace; one row per workspace-local day. Its figures are
+    what the console's trend shows for this day once it is past: frozen, whatever is paid or imported later."""
     today = local_today(org.time_zone, now)
-    aging = aging_summary(session, today)
     coverage = contact_coverage(session)
     metrics = {
-        "aging": aging,
+        "aging": aging_summary(session, today),
         "open_invoices": open_invoice_count(session),
         "contact_coverage": coverage,
+        "kpis": snapshot_figures(session, org, today, today),
     }
-    snapshot = session.execute(select(DailySnapshot).where(DailySnapshot.day == today)).scalar_one_or_none()
+    return _store(session, org, today, metrics, coverage is not None and coverage >= 0.95)
+
+
+def back_fill_snapshot(session: Session, org: Organization, day: dt.date, today: dt.date) -> DailySnapshot:
+    """The snapshot a past day would have had, from the recorded balance changes (for demo data and benchmarks,
+    and for days a workspace missed). Contact coverage is not known for a past day, so it is left out."""
+    by_currency = open_ar(session, day, today)
+    metrics = {"aging": dict(sorted(by_currency.items())), "kpis": snapshot_figures(session, org, day, today)}
+    return _store(session, org, day, metrics, False)
+
+
+def snapshot_figures(session: Session, org: Organization, day: dt.date, today: dt.date) -> dict:
+    data = figures(session, org, day, today).as_dict()
+    data.pop("exposure")  # today's customers, not a history
+    return data
+
+
+def _store(session: Session, org: Organization, day: dt.date, metrics: dict, data_ready: bool) -> DailySnapshot:
+    snapshot = session.execute(select(DailySnapshot).where(DailySnapshot.day == day)).scalar_one_or_none()
     if snapshot is None:
-        snapshot = DailySnapshot(org_id=org.id, day=today, currency=org.base_currency)
+        snapshot = DailySnapshot(org_id=org.id, day=day, currency=org.base_currency)
         session.add(snapshot)
-    snapshot.metrics = metrics
-    snapshot.data_ready = coverage is not None and coverage >= 0.95
+    snapshot.metrics, snapshot.currency, snapshot.data_ready = metrics, org.base_currency, data_ready
     session.flush()
     return snapshot
