@@ -45,10 +45,12 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from plixo import (
         accounts,  # noqa: F401 - registers the login loader
+        generations,  # noqa: F401 - raises cached figures' generations after commit
         models,  # noqa: F401 - every table known to Alembic and the tenancy guard
     )
     from plixo.accounts import session  # noqa: F401
     from plixo.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from plixo.insights import freshness  # noqa: F401 - notices writes that move the console's figures
     from plixo.ledger import balances  # noqa: F401 - records every open-balance change at flush
     from plixo.redis_conn import init_redis
 
@@ -72,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.disputes.report_views import bp as dispute_reports_bp
     from plixo.disputes.views import bp as disputes_bp
     from plixo.imports.views import bp as imports_bp
+    from plixo.insights.overview_views import bp as overview_bp
     from plixo.insights.views import bp as insights_bp
     from plixo.mail.inbox_views import bp as inbox_bp
     from plixo.mail.views import bp as mail_bp
@@ -83,8 +86,8 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.queue.views import bp as queue_bp
 
     for bp in (accounts_bp, approvals_bp, chargebacks_bp, customers_bp, dispute_reasons_bp, dispute_reports_bp,
-               disputes_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, outreach_bp, payments_bp, portal_bp,
-               queue_bp, triage_bp):
+               disputes_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, overview_bp, outreach_bp, payments_bp,
+               portal_bp, queue_bp, triage_bp):
         app.register_blueprint(bp)
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("plixo.actions", "plixo.amounts", "plixo.audit", "plixo.background", "plixo.config", "plixo.crypto",
-        "plixo.csv_safe", "plixo.devmail", "plixo.errors", "plixo.extensions", "plixo.failpoints", "plixo.htmx",
-        "plixo.model", "plixo.money", "plixo.params", "plixo.redis_conn", "plixo.security", "plixo.templating",
-        "plixo.tenancy", "plixo.values")
+        "plixo.csv_safe", "plixo.devmail", "plixo.errors", "plixo.extensions", "plixo.failpoints", "plixo.generations",
+        "plixo.htmx", "plixo.model", "plixo.money", "plixo.params", "plixo.redis_conn", "plixo.security",
+        "plixo.templating", "plixo.tenancy", "plixo.values")
 APP = ("plixo", "plixo.models", "plixo.cli", "plixo.devserver", "plixo.demo", "plixo.demo.*", "plixo.*.cli")
 PAGES = ("plixo.*.views", "plixo.*.*_views", "plixo.*.forms", "plixo.*.*_forms")
 

@@ -47,11 +47,16 @@ def _login_rate_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, landing: str | None = None) -> str:
     # Only same-site paths: an absolute or protocol-relative URL would be an open redirect.
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("insights.home")
+    return landing or url_for("insights.home")
+
+
+def _landing(role: str | None) -> str:
+    """Where a member starts: the CFO on the console, everyone else on Home."""
+    return url_for("overview.overview") if role == "cfo" else url_for("insights.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -59,7 +64,7 @@ def _safe_next(target: str | None) -> str:
 @limiter.limit(_login_rate_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated and g.membership is not None:
-        return redirect(url_for("insights.home"))
+        return redirect(_landing(g.membership.role))
     form = LoginForm()
     if form.validate_on_submit():
         user = service.authenticate(db.session, form.email.data, form.password.data)
@@ -71,7 +76,7 @@ def login():
             service.record_login(db.session, user, membership)
             db.session.commit()
             start_session(user, membership)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"), _landing(membership.role if membership else None)))
     return render_template("accounts/login.html", form=form), 200 if request.method == "GET" else 422
 
 

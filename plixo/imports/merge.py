@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
+from plixo.generations import mark_changed
 from plixo.imports.pipeline import NORMALISED_COLUMNS
 from plixo.ledger.aging import local_today
 from plixo.ledger.balances import record_closing, record_import_moves, record_new_invoices
@@ -99,6 +100,7 @@ def commit_file(session: Session, org_id: int, kind: str, normalised: Path, skip
             connection.execute(staging.delete().where(key.in_(chunk)))
     _refresh_statistics(connection, staging)
     now = utcnow()
+    mark_changed(session, org_id)  # bulk statements: the console's flush hook does not see them
     moves = _Moves(local_today(session.get(Organization, org_id).time_zone, now), source, now)
     result = MergeResult()
     _merge_customers(session, org_id, staging, now, result)

@@ -197,8 +197,18 @@ def cash_collected(session: Session, after: dt.date, until: dt.date, scope: Scop
     """Cash per currency recorded on days in (after, until]: payments and import reductions, less refunds."""
     rows = session.execute(select(BalanceChange.currency, func.sum(BalanceChange.amount_minor))
                            .join(Customer, Customer.id == BalanceChange.customer_id)
-                           .where(*_cash_in(after, until, scope)).group_by(BalanceChange.currency))
+                           .where(*cash_conditions(after, until, scope)).group_by(BalanceChange.currency))
     return {currency: -int(total) for currency, total in rows if total}
+
+
+def cash_by_day(session: Session, after: dt.date, until: dt.date, scope: Scope = EVERYONE
+                ) -> list[tuple[dt.date, str, int]]:
+    """Cash collected per (day, currency) on days in (after, until]."""
+    rows = session.execute(select(BalanceChange.day, BalanceChange.currency, func.sum(BalanceChange.amount_minor))
+                           .join(Customer, Customer.id == BalanceChange.customer_id)
+                           .where(*cash_conditions(after, until, scope))
+                           .group_by(BalanceChange.day, BalanceChange.currency))
+    return [(day, currency, -int(total)) for day, currency, total in rows if total]
 
 
 def cash_after_email(session: Session, org: Organization, after: dt.date, until: dt.date,
@@ -214,7 +224,7 @@ def cash_after_email(session: Session, org: Organization, after: dt.date, until:
     for customer_id, day, currency, total in session.execute(
             select(BalanceChange.customer_id, BalanceChange.day, BalanceChange.currency,
                    func.sum(BalanceChange.amount_minor))
-            .join(Customer, Customer.id == BalanceChange.customer_id).where(*_cash_in(after, until, scope))
+            .join(Customer, Customer.id == BalanceChange.customer_id).where(*cash_conditions(after, until, scope))
             .group_by(BalanceChange.customer_id, BalanceChange.day, BalanceChange.currency)):
         days = sent.get(customer_id, [])
         latest = bisect_right(days, day)  # e-mails sent on or before the day the cash came
@@ -223,7 +233,7 @@ def cash_after_email(session: Session, org: Organization, after: dt.date, until:
     return {currency: total for currency, total in result.items() if total}
 
 
-def _cash_in(after: dt.date, until: dt.date, scope: Scope) -> list:
+def cash_conditions(after: dt.date, until: dt.date, scope: Scope) -> list:
     return [BalanceChange.kind.in_(CASH_KINDS), BalanceChange.day > after, BalanceChange.day <= until,
             scope.clause(BalanceChange.currency)]
 

@@ -1,0 +1,107 @@
+"""The rows behind a console figure: the open invoices behind A/R and each aging bucket, the payments behind cash
+collected, the promises behind adherence, the invoices expected in a forecast week. Each list has the count and
+total of everything it stands for, and shows the largest rows first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plixo.accounts.models import Organization
+from plixo.insights.figures import AT_RISK_DAYS, PROMISE_WINDOW_DAYS, Scope, cash_conditions
+from plixo.ledger.aging import BUCKET_NAMES, bucket_case
+from plixo.ledger.balances import OPEN_STATUSES
+from plixo.ledger.models import BalanceChange, Customer, Invoice
+from plixo.promises.models import Promise
+
+SHOWN = 200
+KINDS = ("open", "cash", "promises")
+PROMISE_KINDS = {"kept": "Kept", "broken": "Broken", "at_risk": "At risk"}
+
+
+@dataclass(frozen=True)
+class Row:
+    customer_id: int
+    customer: str
+    invoice: str
+    day: dt.date
+    currency: str
+    amount_minor: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Behind:
+    title: str
+    explanation: str
+    rows: list[Row]
+    count: int
+    totals: dict[str, int]  # per currency, over every row (not only those shown)
+
+
+def open_invoices(session: Session, org: Organization, today: dt.date, scope: Scope, bucket: str = "") -> Behind:
+    """Open invoices issued by today, in one aging bucket or all, largest balance first."""
+    conditions = [Invoice.status.in_(OPEN_STATUSES), Invoice.issue_date <= today, scope.clause(Invoice.currency)]
+    if bucket in BUCKET_NAMES:
+        conditions.append(bucket_case(Invoice.due_date, today) == bucket)
+    base = select(Invoice).join(Customer, Customer.id == Invoice.customer_id).where(*conditions)
+    rows = session.execute(base.with_only_columns(Customer.id, Customer.name, Invoice.number, Invoice.due_date,
+                                                  Invoice.currency, Invoice.balance_minor, Invoice.status)
+                           .order_by(Invoice.balance_minor.desc(), Invoice.id).limit(SHOWN))
+    shown = [Row(cid, name, number, due, currency, balance, f"due {due:%d %b %Y}" + (" · disputed" if status ==
+                                                                                      "disputed" else ""))
+             for cid, name, number, due, currency, balance, status in rows]
+    title = f"Open invoices · {bucket}" if bucket in BUCKET_NAMES else "Open invoices"
+    return Behind(title, "Open and disputed invoices issued on or before today, largest balance first.", shown,
+                  *_count_and_totals(session, base, Invoice.currency, Invoice.balance_minor))
+
+
+def cash(session: Session, org: Organization, today: dt.date, scope: Scope, period_days: int) -> Behind:
+    """What was collected in the period, newest first: payments through Stripe and balances imports lowered."""
+    conditions = cash_conditions(today - dt.timedelta(days=period_days), today, scope)
+    base = (select(BalanceChange).join(Customer, Customer.id == BalanceChange.customer_id)
+            .join(Invoice, Invoice.id == BalanceChange.invoice_id).where(*conditions))
+    rows = session.execute(base.with_only_columns(Customer.id, Customer.name, Invoice.number, BalanceChange.day,
+                                                  BalanceChange.currency, -BalanceChange.amount_minor,
+                                                  BalanceChange.source, BalanceChange.kind)
+                           .order_by(BalanceChange.day.desc(), BalanceChange.id.desc()).limit(SHOWN))
+    shown = [Row(cid, name, number, day, currency, minor, f"{kind} · {source}")
+             for cid, name, number, day, currency, minor, source, kind in rows]
+    count, totals = _count_and_totals(session, base, BalanceChange.currency, -BalanceChange.amount_minor)
+    return Behind(f"Cash collected · last {period_days} days", "Payments from Stripe and balances that imports "
+                  "lowered (not credits or write-offs), on the day they were recorded; refunds count against.",
+                  shown, count, totals)
+
+
+def promises(session: Session, org: Organization, today: dt.date, scope: Scope, which: str) -> Behind:
+    """Promises kept or broken in the last 90 days, or those at risk now."""
+    if which == "at_risk":
+        soon = (Promise.status == "pending") & (Promise.promised_date <= today + dt.timedelta(days=AT_RISK_DAYS))
+        unpaid = ((Promise.status == "broken") & Invoice.status.in_(OPEN_STATUSES) & (Invoice.balance_minor > 0))
+        conditions = [soon | unpaid]
+        explanation = "Pending promises due within 7 days, and broken promises whose invoice is still unpaid."
+    else:
+        conditions = [Promise.status == which, Promise.promised_date > today - dt.timedelta(days=PROMISE_WINDOW_DAYS),
+                      Promise.promised_date <= today]
+        explanation = f"Promises due in the last 90 days that were {which}."
+    base = (select(Promise).join(Invoice, Invoice.id == Promise.invoice_id)
+            .join(Customer, Customer.id == Promise.customer_id).where(*conditions, scope.clause(Promise.currency)))
+    rows = session.execute(base.with_only_columns(Customer.id, Customer.name, Invoice.number, Promise.promised_date,
+                                                  Promise.currency, Promise.amount_minor, Promise.status)
+                           .order_by(Promise.promised_date.desc(), Promise.id.desc()).limit(SHOWN))
+    shown = [Row(cid, name, number, day, currency, minor, status)
+             for cid, name, number, day, currency, minor, status in rows]
+    return Behind(f"Promises · {PROMISE_KINDS[which]}", explanation, shown,
+                  *_count_and_totals(session, base, Promise.currency, Promise.amount_minor))
+
+
+def _count_and_totals(session: Session, base, currency, amount) -> tuple[int, dict[str, int]]:
+    totals = session.execute(base.with_only_columns(currency, func.count(), func.sum(amount)).group_by(currency))
+    count, by_currency = 0, {}
+    for code, n, total in totals:
+        count += n
+        by_currency[code] = int(total or 0)
+    return count, dict(sorted(by_currency.items()))
