@@ -11,9 +11,11 @@ from plixo.extensions import db
 
 def register_cli(app: Flask) -> None:
     from plixo.imports.cli import import_csv_command
+    from plixo.insights.cli import kpis_command
     from plixo.replies.cli import reply_examples_command
 
     app.cli.add_command(import_csv_command)
+    app.cli.add_command(kpis_command)
     app.cli.add_command(reply_examples_command)
 
     @app.cli.command("seed-demo")

@@ -61,7 +61,7 @@ def overview_csv():
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@bp.route("/overview/behind/<kind>")
+@bp.route("/overview/behind/<any(open, cash, promises):kind>")
 @requires("dashboards.view")
 def behind_figure(kind: str):
     filters = _filters()
@@ -71,8 +71,8 @@ def behind_figure(kind: str):
         result = behind.open_invoices(db.session, g.org, today, scope, which if which in BUCKET_NAMES else "")
     elif kind == "cash":
         result = behind.cash(db.session, g.org, today, scope, filters.period_days)
-    elif kind == "promises" and which in behind.PROMISE_KINDS:
+    elif which in behind.PROMISE_KINDS:
         result = behind.promises(db.session, g.org, today, scope, which)
     else:
-        abort(404)
+        abort(404)  # promises, but which ones?
     return render_page_or_block("insights/behind.html", "rows", result=result, filters=filters, shown=behind.SHOWN)
