@@ -1,5 +1,5 @@
-// The CFO console's charts. Each canvas names a JSON block: {type, unit, labels, datasets: [{label, data, links}],
-// stacked, horizontal}. A point with a link opens the rows behind it. The figures are in a table under each chart.
+// The CFO console's charts. Each canvas carries its data as JSON in data-console-chart: {type, unit, labels,
+// datasets: [{label, data, links}], stacked, horizontal}. A point with a link opens the rows behind it. The figures are in a table under each chart.
 (function () {
   "use strict";
 
@@ -11,9 +11,7 @@
 
   function draw(canvas) {
     if (!window.Chart || canvas.dataset.drawn) return;
-    const block = document.getElementById(canvas.getAttribute("data-console-chart"));
-    if (!block) return;
-    const spec = JSON.parse(block.textContent);
+    const spec = JSON.parse(canvas.getAttribute("data-console-chart"));
     const format = formatter(spec.unit);
     const round = spec.type === "doughnut";
     const options = {
@@ -42,5 +40,6 @@
 
   function drawAll() { document.querySelectorAll("canvas[data-console-chart]").forEach(draw); }
   window.addEventListener("load", drawAll);
-  document.addEventListener("htmx:afterSettle", drawAll);  // filters swap the figures in place
+  // Filters swap the figures in place (outerHTML: htmx announces the new content with htmx:load).
+  document.addEventListener("htmx:load", drawAll);
 })();

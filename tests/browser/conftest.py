@@ -9,6 +9,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from tests.insights.hand_ledger import ledger  # noqa: F401 - the hand-computed ledger (the CFO console's test)
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -49,7 +49,7 @@ def test_the_tiles_show_the_hand_computed_figures_and_say_what_has_no_rate(conso
     assert "$2,210.00" in html  # open A/R: 2,100.00 USD + 110.00 for 100.00 EUR
     assert "78.0" in html  # countback DSO
     assert 'id="not-converted"' in html and "GBP" in html
-    assert html.count('type="application/json"') == 6
+    assert html.count("data-console-chart='{") == 6
 
 
 def test_every_tile_link_opens_the_rows_behind_it(console):
