@@ -59,9 +59,36 @@ def open_invoices(session: Session, org: Organization, today: dt.date, scope: Sc
                   *_count_and_totals(session, base, Invoice.currency, Invoice.balance_minor))
 
 
-def cash(session: Session, org: Organization, today: dt.date, scope: Scope, period_days: int) -> Behind:
-    """What was collected in the period, newest first: payments through Stripe and balances imports lowered."""
-    conditions = cash_conditions(today - dt.timedelta(days=period_days), today, scope)
+def open_invoices_on(session: Session, day: dt.date, scope: Scope, bucket: str = "") -> Behind:
+    """The invoices open at the end of a past day, from the recorded balance history: what a month-end's aging and
+    DSO stood on, whatever was paid since."""
+    balance = func.sum(BalanceChange.amount_minor)
+    conditions = [BalanceChange.day <= day, Invoice.issue_date <= day, scope.clause(BalanceChange.currency)]
+    if bucket in BUCKET_NAMES:
+        conditions.append(bucket_case(Invoice.due_date, day) == bucket)
+    grouped = (select(Customer.id.label("customer_id"), Customer.name, Invoice.number, Invoice.due_date,
+                      BalanceChange.currency, balance.label("balance"))
+               .select_from(BalanceChange).join(Invoice, Invoice.id == BalanceChange.invoice_id)
+               .join(Customer, Customer.id == BalanceChange.customer_id).where(*conditions)
+               .group_by(Customer.id, Customer.name, Invoice.id, Invoice.number, Invoice.due_date,
+                         BalanceChange.currency)
+               .having(balance != 0).subquery())
+    rows = session.execute(select(grouped).order_by(grouped.c.balance.desc(), grouped.c.number).limit(SHOWN))
+    shown = [Row(cid, name, number, due, currency, int(open_minor), f"due {due:%d %b %Y}")
+             for cid, name, number, due, currency, open_minor in rows]
+    count, totals = _count_and_totals(session, select(grouped), grouped.c.currency, grouped.c.balance)
+    title = f"Open on {day:%d %b %Y}" + (f" · {bucket}" if bucket in BUCKET_NAMES else "")
+    return Behind(title, f"Invoices with an open balance at the end of {day:%d %b %Y}, from the recorded balance "
+                  "history (what was paid since does not change it).", shown, count, totals)
+
+
+def cash(session: Session, org: Organization, today: dt.date, scope: Scope, period_days: int,
+         month_end: dt.date | None = None) -> Behind:
+    """What was collected in the period (or in the month ending `month_end`), newest first: payments through
+    Stripe and balances imports lowered."""
+    after = (month_end.replace(day=1) - dt.timedelta(days=1)) if month_end else today - dt.timedelta(days=period_days)
+    until = month_end or today
+    conditions = cash_conditions(after, until, scope)
     base = (select(BalanceChange).join(Customer, Customer.id == BalanceChange.customer_id)
             .join(Invoice, Invoice.id == BalanceChange.invoice_id).where(*conditions))
     rows = session.execute(base.with_only_columns(Customer.id, Customer.name, Invoice.number, BalanceChange.day,
@@ -71,7 +98,8 @@ def cash(session: Session, org: Organization, today: dt.date, scope: Scope, peri
     shown = [Row(cid, name, number, day, currency, minor, f"{kind} · {source}")
              for cid, name, number, day, currency, minor, source, kind in rows]
     count, totals = _count_and_totals(session, base, BalanceChange.currency, -BalanceChange.amount_minor)
-    return Behind(f"Cash collected · last {period_days} days", "Payments from Stripe and balances that imports "
+    title = f"Cash collected · {until:%B %Y}" if month_end else f"Cash collected · last {period_days} days"
+    return Behind(title, "Payments from Stripe and balances that imports "
                   "lowered (not credits or write-offs), on the day they were recorded; refunds count against.",
                   shown, count, totals)
 

@@ -18,19 +18,25 @@ def _major(minor: int | None, currency: str) -> float | None:
     return None if minor is None else minor / 10 ** exponent(currency)
 
 
+def _month_links(trend: dict, kind: str, **args) -> list[str]:
+    """Per month: the rows behind it, past month-ends read from the balance history, this month as of today."""
+    return [url_for("overview.behind_figure", kind=kind, on=day, **args) for day in trend["month_ends"]]
+
+
 def charts(data: dict) -> dict:
     currency, trend = data["figures"]["currency"], data["trend"]
     promises, forecast = data["figures"]["promises"], data["forecast"]
     behind_open = url_for("overview.behind_figure", kind="open")
     return {
         "dso": {"type": "line", "unit": "days", "labels": trend["labels"],
-                "datasets": [{"label": label, "data": trend[name]} for name, label in LINES]},
+                "datasets": [{"label": label, "data": trend[name], "links": _month_links(trend, "open")}
+                             for name, label in LINES]},
         "cash": {"type": "bar", "unit": currency, "labels": trend["labels"],
-                 "datasets": [{"label": "Cash collected", "data": [_major(v, currency) for v in trend["cash_minor"]]}]},
+                 "datasets": [{"label": "Cash collected", "data": [_major(v, currency) for v in trend["cash_minor"]],
+                               "links": _month_links(trend, "cash")}]},
         "aging": {"type": "bar", "unit": currency, "stacked": True, "labels": trend["labels"],
                   "datasets": [{"label": name, "data": [_major(v, currency) for v in trend["aging"][name]],
-                                "links": [None] * (len(trend["labels"]) - 1)
-                                + [url_for("overview.behind_figure", kind="open", which=name)]}
+                                "links": _month_links(trend, "open", which=name)}
                                for name in BUCKET_NAMES]},
         "promises": {"type": "doughnut", "unit": "promises", "labels": ["Kept", "Broken"],
                      "datasets": [{"label": "Promises due in the last 90 days",

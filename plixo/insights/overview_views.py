@@ -3,6 +3,8 @@ segment; the rows behind each figure; everything as CSV."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, Response, abort, g, request
 from sqlalchemy import select
 
@@ -40,6 +42,16 @@ def _owners() -> list[tuple[int, str]]:
         .where(Membership.org_id == g.org.id, Membership.is_active.is_(True)).order_by(User.name))]
 
 
+def _past_day(text: str | None, today: dt.date) -> dt.date | None:
+    """A day up to today within the trend's reach (?on=YYYY-MM-DD: a month's last day, or today for this month so
+    far), else None."""
+    try:
+        day = dt.date.fromisoformat((text or "")[:10])
+    except ValueError:
+        return None
+    return day if today - dt.timedelta(days=400) <= day <= today else None
+
+
 @bp.route("/overview")
 @requires("dashboards.view")
 def overview():
@@ -66,11 +78,14 @@ def overview_csv():
 def behind_figure(kind: str):
     filters = _filters()
     scope, today = scope_of(db.session, filters), local_today(g.org.time_zone)
-    which = request.args.get("which", "")
-    if kind == "open":
-        result = behind.open_invoices(db.session, g.org, today, scope, which if which in BUCKET_NAMES else "")
+    which, day = request.args.get("which", ""), _past_day(request.args.get("on"), today)
+    bucket = which if which in BUCKET_NAMES else ""
+    if kind == "open" and day is not None and day < today:
+        result = behind.open_invoices_on(db.session, day, scope, bucket)
+    elif kind == "open":
+        result = behind.open_invoices(db.session, g.org, today, scope, bucket)
     elif kind == "cash":
-        result = behind.cash(db.session, g.org, today, scope, filters.period_days)
+        result = behind.cash(db.session, g.org, today, scope, filters.period_days, day)
     elif which in behind.PROMISE_KINDS:
         result = behind.promises(db.session, g.org, today, scope, which)
     else:

@@ -4,6 +4,7 @@ never shows a figure a commit has moved."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -125,3 +126,19 @@ def test_the_cfo_lands_on_the_console_after_signing_in(app, ledger):
     db.session.commit()
     response = app.test_client().post("/login", data={"email": cfo.email, "password": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/overview")
+
+
+def test_a_past_month_end_drills_down_to_what_was_open_then(console):
+    client, _org, today = console
+    day = (today - dt.timedelta(days=30)).isoformat()
+    page = client.get(f"/admin/overview/behind/open?on={day}&which=1-30").get_data(as_text=True)
+    assert "$500.00" in page and "<strong>1</strong> row " in page  # C, then 10 days late, before its payment
+    month = client.get(f"/admin/overview/behind/cash?on={today.isoformat()}").get_data(as_text=True)
+    assert "Cash collected · " + today.strftime("%B %Y") in month
+
+
+@pytest.mark.parametrize("on", ["2999-01-01", "yesterday", "2001-01-01"])
+def test_a_day_out_of_reach_shows_today(console, on):
+    client, _org, _today = console
+    assert "<strong>5</strong> rows · €100.00 · £70.00 · $2,100.00" in client.get(
+        f"/admin/overview/behind/open?on={on}").get_data(as_text=True)
