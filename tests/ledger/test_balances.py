@@ -132,3 +132,17 @@ def test_an_import_moving_an_invoice_to_another_customer_moves_its_balance(works
                                                                                   ("adjusted", 90_000)]
     with tenant_scope(workspace.id):
         assert unbalanced_invoices(db.session, workspace.id) == []
+
+
+def test_cash_paid_through_stripe_and_then_reported_by_an_import_counts_once(workspace, tmp_path):
+    today = local_today(workspace.time_zone)
+    _import(workspace, tmp_path, ["S-1,C1,Acme,2026-10-01,2026-10-31,USD,1000.00,1000.00"])
+    with tenant_scope(workspace.id):
+        invoice = db.session.scalar(select(Invoice).where(Invoice.number == "S-1"))
+        with balance_reason(db.session, Reason("collected", "refunded", "stripe", today)):
+            invoice.balance_minor, invoice.status = 0, "paid"
+            db.session.commit()
+    # The ERP export the next morning shows the same payment: the balance it reports is already Plixo's.
+    _import(workspace, tmp_path, ["S-1,C1,Acme,2026-10-01,2026-10-31,USD,1000.00,0.00"])
+    cash = [row for row in _changes(workspace, "S-1") if row[0] == "collected"]
+    assert cash == [("collected", -100_000, today, "stripe")]
