@@ -31,6 +31,7 @@ NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ("Email", "inbox.connector", "connectors.manage"),
         ("Deliverability", "mail.deliverability", "connectors.manage"),
         ("Workspace", "accounts.workspace_settings", "workspace.settings"),
+        ("Exchange rates", "rates.exchange_rates", "workspace.settings"),
         ("Users & Roles", "accounts.users", "users.manage"),
         ("Audit log", "ops.audit_log", "audit.view"),
     )),

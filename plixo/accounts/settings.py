@@ -40,7 +40,8 @@ EFFECTS = {
     "time_zone": "Aging, “today”, the home page's day and every time shown in Plixo follow this zone; so do "
                  "quiet hours for customers without a zone of their own.",
     "base_currency": "Invoices keep their own currencies; the base currency is used for totals, rankings and the "
-                     "policy's amounts (check the approval thresholds in Policies after changing it).",
+                     "policy's amounts (check the approval thresholds in Policies after changing it). Exchange "
+                     "rates convert into it: after a change, enter rates into the new one.",
     "brand_color": "The accent colour of the payer portal (buttons and links).",
     "remittance_details": "Shown in the payer portal: how to pay by bank transfer. While Stripe is not connected "
                           "it is the only way to pay shown there.",
