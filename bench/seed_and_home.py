@@ -1,6 +1,6 @@
 """Benchmark: demo seeding and the workspace home figures on a realistic workspace.
 
-    .venv/bin/python bench/seed_and_home.py [--invoices 3000] [--repeat 20]
+    .venv/bin/python -m bench.seed_and_home [--invoices 3000] [--repeat 20]
 
 Uses DATABASE_URL when set (else a throwaway SQLite file) and prints one JSON line last.
 """

@@ -19,7 +19,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(reply_examples_command)
 
     @app.cli.command("seed-demo")
-    @click.option("--invoices", default=3000, show_default=True, help="How many invoices to create.")
+    @click.option("--invoices", default=3000, show_default=True,
+                  help="How many invoices a year to bill (the 18 months of history hold about 1.6 times as many).")
     @click.option("--seed", default=7, show_default=True, help="Random seed; the same seed gives the same data.")
     @click.option("--if-empty", is_flag=True, help="Do nothing when a workspace already exists.")
     def seed_demo_command(invoices: int, seed: int, if_empty: bool) -> None:
@@ -35,7 +36,7 @@ def register_cli(app: Flask) -> None:
         result = seed_demo(db.session, invoices=invoices, seed=seed)
         db.session.commit()
         click.echo(f"Demo workspace created: {result.customers} customers, {result.invoices} invoices, "
-                   f"{result.payments} payments.")
+                   f"{result.payments} payments, {result.snapshots} daily snapshots.")
         click.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
         for role, email, _name in result.logins:
             click.echo(f"  {role:<14} {email}")

@@ -1,4 +1,4 @@
-"""The demo's customers, the traits that drive their billing, and the AP contacts reminders go to."""
+"""The demo's customers, the traits that drive their billing and paying, and the AP contacts reminders go to."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from plixo.demo.draws import HISTORY_DAYS, business_instant, weighted
+from plixo.demo.draws import business_instant, first_issue_day, weighted
 from plixo.demo.workspace import Team
 from plixo.ledger.models import Contact, Customer
 
@@ -56,6 +56,31 @@ _LAST_NAMES = (
 _AP_MAILBOXES = ("ap", "ap", "ap", "accounts.payable", "billing", "finance", "invoices")
 
 
+@dataclass(frozen=True)
+class Habit:
+    """How a customer pays: days after the due date (mean, spread) and the share of invoices it never settles."""
+
+    lateness: tuple[float, float]
+    never_pays: float
+
+
+HABITS = {
+    "early": Habit((-6.0, 4.0), 0.003),
+    "on_time": Habit((0.0, 3.0), 0.006),
+    "few_days_late": Habit((8.0, 9.0), 0.025),
+    "chronic": Habit((45.0, 30.0), 0.1),
+    "slipping": Habit((110.0, 35.0), 0.15),  # pays, but only once an invoice is 90+ days past due
+}
+# Most customers pay a few days late; low-risk ones are the early and punctual payers, high-risk ones the late.
+_HABITS_BY_TIER = {
+    "low": (("early", 30), ("on_time", 40), ("few_days_late", 30)),
+    "medium": (("on_time", 5), ("few_days_late", 55), ("chronic", 40)),
+    "high": (("few_days_late", 20), ("chronic", 80)),
+}
+_SLIPPING_CUSTOMERS = 2
+_STRIPE_PAYERS = 0.3  # share of customers who mostly pay by card through Plixo's pay links (Stripe)
+
+
 @dataclass
 class Account:
     """A customer plus the traits that drive its invoices and payments (not all of them are stored)."""
@@ -66,6 +91,9 @@ class Account:
     terms_days: int
     typical_major: float  # median invoice size in major units
     volume_weight: float  # relative share of the invoice volume
+    habit: str = "few_days_late"  # a key of HABITS
+    lateness_shift: float = 0.0  # this customer's own days on top of its habit's
+    stripe_share: float = 0.0  # chance that one of its payments comes through Stripe rather than a bank transfer
     contacts: list[Contact] = field(default_factory=list)
 
     @property
@@ -84,20 +112,41 @@ def create_customers(
     for index in range(count):
         zone = weighted(rng, _CUSTOMER_ZONES)
         name, slug = _company_name(rng, zone, taken_slugs)
+        tier = weighted(rng, _RISK_TIERS)
         customer = Customer(
-            org_id=org_id, external_id=f"C-{10001 + index}", name=name, risk_tier=weighted(rng, _RISK_TIERS),
+            org_id=org_id, external_id=f"C-{10001 + index}", name=name, risk_tier=tier,
             time_zone=zone, owner_id=rng.choice(owners).id if owners else None, tags=_customer_tags(rng),
-            created_at=business_instant(rng, today - dt.timedelta(days=HISTORY_DAYS + rng.randint(1, 900))),
+            created_at=business_instant(rng, first_issue_day(today) - dt.timedelta(days=rng.randint(1, 900))),
         )
         accounts.append(Account(
             customer=customer, slug=slug, currency=_billing_currency(rng, zone),
             terms_days=weighted(rng, _PAYMENT_TERMS),
             typical_major=math.exp(rng.uniform(math.log(600), math.log(15_000))),
             volume_weight=min(rng.paretovariate(1.6), 12.0),  # a few big accounts carry much of the volume
+            habit=weighted(rng, _HABITS_BY_TIER[tier]), lateness_shift=rng.gauss(0.0, 2.0),
+            stripe_share=_stripe_share(rng, customer.tags),
         ))
+    _mark_slipping(rng, accounts)
     session.add_all(account.customer for account in accounts)
     session.flush()
     return accounts
+
+
+def _stripe_share(rng: random.Random, tags: list[str]) -> float:
+    """Card payers pay most invoices through Stripe; the rest wire money, which the ERP import reports."""
+    if "ach-only" in tags:
+        return 0.0
+    return rng.uniform(0.7, 0.95) if rng.random() < _STRIPE_PAYERS else rng.uniform(0.0, 0.15)
+
+
+def _mark_slipping(rng: random.Random, accounts: list[Account]) -> None:
+    """One or two high-risk customers (medium-risk ones when there are too few) whose invoices slip into 90+."""
+    risky = [a for a in accounts if a.customer.risk_tier == "high"] or [
+        a for a in accounts if a.customer.risk_tier == "medium"]
+    larger = sorted(risky, key=lambda a: -a.volume_weight)[:max(1, len(risky) // 2)]  # it shows in the totals
+    count = min(len(larger), _SLIPPING_CUSTOMERS if len(accounts) >= 20 else 1)
+    for account in rng.sample(larger, k=count):
+        account.habit = "slipping"
 
 
 def _company_name(rng: random.Random, zone: str | None, taken_slugs: set[str]) -> tuple[str, str]:

@@ -43,7 +43,7 @@ def plan_disputes(rng: random.Random, ledger: list[PlannedInvoice], today: dt.da
     """Mark ~5 % of open invoices as disputed (not ones under a promise, nor ones issued days ago)."""
     candidates = [
         inv for inv in ledger
-        if inv.balance_minor > 0 and not inv.has_promise and inv.issue_date <= today - dt.timedelta(days=4)
+        if inv.is_open and not inv.has_promise and inv.issue_date <= today - dt.timedelta(days=4)
     ]
     if not candidates:
         return []
@@ -121,8 +121,8 @@ def _partial_disputes(org_id: int, ledger: list[PlannedInvoice], team: Team, zon
                       today: dt.date) -> list[Dispute]:
     """Two invoices a payer contests in part (a freight line, a short delivery): they stay in the queue for the rest.
     Chosen without drawing from the generator."""
-    open_overdue = [inv for inv in ledger if inv.balance_minor >= 100_000 and not inv.disputed and not inv.has_promise
-                    and inv.due_date < today - dt.timedelta(days=10)]
+    open_overdue = [inv for inv in ledger if inv.is_open and inv.balance_minor >= 100_000 and not inv.disputed
+                    and not inv.has_promise and inv.due_date < today - dt.timedelta(days=10)]
     found = []
     for invoice, reason, share, note in zip(open_overdue[::max(1, len(open_overdue) // 2)][:2],
                                            ("pricing", "quantity"), (0.12, 0.3),

@@ -30,7 +30,7 @@ def _open_invoices_by_customer(ledger: list[PlannedInvoice]) -> dict[str, list[P
     """The invoices with a balance left, grouped by customer."""
     by_customer: dict[str, list[PlannedInvoice]] = defaultdict(list)
     for invoice in ledger:
-        if invoice.balance_minor > 0:
+        if invoice.is_open:
             by_customer[invoice.account.customer.external_id].append(invoice)
     return by_customer
 

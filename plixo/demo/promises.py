@@ -1,4 +1,5 @@
-"""Promises to pay: planned on overdue invoices with an outcome, then written once invoices and payments exist."""
+"""Promises to pay: over the history on invoices paid late (kept ones on the day the payment came, broken ones
+well before it), and on today's overdue invoices with an outcome; written once invoices and payments exist."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from plixo.demo.draws import DAY, business_instant, day_between, weighted
+from plixo.demo.draws import DAY, business_instant, day_between, history_start, weighted
 from plixo.demo.invoices import PlannedInvoice, partial_amount
 from plixo.demo.workspace import Team
 from plixo.ledger.models import Payment
@@ -16,6 +17,9 @@ from plixo.promises.models import Promise
 
 _PROMISE_SHARE = 0.06
 _PROMISE_OUTCOMES = (("kept", 40), ("broken", 30), ("pending", 30))
+_PAST_PROMISE_SHARE = 0.15  # of invoices paid 10+ days late since Plixo came in
+_PAST_KEPT_SHARE = 0.68
+_PAST_LATE_DAYS = 10
 
 
 @dataclass
@@ -30,18 +34,45 @@ class PlannedPromise:
 
 
 def plan_promises(rng: random.Random, ledger: list[PlannedInvoice], today: dt.date) -> list[PlannedPromise]:
-    """Promises to pay on ~6 % of overdue open invoices; kept ones add the payment that kept them."""
-    overdue = [inv for inv in ledger if inv.balance_minor > 0 and inv.due_date < today]
+    """Promises over the history, then on ~6 % of today's overdue open invoices (kept ones add the payment that
+    kept them)."""
+    promises = _plan_past_promises(rng, ledger, today)
+    overdue = [inv for inv in ledger if inv.is_open and inv.due_date < today]
     if not overdue:
-        return []
+        return promises
     chosen = rng.sample(overdue, k=min(len(overdue), max(3, round(len(overdue) * _PROMISE_SHARE))))
-    promises = []
     for invoice, outcome in zip(chosen, _promise_outcomes(len(chosen)), strict=True):
         promise = _plan_promise(rng, invoice, outcome, today)
         if promise.outcome == "kept":
             invoice.receipts.append((promise.promised_date, promise.amount_minor))
         invoice.has_promise = True
         promises.append(promise)
+    return promises
+
+
+def _plan_past_promises(rng: random.Random, ledger: list[PlannedInvoice], today: dt.date) -> list[PlannedPromise]:
+    """Promises made since Plixo came in on invoices paid 10+ days late: a kept one promised the payment that then
+    came, a broken one promised the balance for a day at least five days before anything came."""
+    since, recent = history_start(today), today - dt.timedelta(days=30)
+    promises = []
+    for invoice in ledger:
+        if not invoice.receipts:
+            continue
+        paid_on, paid = invoice.receipts[0]
+        first = max(invoice.due_date + DAY, since)  # made once overdue, and in Plixo
+        if (paid_on - invoice.due_date).days < _PAST_LATE_DAYS or paid_on - first < 5 * DAY or paid_on >= recent:
+            continue
+        if rng.random() >= _PAST_PROMISE_SHARE:
+            continue
+        if rng.random() < _PAST_KEPT_SHARE:
+            made_on = max(first, paid_on - dt.timedelta(days=rng.randint(3, 14)))
+            promises.append(PlannedPromise(invoice, "kept", paid_on, paid, made_on))
+        else:
+            promised = day_between(rng, first, paid_on - 5 * DAY)
+            made_on = max(first, promised - dt.timedelta(days=rng.randint(2, 10)))
+            credited = invoice.credit[1] if invoice.credit and invoice.credit[0] <= promised else 0
+            promises.append(PlannedPromise(invoice, "broken", promised, invoice.amount_minor - credited, made_on))
+        invoice.has_promise = True
     return promises
 
 
