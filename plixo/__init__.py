@@ -72,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.disputes.report_views import bp as dispute_reports_bp
     from plixo.disputes.views import bp as disputes_bp
     from plixo.imports.views import bp as imports_bp
+    from plixo.insights.digest_views import bp as digest_bp
     from plixo.insights.views import bp as insights_bp
     from plixo.mail.inbox_views import bp as inbox_bp
     from plixo.mail.views import bp as mail_bp
@@ -82,9 +83,9 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.queue.triage_views import bp as triage_bp
     from plixo.queue.views import bp as queue_bp
 
-    for bp in (accounts_bp, approvals_bp, chargebacks_bp, customers_bp, dispute_reasons_bp, dispute_reports_bp,
-               disputes_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, outreach_bp, payments_bp, portal_bp,
-               queue_bp, triage_bp):
+    for bp in (accounts_bp, approvals_bp, chargebacks_bp, customers_bp, digest_bp, dispute_reasons_bp,
+               dispute_reports_bp, disputes_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, outreach_bp,
+               payments_bp, portal_bp, queue_bp, triage_bp):
         app.register_blueprint(bp)
 
 

@@ -12,7 +12,8 @@ from plixo.security import ROLES, can
 
 # (label, endpoint, permission): only areas that exist appear; each is shown to roles that may open it.
 NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
-    ("Workspace", (("Home", "insights.home", "workspace.view"), ("Customers", "customers.index", "customers.view"))),
+    ("Workspace", (("Home", "insights.home", "workspace.view"), ("Customers", "customers.index", "customers.view"),
+                   ("Weekly digest", "digest.settings", "digest.receive"))),
     ("Collections", (
         ("Queue", "queue.index", "queue.work"),
         ("Replies", "triage.replies", "queue.work"),
