@@ -4,6 +4,7 @@ from rq import cron
 
 from jobs.autopilot import autopilot_tick
 from jobs.collections import refresh_all_queues
+from jobs.digests import send_weekly_digests
 from jobs.inbox import read_all_inboxes
 from jobs.outbox import send_due_messages
 from jobs.snapshots import take_daily_snapshots
@@ -14,6 +15,8 @@ from plixo.background import DEFAULT, SENDS, WEBHOOKS
 cron.register(take_daily_snapshots, DEFAULT, interval=3600)
 # Hourly too: promises break and invoices age at each workspace's local midnight.
 cron.register(refresh_all_queues, DEFAULT, interval=3600)
+# Hourly: each workspace's weekly digest goes from 08:00 on its first sending day (Monday), outside quiet hours.
+cron.register(send_weekly_digests, DEFAULT, interval=3600)
 # Every minute: scheduled e-mails go out close to their time.
 cron.register(send_due_messages, SENDS, interval=60)
 # Every five minutes: running cadences turn due steps into drafts (Shadow) and scheduled sends (Autopilot).

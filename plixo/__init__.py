@@ -74,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.disputes.report_views import bp as dispute_reports_bp
     from plixo.disputes.views import bp as disputes_bp
     from plixo.imports.views import bp as imports_bp
+    from plixo.insights.digest_views import bp as digest_bp
     from plixo.insights.overview_views import bp as overview_bp
     from plixo.insights.rate_views import bp as rates_bp
     from plixo.insights.views import bp as insights_bp
@@ -86,9 +87,9 @@ def _register_blueprints(app: Flask) -> None:
     from plixo.queue.triage_views import bp as triage_bp
     from plixo.queue.views import bp as queue_bp
 
-    for bp in (accounts_bp, approvals_bp, chargebacks_bp, customers_bp, dispute_reasons_bp, dispute_reports_bp,
-               disputes_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, overview_bp, outreach_bp, payments_bp,
-               portal_bp, queue_bp, rates_bp, triage_bp):
+    for bp in (accounts_bp, approvals_bp, chargebacks_bp, customers_bp, digest_bp, dispute_reasons_bp,
+               dispute_reports_bp, disputes_bp, imports_bp, inbox_bp, insights_bp, mail_bp, ops_bp, overview_bp,
+               outreach_bp, payments_bp, portal_bp, queue_bp, rates_bp, triage_bp):
         app.register_blueprint(bp)
 
 

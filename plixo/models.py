@@ -7,7 +7,7 @@ from plixo.connectors.models import Connection
 from plixo.disputes.models import Dispute, DisputeEvidence, DisputeInvoice, DisputeReason
 from plixo.holds.models import Hold
 from plixo.imports.models import ImportIssue, ImportRun
-from plixo.insights.models import DailySnapshot, ExchangeRate
+from plixo.insights.models import DailySnapshot, ExchangeRate, WeeklyDigest
 from plixo.ledger.models import BalanceChange, Contact, Customer, Invoice, Payment, PaymentApplication
 from plixo.mail.models import SendingDomain
 from plixo.notes.models import Note, NoteMention
@@ -57,4 +57,5 @@ __all__ = [
     "StripeAccount",
     "User",
     "WebhookEvent",
+    "WeeklyDigest",
 ]

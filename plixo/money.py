@@ -355,11 +355,12 @@ class Money:
         return self.format()
 
 
-def format_money(minor: int, currency: str, compact: bool = False) -> str:
-    """Format integer minor units of `currency` for display."""
+def format_money(minor: int, currency: str, compact: bool = False, code: bool = False) -> str:
+    """Format integer minor units of `currency` for display; with `code`, named by its ISO code ("GBP 7,000.00")
+    rather than its symbol, where amounts of several currencies stand side by side."""
     places = exponent(currency)
     value = Decimal(abs(minor)).scaleb(-places)
-    symbol = _SYMBOLS.get(currency, currency + " ")
+    symbol = currency + " " if code else _SYMBOLS.get(currency, currency + " ")
     sign = "-" if minor < 0 else ""
     if compact:
         for divisor, suffix in ((Decimal(1_000_000_000), "B"), (Decimal(1_000_000), "M"), (Decimal(1000), "k")):

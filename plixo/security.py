@@ -51,6 +51,7 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "customers.view": ("Read customer context", ALL),
     "drafts.suggest": ("Suggest 'safe nudge' drafts that go to review", frozenset({"sales", "csm"})),
     "dashboards.view": ("Read dashboards and reports", frozenset({"controller", "ar_manager", "cfo"})),
+    "digest.receive": ("Receive the weekly digest e-mail of the workspace's figures", frozenset({"controller", "cfo"})),
     "billing.manage": ("Manage the Plixo subscription", frozenset({"controller", "billing_admin"})),
     "templates.manage": ("Edit e-mail templates", frozenset({"controller", "ar_manager", "legal"})),
     "ops.manage": ("Maintenance mode and cron pause", frozenset({"controller"})),

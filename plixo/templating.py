@@ -13,7 +13,8 @@ from plixo.security import ROLES, can
 # (label, endpoint, permission): only areas that exist appear; each is shown to roles that may open it.
 NAVIGATION: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("Workspace", (("Home", "insights.home", "workspace.view"), ("CFO console", "overview.overview", "dashboards.view"),
-                   ("Customers", "customers.index", "customers.view"))),
+                   ("Customers", "customers.index", "customers.view"),
+                   ("Weekly digest", "digest.settings", "digest.receive"))),
     ("Collections", (
         ("Queue", "queue.index", "queue.work"),
         ("Replies", "triage.replies", "queue.work"),

@@ -50,6 +50,10 @@ def test_format_compact():
     assert format_money(4_800_000, "USD", compact=True) == "$48k"
 
 
+def test_format_with_the_currency_code_where_several_currencies_stand_together():
+    assert format_money(700_000, "GBP", code=True) == "GBP 7,000.00" and format_money(-5, "JPY", code=True) == "-JPY 5"
+
+
 def test_to_decimal_round_trips():
     assert Money(1999, "EUR").to_decimal() == Decimal("19.99") and exponent("BHD") == 3
 

@@ -38,6 +38,7 @@ from plixo.models import (
     Segment,
     SendingDomain,
     WebhookEvent,
+    WeeklyDigest,
 )
 from plixo.tenancy import tenant_scope
 from tests.factories import (
@@ -143,6 +144,8 @@ def _other_rows(org, user, invoice, customer, marker):
                     subject=f"{marker} reply", body=f"{marker} body", received_at=utcnow(), label="other"),
         sending_domain=SendingDomain(org_id=org.id, domain=f"{marker.lower()}.example", dkim_selector="plixo202612",
                                      dkim_private_key=f"{marker} key", dkim_public_key=f"{marker}pub", checks={}),
+        weekly_digest=WeeklyDigest(org_id=org.id, user_id=user.id, week="2026-W50", status="sent",
+                                   scheduled_for=utcnow(), sent_at=utcnow(), last_error=f"{marker} digest"),
         checkout_session=CheckoutSession(org_id=org.id, customer_id=customer.id, stripe_session_id=f"cs_{marker}",
                                          url=f"https://checkout.example/{marker}", invoice_ids=[invoice.id],
                                          amount_minor=100, currency="USD", expires_at=utcnow()),

@@ -58,6 +58,8 @@ class Membership(IdMixin, TenantMixin, TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
     deactivated_at: Mapped[dt.datetime | None]
+    # The member asked for the weekly digest e-mail (CFOs and controllers only; off when the role changes away).
+    weekly_digest: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[User] = relationship(lazy="joined")
 

@@ -19,7 +19,7 @@ from plixo.accounts.free_mail import is_free_mail
 from plixo.accounts.models import Invite, Membership, Organization, Policy, User
 from plixo.actions import ActionError
 from plixo.model import utcnow
-from plixo.security import ROLES
+from plixo.security import ROLES, role_can
 from plixo.tenancy import tenant_scope, unscoped
 from plixo.values import typed_name
 
@@ -277,10 +277,13 @@ def change_role(session: Session, *, membership: Membership, role: str, actor: U
         return
     if role != "controller":
         _ensure_controller_remains(session, membership)
-    before = membership.role
+    before = {"role": membership.role, "weekly_digest": membership.weekly_digest}
     membership.role = role
+    if not role_can(role, "digest.receive"):
+        membership.weekly_digest = False  # a role without the console's figures stops receiving them at once
     audit.record(session, org_id=membership.org_id, actor=actor, action="accounts.role_changed",
-                 subject=membership, before={"role": before}, after={"role": role}, reason=reason)
+                 subject=membership, before=before, after={"role": role, "weekly_digest": membership.weekly_digest},
+                 reason=reason)
 
 
 def deactivate_member(session: Session, *, membership: Membership, actor: User, reason: str = "") -> None:

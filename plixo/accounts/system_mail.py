@@ -17,18 +17,27 @@ class NoMailRelayError(RuntimeError):
     """The server has no SMTP relay configured, so account e-mails cannot leave."""
 
 
-def account_message(config, *, to: str, subject: str, body: str) -> EmailMessage:
-    """A plain-text e-mail from Plixo to one of its users."""
+def account_message(config, *, to: str, subject: str, body: str, html: str | None = None,
+                    message_id: str | None = None) -> EmailMessage:
+    """An e-mail from Plixo to one of its users: plain text, with an HTML alternative when given. A `message_id`
+    kept across attempts lets a receiving server recognise a retry of the same e-mail."""
     message = EmailMessage()
     sender = config["MAIL_FROM"]
     message["From"] = formataddr(("Plixo", sender))
     message["To"] = to
     message["Subject"] = header_safe(subject)
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
+    message["Message-ID"] = message_id or make_msgid(domain=sender_domain(config))
     message["Auto-Submitted"] = "auto-generated"  # so auto-responders do not answer it
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     return message
+
+
+def sender_domain(config) -> str:
+    """The domain of the address Plixo's own e-mails come from."""
+    return config["MAIL_FROM"].rsplit("@", 1)[-1]
 
 
 def send_account_message(config, message: EmailMessage) -> str:
