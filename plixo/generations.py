@@ -1,9 +1,13 @@
 """Per-workspace generation numbers: raised after every commit that changed something a cached answer depends on.
 
-Code that caches a workspace's figures keys them by the generation it read before computing; anything that
-commits later raises the number, so the cache is exact. The number is raised only after the commit, so a reader
-never caches data older than its number. Writers either name the workspace with `mark_changed` (bulk statements),
-or a flush hook does it for them (plixo.insights.freshness, for the rows the console reads).
+Code that caches a workspace's figures keys them by the generations it read before computing; anything that
+commits later raises a number, so the cache is exact. A number is raised only after the commit, so a reader never
+caches data older than its number. Writers either name the workspace with `mark_changed` (bulk statements), or a
+flush hook does it for them (plixo.insights.freshness, for the rows the console reads).
+
+Each workspace has one number per topic. ANY moves with every change; RESET with every change nobody described
+(bulk statements, deleted rows); the others only with the changes their name says, so an answer that depends on
+the past alone survives today's payments.
 """
 
 from __future__ import annotations
@@ -20,18 +24,27 @@ _CHANGED = "plixo.generations_changed"
 logger = logging.getLogger(__name__)
 
 
-def generation_key(org_id: int) -> str:
-    return f"plixo:figures-generation:{org_id}"
+ANY, RESET = "any", "reset"
+
+
+def generation_key(org_id: int, topic: str = ANY) -> str:
+    return f"plixo:figures-generation:{org_id}:{topic}"
 
 
 def generation(org_id: int) -> int:
-    """The workspace's current generation (0 before its first change was noticed)."""
-    return int(get_redis().get(generation_key(org_id)) or 0)
+    """The workspace's ANY generation (0 before its first change was noticed)."""
+    return generations(org_id, ())[0]
 
 
-def mark_changed(session: Session, org_id: int) -> None:
-    """Raise the workspace's generation once the session commits."""
-    session.info.setdefault(_CHANGED, set()).add(org_id)
+def generations(org_id: int, topics: tuple[str, ...]) -> tuple[int, ...]:
+    """The ANY generation, then each topic's, read at once."""
+    values = get_redis().mget([generation_key(org_id, topic) for topic in (ANY, *topics)])
+    return tuple(int(value or 0) for value in values)
+
+
+def mark_changed(session: Session, org_id: int, topics: tuple[str, ...] = (RESET,)) -> None:
+    """Raise the workspace's ANY generation and those of `topics` once the session commits."""
+    session.info.setdefault(_CHANGED, {}).setdefault(org_id, set()).update((ANY, *topics))
 
 
 @event.listens_for(Session, "after_commit")
@@ -41,9 +54,11 @@ def _raise_generations(session: Session) -> None:
     changed = session.info.pop(_CHANGED, None)
     if changed:
         try:
-            redis = get_redis()
-            for org_id in changed:
-                redis.incr(generation_key(org_id))
+            pipeline = get_redis().pipeline(transaction=False)
+            for org_id, topics in changed.items():
+                for topic in topics:
+                    pipeline.incr(generation_key(org_id, topic))
+            pipeline.execute()
         except RedisError:
             # Cached answers then expire by their own time limit (plixo.insights.console.BACKSTOP_SECONDS).
             logger.warning("could not raise the figures generation of workspaces %s", sorted(changed))

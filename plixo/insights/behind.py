@@ -12,13 +12,15 @@ from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
 from plixo.insights.figures import AT_RISK_DAYS, PROMISE_WINDOW_DAYS, Scope, cash_conditions
+from plixo.insights.forecast import WEEKS, expected_in_week, week_start
+from plixo.insights.today import TodayReading
 from plixo.ledger.aging import BUCKET_NAMES, bucket_case
 from plixo.ledger.balances import OPEN_STATUSES
 from plixo.ledger.models import BalanceChange, Customer, Invoice
 from plixo.promises.models import Promise
 
 SHOWN = 200
-KINDS = ("open", "cash", "promises")
+KINDS = ("open", "cash", "promises", "forecast")
 PROMISE_KINDS = {"kept": "Kept", "broken": "Broken", "at_risk": "At risk"}
 
 
@@ -124,6 +126,30 @@ def promises(session: Session, org: Organization, today: dt.date, scope: Scope, 
              for cid, name, number, day, currency, minor, status in rows]
     return Behind(f"Promises · {PROMISE_KINDS[which]}", explanation, shown,
                   *_count_and_totals(session, base, Promise.currency, Promise.amount_minor))
+
+
+def forecast_week(reading: TodayReading, start: dt.date) -> Behind | None:
+    """What the cash forecast expects in the week starting `start` (a Monday of its 13 weeks), largest first."""
+    first = week_start(reading.today)
+    index = (start - first).days // 7
+    if start.weekday() != 0 or not 0 <= index < WEEKS:
+        return None
+    found = sorted(expected_in_week(reading, index), key=lambda e: (-e.minor, e.day))
+    customers = {e.customer_id for e in found[:SHOWN]}
+    names = dict(reading.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(customers))).all())
+    numbers = dict(reading.session.execute(select(Invoice.id, Invoice.number).where(
+        Invoice.id.in_({e.invoice_id for e in found[:SHOWN] if e.invoice_id}))).all())
+    how = {"promise": "promised for", "plan": "plan installment due", "habit": "expected by habit on"}
+    shown = [Row(e.customer_id, names.get(e.customer_id, ""), numbers.get(e.invoice_id, "payment plan"), e.day,
+                 e.currency, e.minor, f"{how[e.kind]} {e.day:%d %b %Y}") for e in found[:SHOWN]]
+    totals: dict[str, int] = {}
+    for e in found:
+        totals[e.currency] = totals.get(e.currency, 0) + e.minor
+    past = " (and every date already past)" if index == 0 else ""
+    return Behind(f"Expected cash · week of {start:%d %b %Y}",
+                  f"What the forecast expects from {start:%d %b} to {start + dt.timedelta(days=6):%d %b %Y}{past}: "
+                  "pending promises on their dates, plan installments on theirs, and the rest of each open invoice "
+                  "at its due date moved by its customer's habit.", shown, len(found), dict(sorted(totals.items())))
 
 
 def _count_and_totals(session: Session, base, currency, amount) -> tuple[int, dict[str, int]]:

@@ -26,7 +26,6 @@ def _month_links(trend: dict, kind: str, **args) -> list[str]:
 def charts(data: dict) -> dict:
     currency, trend = data["figures"]["currency"], data["trend"]
     promises, forecast = data["figures"]["promises"], data["forecast"]
-    behind_open = url_for("overview.behind_figure", kind="open")
     return {
         "dso": {"type": "line", "unit": "days", "labels": trend["labels"],
                 "datasets": [{"label": label, "data": trend[name], "links": _month_links(trend, "open")}
@@ -52,6 +51,7 @@ def charts(data: dict) -> dict:
         "forecast": {"type": "bar", "unit": currency, "stacked": True,
                      "labels": [week["start"] for week in forecast["weeks"]],
                      "datasets": [{"label": label, "data": [_major(week[key], currency) for week in forecast["weeks"]],
-                                   "links": [behind_open] * len(forecast["weeks"])}
+                                   "links": [url_for("overview.behind_figure", kind="forecast", on=week["start"])
+                                             for week in forecast["weeks"]]}
                                   for key, label in FORECAST_PARTS]},
     }

@@ -3,7 +3,8 @@ moved.
 
 The answer is cached under the workspace's figures generation (`freshness`), today's date and the filters: any
 commit that changes a row the figures read raises the generation, so a cached answer is never stale; a new day
-starts a new key, since aging and due dates move with the calendar. Without Redis every page computes afresh.
+starts a new key, since aging and due dates move with the calendar. Working it out again after a change reads the
+past from the parts `today.py` remembers, and only today's rows afresh. Without Redis every page computes afresh.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
-from plixo.generations import generation
+from plixo.generations import ANY, generations
 from plixo.insights.figures import EVERYONE, Scope, figures
 from plixo.insights.forecast import cash_forecast
+from plixo.insights.today import TOPICS, TodayReading
 from plixo.insights.trend import monthly_trend
 from plixo.ledger.aging import local_today
 from plixo.outreach.models import Segment
@@ -48,15 +50,16 @@ def console_data(session: Session, org: Organization, filters: ConsoleFilters, n
     """The console's figures, trend and forecast as plain JSON-ready data."""
     today = local_today(org.time_zone, now)
     try:
-        key = (f"plixo:console:{org.id}:{generation(org.id)}:{today.isoformat()}:{filters.period_days}:"
+        numbers = dict(zip((ANY, *TOPICS), generations(org.id, TOPICS), strict=True))
+        key = (f"plixo:console:{org.id}:{numbers[ANY]}:{today.isoformat()}:{filters.period_days}:"
                f"{filters.owner_id or ''}:{filters.segment_id or ''}")
         cached = get_redis().get(key)
     except RedisError:
         logger.warning("console cache unavailable; computing the figures directly")
-        return _compute(session, org, filters, today)
+        return _compute(reading_for(session, org, filters, today, None), filters)
     if cached is not None:
         return json.loads(cached)
-    data = _compute(session, org, filters, today)
+    data = _compute(reading_for(session, org, filters, today, numbers), filters)
     try:
         get_redis().set(key, json.dumps(data), ex=BACKSTOP_SECONDS)
     except RedisError:
@@ -71,14 +74,31 @@ def scope_of(session: Session, filters: ConsoleFilters) -> Scope:
     return Scope(owner_id=filters.owner_id, segment=SegmentRules.from_json(segment.rules) if segment else None)
 
 
-def _compute(session: Session, org: Organization, filters: ConsoleFilters, today: dt.date) -> dict:
-    scope = scope_of(session, filters)
-    now_figures = figures(session, org, today, today, filters.period_days, scope)
-    forecast = cash_forecast(session, org, today, scope)
+def todays_reading(session: Session, org: Organization, filters: ConsoleFilters, today: dt.date) -> TodayReading:
+    """Today's rows for these filters, the past's parts remembered (read afresh when Redis is away)."""
+    try:
+        numbers = dict(zip((ANY, *TOPICS), generations(org.id, TOPICS), strict=True))
+    except RedisError:
+        numbers = None
+    return reading_for(session, org, filters, today, numbers)
+
+
+def reading_for(session: Session, org: Organization, filters: ConsoleFilters, today: dt.date,
+                numbers: dict[str, int] | None) -> TodayReading:
+    """Today's rows for these filters, with the past's parts remembered under the generations in `numbers` (none
+    given: read afresh each time)."""
+    scope_key = f"{filters.owner_id or ''}-{filters.segment_id or ''}"
+    return TodayReading(session, org, today, scope_of(session, filters), scope_key, numbers)
+
+
+def _compute(reading: TodayReading, filters: ConsoleFilters) -> dict:
+    session, org, today = reading.session, reading.org, reading.today
+    now_figures = figures(session, org, today, today, filters.period_days, reading.scope, reading)
+    forecast = cash_forecast(reading)
     return {
         "today": today.isoformat(),
         "figures": now_figures.as_dict(),
-        "trend": monthly_trend(session, org, today, now_figures, scope),
+        "trend": monthly_trend(reading, now_figures),
         "forecast": {
             "weeks": [{"start": week.start.isoformat(), "end": week.end.isoformat(),
                        "promised_minor": week.promised_minor, "planned_minor": week.planned_minor,

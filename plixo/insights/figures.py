@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, cast, func, or_, select, true
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
@@ -27,7 +27,7 @@ from plixo.ledger.aging import BUCKET_NAMES, bucket_case
 from plixo.ledger.balances import OPEN_STATUSES
 from plixo.ledger.models import CASH_KINDS, BalanceChange, Customer, Invoice
 from plixo.outreach.models import Message
-from plixo.outreach.segments import SegmentRules
+from plixo.outreach.segments import SegmentRules, customer_rules_clause
 from plixo.promises.models import Promise
 
 CEI_WINDOW_DAYS = 30
@@ -49,17 +49,8 @@ class Scope:
         conditions = []
         if self.owner_id:
             conditions.append(Customer.owner_id == self.owner_id)
-        rules = self.segment
-        if rules is not None:
-            if rules.risk_tiers:
-                conditions.append(Customer.risk_tier.in_(rules.risk_tiers))
-            if rules.tags:
-                text = cast(Customer.tags, String)
-                conditions.append(or_(*(text.contains(f'"{tag}"', autoescape=True) for tag in rules.tags)))
-            if rules.owner_id:
-                conditions.append(Customer.owner_id == rules.owner_id)
-            if rules.currencies:
-                conditions.append(currency_column.in_(rules.currencies))
+        if self.segment is not None:
+            conditions.append(customer_rules_clause(self.segment, currency_column))
         return and_(true(), *conditions)
 
 
@@ -99,9 +90,30 @@ class Figures:
         return data
 
 
+class Reading:
+    """Where the figures' rows come from: here straight from the tables, for any day; `insights.today` reads today's
+    from parts it remembers across the day's payments, and must give the same rows."""
+
+    def __init__(self, session: Session, org: Organization, today: dt.date, scope: Scope = EVERYONE):
+        self.session, self.org, self.today, self.scope = session, org, today, scope
+
+    def open_ar(self, day: dt.date) -> dict[str, dict[str, int]]:
+        return open_ar(self.session, day, self.today, self.scope)
+
+    def sales_by_day(self, after: dt.date, until: dt.date) -> dict[tuple[str, dt.date], int]:
+        return sales_by_day(self.session, after, until, self.scope)
+
+    def cash_by_day(self, after: dt.date, until: dt.date) -> dict[tuple[dt.date, str], tuple[int, int]]:
+        return cash_by_day(self.session, self.org, after, until, self.scope)
+
+    def owed(self) -> dict[tuple[int, str], int]:
+        return owed_by_customer(self.session, self.today, self.scope)
+
+
 def figures(session: Session, org: Organization, as_of: dt.date, today: dt.date, period_days: int = 30,
-            scope: Scope = EVERYONE) -> Figures:
+            scope: Scope = EVERYONE, reading: Reading | None = None) -> Figures:
     """Every console figure as of `as_of` (on or before `today`), cash over the `period_days` ending then."""
+    reading = reading or Reading(session, org, today, scope)
     convert = converter_on(session, org, as_of)
     apart: dict[str, dict[str, int]] = {}
 
@@ -111,21 +123,23 @@ def figures(session: Session, org: Organization, as_of: dt.date, today: dt.date,
             apart[name] = missing
         return total
 
-    ar = open_ar(session, as_of, today, scope)
+    ar = reading.open_ar(as_of)
     open_total = base("open_ar", {c: sum(b.values()) for c, b in ar.items()})
     aging = {name: base(f"aging {name}", {c: b[name] for c, b in ar.items() if b[name]}) for name in BUCKET_NAMES}
     current = aging["current"]
-    periods = _sales_by_period(session, as_of, scope, convert, apart)
+    sold = reading.sales_by_day(as_of - dt.timedelta(days=formulas.PERIOD_DAYS * formulas.PERIODS), as_of)
+    periods = _sales_by_period(sold, as_of, convert, apart)
     sales_90 = sum(periods[:3])
     standard = formulas.standard_dso(open_total, sales_90)
     best = formulas.best_possible_dso(current, sales_90)
     countback = formulas.countback_dso(open_total, periods)
-    start_ar, start_from = _cei_start(session, org, as_of, today, scope, convert)
-    cei_sales = base("cei sales", sales(session, as_of - dt.timedelta(days=CEI_WINDOW_DAYS), as_of, scope))
-    cash = cash_collected(session, as_of - dt.timedelta(days=period_days), as_of, scope)
-    after_email = cash_after_email(session, org, as_of - dt.timedelta(days=period_days), as_of, scope)
-    cash_total = base("cash collected", cash)
-    after_email_total = base("cash after an e-mail", after_email)
+    start_ar, start_from = _cei_start(session, org, as_of, reading, convert)
+    cei_sales = base("cei sales", _per_currency((currency, minor) for (currency, day), minor in sold.items()
+                                                if day > as_of - dt.timedelta(days=CEI_WINDOW_DAYS)))
+    cash_days = reading.cash_by_day(as_of - dt.timedelta(days=period_days), as_of)
+    cash_total = base("cash collected", _per_currency((c, cash) for (_d, c), (cash, _a) in cash_days.items()))
+    after_email_total = base("cash after an e-mail",
+                             _per_currency((c, after) for (_d, c), (_cash, after) in cash_days.items()))
     return Figures(
         currency=org.base_currency, as_of=as_of, period_days=period_days, open_ar_minor=open_total,
         current_ar_minor=current, open_ar_by_currency={c: sum(b.values()) for c, b in sorted(ar.items())},
@@ -137,9 +151,16 @@ def figures(session: Session, org: Organization, as_of: dt.date, today: dt.date,
         cash_after_email_percent=formulas.share(after_email_total, cash_total),
         disputed_minor=base("disputed", disputed(session, scope)),
         promises=promise_adherence(session, as_of, scope, convert, apart),
-        exposure=exposure(session, as_of, today, scope, convert, open_total),
+        exposure=exposure(session, reading, as_of, convert, open_total),
         not_converted=apart,
     )
+
+
+def _per_currency(pairs) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for currency, minor in pairs:
+        totals[currency] += minor
+    return {currency: total for currency, total in totals.items() if total}
 
 
 def open_ar(session: Session, day: dt.date, today: dt.date, scope: Scope = EVERYONE) -> dict[str, dict[str, int]]:
@@ -172,18 +193,23 @@ def sales(session: Session, after: dt.date, until: dt.date, scope: Scope = EVERY
     return {currency: int(total) for currency, total in rows if total}
 
 
-def _sales_by_period(session: Session, as_of: dt.date, scope: Scope, convert: Converter,
-                     apart: dict[str, dict[str, int]]) -> list[int]:
-    """Sales in each of the twelve 30-day periods before `as_of`, latest first, in the base currency."""
-    first = as_of - dt.timedelta(days=formulas.PERIOD_DAYS * formulas.PERIODS)
+def sales_by_day(session: Session, after: dt.date, until: dt.date, scope: Scope = EVERYONE
+                 ) -> dict[tuple[str, dt.date], int]:
+    """Amounts billed per (currency, issue date) for issue dates in (after, until], voided invoices excepted."""
     rows = session.execute(select(Invoice.currency, Invoice.issue_date, func.sum(Invoice.amount_minor))
                            .join(Customer, Customer.id == Invoice.customer_id)
-                           .where(Invoice.issue_date > first, Invoice.issue_date <= as_of, Invoice.status != "void",
+                           .where(Invoice.issue_date > after, Invoice.issue_date <= until, Invoice.status != "void",
                                   scope.clause(Invoice.currency))
                            .group_by(Invoice.currency, Invoice.issue_date))
+    return {(currency, issued): int(total) for currency, issued, total in rows if total}
+
+
+def _sales_by_period(sold: dict[tuple[str, dt.date], int], as_of: dt.date, convert: Converter,
+                     apart: dict[str, dict[str, int]]) -> list[int]:
+    """Sales in each of the twelve 30-day periods before `as_of`, latest first, in the base currency."""
     periods = [defaultdict(int) for _ in range(formulas.PERIODS)]
-    for currency, issued, total in rows:
-        periods[(as_of - issued).days // formulas.PERIOD_DAYS][currency] += int(total)
+    for (currency, issued), total in sold.items():
+        periods[(as_of - issued).days // formulas.PERIOD_DAYS][currency] += total
     result = []
     for index, by_currency in enumerate(periods, start=1):
         converted, missing = convert.total(by_currency)
@@ -201,36 +227,39 @@ def cash_collected(session: Session, after: dt.date, until: dt.date, scope: Scop
     return {currency: -int(total) for currency, total in rows if total}
 
 
-def cash_by_day(session: Session, after: dt.date, until: dt.date, scope: Scope = EVERYONE
-                ) -> list[tuple[dt.date, str, int]]:
-    """Cash collected per (day, currency) on days in (after, until]."""
-    rows = session.execute(select(BalanceChange.day, BalanceChange.currency, func.sum(BalanceChange.amount_minor))
-                           .join(Customer, Customer.id == BalanceChange.customer_id)
-                           .where(*cash_conditions(after, until, scope))
-                           .group_by(BalanceChange.day, BalanceChange.currency))
-    return [(day, currency, -int(total)) for day, currency, total in rows if total]
+def cash_by_day(session: Session, org: Organization, after: dt.date, until: dt.date, scope: Scope = EVERYONE
+                ) -> dict[tuple[dt.date, str], tuple[int, int]]:
+    """Per (day, currency) on days in (after, until]: the cash collected, and the part of it from customers Plixo
+    had e-mailed on one of the 14 days up to the day it came."""
+    sent = emailed_days(session, org, after)
+    result: dict[tuple[dt.date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for customer_id, day, currency, total in session.execute(
+            select(BalanceChange.customer_id, BalanceChange.day, BalanceChange.currency,
+                   func.sum(BalanceChange.amount_minor))
+            .join(Customer, Customer.id == BalanceChange.customer_id).where(*cash_conditions(after, until, scope))
+            .group_by(BalanceChange.customer_id, BalanceChange.day, BalanceChange.currency)):
+        if total:
+            entry = result[(day, currency)]
+            entry[0] -= int(total)
+            entry[1] -= int(total) if after_email(sent.get(customer_id, []), day) else 0
+    return {key: (cash, after) for key, (cash, after) in result.items() if cash or after}
 
 
-def cash_after_email(session: Session, org: Organization, after: dt.date, until: dt.date,
-                     scope: Scope = EVERYONE) -> dict[str, int]:
-    """The part of that cash from customers Plixo had e-mailed on one of the 14 days up to the day it came."""
+def emailed_days(session: Session, org: Organization, after: dt.date) -> dict[int, list[dt.date]]:
+    """The workspace-local days each customer was e-mailed, from 14 days before `after` on, in order."""
     zone = ZoneInfo(org.time_zone)
     since = dt.datetime.combine(after - dt.timedelta(days=AFTER_EMAIL_DAYS), dt.time(), zone)
     sent: dict[int, list[dt.date]] = defaultdict(list)
     for customer_id, sent_at in session.execute(select(Message.customer_id, Message.sent_at)
                                                 .where(Message.sent_at >= since).order_by(Message.sent_at)):
         sent[customer_id].append(sent_at.astimezone(zone).date())
-    result: dict[str, int] = defaultdict(int)
-    for customer_id, day, currency, total in session.execute(
-            select(BalanceChange.customer_id, BalanceChange.day, BalanceChange.currency,
-                   func.sum(BalanceChange.amount_minor))
-            .join(Customer, Customer.id == BalanceChange.customer_id).where(*cash_conditions(after, until, scope))
-            .group_by(BalanceChange.customer_id, BalanceChange.day, BalanceChange.currency)):
-        days = sent.get(customer_id, [])
-        latest = bisect_right(days, day)  # e-mails sent on or before the day the cash came
-        if latest and days[latest - 1] >= day - dt.timedelta(days=AFTER_EMAIL_DAYS):
-            result[currency] -= int(total)
-    return {currency: total for currency, total in result.items() if total}
+    return sent
+
+
+def after_email(days: list[dt.date], day: dt.date) -> bool:
+    """Whether one of the ordered `days` falls in the 14 days up to `day`."""
+    latest = bisect_right(days, day)  # e-mails sent on or before the day the cash came
+    return bool(latest) and days[latest - 1] >= day - dt.timedelta(days=AFTER_EMAIL_DAYS)
 
 
 def cash_conditions(after: dt.date, until: dt.date, scope: Scope) -> list:
@@ -238,17 +267,17 @@ def cash_conditions(after: dt.date, until: dt.date, scope: Scope) -> list:
             scope.clause(BalanceChange.currency)]
 
 
-def _cei_start(session: Session, org: Organization, as_of: dt.date, today: dt.date, scope: Scope,
-               convert: Converter) -> tuple[int, str]:
+def _cei_start(session: Session, org: Organization, as_of: dt.date, reading: Reading, convert: Converter
+               ) -> tuple[int, str]:
     """Open A/R at the start of the CEI window: that day's snapshot when there is one (whole workspace only), else
     worked out from the recorded balance changes."""
     start = as_of - dt.timedelta(days=CEI_WINDOW_DAYS)
-    if scope == EVERYONE:
+    if reading.scope == EVERYONE:
         snapshot = session.scalar(select(DailySnapshot.metrics).where(DailySnapshot.day == start))
         kpis = (snapshot or {}).get("kpis") or {}
         if kpis.get("currency") == org.base_currency and "open_ar_minor" in kpis:
             return int(kpis["open_ar_minor"]), "snapshot"
-    by_currency = {c: sum(b.values()) for c, b in open_ar(session, start, today, scope).items()}
+    by_currency = {c: sum(b.values()) for c, b in reading.open_ar(start).items()}
     return convert.total(by_currency)[0], "ledger"
 
 
@@ -296,27 +325,34 @@ def promise_adherence(session: Session, as_of: dt.date, scope: Scope, convert: C
             "at_risk_minor": at_risk}
 
 
-def exposure(session: Session, as_of: dt.date, today: dt.date, scope: Scope, convert: Converter,
-             open_total: int) -> dict:
+def owed_by_customer(session: Session, today: dt.date, scope: Scope = EVERYONE) -> dict[tuple[int, str], int]:
+    """Today's open balance per (customer, currency), of invoices issued by today."""
+    rows = session.execute(select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.balance_minor))
+                           .join(Customer, Customer.id == Invoice.customer_id)
+                           .where(Invoice.status.in_(OPEN_STATUSES), Invoice.issue_date <= today,
+                                  scope.clause(Invoice.currency))
+                           .group_by(Invoice.customer_id, Invoice.currency))
+    return {(customer_id, currency): int(total) for customer_id, currency, total in rows if total}
+
+
+def exposure(session: Session, reading: Reading, as_of: dt.date, convert: Converter, open_total: int) -> dict:
     """The ten customers owing most today (in the base currency), their share of open A/R, and the share owed by
     high-risk customers."""
-    if as_of < today:
+    if as_of < reading.today:
         return {"top": [], "top_share_percent": None, "high_risk_percent": None}
-    rows = session.execute(select(Customer.id, Customer.name, Customer.risk_tier, Invoice.currency,
-                                  func.sum(Invoice.balance_minor))
-                           .join(Invoice, Invoice.customer_id == Customer.id)
-                           .where(Invoice.status.in_(OPEN_STATUSES), Invoice.issue_date <= as_of,
-                                  scope.clause(Invoice.currency))
-                           .group_by(Customer.id, Customer.name, Customer.risk_tier, Invoice.currency))
-    owed: dict[int, dict] = {}
-    for customer_id, name, tier, currency, total in rows:
-        value = convert(int(total), currency)
-        if value is None:
-            continue
-        entry = owed.setdefault(customer_id, {"id": customer_id, "name": name, "risk_tier": tier, "minor": 0})
-        entry["minor"] += value
-    ranked = sorted(owed.values(), key=lambda entry: (-entry["minor"], entry["name"]))
-    top = ranked[:TOP_CUSTOMERS]
-    high = sum(entry["minor"] for entry in ranked if entry["risk_tier"] == "high")
+    owed: dict[int, int] = defaultdict(int)
+    for (customer_id, currency), minor in reading.owed().items():
+        value = convert(minor, currency)
+        if value is not None:
+            owed[customer_id] += value
+    high = set(session.scalars(select(Customer.id).where(Customer.risk_tier == "high")))
+    amounts = sorted(owed.values(), reverse=True)
+    least = amounts[TOP_CUSTOMERS - 1] if len(amounts) >= TOP_CUSTOMERS else None
+    candidates = [cid for cid, minor in owed.items() if least is None or minor >= least]  # ties go by name
+    rows = session.execute(select(Customer.id, Customer.name, Customer.risk_tier)
+                           .where(Customer.id.in_(candidates))) if candidates else []
+    top = sorted(({"id": cid, "name": name, "risk_tier": tier, "minor": owed[cid]} for cid, name, tier in rows),
+                 key=lambda entry: (-entry["minor"], entry["name"]))[:TOP_CUSTOMERS]
+    high_total = sum(minor for customer_id, minor in owed.items() if customer_id in high)
     return {"top": top, "top_share_percent": formulas.share(sum(e["minor"] for e in top), open_total),
-            "high_risk_percent": formulas.share(high, open_total)}
+            "high_risk_percent": formulas.share(high_total, open_total)}

@@ -13,7 +13,7 @@ from plixo.extensions import db
 from plixo.htmx import render_page_or_block
 from plixo.insights import behind
 from plixo.insights.chart_views import charts
-from plixo.insights.console import PERIODS, ConsoleFilters, console_data, scope_of
+from plixo.insights.console import PERIODS, ConsoleFilters, console_data, scope_of, todays_reading
 from plixo.insights.export import figures_csv
 from plixo.insights.formulas_text import FORMULAS
 from plixo.ledger.aging import BUCKET_NAMES, local_today
@@ -45,11 +45,15 @@ def _owners() -> list[tuple[int, str]]:
 def _past_day(text: str | None, today: dt.date) -> dt.date | None:
     """A day up to today within the trend's reach (?on=YYYY-MM-DD: a month's last day, or today for this month so
     far), else None."""
+    day = _iso_day(text)
+    return day if day is not None and today - dt.timedelta(days=400) <= day <= today else None
+
+
+def _iso_day(text: str | None) -> dt.date | None:
     try:
-        day = dt.date.fromisoformat((text or "")[:10])
+        return dt.date.fromisoformat((text or "")[:10])
     except ValueError:
         return None
-    return day if today - dt.timedelta(days=400) <= day <= today else None
 
 
 @bp.route("/overview")
@@ -73,7 +77,7 @@ def overview_csv():
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@bp.route("/overview/behind/<any(open, cash, promises):kind>")
+@bp.route("/overview/behind/<any(open, cash, promises, forecast):kind>")
 @requires("dashboards.view")
 def behind_figure(kind: str):
     filters = _filters()
@@ -84,6 +88,11 @@ def behind_figure(kind: str):
         result = behind.open_invoices_on(db.session, day, scope, bucket)
     elif kind == "open":
         result = behind.open_invoices(db.session, g.org, today, scope, bucket)
+    elif kind == "forecast":
+        start = _iso_day(request.args.get("on"))
+        result = behind.forecast_week(todays_reading(db.session, g.org, filters, today), start) if start else None
+        if result is None:
+            abort(404)  # not a week of the forecast
     elif kind == "cash":
         result = behind.cash(db.session, g.org, today, scope, filters.period_days, day)
     elif which in behind.PROMISE_KINDS:

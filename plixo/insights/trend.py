@@ -15,9 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plixo.accounts.models import Organization
-from plixo.insights.figures import EVERYONE, Figures, Scope, cash_by_day, figures
+from plixo.insights.figures import EVERYONE, Figures, figures
+from plixo.insights.freshness import CASH_PAST, OPEN_PAST, SALES_PAST
 from plixo.insights.models import DailySnapshot
 from plixo.insights.rates import converter_on
+from plixo.insights.today import TodayReading
 from plixo.ledger.aging import BUCKET_NAMES
 
 MONTHS = 12
@@ -34,14 +36,18 @@ def month_ends(today: dt.date, months: int = MONTHS) -> list[dt.date]:
     return ends[::-1]
 
 
-def monthly_trend(session: Session, org: Organization, today: dt.date, now_figures: Figures,
-                  scope: Scope = EVERYONE) -> dict:
+def monthly_trend(reading: TodayReading, now_figures: Figures) -> dict:
     """Labels, DSO lines, aging per month, cash per month, and where each month's figures came from."""
+    session, org, today, scope = reading.session, reading.org, reading.today, reading.scope
     ends = month_ends(today)
-    frozen = _snapshots(session, org, ends[:-1]) if scope == EVERYONE else {
-        day: figures(session, org, day, today, scope=scope).as_dict() for day in ends[:-1]}
-    by_month = [frozen.get(day) for day in ends[:-1]] + [now_figures.as_dict()]
-    cash = _cash_by_month(session, org, ends, scope)
+    if scope == EVERYONE:
+        frozen = _snapshots(session, org, ends[:-1])
+        by_month = [frozen.get(day) for day in ends[:-1]]
+    else:
+        by_month = reading.part("month-ends", (OPEN_PAST, SALES_PAST, CASH_PAST), lambda: [
+            figures(session, org, day, today, scope=scope).as_dict() for day in ends[:-1]])
+    by_month.append(now_figures.as_dict())
+    cash = _cash_by_month(reading, ends)
     return {
         "labels": [day.strftime("%b %Y") for day in ends],
         "month_ends": [day.isoformat() for day in ends],
@@ -63,15 +69,15 @@ def _snapshots(session: Session, org: Organization, days: list[dt.date]) -> dict
     return found
 
 
-def _cash_by_month(session: Session, org: Organization, ends: list[dt.date], scope: Scope) -> list[int]:
+def _cash_by_month(reading: TodayReading, ends: list[dt.date]) -> list[int]:
     """Cash collected in each month (up to today in this one), at the rates of the month's last day."""
     months: list[dict[str, int]] = [defaultdict(int) for _ in ends]
     first = ends[0].replace(day=1) - dt.timedelta(days=1)
     index = {(end.year, end.month): position for position, end in enumerate(ends)}
-    for day, currency, minor in cash_by_day(session, first, ends[-1], scope):
-        months[index[(day.year, day.month)]][currency] += minor
-    return [converter_on(session, org, end).total(by_currency)[0] for end, by_currency in zip(ends, months,
-                                                                                               strict=True)]
+    for (day, currency), (cash, _emailed) in reading.cash_by_day(first, ends[-1]).items():
+        months[index[(day.year, day.month)]][currency] += cash
+    return [converter_on(reading.session, reading.org, end).total(by_currency)[0] if by_currency else 0
+            for end, by_currency in zip(ends, months, strict=True)]
 
 
 def _rounded(value):

@@ -108,10 +108,18 @@ def segment_clause(rules: SegmentRules, today: dt.date):
         conditions.append(Invoice.balance_minor >= rules.min_balance_minor)
     if rules.max_balance_minor is not None:
         conditions.append(Invoice.balance_minor <= rules.max_balance_minor)
+    conditions.append(customer_rules_clause(rules, Invoice.currency))
+    return and_(true(), *conditions)
+
+
+def customer_rules_clause(rules: SegmentRules, currency_column):
+    """The part of a segment's rules that describes customers (risk tiers, tags, owner) and currencies, for any
+    row joined to its customer whose currency is `currency_column`."""
+    conditions = []
     if rules.risk_tiers:
         conditions.append(Customer.risk_tier.in_(rules.risk_tiers))
     if rules.currencies:
-        conditions.append(Invoice.currency.in_(rules.currencies))
+        conditions.append(currency_column.in_(rules.currencies))
     if rules.tags:
         # Tags are a JSON list; its text form holds each tag quoted, on PostgreSQL and SQLite alike.
         text = cast(Customer.tags, String)

@@ -142,3 +142,19 @@ def test_a_day_out_of_reach_shows_today(console, on):
     client, _org, _today = console
     assert "<strong>5</strong> rows · €100.00 · £70.00 · $2,100.00" in client.get(
         f"/admin/overview/behind/open?on={on}").get_data(as_text=True)
+
+
+def test_a_forecast_week_drills_down_to_what_is_expected_in_it(console):
+    client, _org, today = console
+    monday = today - dt.timedelta(days=today.weekday())
+    html = client.get(f"/admin/overview/behind/forecast?on={monday.isoformat()}").get_data(as_text=True)
+    assert "Expected cash" in html and "promised for" in html
+    assert f"/admin/overview/behind/forecast?on={monday.isoformat()}" in client.get("/admin/overview").get_data(
+        as_text=True)
+
+
+@pytest.mark.parametrize("on", ["", "not-a-day", "monday", "2020-01-06"])
+def test_a_day_that_starts_no_forecast_week_is_not_found(console, on):
+    client, _org, today = console
+    tuesday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=1)
+    assert client.get(f"/admin/overview/behind/forecast?on={on or tuesday.isoformat()}").status_code == 404
