@@ -7,8 +7,9 @@ with monthly rates), their 1.1 million balance changes, 60,000 e-mails, 3,000 pr
 then drives `/admin/overview` signed in as the CFO:
 
 - warm: the page again and again, nothing changing;
-- after_change: a change that moves the figures (a payment on one invoice, a new invoice, a promise, an e-mail,
-  a customer's risk tier, in turn) committed by another process, then the first load after it;
+- after_change: a change that moves the figures (a payment on one invoice, an invoice issued today, a promise, an
+  e-mail, a customer's risk tier, in turn) committed by another process, then the first load after it;
+- after_backdated_change: a payment dated last week (as an import reports it), which moves the past's figures;
 - cold: the first load with nothing cached at all;
 - drill-downs: the rows behind the open A/R, a past month-end and a month's cash.
 
@@ -168,6 +169,7 @@ def make_change(org_id: int, kind: str, n: int) -> None:
     from sqlalchemy import select
 
     from plixo.extensions import db
+    from plixo.ledger.aging import local_today
     from plixo.ledger.balances import Reason, balance_reason
     from plixo.ledger.models import Customer, Invoice
     from plixo.model import utcnow
@@ -183,10 +185,17 @@ def make_change(org_id: int, kind: str, n: int) -> None:
                 invoice.balance_minor -= 100
                 db.session.flush()
         elif kind == "invoice":
+            today = local_today("America/New_York")
             with balance_reason(db.session, Reason("issued", "issued", "manual")):
-                db.session.add(Invoice(org_id=org_id, customer_id=invoice.customer_id, number=f"BENCH-{n}",
-                                       issue_date=invoice.issue_date, due_date=invoice.due_date, currency="USD",
-                                       amount_minor=12_345, balance_minor=12_345, status="open"))
+                db.session.add(Invoice(org_id=org_id, customer_id=invoice.customer_id,
+                                       number=f"BENCH-{uuid.uuid4().hex[:12]}", issue_date=today,
+                                       due_date=today + dt.timedelta(days=30), currency="USD", amount_minor=12_345,
+                                       balance_minor=12_345, status="open"))
+                db.session.flush()
+        elif kind == "backdated":  # an import reporting a payment made last week
+            with balance_reason(db.session, Reason("collected", "refunded", "import",
+                                                   local_today("America/New_York") - dt.timedelta(days=7))):
+                invoice.balance_minor -= 100
                 db.session.flush()
         elif kind == "promise":
             db.session.add(Promise(org_id=org_id, invoice_id=invoice.id, customer_id=invoice.customer_id,
@@ -213,7 +222,7 @@ def load(port: int, path: str, headers: dict) -> float:
     return float(response.getheader("Server-Timing").split("dur=")[1])
 
 
-def after_changes(port: int, headers: dict, org_id: int, rounds: int) -> list[float]:
+def after_changes(port: int, headers: dict, org_id: int, rounds: int, kinds=CHANGES) -> list[float]:
     """The first page load after each of `rounds` changes, the kinds of change in turn."""
     from plixo import create_app
 
@@ -221,7 +230,7 @@ def after_changes(port: int, headers: dict, org_id: int, rounds: int) -> list[fl
     timings = []
     with app.app_context():
         for n in range(rounds):
-            make_change(org_id, CHANGES[n % len(CHANGES)], n)
+            make_change(org_id, kinds[n % len(kinds)], n)
             timings.append(load(port, "/admin/overview", headers))
     return timings
 
@@ -272,6 +281,8 @@ def main() -> None:
         cold_loads = cold(port, headers, 3)
         warm = drive(port, ["/admin/overview"], headers, args.seconds)
         changed = after_changes(port, headers, seeded["org_id"], args.changes)
+        # A change dated in the past (an import's, a late webhook's) moves the remembered past: worked out again.
+        backdated = after_changes(port, headers, seeded["org_id"], 3, ("backdated",))
         drill = drive(port, ["/admin/overview/behind/open", f"/admin/overview/behind/open?on={month_end}",
                              f"/admin/overview/behind/cash?on={month_end}"], headers, args.seconds)
     finally:
@@ -284,7 +295,8 @@ def main() -> None:
         "seed_seconds": round(seed_seconds, 1),
         "page_p95_ms": page_p95, "warm_p50_ms": warm["p50_ms"], "warm_p95_ms": warm["p95_ms"],
         "after_change_p50_ms": after["p50_ms"], "after_change_p95_ms": after["p95_ms"],
-        "after_change_max_ms": after["max_ms"], "cold_ms": summary(cold_loads)["p50_ms"],
+        "after_change_max_ms": after["max_ms"], "after_backdated_change_ms": summary(backdated)["p50_ms"],
+        "cold_ms": summary(cold_loads)["p50_ms"],
         "drill_down_p50_ms": drill["p50_ms"], "drill_down_p95_ms": drill["p95_ms"],
         "target_ms": 100, "meets_target": page_p95 <= 100,
     }))

@@ -245,13 +245,17 @@ def cash_by_day(session: Session, org: Organization, after: dt.date, until: dt.d
     return {key: (cash, after) for key, (cash, after) in result.items() if cash or after}
 
 
-def emailed_days(session: Session, org: Organization, after: dt.date) -> dict[int, list[dt.date]]:
-    """The workspace-local days each customer was e-mailed, from 14 days before `after` on, in order."""
+def emailed_days(session: Session, org: Organization, after: dt.date, customer_ids: set[int] | None = None
+                 ) -> dict[int, list[dt.date]]:
+    """The workspace-local days each customer (of `customer_ids`, or all) was e-mailed, from 14 days before `after`
+    on, in order."""
     zone = ZoneInfo(org.time_zone)
     since = dt.datetime.combine(after - dt.timedelta(days=AFTER_EMAIL_DAYS), dt.time(), zone)
+    query = select(Message.customer_id, Message.sent_at).where(Message.sent_at >= since)
+    if customer_ids is not None:
+        query = query.where(Message.customer_id.in_(customer_ids))
     sent: dict[int, list[dt.date]] = defaultdict(list)
-    for customer_id, sent_at in session.execute(select(Message.customer_id, Message.sent_at)
-                                                .where(Message.sent_at >= since).order_by(Message.sent_at)):
+    for customer_id, sent_at in session.execute(query.order_by(Message.sent_at)):
         sent[customer_id].append(sent_at.astimezone(zone).date())
     return sent
 

@@ -85,6 +85,18 @@ def converter_on(session: Session, org: Organization, day: dt.date) -> Converter
     return Converter(org.base_currency, {currency: Decimal(rate) for currency, rate in rows})
 
 
+def converters_on(session: Session, org: Organization, days: list[dt.date]) -> dict[dt.date, Converter]:
+    """`converter_on` for each of `days`, from one reading of the rates."""
+    in_use = (ExchangeRate.org_id == org.id) & (ExchangeRate.base_currency == org.base_currency)
+    rows = session.execute(select(ExchangeRate.day, ExchangeRate.currency, ExchangeRate.rate)
+                           .where(in_use, ExchangeRate.day <= max(days)).order_by(ExchangeRate.day)).all()
+    result = {}
+    for day in days:
+        latest = {currency: Decimal(rate) for rate_day, currency, rate in rows if rate_day <= day}
+        result[day] = Converter(org.base_currency, latest)
+    return result
+
+
 # --- Reading what was typed ---------------------------------------------------------------------------------------
 
 class RateInputError(ActionError):

@@ -57,6 +57,7 @@ class TodayReading(Reading):
         self.scope_key, self.generations = scope_key, generations
         self._open: dict | None = None
         self._delta: list | None = None
+        self._cash: dict | None = None
 
     # --- the parts --------------------------------------------------------------------------------------------
 
@@ -150,6 +151,11 @@ class TodayReading(Reading):
         return {(day, currency): sums for (day, currency), sums in days.items() if after < day <= until}
 
     def _cash_today(self) -> dict[tuple[dt.date, str], tuple[int, int]]:
+        if self._cash is None:
+            self._cash = self._read_cash_today()
+        return self._cash
+
+    def _read_cash_today(self) -> dict[tuple[dt.date, str], tuple[int, int]]:
         yesterday = self.today - dt.timedelta(days=1)
         rows = self.session.execute(
             select(BalanceChange.customer_id, BalanceChange.currency, func.sum(BalanceChange.amount_minor))
@@ -158,7 +164,7 @@ class TodayReading(Reading):
             .group_by(BalanceChange.customer_id, BalanceChange.currency)).all()
         if not rows:
             return {}
-        sent = emailed_days(self.session, self.org, yesterday)
+        sent = emailed_days(self.session, self.org, yesterday, {customer_id for customer_id, _c, _t in rows})
         result: dict[tuple[dt.date, str], list[int]] = defaultdict(lambda: [0, 0])
         for customer_id, currency, total in rows:
             entry = result[(self.today, currency)]

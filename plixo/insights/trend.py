@@ -18,7 +18,7 @@ from plixo.accounts.models import Organization
 from plixo.insights.figures import EVERYONE, Figures, figures
 from plixo.insights.freshness import CASH_PAST, OPEN_PAST, SALES_PAST
 from plixo.insights.models import DailySnapshot
-from plixo.insights.rates import converter_on
+from plixo.insights.rates import converters_on
 from plixo.insights.today import TodayReading
 from plixo.ledger.aging import BUCKET_NAMES
 
@@ -76,8 +76,8 @@ def _cash_by_month(reading: TodayReading, ends: list[dt.date]) -> list[int]:
     index = {(end.year, end.month): position for position, end in enumerate(ends)}
     for (day, currency), (cash, _emailed) in reading.cash_by_day(first, ends[-1]).items():
         months[index[(day.year, day.month)]][currency] += cash
-    return [converter_on(reading.session, reading.org, end).total(by_currency)[0] if by_currency else 0
-            for end, by_currency in zip(ends, months, strict=True)]
+    convert = converters_on(reading.session, reading.org, ends)
+    return [convert[end].total(by_currency)[0] for end, by_currency in zip(ends, months, strict=True)]
 
 
 def _rounded(value):

@@ -68,6 +68,7 @@ class Invoice(IdMixin, TenantMixin, TimestampMixin, Base):
         # The queue walks this index in order (keyset pagination), newest id breaking ties.
         Index("ix_invoices_org_status_priority", "org_id", "status", "priority", "id"),
         Index("ix_invoices_org_assignee", "org_id", "assignee_id"),
+        Index("ix_invoices_org_issue_date", "org_id", "issue_date"),
     )
 
     # active_history: what these were before a change is read even from an expired row, because the balance
