@@ -26,7 +26,6 @@ import json
 import os
 import signal
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -90,10 +89,11 @@ def _seed_ledger(session, org_id: int, customer_ids: list[int], open_count: int,
                CASE WHEN n % 12 = 0 THEN 'EUR' ELSE 'USD' END, amount,
                CASE WHEN paid THEN 0 WHEN n % 10 = 0 THEN amount - amount / 3 ELSE amount END,
                CASE WHEN paid THEN 'paid' ELSE 'open' END, 'import', 0, now(), now(),
-               CASE WHEN paid THEN LEAST(issued + 15 + ((n * 37) % 61)::int, :today - 1)::timestamp + interval '15 hours'
-               END
+               CASE WHEN paid
+                    THEN LEAST(issued + 15 + ((n * 37) % 61)::int, :today - 1)::timestamp + interval '15 hours' END
         FROM (SELECT n, n >= :open AS paid, 10000 + (n * 7919) % 5000000 AS amount,
-                     CASE WHEN n < :open THEN :today - 1 - (n % 200)::int ELSE :today - 30 - (n % 700)::int END AS issued
+                     CASE WHEN n < :open THEN :today - 1 - (n % 200)::int
+                          ELSE :today - 30 - (n % 700)::int END AS issued
               FROM generate_series(0::bigint, :total - 1) AS n) AS rows
     """), {**params, "open": open_count, "total": open_count + paid_count})
     session.execute(text("""

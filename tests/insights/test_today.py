@@ -91,7 +91,8 @@ def _fresh(org, filters: ConsoleFilters, today: dt.date) -> dict:
     return _compute(reading_for(db.session, org, filters, today, None), filters)
 
 
-def _same_page(org, today, filters=ConsoleFilters()) -> None:
+def _same_page(org, today, filters: ConsoleFilters | None = None) -> None:
+    filters = filters or ConsoleFilters()
     assert console_data(db.session, org, filters) == _fresh(org, filters, today)
 
 
@@ -166,8 +167,7 @@ def _forecast_by_hand(org, today) -> list[int]:
     for invoice in db.session.query(Invoice).filter(Invoice.status == "open", Invoice.issue_date <= today):
         balance = invoice.balance_minor
         plan = [(p.promised_date, min(p.amount_minor, balance)) for p in promised[invoice.id]]
-        for day, taken in plan:
-            balance -= taken
+        balance -= sum(taken for _day, taken in plan)
         plan.append((invoice.due_date + dt.timedelta(days=habits.days(invoice.customer_id)), balance))
         for day, minor in plan:
             value = convert(minor, invoice.currency)
